@@ -1,0 +1,62 @@
+"""Configuration from the environment (`DOCKET_` prefix). Settings validate themselves."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator may set. Defaults suit development on SQLite."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCKET_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./docket.db"
+    read_database_url: str | None = None
+    log_format: Literal["console", "json"] | None = None
+    log_level: str = "INFO"
+
+    signing_key_file: Path = Path("docket-signing.key")
+    log_origin: str = "docket.example.org/log"
+
+    time_zone: str = "America/New_York"
+    working_days: int = Field(default=5, ge=1, le=60)
+    expedited_working_days: int = Field(default=2, ge=1, le=60)
+    holidays_file: Path | None = None
+    validity_months: int = 6
+    extended_validity_months: int = 9
+    shipments_allowed: int = Field(default=3, ge=1, le=20)
+    holds_lapse_on_departure: bool = True
+
+    body_limit_bytes: int = Field(default=256 * 1024, ge=1024)
+    checkpoint_interval_events: int = Field(default=1000, ge=1)
+    checkpoint_interval_seconds: float = Field(default=60.0, gt=0)
+    projection_lag_bound: int = Field(default=10_000, ge=0)
+
+    @model_validator(mode="after")
+    def _production_needs_real_values(self) -> Settings:
+        if self.environment == "production":
+            if not self.signing_key_file.exists():
+                raise ValueError(
+                    "DOCKET_SIGNING_KEY_FILE must name an existing Ed25519 key in production"
+                )
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("production runs on PostgreSQL: set DOCKET_DATABASE_URL")
+        return self
+
+    @property
+    def effective_log_format(self) -> Literal["console", "json"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.environment == "production" else "console"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

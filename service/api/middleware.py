@@ -1,0 +1,80 @@
+"""One pure-ASGI middleware: correlation id, body limit, one log line and metrics per request."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.api.problems import PayloadTooLarge, problem_response
+from service.metrics import REQUEST_LATENCY, REQUESTS
+
+log = structlog.get_logger("docket.http")
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestContextMiddleware:
+    """Binds the correlation id, refuses oversized bodies, logs and counts every request."""
+
+    def __init__(self, app: ASGIApp, body_limit: int) -> None:
+        self.app = app
+        self.body_limit = body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-correlation-id", b"").decode("latin-1")
+        correlation_id = given if _CORRELATION_ID.match(given) else uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-correlation-id", correlation_id.encode()),
+                ]
+            await send(message)
+
+        limit = self.body_limit
+        declared = headers.get(b"content-length")
+        too_large = PayloadTooLarge(f"the body exceeds {limit} bytes")
+        try:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                await problem_response(too_large)(scope, receive, send_with_id)
+                return
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise too_large
+                return message
+
+            await self.app(scope, limited_receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            path_template = getattr(route, "path", "unmatched")
+            REQUESTS.labels(scope["method"], path_template, str(status)).inc()
+            REQUEST_LATENCY.labels(scope["method"], path_template).observe(elapsed)
+            log.info(
+                "docket.http.request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )

@@ -1,0 +1,23 @@
+# Docket: slim, non-root, with a health check. Build: docker build -t docket .
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md alembic.ini ./
+COPY events events
+COPY projections projections
+COPY service service
+COPY migrations migrations
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    DOCKET_ENVIRONMENT=production DOCKET_LOG_FORMAT=json \
+    DOCKET_SIGNING_KEY_FILE=/run/secrets/docket-signing.key
+RUN useradd --create-home --uid 10001 docket
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+USER docket
+WORKDIR /home/docket
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
+CMD ["sh", "-c", "docket migrate && docket serve --host 0.0.0.0 --port 8000"]

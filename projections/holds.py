@@ -1,0 +1,132 @@
+"""Holds as rows: who held which procedure of which request, from when to when (pure).
+
+A hold starts with `HoldPlaced` and ends with `HoldReleased` (`released`) or `HoldLapsed`
+(`lapsed`). A hold still outstanding when its procedure is refused or the request is
+withdrawn ends then too (`closed`): otherwise it would count as active for ever.
+A hold is identified by the position of the event that placed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from events.model import RecordedEvent
+from projections.history import request_id_of, retractions
+
+EndKind = Literal["released", "lapsed", "closed"]
+
+SECONDS_PER_DAY = 86_400.0
+
+#: Events that settle a procedure (`procedure` in their data) or, for a withdrawal,
+#: the whole request: any hold still outstanding on it ends with them.
+CLOSING_EVENTS = frozenset(
+    {
+        "ExemptionApproved",
+        "ExemptionRefused",
+        "ExtensionGranted",
+        "ExtensionRefused",
+        "AmendmentApproved",
+        "AmendmentRefused",
+        "RequestWithdrawn",
+    }
+)
+
+#: Every event type `evolve` looks at; the rest leave the holds as they are.
+HOLD_EVENTS = frozenset({"HoldPlaced", "HoldReleased", "HoldLapsed"}) | CLOSING_EVENTS
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """One row of `holds`."""
+
+    position: int
+    request_id: str
+    procedure: str
+    member: str
+    placed_at: datetime
+    ended_at: datetime | None = None
+    end: EndKind | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.end is None
+
+    def duration_days(self, now: datetime | None = None) -> float | None:
+        """Days the hold lasted; an active hold counts up to `now` (None without it)."""
+        until = self.ended_at if self.ended_at is not None else now
+        if until is None:
+            return None
+        return max((until - self.placed_at).total_seconds(), 0.0) / SECONDS_PER_DAY
+
+    def row(self) -> dict[str, Any]:
+        """The hold as a plain dict of column values."""
+        return {
+            "position": self.position,
+            "request_id": self.request_id,
+            "procedure": self.procedure,
+            "member": self.member,
+            "placed_at": self.placed_at,
+            "ended_at": self.ended_at,
+            "end_kind": self.end,
+        }
+
+
+Holds = tuple[Hold, ...]
+
+
+def _end(holds: Holds, matches: Any, moment: datetime, kind: EndKind) -> Holds:
+    return tuple(
+        replace(hold, ended_at=moment, end=kind) if hold.active and matches(hold) else hold
+        for hold in holds
+    )
+
+
+def evolve(holds: Holds, event: RecordedEvent) -> Holds:
+    """The holds of one request after `event`; the same tuple when nothing changed.
+
+    `holds` must contain at least the request's active holds (ended ones may be left
+    out: nothing changes them).
+    """
+    kind = event.event_type
+    if kind not in HOLD_EVENTS:
+        return holds
+    data = event.data
+    procedure = data.get("procedure")
+    if kind == "HoldPlaced":
+        request_id = request_id_of(event.stream_id) or event.stream_id
+        hold = Hold(
+            position=event.position,
+            request_id=request_id,
+            procedure=str(procedure),
+            member=str(data["member"]),
+            placed_at=event.occurred_at,
+        )
+        return (*holds, hold)
+    if kind in ("HoldReleased", "HoldLapsed"):
+        member = data.get("member")
+        end: EndKind = "released" if kind == "HoldReleased" else "lapsed"
+        return _end(
+            holds,
+            lambda hold: hold.member == member and hold.procedure == procedure,
+            event.occurred_at,
+            end,
+        )
+    if not any(hold.active for hold in holds):
+        return holds
+    if kind == "RequestWithdrawn":
+        return _end(holds, lambda hold: True, event.occurred_at, "closed")
+    return _end(holds, lambda hold: hold.procedure == procedure, event.occurred_at, "closed")
+
+
+def fold(events: Iterable[RecordedEvent]) -> Holds:
+    """Every hold of one request stream, as if retracted events had not happened."""
+    stream = list(events)
+    retracted = retractions(stream)
+    holds: Holds = ()
+    for event in stream:
+        if event.position not in retracted:
+            holds = evolve(holds, event)
+    return holds

@@ -1,0 +1,499 @@
+"""The append-only event store on PostgreSQL and SQLite (SPEC §4, docs/ARCHITECTURE.md).
+
+Writes go through one writer task per store ("group commit"): concurrent `append` calls
+queue up, and the writer commits everything queued in one transaction, validating each call
+in order against the versions left by the calls before it. Inside that transaction the
+writer holds the database's single-writer lock (an advisory lock on PostgreSQL,
+`BEGIN IMMEDIATE` on SQLite), so positions are assigned in commit order across processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import orjson
+import structlog
+from sqlalchemy import Select, bindparam, func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from events.hashing import event_hashes
+from events.model import (
+    JSON,
+    ZERO_HASH,
+    ConcurrencyConflict,
+    ExpectedVersion,
+    NewEvent,
+    RecordedEvent,
+    StoreError,
+    StreamAppend,
+)
+from events.schema import events
+from events.upcasting import UpcasterRegistry
+from events.upcasting import registry as default_upcasters
+from service.db import WRITER_OPTIONS, create_engine
+
+log = structlog.get_logger("docket.store")
+
+#: The key of the PostgreSQL advisory lock that serialises appends ("docket" in ASCII).
+APPEND_LOCK_KEY = 0x646F636B6574
+
+_EXPECTED_WORDS = ("any", "no_stream", "exists")
+
+
+class DuplicateEvents(StoreError):
+    """Some, but not all, of an append's events are already in the log."""
+
+    def __init__(self, present: Sequence[uuid.UUID]) -> None:
+        shown = ", ".join(str(event_id) for event_id in present[:3])
+        super().__init__(f"{len(present)} of the events are already recorded ({shown} …)")
+        self.present = list(present)
+
+
+class StoreClosed(StoreError):
+    """The store was closed before the append could be written."""
+
+
+@dataclass(slots=True)
+class StoreStats:
+    """Counters of the writer: transactions, calls and events."""
+
+    batches: int = 0
+    calls: int = 0
+    events: int = 0
+    conflicts: int = 0
+    failed_batches: int = 0
+    largest_batch: int = 0
+
+
+@dataclass(slots=True)
+class _Pending:
+    appends: tuple[StreamAppend, ...]
+    event_ids: list[uuid.UUID]
+    future: asyncio.Future[list[RecordedEvent]]
+
+
+@dataclass(slots=True)
+class _BatchState:
+    position: int
+    chain: bytes
+    versions: dict[str, int]
+    existing: dict[uuid.UUID, RecordedEvent]
+    written: dict[uuid.UUID, RecordedEvent] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+_COLUMNS = (
+    events.c.position,
+    events.c.event_id,
+    events.c.stream_id,
+    events.c.stream_version,
+    events.c.event_type,
+    events.c.schema_version,
+    events.c.data,
+    events.c.metadata,
+    events.c.occurred_at,
+    events.c.recorded_at,
+    events.c.prev_hash,
+    events.c.hash,
+)
+
+
+def _select_events() -> Select[Any]:
+    return select(*_COLUMNS)
+
+
+def _to_event(row: Sequence[Any]) -> RecordedEvent:
+    return RecordedEvent(
+        position=row[0],
+        event_id=uuid.UUID(row[1]),
+        stream_id=row[2],
+        stream_version=row[3],
+        event_type=row[4],
+        schema_version=row[5],
+        data=row[6],
+        metadata=row[7],
+        occurred_at=row[8],
+        recorded_at=row[9],
+        prev_hash=row[10],
+        hash=row[11],
+    )
+
+
+def _json_copy(value: JSON) -> JSON:
+    # What a reader will get back: detached from the caller's objects, tuples as lists.
+    copied: JSON = orjson.loads(orjson.dumps(value))
+    return copied
+
+
+def _matches(expected: ExpectedVersion, current: int) -> bool:
+    if expected == "any":
+        return True
+    if expected == "no_stream":
+        return current == 0
+    if expected == "exists":
+        return current >= 1
+    return current == expected
+
+
+def _check_append(stream_append: StreamAppend) -> None:
+    expected = stream_append.expected
+    if isinstance(expected, str):
+        if expected not in _EXPECTED_WORDS:
+            raise ValueError(f"unknown expected version {expected!r}")
+    elif isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
+        raise ValueError(f"expected version must be a word or an integer ≥ 0: {expected!r}")
+    for new in stream_append.events:
+        if new.stream_id != stream_append.stream_id:
+            raise ValueError(
+                f"event {new.event_id} is for stream {new.stream_id!r}, "
+                f"appended to {stream_append.stream_id!r}"
+            )
+        if new.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must be timezone-aware")
+
+
+class EventStore:
+    """The log: append with expected versions (group commit), read by stream or position."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        upcasters: UpcasterRegistry = default_upcasters,
+        max_batch_events: int = 5000,
+        owns_engine: bool = True,
+    ) -> None:
+        self._engine = engine
+        self._writer_engine = engine.execution_options(**WRITER_OPTIONS)
+        self._postgres = engine.dialect.name == "postgresql"
+        self._upcasters = upcasters
+        self._max_batch_events = max_batch_events
+        self._owns_engine = owns_engine
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._closed = False
+        self.stats = StoreStats()
+
+    @classmethod
+    async def open(cls, url: str, **options: Any) -> Self:
+        """A store on the database at `url` (`sqlite+aiosqlite:///…`, `postgresql+asyncpg://…`)."""
+        return cls(create_engine(url), **options)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine the store reads with (shared with callers that need raw access)."""
+        return self._engine
+
+    async def close(self) -> None:
+        """Write what is queued, stop the writer, and dispose of the engine if it is ours."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None and not self._writer.done():
+            self._queue.put_nowait(None)
+            await self._writer
+        if self._owns_engine:
+            await self._engine.dispose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def append(self, *appends: StreamAppend) -> list[RecordedEvent]:
+        """Append atomically across `appends`; return the recorded events in position order.
+
+        Raises `ConcurrencyConflict` if any stream is not at its expected version (nothing is
+        written). If every event already exists by `event_id`, returns the recorded events
+        without writing; if only some do, raises `DuplicateEvents`.
+        """
+        if self._closed:
+            raise StoreClosed("the event store is closed")
+        event_ids: list[uuid.UUID] = []
+        for stream_append in appends:
+            _check_append(stream_append)
+            event_ids.extend(new.event_id for new in stream_append.events)
+        if len(set(event_ids)) != len(event_ids):
+            raise ValueError("an append names the same event_id twice")
+        future: asyncio.Future[list[RecordedEvent]] = asyncio.get_running_loop().create_future()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop(), name="docket-event-writer")
+        self._queue.put_nowait(_Pending(tuple(appends), event_ids, future))
+        return await future
+
+    async def _write_loop(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            size = len(first.event_ids)
+            while size < self._max_batch_events and not self._queue.empty():
+                pending = self._queue.get_nowait()
+                if pending is None:
+                    stopping = True
+                    break
+                batch.append(pending)
+                size += len(pending.event_ids)
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            async with self._writer_engine.begin() as conn:
+                outcomes = await self._write_batch(conn, batch)
+        except asyncio.CancelledError:
+            for pending in batch:
+                _fail(pending.future, StoreClosed("the writer was cancelled"))
+            raise
+        except Exception as error:
+            self.stats.failed_batches += 1
+            log.warning("docket.append.batch_failed", calls=len(batch), error=repr(error))
+            for pending in batch:
+                _fail(pending.future, error)
+            return
+        self.stats.batches += 1
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                if isinstance(outcome, ConcurrencyConflict):
+                    self.stats.conflicts += 1
+                _fail(pending.future, outcome)
+            else:
+                self.stats.calls += 1
+                if not pending.future.done():
+                    pending.future.set_result(outcome)
+
+    async def _write_batch(
+        self, conn: AsyncConnection, batch: list[_Pending]
+    ) -> list[list[RecordedEvent] | Exception]:
+        if self._postgres:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+        position, last_hash = await _head(conn)
+        stream_ids = {a.stream_id for pending in batch for a in pending.appends}
+        all_ids = [event_id for pending in batch for event_id in pending.event_ids]
+        state = _BatchState(
+            position=position,
+            chain=bytes.fromhex(last_hash),
+            versions=await self._versions(conn, stream_ids),
+            existing={e.event_id: e for e in await _by_event_ids(conn, all_ids)},
+        )
+        recorded_at = datetime.now(UTC)
+        outcomes: list[list[RecordedEvent] | Exception] = []
+        for pending in batch:
+            try:
+                outcomes.append(_apply(pending, state, recorded_at))
+            except Exception as refusal:
+                outcomes.append(refusal)
+        if state.rows:
+            await conn.execute(events.insert(), state.rows)
+            self.stats.events += len(state.rows)
+        return outcomes
+
+    async def _versions(self, conn: AsyncConnection, stream_ids: set[str]) -> dict[str, int]:
+        if not stream_ids:
+            return {}
+        if self._postgres:
+            # One index probe per stream; GROUP BY would scan every version of every stream.
+            result = await conn.execute(
+                text(
+                    "SELECT s.id, (SELECT max(e.stream_version) FROM events e"
+                    " WHERE e.stream_id = s.id) FROM unnest(CAST(:ids AS text[])) AS s(id)"
+                ),
+                {"ids": sorted(stream_ids)},
+            )
+        else:
+            result = await conn.execute(
+                select(events.c.stream_id, func.max(events.c.stream_version))
+                .where(events.c.stream_id.in_(bindparam("ids", expanding=True)))
+                .group_by(events.c.stream_id),
+                {"ids": sorted(stream_ids)},
+            )
+        return {row[0]: row[1] for row in result if row[1] is not None}
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_position: int | None = None,
+        occurred_until: datetime | None = None,
+        upcast: bool = True,
+    ) -> list[RecordedEvent]:
+        """A stream's events in version order, from `from_version`, up to a position/time."""
+        query = _select_events().where(
+            events.c.stream_id == stream_id, events.c.stream_version >= from_version
+        )
+        if to_position is not None:
+            query = query.where(events.c.position <= to_position)
+        if occurred_until is not None:
+            query = query.where(events.c.occurred_at <= occurred_until)
+        async with self._engine.connect() as conn:
+            result = await conn.execute(query.order_by(events.c.stream_version))
+            found = [_to_event(row) for row in result]
+        if upcast:
+            return [self._upcasters.upcast(event) for event in found]
+        return found
+
+    async def stream_version(self, stream_id: str) -> int:
+        """The stream's last version; 0 when it does not exist."""
+        async with self._engine.connect() as conn:
+            version = await conn.scalar(
+                select(func.max(events.c.stream_version)).where(events.c.stream_id == stream_id)
+            )
+        return int(version or 0)
+
+    async def read_all(
+        self, after: int = 0, limit: int = 1000, *, upcast: bool = False
+    ) -> list[RecordedEvent]:
+        """Up to `limit` events with positions after `after`, in position order (stored form)."""
+        async with self._engine.connect() as conn:
+            found = await _read_page(conn, after, limit)
+        if upcast:
+            return [self._upcasters.upcast(event) for event in found]
+        return found
+
+    async def iter_all(
+        self, after: int = 0, batch: int = 5000, *, upcast: bool = False
+    ) -> AsyncIterator[RecordedEvent]:
+        """Every event after `after` in position order, read `batch` at a time."""
+        while True:
+            page = await self.read_all(after, batch, upcast=upcast)
+            for event in page:
+                yield event
+            if len(page) < batch:
+                return
+            after = page[-1].position
+
+    async def head(self) -> tuple[int, str]:
+        """The last position and its chain hash; `(0, "00" * 32)` for an empty log."""
+        async with self._engine.connect() as conn:
+            return await _head(conn)
+
+    async def get_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
+        """The recorded event with `event_id`, if any (stored form)."""
+        found = await self.get_by_event_ids([event_id])
+        return found[0] if found else None
+
+    async def get_by_event_ids(self, event_ids: Iterable[uuid.UUID]) -> list[RecordedEvent]:
+        """The recorded events among `event_ids`, in position order (stored form)."""
+        async with self._engine.connect() as conn:
+            return await _by_event_ids(conn, list(event_ids))
+
+
+def _apply(pending: _Pending, state: _BatchState, recorded_at: datetime) -> list[RecordedEvent]:
+    """Validate one call against `state` and assign its events; `state` changes on success."""
+    if pending.event_ids:
+        known = [state.existing.get(i) or state.written.get(i) for i in pending.event_ids]
+        present = [event for event in known if event is not None]
+        if len(present) == len(known):
+            return present
+        if present:
+            raise DuplicateEvents([event.event_id for event in present])
+    versions: dict[str, int] = {}
+    position, chain = state.position, state.chain
+    recorded: list[RecordedEvent] = []
+    for stream_append in pending.appends:
+        stream_id = stream_append.stream_id
+        version = versions.get(stream_id, state.versions.get(stream_id, 0))
+        if not _matches(stream_append.expected, version):
+            raise ConcurrencyConflict(stream_id, stream_append.expected, version)
+        for new in stream_append.events:
+            version += 1
+            position += 1
+            event, chain = _record(new, position, version, recorded_at, chain)
+            recorded.append(event)
+        versions[stream_id] = version
+    state.position, state.chain = position, chain
+    state.versions.update(versions)
+    for event in recorded:
+        state.written[event.event_id] = event
+        state.rows.append(_row(event))
+    return recorded
+
+
+def _record(
+    new: NewEvent, position: int, version: int, recorded_at: datetime, prev: bytes
+) -> tuple[RecordedEvent, bytes]:
+    event = RecordedEvent(
+        position=position,
+        event_id=new.event_id,
+        stream_id=new.stream_id,
+        stream_version=version,
+        event_type=new.event_type,
+        schema_version=new.schema_version,
+        data=new.data,
+        metadata=new.metadata,
+        occurred_at=new.occurred_at.astimezone(UTC),
+        recorded_at=recorded_at,
+        prev_hash=prev.hex(),
+        hash="",
+    )
+    # Hashing first: RFC 8785 refuses what JSON cannot carry exactly (NaN, huge integers).
+    _, chain = event_hashes(event.hashed_fields(), prev)
+    stored = dataclasses.replace(
+        event, data=_json_copy(new.data), metadata=_json_copy(new.metadata), hash=chain.hex()
+    )
+    return stored, chain
+
+
+def _row(event: RecordedEvent) -> dict[str, Any]:
+    return {
+        "position": event.position,
+        "event_id": str(event.event_id),
+        "stream_id": event.stream_id,
+        "stream_version": event.stream_version,
+        "event_type": event.event_type,
+        "schema_version": event.schema_version,
+        "data": event.data,
+        "metadata": event.metadata,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def _fail(future: asyncio.Future[list[RecordedEvent]], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+async def _head(conn: AsyncConnection) -> tuple[int, str]:
+    result = await conn.execute(
+        select(events.c.position, events.c.hash).order_by(events.c.position.desc()).limit(1)
+    )
+    row = result.first()
+    if row is None:
+        return 0, ZERO_HASH
+    return int(row[0]), str(row[1])
+
+
+async def _read_page(conn: AsyncConnection, after: int, limit: int) -> list[RecordedEvent]:
+    result = await conn.execute(
+        _select_events().where(events.c.position > after).order_by(events.c.position).limit(limit)
+    )
+    return [_to_event(row) for row in result]
+
+
+async def _by_event_ids(conn: AsyncConnection, event_ids: list[uuid.UUID]) -> list[RecordedEvent]:
+    if not event_ids:
+        return []
+    result = await conn.execute(
+        _select_events()
+        .where(events.c.event_id.in_(bindparam("ids", expanding=True)))
+        .order_by(events.c.position),
+        {"ids": [str(event_id) for event_id in event_ids]},
+    )
+    return [_to_event(row) for row in result]

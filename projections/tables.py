@@ -1,0 +1,174 @@
+"""The read models' tables (SQLAlchemy Core), on the log's metadata and naming convention.
+
+These tables are not append-only: the runner rewrites them, and `docket rebuild` empties
+and refills them. Each projection's progress is its row in `projection_checkpoints`,
+written in the same transaction as its rows. Migration: `0002_projections`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    Table,
+    Text,
+    and_,
+    or_,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from events.schema import Position, UtcTime, metadata
+
+#: The projections the runner keeps, in the order it writes them.
+PROJECTIONS = ("request_state", "request_history", "holds")
+
+projection_checkpoints = Table(
+    "projection_checkpoints",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("position", Position, nullable=False),
+    Column("updated_at", UtcTime, nullable=False),
+)
+
+request_state = Table(
+    "request_state",
+    metadata,
+    Column("request_id", Text, primary_key=True),
+    Column("stream_id", Text, nullable=False),
+    Column("stream_version", BigInteger, nullable=False),
+    # the position of the last event folded into the row
+    Column("position", Position, nullable=False),
+    Column("submitted_at", UtcTime, nullable=False),
+    Column("last_occurred_at", UtcTime, nullable=False),
+    Column("applicant_name", Text, nullable=False),
+    Column("applicant_kind", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("sponsor", Text, nullable=True),
+    Column("title", Text, nullable=False),
+    Column("urgent", Boolean, nullable=False),
+    Column("disclosure", Text, nullable=False),
+    # the status as of the last event; read `status_at`/`status_is` for the status now
+    Column("status_hint", Text, nullable=False),
+    Column("open_procedure", Text, nullable=True),
+    Column("circulated_at", UtcTime, nullable=True),
+    # the deadline of the open (else the last) procedure
+    Column("deadline", UtcTime, nullable=True),
+    Column("active_holds", Integer, nullable=False),
+    # members with an active hold, as ",CHN,USA," (NULL when none): `held_by_is(member)`
+    Column("held_by", Text, nullable=True),
+    Column("information_pending", Boolean, nullable=False),
+    # the initial procedure's decision (approved, refused, withdrawn)
+    Column("decided_at", UtcTime, nullable=True),
+    Column("outcome", Text, nullable=True),
+    Column("approved_at", UtcTime, nullable=True),
+    Column("refused_at", UtcTime, nullable=True),
+    Column("withdrawn_at", UtcTime, nullable=True),
+    Column("valid_from", Date, nullable=True),
+    Column("valid_until", Date, nullable=True),
+    # `projections.request.view` of the state: reads need no re-fold
+    Column("document", JSON, nullable=False),
+    Index(None, "submitted_at"),
+    Index(None, "applicant_name"),
+    Index(None, "status_hint"),
+)
+
+request_history = Table(
+    "request_history",
+    metadata,
+    Column("position", Position, primary_key=True, autoincrement=False),
+    Column("request_id", Text, nullable=False),
+    Column("stream_version", BigInteger, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("occurred_at", UtcTime, nullable=False),
+    Column("recorded_at", UtcTime, nullable=False),
+    Column("actor", JSON, nullable=True),
+    Column("summary", Text, nullable=False),
+    Column("confidential", Boolean, nullable=False),
+    Column("retracted_by", Position, nullable=True),
+    Index(None, "request_id", "stream_version"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    # the position of the HoldPlaced event
+    Column("position", Position, primary_key=True, autoincrement=False),
+    Column("request_id", Text, nullable=False),
+    Column("procedure", Text, nullable=False),
+    Column("member", Text, nullable=False),
+    Column("placed_at", UtcTime, nullable=False),
+    Column("ended_at", UtcTime, nullable=True),
+    Column("end_kind", Text, nullable=True),
+    Index(None, "member", "placed_at"),
+    Index(None, "request_id"),
+)
+
+TABLES: dict[str, Table] = {
+    "request_state": request_state,
+    "request_history": request_history,
+    "holds": holds,
+}
+
+_PENDING = ("submitted", "under_review", "on_hold", "awaiting_decision")
+
+
+def held_by_is(member: str) -> ColumnElement[bool]:
+    """Rows of `request_state` on which `member` has an active hold."""
+    return request_state.c.held_by.contains(f",{member},", autoescape=True)
+
+
+def status_at(row: Any, at: datetime, tz: tzinfo = UTC) -> str:
+    """The derived status (SPEC §3) of a `request_state` row as of `at`.
+
+    Same rules as `projections.request.status`, from the row's columns.
+    """
+    if row.withdrawn_at is not None:
+        return "withdrawn"
+    if row.refused_at is not None:
+        return "refused"
+    if row.approved_at is not None and row.valid_until is not None:
+        return "expired" if at.astimezone(tz).date() > row.valid_until else "active"
+    if row.circulated_at is None or row.deadline is None:
+        return "submitted"
+    if row.active_holds:
+        return "on_hold"
+    if at > row.deadline:
+        return "awaiting_decision"
+    return "under_review"
+
+
+def status_is(status: str, at: datetime, tz: tzinfo = UTC) -> ColumnElement[bool]:
+    """A WHERE clause: `request_state` rows whose derived status as of `at` is `status`."""
+    c = request_state.c
+    today = at.astimezone(tz).date()
+    approved = and_(c.approved_at.is_not(None), c.valid_until.is_not(None))
+    undecided = and_(c.withdrawn_at.is_(None), c.refused_at.is_(None), ~approved)
+    circulated = and_(undecided, c.circulated_at.is_not(None), c.deadline.is_not(None))
+    match status:
+        case "withdrawn":
+            return c.withdrawn_at.is_not(None)
+        case "refused":
+            return and_(c.withdrawn_at.is_(None), c.refused_at.is_not(None))
+        case "active" | "expired":
+            settled = and_(c.withdrawn_at.is_(None), c.refused_at.is_(None), approved)
+            in_time = c.valid_until >= today if status == "active" else c.valid_until < today
+            return and_(settled, in_time)
+        case "submitted":
+            return and_(undecided, or_(c.circulated_at.is_(None), c.deadline.is_(None)))
+        case "on_hold":
+            return and_(circulated, c.active_holds > 0)
+        case "awaiting_decision":
+            return and_(circulated, c.active_holds == 0, c.deadline < at)
+        case "under_review":
+            return and_(circulated, c.active_holds == 0, c.deadline >= at)
+        case "pending":
+            return undecided
+    raise ValueError(f"unknown status {status!r}")

@@ -1,0 +1,134 @@
+"""Databases for tests: every store and API test runs on SQLite and again on PostgreSQL.
+
+Migrations run once per session and backend (Alembic `upgrade head`, never `create_all`):
+SQLite tests get a copy of a migrated template file; PostgreSQL tests get a fresh database
+created from a migrated template database, dropped afterwards. PostgreSQL comes from
+`DOCKET_TEST_DATABASE_URL`; when it is unreachable its tests skip, except under `CI=true`,
+where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from events.store import EventStore
+from service.db import upgrade_to_head
+
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+T = TypeVar("T")
+
+
+def run_outside_loop(fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn` in a fresh thread, so it may call `asyncio.run` whatever the caller runs in."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def run_async(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion on its own event loop in a fresh thread."""
+
+    async def call() -> T:
+        return await make()
+
+    return run_outside_loop(asyncio.run, call())
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database file to copy."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    run_outside_loop(upgrade_to_head, sqlite_url(path))
+    with sqlite3.connect(path) as conn:  # fold the WAL into the file we copy
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """A reachable PostgreSQL server with a migrated template database."""
+
+    url: str  # SQLAlchemy URL of the maintenance database
+    template: str
+
+    @property
+    def dsn(self) -> str:
+        return make_url(self.url).set(drivername="postgresql").render_as_string(False)
+
+    def url_for(self, database: str) -> str:
+        return make_url(self.url).set(database=database).render_as_string(False)
+
+    async def execute(self, sql: str) -> None:
+        conn = await asyncpg.connect(self.dsn, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+
+def _postgres_unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL is required under CI=true: {reason}")
+    pytest.skip(f"PostgreSQL unreachable ({reason}); set DOCKET_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The test PostgreSQL server, with a template database migrated to head."""
+    url = os.environ.get("DOCKET_TEST_DATABASE_URL", DEFAULT_POSTGRES_URL)
+    server = PostgresServer(url=url, template=f"docket_tpl_{os.getpid()}")
+    try:
+        run_async(lambda: server.execute("SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        _postgres_unavailable(f"{make_url(url).render_as_string()}: {error}")
+    run_async(lambda: server.execute(f"DROP DATABASE IF EXISTS {server.template} WITH (FORCE)"))
+    run_async(lambda: server.execute(f"CREATE DATABASE {server.template}"))
+    try:
+        run_outside_loop(upgrade_to_head, server.url_for(server.template))
+        yield server
+    finally:
+        run_async(lambda: server.execute(f"DROP DATABASE IF EXISTS {server.template} WITH (FORCE)"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database migrated to head, on each backend in turn; yields its URL."""
+    if request.param == "sqlite":
+        path = tmp_path / "docket.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield sqlite_url(path)
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = f"docket_t_{uuid.uuid4().hex}"
+    run_async(lambda: server.execute(f"CREATE DATABASE {name} TEMPLATE {server.template}"))
+    try:
+        yield server.url_for(name)
+    finally:
+        run_async(lambda: server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[EventStore]:
+    """An open event store on a fresh database."""
+    opened = await EventStore.open(database_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -1,0 +1,262 @@
+"""Public routes (no token): JSON, Atom, JSON Feed, CSV, HTML pages and their stylesheet.
+
+Every answer is computed from public records (`projections.public`), carries an ETag made of
+the log position it reflects and the query, and a Last-Modified; conditional GETs get 304.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from projections.public import public_request, public_requests, public_statistics, time_text
+from service.api.problems import NotFound, Unprocessable, problem_openapi
+from service.public import feeds, pages
+from service.public.conditional import http_date, last_modified_for, make_etag, not_modified
+from service.public.source import PublicSource, SqlPublicSource
+
+router = APIRouter(tags=["public"])
+
+PublicStatus = Literal[
+    "submitted", "pending", "approved", "active", "expired", "refused", "withdrawn"
+]
+CACHE_CONTROL = "public, max-age=60"
+ATOM_MEDIA_TYPE = "application/atom+xml; charset=utf-8"
+JSON_FEED_MEDIA_TYPE = "application/feed+json"
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8; header=present"
+HTML_MEDIA_TYPE = "text/html; charset=utf-8"
+
+
+def get_public_source(request: Request) -> PublicSource:
+    """The app's source: `app.state.public_source` if set (tests), else the projection
+    tables on the runtime's read engine."""
+    source: PublicSource | None = getattr(request.app.state, "public_source", None)
+    if source is None:
+        source = SqlPublicSource(request.app.state.runtime.read_engine)
+        request.app.state.public_source = source
+    return source
+
+
+def get_now() -> datetime:
+    """The clock of public outputs (overridden in tests)."""
+    return datetime.now(UTC)
+
+
+Source = Annotated[PublicSource, Depends(get_public_source)]
+Now = Annotated[datetime, Depends(get_now)]
+
+Render = Callable[[], Awaitable[tuple[bytes | str, int]]]
+
+
+async def _answer(
+    request: Request,
+    source: PublicSource,
+    now: datetime,
+    media_type: str,
+    render: Render,
+    *,
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    # The position is read before the data, so an ETag never claims more than it holds.
+    position = await source.last_position()
+    modified = last_modified_for(await source.last_modified(), now)
+    etag = make_etag(position, request.url.path, request.url.query, now.date().isoformat())
+    headers = {
+        "ETag": etag,
+        "Last-Modified": http_date(modified),
+        "Cache-Control": CACHE_CONTROL,
+        **(extra_headers or {}),
+    }
+    if not_modified(request.headers, etag, modified):
+        return Response(status_code=304, headers=headers)
+    body, status = await render()
+    return Response(body, status_code=status, media_type=media_type, headers=headers)
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+async def _records(source: PublicSource, now: datetime) -> list[dict[str, Any]]:
+    return public_requests(await source.list_states(), now)
+
+
+def _updated(records: list[dict[str, Any]], now: datetime) -> str:
+    stamps = [str(r["updated"]) for r in records if r.get("updated")]
+    return max(stamps) if stamps else (time_text(now) or "")
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/public/requests",
+    summary="Public requests: approved exemptions and publicly disclosed requests",
+    responses=problem_openapi(Unprocessable),
+)
+async def list_public_requests(
+    request: Request,
+    source: Source,
+    now: Now,
+    status: PublicStatus | None = None,
+    year: Annotated[int | None, Query(ge=1900, le=9999)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    limit: Annotated[int, Query(ge=1, le=feeds.MAX_LIMIT)] = feeds.DEFAULT_LIMIT,
+) -> Response:
+    if cursor:
+        try:
+            feeds.decode_cursor(cursor)
+        except feeds.BadCursor as error:
+            raise Unprocessable(f"cursor: {error}") from error
+
+    async def render() -> tuple[bytes, int]:
+        chosen = feeds.filter_records(await _records(source, now), status, year, q)
+        items, next_cursor = feeds.page(chosen, cursor, limit)
+        return _json({"items": items, "next_cursor": next_cursor}), 200
+
+    return await _answer(request, source, now, "application/json", render)
+
+
+@router.get(
+    "/public/requests/{request_id}",
+    summary="One public request",
+    responses=problem_openapi(NotFound),
+)
+async def get_public_request(
+    request: Request, request_id: str, source: Source, now: Now
+) -> Response:
+    async def render() -> tuple[bytes, int]:
+        state = await source.get_state(request_id)
+        record = None if state is None else public_request(state, now)
+        if record is None:
+            raise NotFound(f"no public request {request_id}")
+        return _json(record), 200
+
+    return await _answer(request, source, now, "application/json", render)
+
+
+@router.get("/public/stats", summary="Public aggregate statistics")
+async def get_public_stats(request: Request, source: Source, now: Now) -> Response:
+    async def render() -> tuple[bytes, int]:
+        return _json(public_statistics(await source.list_states(), now)), 200
+
+    return await _answer(request, source, now, "application/json", render)
+
+
+# --- feeds ---------------------------------------------------------------------------------
+
+
+@router.get("/public/feed.atom", include_in_schema=False)
+async def atom_feed(request: Request, source: Source, now: Now) -> Response:
+    async def render() -> tuple[bytes, int]:
+        records = await _records(source, now)
+        return feeds.atom_feed(records, _base_url(request), _updated(records, now)), 200
+
+    return await _answer(request, source, now, ATOM_MEDIA_TYPE, render)
+
+
+@router.get("/public/feed.json", summary="JSON Feed 1.1 of public requests")
+async def json_feed(request: Request, source: Source, now: Now) -> Response:
+    async def render() -> tuple[bytes, int]:
+        records = await _records(source, now)
+        return _json(feeds.json_feed(records, _base_url(request))), 200
+
+    return await _answer(request, source, now, JSON_FEED_MEDIA_TYPE, render)
+
+
+@router.get("/public/requests.csv", include_in_schema=False)
+async def requests_csv(request: Request, source: Source, now: Now) -> Response:
+    async def render() -> tuple[str, int]:
+        return feeds.csv_text(await _records(source, now)), 200
+
+    return await _answer(
+        request,
+        source,
+        now,
+        CSV_MEDIA_TYPE,
+        render,
+        extra_headers={"Content-Disposition": 'inline; filename="docket-exemptions.csv"'},
+    )
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+
+@router.get("/", include_in_schema=False)
+async def index_page(
+    request: Request,
+    source: Source,
+    now: Now,
+    status: str | None = None,
+    year: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> Response:
+    # A form sends empty strings for "any"; unknown values filter nothing rather than fail.
+    chosen_status = status if status in feeds.STATUS_CHOICES else None
+    chosen_year = int(year) if year and year.isdigit() and len(year) == 4 else None
+
+    async def render() -> tuple[str, int]:
+        records = await _records(source, now)
+        chosen = feeds.filter_records(records, chosen_status, chosen_year, q)
+        try:
+            items, next_cursor = feeds.page(chosen, cursor, feeds.DEFAULT_LIMIT)
+        except feeds.BadCursor:
+            items, next_cursor = feeds.page(chosen, None, feeds.DEFAULT_LIMIT)
+        html = pages.render_index(
+            items,
+            status=chosen_status,
+            year=chosen_year,
+            q=q,
+            years=feeds.years_of(records),
+            total=len(chosen),
+            next_cursor=next_cursor,
+        )
+        return html, 200
+
+    return await _answer(request, source, now, HTML_MEDIA_TYPE, render)
+
+
+@router.get("/requests/{request_id}", include_in_schema=False)
+async def request_page(request: Request, request_id: str, source: Source, now: Now) -> Response:
+    async def render() -> tuple[str, int]:
+        state = await source.get_state(request_id)
+        record = None if state is None else public_request(state, now)
+        if record is None:
+            return pages.render_not_found(request_id), 404
+        return pages.render_request(record, now), 200
+
+    return await _answer(request, source, now, HTML_MEDIA_TYPE, render)
+
+
+@router.get("/stats", include_in_schema=False)
+async def stats_page(request: Request, source: Source, now: Now) -> Response:
+    async def render() -> tuple[str, int]:
+        return pages.render_stats(public_statistics(await source.list_states(), now)), 200
+
+    return await _answer(request, source, now, HTML_MEDIA_TYPE, render)
+
+
+_STYLESHEET = resources.files("service").joinpath("static", "docket.css")
+
+
+@router.get("/static/docket.css", include_in_schema=False)
+async def stylesheet(request: Request) -> Response:
+    body = _STYLESHEET.read_bytes()
+    etag = '"css-' + hashlib.sha256(body).hexdigest()[:16] + '"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/css; charset=utf-8", headers=headers)

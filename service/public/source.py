@@ -1,0 +1,115 @@
+"""Where public outputs read their data: the `request_state` projection, by interface."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events import schema
+from projections import tables
+from projections.public import parse_time
+
+
+class PublicSource(Protocol):
+    """The reads public outputs need. Views are unredacted state documents: callers pass
+    them through `projections.public` before anything leaves the process."""
+
+    async def list_states(self) -> Sequence[Mapping[str, Any]]: ...
+
+    async def get_state(self, request_id: str) -> Mapping[str, Any] | None: ...
+
+    async def last_position(self) -> int:
+        """The log position the views reflect (the projection's checkpoint)."""
+        ...
+
+    async def last_modified(self) -> datetime:
+        """When the event at `last_position` was recorded (epoch when empty)."""
+        ...
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_request_state = tables.request_state
+_checkpoints = tables.projection_checkpoints
+_events = schema.events
+
+
+def _document(value: Any) -> Mapping[str, Any] | None:
+    if isinstance(value, str | bytes):
+        value = orjson.loads(value)
+    return value if isinstance(value, Mapping) else None
+
+
+class SqlPublicSource:
+    """Reads helper tables with SQLAlchemy Core on the read engine (may be a replica)."""
+
+    def __init__(self, engine: AsyncEngine, projection: str = "request_state") -> None:
+        self.engine = engine
+        self.projection = projection
+
+    async def list_states(self) -> list[Mapping[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(_request_state.c.document))
+            return [d for d in (_document(row[0]) for row in rows) if d is not None]
+
+    async def get_state(self, request_id: str) -> Mapping[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(_request_state.c.document).where(
+                        _request_state.c.request_id == request_id
+                    )
+                )
+            ).first()
+            return None if row is None else _document(row[0])
+
+    async def last_position(self) -> int:
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                sa.select(_checkpoints.c.position).where(_checkpoints.c.name == self.projection)
+            )
+            return int(value or 0)
+
+    async def last_modified(self) -> datetime:
+        position = await self.last_position()
+        if position == 0:
+            return EPOCH
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                sa.select(_events.c.recorded_at).where(_events.c.position == position)
+            )
+        return parse_time(value) or EPOCH
+
+
+class MemoryPublicSource:
+    """A fixed set of views (tests, previews)."""
+
+    def __init__(
+        self,
+        states: Sequence[Mapping[str, Any]] = (),
+        position: int = 0,
+        modified: datetime = EPOCH,
+    ) -> None:
+        self.states = list(states)
+        self.position = position
+        self.modified = modified
+
+    async def list_states(self) -> list[Mapping[str, Any]]:
+        return list(self.states)
+
+    async def get_state(self, request_id: str) -> Mapping[str, Any] | None:
+        for state in self.states:
+            if state.get("request_id") == request_id:
+                return state
+        return None
+
+    async def last_position(self) -> int:
+        return self.position
+
+    async def last_modified(self) -> datetime:
+        return self.modified

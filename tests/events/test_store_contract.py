@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
 import os
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -274,6 +276,7 @@ class TestEventStoreContract:
         self, store: EventStore, database_url: str
     ) -> None:
         appenders, rounds, shared = 25, 4, 10
+        start_at = str(time.time() + 2.0)  # after both interpreters have imported and connected
         processes = [
             await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -283,6 +286,7 @@ class TestEventStoreContract:
                 str(appenders),
                 str(rounds),
                 str(shared),
+                start_at,
                 stdout=asyncio.subprocess.PIPE,
             )
             for tag in ("p1", "p2")
@@ -294,6 +298,10 @@ class TestEventStoreContract:
         assert total == 2 * appenders * rounds * 2
 
         everything = [e async for e in store.iter_all(batch=100)]
+        writers = [e.stream_id.split("-")[1] for e in everything if e.stream_id.startswith("own-")]
+        handovers = sum(1 for a, b in itertools.pairwise(writers) if a != b)
+        assert handovers > 2, "the two processes did not append at the same time"
+
         assert [e.position for e in everything] == list(range(1, total + 1))
         versions: dict[str, list[int]] = {}
         for event in everything:

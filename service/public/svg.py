@@ -17,7 +17,7 @@ from projections.public import parse_date, parse_time
 
 WIDTH = 800
 LEFT = 110
-RIGHT = 24
+RIGHT = 44
 PLOT = WIDTH - LEFT - RIGHT
 
 # Colours chosen for contrast on white (WCAG AA for the text colours).

@@ -938,13 +938,11 @@ class TestCommittee:
         log = Log()
         held(log, "GBR")
         context = log.context(holds_lapse_on_departure=False)
+        state = log.state()
+        assert state is not None
         changes = rules.depart_member(
-            log.roster(),
-            DepartMember(on=date(2026, 2, 5)),
-            context,
-            member="GBR",
-            held=[log.state()],
-        )  # type: ignore[list-item]
+            log.roster(), DepartMember(on=date(2026, 2, 5)), context, member="GBR", held=[state]
+        )
         assert [c.event_type for c in changes] == ["MemberDeparted"]
 
     def test_departure_at_term_end(self) -> None:

@@ -8,7 +8,7 @@ last event; calendar days (validity, term of seats) are read in the committee's 
 from __future__ import annotations
 
 import calendar as month_calendar
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from events.types import (
@@ -72,6 +72,7 @@ __all__ = [
     "release_hold",
     "request_amendment",
     "request_extension",
+    "request_id_for",
     "request_information",
     "retract",
     "submit",
@@ -150,6 +151,12 @@ def _unexpired_exemption(state: RequestState, at: datetime, context: Context) ->
 
 
 # --- submission and circulation --------------------------------------------------------
+
+
+def request_id_for(submitted_at: datetime, sequence: int) -> str:
+    """The id the server assigns: `HX-<year>-<4-digit sequence>`, the year of the
+    submission's `occurred_at` (UTC), the sequence counting that year's submissions."""
+    return f"HX-{submitted_at.astimezone(UTC).year}-{sequence:04d}"
 
 
 def submit(

@@ -1061,3 +1061,10 @@ def test_well_formed_bodies() -> None:
     RequestInformation.model_validate({"requested_by": "committee", "questions": "?"})
     Decide.model_validate({"outcome": "approved", "validity_months": 9, "valid_from": "2026-03-01"})
     SeatMember.model_validate({"member": "USA", "term_start": "1945-10-24", "term_end": None})
+
+
+def test_assigned_request_ids() -> None:
+    from service.rules.request_rules import request_id_for
+
+    assert request_id_for(utc("2026-12-31T23:30:00-05:00"), 7) == "HX-2027-0007"
+    assert request_id_for(NOW, 1234) == "HX-2026-1234"

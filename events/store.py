@@ -19,7 +19,7 @@ from typing import Any, Self
 
 import orjson
 import structlog
-from sqlalchemy import Select, bindparam, func, select, text
+from sqlalchemy import ARRAY, Select, Text, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.hashing import event_hashes
@@ -490,10 +490,13 @@ async def _read_page(conn: AsyncConnection, after: int, limit: int) -> list[Reco
 async def _by_event_ids(conn: AsyncConnection, event_ids: list[uuid.UUID]) -> list[RecordedEvent]:
     if not event_ids:
         return []
+    if conn.dialect.name == "postgresql":
+        # One array parameter: the statement stays the same, so it stays prepared.
+        matching = events.c.event_id == func.any(bindparam("ids", type_=ARRAY(Text)))
+    else:
+        matching = events.c.event_id.in_(bindparam("ids", expanding=True))
     result = await conn.execute(
-        _select_events()
-        .where(events.c.event_id.in_(bindparam("ids", expanding=True)))
-        .order_by(events.c.position),
+        _select_events().where(matching).order_by(events.c.position),
         {"ids": [str(event_id) for event_id in event_ids]},
     )
     return [_to_event(row) for row in result]

@@ -39,6 +39,9 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         url=url,
         target_metadata=metadata,
         render_as_batch=sqlite,
+        # We emit SQLite's BEGIN ourselves (service.db), so its DDL is transactional too:
+        # a failed upgrade leaves the schema as it was.
+        transactional_ddl=True,
         compare_type=True,
         literal_binds=connection is None,
     )

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from events.store import EventStore
 from events.verify_chain import ChainReport, verify_store_chain
+from projections.runner import ProjectionLockBusy, ProjectionRunner
 from service.db import upgrade_to_head
 from service.settings import get_settings
 
@@ -59,4 +60,44 @@ async def _verify(url: str, *, show_progress: bool) -> ChainReport:
                 store, progress=lambda done: bar.update(task, completed=done)
             )
     finally:
+        await store.close()
+
+
+@app.command()
+def rebuild(
+    projection: str | None = typer.Argument(
+        None, help="request_state, request_history or holds; all when left out"
+    ),
+) -> None:
+    """Rebuild the read models from position 0 (all of them, or PROJECTION)."""
+    names = [projection] if projection else None
+    try:
+        reached = asyncio.run(
+            _rebuild(get_settings().database_url, names, show_progress=sys.stdout.isatty())
+        )
+    except (ValueError, ProjectionLockBusy) as error:
+        typer.echo(f"rebuild refused: {error}", err=True)
+        raise typer.Exit(code=1) from error
+    typer.echo(f"rebuilt {projection or 'all projections'} up to position {reached}")
+
+
+async def _rebuild(url: str, names: list[str] | None, *, show_progress: bool) -> int:
+    store = await EventStore.open(url)
+    runner = ProjectionRunner(store.engine, store)
+    try:
+        if not show_progress:
+            return await runner.rebuild(names)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("rebuilding projections", total=None)
+            return await runner.rebuild(
+                names, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+    finally:
+        await runner.close()
         await store.close()

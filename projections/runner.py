@@ -40,6 +40,7 @@ from projections.request import evolve as evolve_state
 from projections.tables import (
     PROJECTIONS,
     TABLES,
+    bulk_insert,
     holds,
     projection_checkpoints,
     request_history,
@@ -475,7 +476,7 @@ class ProjectionRunner:
                 if moved.rowcount != 1:
                     raise _CheckpointMoved
             if batch.history:
-                await conn.execute(insert(request_history), batch.history)
+                await bulk_insert(conn, request_history, batch.history)
             if batch.refolded_retractions:
                 await self._write_retractions(conn, batch.refolded_retractions)
             if batch.refolded_holds:
@@ -486,7 +487,7 @@ class ProjectionRunner:
                 for every in batch.refolded_holds.values():
                     batch.new_holds.update((hold.position, hold.row()) for hold in every)
             if batch.new_holds:
-                await conn.execute(insert(holds), list(batch.new_holds.values()))
+                await bulk_insert(conn, holds, list(batch.new_holds.values()))
             if batch.ended_holds:
                 await conn.execute(
                     _UPDATE_HOLD, [_hold_end(row) for row in batch.ended_holds.values()]
@@ -502,8 +503,8 @@ class ProjectionRunner:
                     if state is not None:
                         batch.new_states[request_id] = state
             if batch.new_states:
-                await conn.execute(
-                    insert(request_state), [state_row(s) for s in batch.new_states.values()]
+                await bulk_insert(
+                    conn, request_state, [state_row(s) for s in batch.new_states.values()]
                 )
             if batch.changed_states:
                 await conn.execute(

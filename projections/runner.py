@@ -152,6 +152,7 @@ class ProjectionRunner:
         self._known: dict[str, int] | None = None
         self._states: OrderedDict[str, RequestState] = OrderedDict()
         self._active_holds: dict[str, hold_rows.Holds] | None = None
+        self._prefetched: tuple[int, asyncio.Task[list[RecordedEvent]]] | None = None
 
     # -- the worker lock ---------------------------------------------------------------
 
@@ -319,6 +320,19 @@ class ProjectionRunner:
         self._active_holds = None
 
     async def _run(self, until: int | None, progress: Progress | None) -> int:
+        try:
+            return await self._loop(until, progress)
+        finally:
+            prefetched, self._prefetched = self._prefetched, None
+            if prefetched is not None:
+                prefetched[1].cancel()
+                with contextlib.suppress(BaseException):
+                    await prefetched[1]
+
+    async def _read_page(self, after: int) -> list[RecordedEvent]:
+        return await self._store.read_all(after, self.batch_size, upcast=True)
+
+    async def _loop(self, until: int | None, progress: Progress | None) -> int:
         async with self._writer.begin() as conn:
             await _ensure_checkpoints(conn)
         first: int | None = None
@@ -342,7 +356,15 @@ class ProjectionRunner:
             bound = min([*ahead, *([until] if until is not None else [])], default=None)
             if bound is not None and bound <= start:
                 return start
-            page = await self._store.read_all(start, self.batch_size, upcast=True)
+            # The next page is read while this one is folded and written; the log is
+            # immutable, so a page read ahead is good as long as it starts where we are.
+            prefetched, self._prefetched = self._prefetched, None
+            if prefetched is not None and prefetched[0] == start:
+                page = await prefetched[1]
+            else:
+                if prefetched is not None:
+                    prefetched[1].cancel()
+                page = await self._read_page(start)
             if bound is not None:
                 page = [event for event in page if event.position <= bound]
             if not page:
@@ -351,6 +373,9 @@ class ProjectionRunner:
             batch = _Batch(start=start, end=page[-1].position, names=names)
             try:
                 await self._apply(batch, page)
+                if batch.end != bound:
+                    read = asyncio.create_task(self._read_page(batch.end))
+                    self._prefetched = (batch.end, read)
                 await self._flush(batch)
             except _CheckpointMoved:
                 log.info("docket.projections.checkpoint_moved", start=start)

@@ -44,21 +44,22 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await EventStore.open(settings.database_url)
         read_engine = (
-            create_engine(settings.read_database_url) if settings.read_database_url else store.engine
+            create_engine(settings.read_database_url)
+            if settings.read_database_url
+            else store.engine
         )
         runner = ProjectionRunner(store.engine, store)
-        runtime = Runtime(settings=settings, store=store, engine=store.engine, read_engine=read_engine)
+        runtime = Runtime(
+            settings=settings, store=store, engine=store.engine, read_engine=read_engine
+        )
         runtime.extras["runner"] = runner
-        runtime.extras["commands"] = CommandService(store, settings, on_append=runner.notify)
+        runtime.extras["commands"] = CommandService(
+            store, settings, on_append=runner.notify, catch_up=runner.catch_up
+        )
         app.state.runtime = runtime
         tasks: list[asyncio.Task[Any]] = []
         if background:
             tasks.append(asyncio.create_task(runner.run_forever(), name="docket.projections"))
-            from events.checkpoint_writer import CheckpointWriter
-
-            writer = CheckpointWriter.from_settings(store, settings)
-            runtime.extras["checkpoints"] = writer
-            tasks.append(asyncio.create_task(writer.run_forever(), name="docket.checkpoints"))
         try:
             yield
         finally:
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
                     await task
             if read_engine is not store.engine:
                 await read_engine.dispose()
+            await runner.close()
             await store.close()
 
     app = FastAPI(
@@ -92,7 +94,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             schema = get_openapi(
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
-            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                PROBLEM_SCHEMA
+            )
             schema["components"]["securitySchemes"] = {
                 "bearer": {"type": "http", "scheme": "bearer"}
             }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -101,3 +102,134 @@ async def _rebuild(url: str, names: list[str] | None, *, show_progress: bool) ->
     finally:
         await runner.close()
         await store.close()
+
+
+# -- the service and its operators ---------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+    workers: int = typer.Option(1, help="worker processes (PostgreSQL only for more than 1)"),
+) -> None:
+    """Serve the API, the public feeds and pages."""
+    import uvicorn
+
+    uvicorn.run(
+        "service.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        proxy_headers=False,
+    )
+
+
+token_app = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    role: str = typer.Option(..., help="secretariat, auditor or applicant"),
+    name: str = typer.Option(..., help="who the token is for"),
+    org: str | None = typer.Option(None, help="the organisation an applicant token is bound to"),
+) -> None:
+    """Create a token and print it alone on standard output, once."""
+    from service.tokens import ROLES, create_token
+
+    if role not in ROLES:
+        typer.echo(f"--role must be one of {', '.join(ROLES)}", err=True)
+        raise typer.Exit(code=2)
+
+    async def run() -> str:
+        async with await EventStore.open(get_settings().database_url) as store:
+            return await create_token(store.engine, role, name, org)
+
+    try:
+        typer.echo(asyncio.run(run()))
+    except ValueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(code=2) from error
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    from service.tokens import list_tokens
+
+    async def run() -> None:
+        async with await EventStore.open(get_settings().database_url) as store:
+            for row in await list_tokens(store.engine):
+                state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "live"
+                org = f" org={row.org}" if row.org else ""
+                typer.echo(f"{row.id}\t{row.role}\t{row.name}{org}\t{state}")
+
+    asyncio.run(run())
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Revoke a token by its id."""
+    from service.tokens import revoke_token
+
+    async def run() -> bool:
+        async with await EventStore.open(get_settings().database_url) as store:
+            return await revoke_token(store.engine, token_id)
+
+    if not asyncio.run(run()):
+        typer.echo(f"no live token {token_id}", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"revoked {token_id}")
+
+
+roster_app = typer.Typer(help="The committee's roster.", no_args_is_help=True)
+app.add_typer(roster_app, name="roster")
+
+
+async def _with_commands(work: Any) -> Any:
+    from service.commands import CommandService
+
+    settings = get_settings()
+    async with await EventStore.open(settings.database_url) as store:
+        runner = ProjectionRunner(store.engine, store)
+        try:
+            commands = CommandService(store, settings, catch_up=runner.catch_up)
+            result = await work(commands)
+            await runner.catch_up()
+            return result
+        finally:
+            await runner.close()
+
+
+@roster_app.command("load")
+def roster_load() -> None:
+    """Seat the Security Council's members for 2025 and 2026 (skips those seated)."""
+    from service.demo import load_roster
+
+    added = asyncio.run(_with_commands(load_roster))
+    typer.echo(f"roster: {added} members seated")
+
+
+@app.command()
+def demo() -> None:
+    """Load a realistic scenario: 30+ requests over 2025-2026, every status."""
+    from service.demo import load_demo
+
+    async def run(commands: Any) -> dict[str, str]:
+        if sys.stdout.isatty():
+            with Progress(BarColumn(), MofNCompleteColumn(), transient=True) as bar:
+                task = bar.add_task("demo", total=None)
+                return await load_demo(
+                    commands, lambda done, total: bar.update(task, completed=done, total=total)
+                )
+        return await load_demo(commands)
+
+    try:
+        ids = asyncio.run(_with_commands(run))
+    except Exception as error:  # a second demo on the same database breaks the rules
+        typer.echo(f"demo not loaded: {error}", err=True)
+        raise typer.Exit(code=1) from error
+    typer.echo(f"demo: {len(ids)} requests loaded")

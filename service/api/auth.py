@@ -15,7 +15,9 @@ _CACHE_SECONDS = 5.0  # a revoked token stops working within this many seconds
 _cache: dict[str, tuple[float, Caller | None]] = {}
 
 
-async def authenticate(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Caller:
+async def authenticate(
+    request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
+) -> Caller:
     """The caller named by the `Authorization: Bearer` header, or 401."""
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
@@ -35,7 +37,9 @@ async def authenticate(request: Request, runtime: Annotated[Runtime, Depends(get
             _cache.clear()
         _cache[secret] = (now, caller)
     if caller is None:
-        raise Unauthorized("the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
+        )
     request.state.caller = caller
     return caller
 
@@ -53,7 +57,9 @@ async def reader(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
 
 async def auditor_or_secretariat(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
     if caller.role not in ("secretariat", "auditor"):
-        raise Forbidden(f"only auditors and the secretariat read this; the token's role is {caller.role}")
+        raise Forbidden(
+            f"only auditors and the secretariat read this; the token's role is {caller.role}"
+        )
     return caller
 
 

@@ -146,9 +146,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = _validation_detail(exc)
         first = errors[0] if errors else {"loc": [], "msg": "invalid"}
         where = ".".join(p for p in first["loc"] if p != "body") or "body"
-        return problem_response(
-            Unprocessable(f"{where}: {first['msg']}", errors=errors)
-        )
+        return problem_response(Unprocessable(f"{where}: {first['msg']}", errors=errors))
 
     async def on_http(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -166,8 +164,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_database(_: Request, exc: Exception) -> Response:
         log.warning("docket.database.unreachable", error=str(exc).splitlines()[0][:200])
         return problem_response(
-            Unavailable("the database is unreachable; retry shortly",
-                        headers={"Retry-After": "2"})
+            Unavailable("the database is unreachable; retry shortly", headers={"Retry-After": "2"})
         )
 
     app.add_exception_handler(Problem, on_problem)

@@ -1,0 +1,246 @@
+"""The secretariat's commands (SPEC §6): one path per event, every answer with its position."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi.responses import ORJSONResponse
+from pydantic import BaseModel
+
+from service.api.auth import AnyCaller, Secretariat
+from service.api.problems import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    Unauthorized,
+    Unprocessable,
+    problem_openapi,
+)
+from service.commands import CommandService, Meta, Outcome
+from service.rules import RuleBroken
+from service.rules import commands as cmd
+from service.runtime import Runtime, get_runtime
+from service.tokens import Caller
+
+router = APIRouter(tags=["commands"])
+
+RequestIdPath = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$", alias="id")]
+MemberPath = Annotated[str, Path(pattern=r"^[A-Z]{3}$")]
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", pattern=r"^[\x21-\x7e]{1,200}$")
+]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=40)]
+_PROBLEMS = problem_openapi(
+    Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed, Unprocessable
+)
+
+
+class CommandAnswer(BaseModel):
+    """Every 2xx answer of a command."""
+
+    request_id: str | None = None
+    position: int | None
+    stream_version: int | None
+    events: list[dict[str, Any]]
+
+
+class ReleaseAllAnswer(CommandAnswer):
+    released: list[str]
+
+
+def _if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise Unprocessable('If-Match must be a stream version in quotes, e.g. "3"')
+    return int(text)
+
+
+def _meta(request: Request, caller: Caller, key: str | None, if_match: str | None) -> Meta:
+    return Meta(
+        caller=caller,
+        correlation_id=request.scope.get("state", {}).get("correlation_id", ""),
+        idempotency_key=key,
+        if_match=_if_match(if_match),
+    )
+
+
+def _service(runtime: Annotated[Runtime, Depends(get_runtime)]) -> CommandService:
+    service: CommandService = runtime.extras["commands"]
+    return service
+
+
+Commands = Annotated[CommandService, Depends(_service)]
+
+
+def _respond(outcome: Outcome) -> ORJSONResponse:
+    headers = {}
+    if outcome.stream_version is not None:
+        headers["ETag"] = f'"{outcome.stream_version}"'
+    return ORJSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+
+
+async def _run(coro: Any) -> ORJSONResponse:
+    try:
+        outcome = await coro
+    except RuleBroken as broken:
+        raise Conflict(
+            broken.detail, rule=broken.rule, status=broken.status, title=broken.title
+        ) from broken
+    return _respond(outcome)
+
+
+def _request_route(path: str, model: type[cmd.Command], summary: str) -> None:
+    async def endpoint(
+        request: Request,
+        request_id: RequestIdPath,
+        body: model,  # type: ignore[valid-type]
+        caller: Secretariat,
+        commands: Commands,
+        idempotency_key: IdempotencyKey = None,
+        if_match: IfMatch = None,
+    ) -> ORJSONResponse:
+        meta = _meta(request, caller, idempotency_key, if_match)
+        return await _run(commands.on_request(request_id, body, meta))
+
+    endpoint.__name__ = "command_" + model.__name__
+    router.post(path, summary=summary, response_model=CommandAnswer, responses=_PROBLEMS)(endpoint)
+
+
+@router.post(
+    "/v1/requests",
+    summary="Submit a request (RequestSubmitted)",
+    status_code=201,
+    response_model=CommandAnswer,
+    responses=_PROBLEMS,
+)
+async def submit_request(
+    request: Request,
+    body: cmd.SubmitRequest,
+    caller: Secretariat,
+    commands: Commands,
+    idempotency_key: IdempotencyKey = None,
+) -> ORJSONResponse:
+    return await _run(commands.submit(body, _meta(request, caller, idempotency_key, None)))
+
+
+_REQUEST_COMMANDS: list[tuple[str, type[cmd.Command], str]] = [
+    ("/v1/requests/{id}/circulate", cmd.Circulate, "Circulate under the no-objection procedure"),
+    ("/v1/requests/{id}/holds", cmd.PlaceHold, "Place a hold (HoldPlaced)"),
+    (
+        "/v1/requests/{id}/information-requests",
+        cmd.RequestInformation,
+        "Ask the applicant for information",
+    ),
+    ("/v1/requests/{id}/reviews", cmd.RecordReview, "Record a review step"),
+    ("/v1/requests/{id}/decision", cmd.Decide, "Approve or refuse the open procedure"),
+    ("/v1/requests/{id}/extensions", cmd.RequestExtension, "Open an extension procedure"),
+    ("/v1/requests/{id}/amendments", cmd.RequestAmendment, "Open an amendment procedure"),
+    ("/v1/requests/{id}/withdraw", cmd.Withdraw, "Withdraw the request"),
+    ("/v1/requests/{id}/shipments", cmd.RecordShipment, "Record a shipment"),
+    ("/v1/requests/{id}/annotations", cmd.Annotate, "Annotate an entry of the log"),
+    ("/v1/requests/{id}/retractions", cmd.Retract, "Retract an entry of the log"),
+]
+for _path, _model, _summary in _REQUEST_COMMANDS:
+    _request_route(_path, _model, _summary)
+
+
+@router.post(
+    "/v1/requests/{id}/holds/{member}/release",
+    summary="Release a member's hold (HoldReleased)",
+    response_model=CommandAnswer,
+    responses=_PROBLEMS,
+)
+async def release_hold(
+    request: Request,
+    request_id: RequestIdPath,
+    member: MemberPath,
+    body: cmd.ReleaseHold,
+    caller: Secretariat,
+    commands: Commands,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> ORJSONResponse:
+    meta = _meta(request, caller, idempotency_key, if_match)
+    return await _run(commands.on_request(request_id, body, meta, member=member))
+
+
+@router.post(
+    "/v1/requests/{id}/information-responses",
+    summary="Answer an information request (secretariat, or the applicant for its own)",
+    response_model=CommandAnswer,
+    responses=_PROBLEMS,
+)
+async def provide_information(
+    request: Request,
+    request_id: RequestIdPath,
+    body: cmd.ProvideInformation,
+    caller: AnyCaller,
+    commands: Commands,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> ORJSONResponse:
+    if caller.role == "auditor":
+        raise Forbidden("auditors read; they do not answer information requests")
+    if caller.role == "applicant":
+        state = await commands.request_state(request_id)
+        if state is None or state.applicant.get("name") != caller.org:
+            raise NotFound(f"no request {request_id} of {caller.org}")
+    meta = _meta(request, caller, idempotency_key, if_match)
+    return await _run(commands.on_request(request_id, body, meta))
+
+
+@router.post(
+    "/v1/members/{member}/release-all",
+    summary="Release every hold a member has, atomically",
+    response_model=ReleaseAllAnswer,
+    responses=_PROBLEMS,
+)
+async def release_all(
+    request: Request,
+    member: MemberPath,
+    body: cmd.ReleaseAll,
+    caller: Secretariat,
+    commands: Commands,
+    idempotency_key: IdempotencyKey = None,
+) -> ORJSONResponse:
+    meta = _meta(request, caller, idempotency_key, None)
+    return await _run(commands.release_all(member, body, meta))
+
+
+@router.post(
+    "/v1/committee/members",
+    summary="Seat a member (MemberSeated)",
+    status_code=201,
+    response_model=CommandAnswer,
+    responses=_PROBLEMS,
+)
+async def seat_member(
+    request: Request,
+    body: cmd.SeatMember,
+    caller: Secretariat,
+    commands: Commands,
+    idempotency_key: IdempotencyKey = None,
+) -> ORJSONResponse:
+    return await _run(commands.seat_member(body, _meta(request, caller, idempotency_key, None)))
+
+
+@router.post(
+    "/v1/committee/members/{member}/depart",
+    summary="A member leaves (MemberDeparted, and HoldLapsed in every request it holds)",
+    response_model=CommandAnswer,
+    responses=_PROBLEMS,
+)
+async def depart_member(
+    request: Request,
+    member: MemberPath,
+    body: cmd.DepartMember,
+    caller: Secretariat,
+    commands: Commands,
+    idempotency_key: IdempotencyKey = None,
+) -> ORJSONResponse:
+    meta = _meta(request, caller, idempotency_key, None)
+    return await _run(commands.depart_member(member, body, meta))

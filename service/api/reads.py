@@ -1,0 +1,296 @@
+"""Reads for the secretariat, auditors and applicants (SPEC §6)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import ORJSONResponse
+from sqlalchemy import and_, select
+
+from events.model import parse_utc, utc_text
+from events.types import COMMITTEE_STREAM, request_stream
+from projections import committee, history, public, request
+from projections.holds import Hold
+from projections.stats import RequestFacts, hold_stats, processing_stats
+from projections.tables import held_by_is, holds, request_state, status_at, status_is
+from service.api.auth import AnyCaller, Overseer
+from service.api.problems import Forbidden, NotFound, Unauthorized, Unprocessable, problem_openapi
+from service.commands import CommandService
+from service.runtime import Runtime, get_runtime
+from service.tokens import Caller
+
+router = APIRouter(tags=["reads"])
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+_PROBLEMS = problem_openapi(Unauthorized, Forbidden, NotFound, Unprocessable)
+STATUSES = (
+    "submitted",
+    "under_review",
+    "on_hold",
+    "awaiting_decision",
+    "active",
+    "expired",
+    "refused",
+    "withdrawn",
+)
+Time = Annotated[str | None, Query(max_length=40, description="RFC 3339 time")]
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_utc(value)
+    except ValueError:
+        raise Unprocessable(f"{name}: not an RFC 3339 time with a zone: {value!r}") from None
+
+
+def _zone(runtime: Runtime) -> ZoneInfo:
+    return ZoneInfo(runtime.settings.time_zone)
+
+
+async def _caught_up(runtime: Runtime, bound_seconds: float = 2.0) -> None:
+    """Read-your-writes for lists: wait (bounded) until projections reach the log's head."""
+    runner = runtime.extras["runner"]
+    head, _ = await runtime.store.head()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + bound_seconds
+    while min((await runner.checkpoints()).values()) < head and loop.time() < deadline:
+        runner.notify()
+        await asyncio.sleep(0.02)
+
+
+def _shown_to(caller: Caller, document: dict[str, Any]) -> dict[str, Any]:
+    """The secretariat and auditors see everything; an applicant its own, redacted."""
+    if caller.role == "applicant":
+        return public.applicant_request(document)
+    return document
+
+
+def _own(caller: Caller, state: request.RequestState | None, request_id: str) -> None:
+    if state is None:
+        raise NotFound(f"no request {request_id}", rule="request-not-found")
+    if caller.role == "applicant" and state.applicant.get("name") != caller.org:
+        raise NotFound(f"no request {request_id} of {caller.org}", rule="request-not-found")
+
+
+def _round(days: float | None) -> float | None:
+    return None if days is None else round(days, 2)
+
+
+def _cursor(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(value.encode() + b"==").decode()
+    except (ValueError, UnicodeDecodeError):
+        raise Unprocessable("cursor: not a cursor this API gave") from None
+
+
+@router.get("/v1/requests", summary="Requests, filtered, in cursor pages", responses=_PROBLEMS)
+async def list_requests(
+    runtime: RuntimeDep,
+    caller: AnyCaller,
+    status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")] = None,
+    held_by: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    applicant: Annotated[str | None, Query(max_length=300)] = None,
+    submitted_after: Time = None,
+    submitted_before: Time = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    if held_by is not None and caller.role == "applicant":
+        raise Forbidden("applicants may not filter by holding member")
+    after = _cursor(cursor)
+    now = datetime.now(UTC)
+    tz = _zone(runtime)
+    await _caught_up(runtime)
+    c = request_state.c
+    where = []
+    if status is not None:
+        where.append(status_is(status, now, tz))
+    if held_by is not None:
+        where.append(held_by_is(held_by))
+    if applicant is not None:
+        where.append(c.applicant_name == applicant)
+    if caller.role == "applicant":
+        where.append(c.applicant_name == (caller.org or ""))
+    if (start := _time(submitted_after, "submitted_after")) is not None:
+        where.append(c.submitted_at > start)
+    if (end := _time(submitted_before, "submitted_before")) is not None:
+        where.append(c.submitted_at < end)
+    if after is not None:
+        where.append(c.request_id > after)
+    query = select(request_state).where(and_(True, *where)).order_by(c.request_id).limit(limit + 1)
+    async with runtime.read_engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    items = []
+    for row in rows[:limit]:
+        document = dict(row.document)
+        document["status"] = status_at(row, now, tz)
+        items.append(_shown_to(caller, document))
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = base64.urlsafe_b64encode(rows[limit - 1].request_id.encode()).decode()
+    return {"items": items, "next_cursor": next_cursor.rstrip("=") if next_cursor else None}
+
+
+async def _state(
+    runtime: Runtime, request_id: str, as_of: datetime | None, at_position: int | None
+) -> request.RequestState | None:
+    commands: CommandService = runtime.extras["commands"]
+    if as_of is None and at_position is None:
+        return await commands.request_state(request_id)
+    events = await runtime.store.read_stream(
+        request_stream(request_id), to_position=at_position, occurred_until=as_of
+    )
+    return request.fold(events)
+
+
+@router.get(
+    "/v1/requests/{id}",
+    summary="A request's state, now or as of a time or position",
+    responses=_PROBLEMS,
+)
+async def get_request(
+    runtime: RuntimeDep,
+    caller: AnyCaller,
+    id: str,
+    as_of: Time = None,
+    at_position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+) -> ORJSONResponse:
+    moment = _time(as_of, "as_of")
+    state = await _state(runtime, id, moment, at_position)
+    _own(caller, state, id)
+    assert state is not None
+    document = request.view(state, moment or datetime.now(UTC), _zone(runtime))
+    return ORJSONResponse(
+        _shown_to(caller, document), headers={"ETag": f'"{state.stream_version}"'}
+    )
+
+
+@router.get(
+    "/v1/requests/{id}/history", summary="The audit trail of a request", responses=_PROBLEMS
+)
+async def get_history(runtime: RuntimeDep, caller: AnyCaller, id: str) -> dict[str, Any]:
+    events = await runtime.store.read_stream(request_stream(id), upcast=False)
+    state = request.fold(events) if events else None
+    _own(caller, state, id)
+    entries = []
+    for entry in history.entries(events):
+        row = entry.row()
+        row["occurred_at"] = utc_text(entry.occurred_at)
+        row["recorded_at"] = utc_text(entry.recorded_at)
+        if caller.role == "applicant":
+            if entry.confidential:
+                continue
+            row.pop("actor")
+        entries.append(row)
+    return {"request_id": id, "items": entries, "next_cursor": None}
+
+
+@router.get(
+    "/v1/committee", summary="The committee's roster, now or as of a time", responses=_PROBLEMS
+)
+async def get_committee(runtime: RuntimeDep, _: AnyCaller, as_of: Time = None) -> dict[str, Any]:
+    moment = _time(as_of, "as_of") or datetime.now(UTC)
+    events = await runtime.store.read_stream(COMMITTEE_STREAM, occurred_until=moment)
+    roster = committee.fold(events)
+    seats = committee.roster_as_of(roster, moment, _zone(runtime))
+    return {
+        "as_of": utc_text(moment),
+        "members": [
+            {
+                "member": seat.member,
+                "term_start": seat.term_start.isoformat(),
+                "term_end": seat.term_end.isoformat() if seat.term_end else None,
+                "permanent": seat.permanent,
+            }
+            for seat in seats
+        ],
+    }
+
+
+async def _holds(runtime: Runtime, member: str | None = None) -> list[Hold]:
+    await _caught_up(runtime)
+    query = select(holds).order_by(holds.c.position)
+    if member is not None:
+        query = query.where(holds.c.member == member)
+    async with runtime.read_engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [
+        Hold(
+            position=row.position,
+            request_id=row.request_id,
+            procedure=row.procedure,
+            member=row.member,
+            placed_at=row.placed_at,
+            ended_at=row.ended_at,
+            end=row.end_kind,
+        )
+        for row in rows
+    ]
+
+
+@router.get(
+    "/v1/members/{member}/holds",
+    summary="Holds by one member, active and past",
+    responses=_PROBLEMS,
+)
+async def member_holds(
+    runtime: RuntimeDep,
+    _: Overseer,
+    member: Annotated[str, Path(pattern=r"^[A-Z]{3}$")],
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    rows = await _holds(runtime, member)
+    return {
+        "member": member,
+        "items": [
+            {
+                "request_id": h.request_id,
+                "procedure": h.procedure,
+                "placed_at": utc_text(h.placed_at),
+                "ended_at": utc_text(h.ended_at) if h.ended_at else None,
+                "end": h.end,
+                "active": h.active,
+                "duration_days": _round(h.duration_days(now)),
+            }
+            for h in rows
+        ],
+    }
+
+
+@router.get(
+    "/v1/stats/holds", summary="Per member: holds placed, active, days held", responses=_PROBLEMS
+)
+async def stats_holds(runtime: RuntimeDep, _: Overseer) -> dict[str, Any]:
+    return {"members": hold_stats(await _holds(runtime), datetime.now(UTC))}
+
+
+@router.get(
+    "/v1/stats/processing",
+    summary="Per year: requests, decisions, days to decision",
+    responses=_PROBLEMS,
+)
+async def stats_processing(runtime: RuntimeDep, _: Overseer) -> dict[str, Any]:
+    await _caught_up(runtime)
+    now = datetime.now(UTC)
+    tz = _zone(runtime)
+    async with runtime.read_engine.connect() as conn:
+        rows = (await conn.execute(select(request_state))).all()
+    facts = [
+        RequestFacts(
+            request_id=row.request_id,
+            submitted_at=row.submitted_at,
+            status=status_at(row, now, tz),
+            decided_at=row.decided_at if row.outcome in ("approved", "refused") else None,
+            outcome=row.outcome if row.outcome in ("approved", "refused") else None,
+        )
+        for row in rows
+    ]
+    return {"years": processing_stats(facts)}

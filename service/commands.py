@@ -1,0 +1,411 @@
+"""The imperative shell around the decision rules: load, decide, append, answer.
+
+Every command goes the same way: replay an idempotent retry if its events are already in
+the log; fold the streams it touches; check `If-Match`; run the pure `decide` function;
+append with the versions it was decided on. A concurrent writer to the same stream makes
+the append conflict: without `If-Match` the command is decided again on the new state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+
+from events.model import ConcurrencyConflict, NewEvent, RecordedEvent, StreamAppend
+from events.schema import events as events_table
+from events.store import EventStore
+from events.types import COMMITTEE_STREAM, Change, request_stream
+from projections import committee, request
+from projections.committee import Roster
+from projections.request import RefoldRequired, RequestState
+from projections.tables import holds as holds_table
+from service import rules
+from service.api.problems import Conflict, PreconditionFailed
+from service.calendar import load_holidays
+from service.metrics import APPENDS
+from service.rules import commands as cmd
+from service.rules.request_rules import request_id_for
+from service.settings import Settings
+from service.tokens import Caller
+
+log = structlog.get_logger("docket.commands")
+
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1d1e-5b0e-4c8e-9a59-0d0c6b2f7e11")
+_MAX_EVENTS_PER_COMMAND = 1024
+_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """What the HTTP request adds to a command: who, which correlation, retry key, If-Match."""
+
+    caller: Caller
+    correlation_id: str
+    idempotency_key: str | None = None
+    if_match: int | None = None
+
+    def event_ids(self, count: int) -> list[uuid.UUID]:
+        if self.idempotency_key is None:
+            return [uuid.uuid4() for _ in range(count)]
+        return [
+            uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{self.caller.token_id}:{self.idempotency_key}:{i}")
+            for i in range(count)
+        ]
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "actor": self.caller.actor(),
+            "correlation_id": self.correlation_id,
+            "causation_id": self.correlation_id,
+            "idempotency_key": self.idempotency_key,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A command's answer: the status code and the body every 2xx answer carries."""
+
+    status_code: int
+    body: dict[str, Any]
+    stream_version: int | None
+
+
+Decider = Callable[[RequestState | None, rules.Context], list[Change]]
+
+
+class CommandService:
+    """Runs the secretariat's commands against the store."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        settings: Settings,
+        *,
+        on_append: Callable[[], None] = lambda: None,
+        catch_up: Callable[[], Awaitable[Any]] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cache_size: int = 20_000,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.on_append = on_append
+        self.catch_up = catch_up
+        self.clock = clock
+        self.holidays: frozenset[date] = (
+            load_holidays(settings.holidays_file) if settings.holidays_file else frozenset()
+        )
+        self._states: OrderedDict[str, RequestState] = OrderedDict()
+        self._cache_size = cache_size
+        self._roster: Roster = committee.EMPTY_ROSTER
+        self._roster_version = 0
+
+    # -- loading -----------------------------------------------------------------------
+
+    async def request_state(self, request_id: str) -> RequestState | None:
+        """The request's current state, folded from its stream (cached, caught up)."""
+        stream = request_stream(request_id)
+        cached = self._states.get(stream)
+        since = cached.stream_version if cached is not None else 0
+        fresh = await self.store.read_stream(stream, from_version=since + 1)
+        state = cached
+        try:
+            for event in fresh:
+                state = request.evolve(state, event)
+        except RefoldRequired:
+            state = request.fold(await self.store.read_stream(stream))
+        if state is not None:
+            self._states[stream] = state
+            self._states.move_to_end(stream)
+            if len(self._states) > self._cache_size:
+                self._states.popitem(last=False)
+        return state
+
+    async def roster(self) -> tuple[int, Roster]:
+        """The committee's roster and the version of its stream."""
+        fresh = await self.store.read_stream(
+            COMMITTEE_STREAM, from_version=self._roster_version + 1
+        )
+        roster = self._roster
+        for event in fresh:
+            roster = committee.evolve(roster, event)
+        if fresh:
+            self._roster, self._roster_version = roster, fresh[-1].stream_version
+        return self._roster_version, self._roster
+
+    def context(self, roster: Roster) -> rules.Context:
+        return rules.Context.from_settings(
+            self.settings, now=self.clock(), roster=roster, holidays=self.holidays
+        )
+
+    async def _event_at(self, position: int) -> RecordedEvent | None:
+        found = await self.store.read_all(after=position - 1, limit=1)
+        return found[0] if found and found[0].position == position else None
+
+    async def held_by(self, member: str) -> list[RequestState]:
+        """The requests in which `member` has an active hold, from the log's own holds table
+        (caught up first) and refolded from their streams."""
+        if self.catch_up is not None:
+            await self.catch_up()
+        async with self.store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(holds_table.c.request_id)
+                .where(holds_table.c.member == member, holds_table.c.ended_at.is_(None))
+                .distinct()
+            )
+            ids = sorted(row.request_id for row in rows)
+        states = [await self.request_state(request_id) for request_id in ids]
+        return [s for s in states if s is not None and s.active_hold_by(member) is not None]
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def _replay(self, meta: Meta) -> list[RecordedEvent] | None:
+        if meta.idempotency_key is None:
+            return None
+        first = await self.store.get_by_event_ids(meta.event_ids(1))
+        if not first:
+            return None
+        found = await self.store.get_by_event_ids(meta.event_ids(_MAX_EVENTS_PER_COMMAND))
+        return sorted(found, key=lambda e: e.position)
+
+    def _new_events(self, changes: Sequence[Change], meta: Meta) -> list[NewEvent]:
+        metadata = meta.metadata()
+        return [
+            NewEvent(
+                stream_id=change.stream_id,
+                event_type=change.event_type,
+                data=change.data,
+                occurred_at=change.occurred_at,
+                metadata=metadata,
+                event_id=event_id,
+                schema_version=change.schema_version,
+            )
+            for change, event_id in zip(changes, meta.event_ids(len(changes)), strict=True)
+        ]
+
+    async def _append(
+        self, changes: Sequence[Change], versions: dict[str, int], meta: Meta
+    ) -> list[RecordedEvent]:
+        events = self._new_events(changes, meta)
+        by_stream: dict[str, list[NewEvent]] = {}
+        for event in events:
+            by_stream.setdefault(event.stream_id, []).append(event)
+        for stream in versions:
+            by_stream.setdefault(stream, [])
+        appends = [
+            StreamAppend(stream, versions.get(stream, 0) or "no_stream", stream_events)
+            for stream, stream_events in by_stream.items()
+        ]
+        recorded = await self.store.append(*appends)
+        APPENDS.inc(len(recorded))
+        if recorded:
+            self.on_append()
+        return recorded
+
+    async def request_command(
+        self,
+        request_id: str,
+        decider: Decider,
+        meta: Meta,
+        *,
+        needs_roster: bool = False,
+        status_code: int = 200,
+    ) -> Outcome:
+        """Decide a command on one request's stream and append what it decided."""
+        stream = request_stream(request_id)
+        for _ in range(_ATTEMPTS):
+            replayed = await self._replay(meta)
+            if replayed is not None:
+                return self._answer(replayed, status_code, request_id)
+            state = await self.request_state(request_id)
+            version = state.stream_version if state is not None else 0
+            if meta.if_match is not None and version != meta.if_match:
+                raise PreconditionFailed(
+                    f"request {request_id} is at version {version}, not {meta.if_match}",
+                    current_version=version,
+                )
+            roster_version, roster = await self.roster()
+            changes = decider(state, self.context(roster))
+            versions = {stream: version}
+            if needs_roster:
+                versions[COMMITTEE_STREAM] = roster_version
+            try:
+                recorded = await self._append(changes, versions, meta)
+            except ConcurrencyConflict as conflict:
+                self._states.pop(stream, None)
+                if meta.if_match is not None:
+                    raise PreconditionFailed(str(conflict)) from conflict
+                continue
+            return self._answer(recorded, status_code, request_id)
+        raise Conflict(
+            f"request {request_id} kept changing under this command; retry",
+            rule="stream-version-conflict",
+        )
+
+    def _answer(
+        self, recorded: Sequence[RecordedEvent], status_code: int, request_id: str | None
+    ) -> Outcome:
+        stream = request_stream(request_id) if request_id else None
+        mine = [e for e in recorded if e.stream_id == stream] if stream else list(recorded)
+        version = mine[-1].stream_version if mine else None
+        body: dict[str, Any] = {
+            "position": recorded[-1].position if recorded else None,
+            "stream_version": version,
+            "events": [e.wire() for e in recorded],
+        }
+        if request_id is not None:
+            body = {"request_id": request_id, **body}
+        return Outcome(status_code, body, version)
+
+    # -- the commands ------------------------------------------------------------------
+
+    async def submit(self, command: cmd.SubmitRequest, meta: Meta) -> Outcome:
+        """`RequestSubmitted`, under the caller's id or the next `HX-<year>-<seq>`."""
+        for _ in range(_ATTEMPTS):
+            replayed = await self._replay(meta)
+            if replayed is not None:
+                return self._answer(replayed, 201, replayed[0].data["request_id"])
+            at = command.occurred_at or self.clock()
+            request_id = command.request_id or await self._next_request_id(at)
+
+            def decide(
+                state: RequestState | None, ctx: rules.Context, rid: str = request_id
+            ) -> list[Change]:
+                return rules.submit(state, command, ctx, request_id=rid)
+
+            try:
+                return await self.request_command(request_id, decide, meta, status_code=201)
+            except Conflict:
+                if command.request_id:
+                    raise
+        raise Conflict("could not assign a request id; retry", rule="stream-version-conflict")
+
+    async def _next_request_id(self, at: datetime) -> str:
+        year = at.astimezone(UTC).year
+        prefix = f"request-HX-{year}-"
+        async with self.store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(events_table.c.stream_id).where(
+                    events_table.c.stream_id.like(prefix + "%"),
+                    events_table.c.stream_version == 1,
+                )
+            )
+            taken = [row.stream_id[len(prefix) :] for row in rows]
+        sequence = max((int(s) for s in taken if s.isdigit()), default=0) + 1
+        return request_id_for(at, sequence)
+
+    async def on_request(
+        self, request_id: str, command: cmd.Command, meta: Meta, *, member: str | None = None
+    ) -> Outcome:
+        """Any command on one existing request, by the type of its body."""
+        target: RecordedEvent | None = None
+        if isinstance(command, cmd.Annotate | cmd.Retract):
+            target = await self._event_at(command.target_position)
+
+        def decide(state: RequestState | None, ctx: rules.Context) -> list[Change]:
+            match command:
+                case cmd.Circulate():
+                    return rules.circulate(state, command, ctx)
+                case cmd.PlaceHold():
+                    return rules.place_hold(state, command, ctx)
+                case cmd.ReleaseHold():
+                    assert member is not None
+                    return rules.release_hold(state, command, ctx, member=member)
+                case cmd.RequestInformation():
+                    return rules.request_information(state, command, ctx)
+                case cmd.ProvideInformation():
+                    return rules.provide_information(state, command, ctx)
+                case cmd.RecordReview():
+                    return rules.record_review(state, command, ctx)
+                case cmd.Decide():
+                    return rules.decide(state, command, ctx)
+                case cmd.RequestExtension():
+                    return rules.request_extension(state, command, ctx)
+                case cmd.RequestAmendment():
+                    return rules.request_amendment(state, command, ctx)
+                case cmd.Withdraw():
+                    return rules.withdraw(state, command, ctx)
+                case cmd.RecordShipment():
+                    return rules.record_shipment(state, command, ctx)
+                case cmd.Annotate():
+                    return rules.annotate(state, command, ctx, target=target)
+                case cmd.Retract():
+                    return rules.retract(state, command, ctx, target=target)
+            raise TypeError(f"not a request command: {type(command).__name__}")
+
+        needs_roster = isinstance(command, cmd.PlaceHold | cmd.RequestInformation)
+        return await self.request_command(request_id, decide, meta, needs_roster=needs_roster)
+
+    async def seat_member(self, command: cmd.SeatMember, meta: Meta) -> Outcome:
+        return await self._committee_command(
+            lambda roster, ctx, held: rules.seat_member(roster, command, ctx), meta, None, 201
+        )
+
+    async def depart_member(self, member: str, command: cmd.DepartMember, meta: Meta) -> Outcome:
+        return await self._committee_command(
+            lambda roster, ctx, held: rules.depart_member(
+                roster, command, ctx, member=member, held=held
+            ),
+            meta,
+            member,
+            200,
+        )
+
+    async def release_all(self, member: str, command: cmd.ReleaseAll, meta: Meta) -> Outcome:
+        """`HoldReleased` in every request `member` holds, atomically."""
+        outcome = await self._committee_command(
+            lambda roster, ctx, held: rules.release_all_holds(
+                command, ctx, member=member, held=held
+            ),
+            meta,
+            member,
+            200,
+            touches_committee=False,
+        )
+        released = sorted({e["stream_id"].removeprefix("request-") for e in outcome.body["events"]})
+        return replace(outcome, body={"released": released, **outcome.body})
+
+    async def _committee_command(
+        self,
+        decider: Callable[[Roster, rules.Context, list[RequestState]], list[Change]],
+        meta: Meta,
+        member: str | None,
+        status_code: int,
+        *,
+        touches_committee: bool = True,
+    ) -> Outcome:
+        for _ in range(_ATTEMPTS):
+            replayed = await self._replay(meta)
+            if replayed is not None:
+                return self._answer(replayed, status_code, None)
+            version, roster = await self.roster()
+            held = await self.held_by(member) if member else []
+            changes = decider(roster, self.context(roster), held)
+            versions = {request_stream(s.request_id): s.stream_version for s in held}
+            if touches_committee:
+                versions[COMMITTEE_STREAM] = version
+            if not changes:
+                head, _ = await self.store.head()
+                return Outcome(
+                    status_code, {"position": head, "stream_version": None, "events": []}, None
+                )
+            try:
+                recorded = await self._append(changes, versions, meta)
+            except ConcurrencyConflict:
+                for state in held:
+                    self._states.pop(request_stream(state.request_id), None)
+                continue
+            outcome = self._answer(recorded, status_code, None)
+            committee_events = [e for e in recorded if e.stream_id == COMMITTEE_STREAM]
+            if committee_events:
+                outcome.body["stream_version"] = committee_events[-1].stream_version
+            return outcome
+        raise Conflict(
+            "the committee's streams kept changing; retry", rule="stream-version-conflict"
+        )

@@ -1,7 +1,5 @@
 """The secretariat's commands (SPEC §6): one path per event, every answer with its position."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request

@@ -167,6 +167,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             Unavailable("the database is unreachable; retry shortly", headers={"Retry-After": "2"})
         )
 
+    async def on_unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("docket.http.unexpected", error=type(exc).__name__)
+        problem = Problem(
+            "an unexpected error; it has been logged with this request's correlation id",
+            status=500,
+            slug="internal-error",
+            title="Internal error",
+        )
+        return problem_response(problem)
+
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

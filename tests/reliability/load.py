@@ -70,11 +70,13 @@ async def run_hold_load(
     retries: int = 0,
     answer_timeout: float = 10.0,
     seed: int = 1718,
+    tally: Tally | None = None,
 ) -> Tally:
     """Send `commands` hold commands from `clients` concurrent clients (bounded by
     `seconds`). With `retries`, a command that got no HTTP answer is sent again (with the
-    same `Idempotency-Key` when `idempotency`) to the next server."""
-    tally = Tally()
+    same `Idempotency-Key` when `idempotency`) to the next server. Pass `tally` to watch
+    progress from another task."""
+    tally = tally if tally is not None else Tally()
     deadline = time.monotonic() + seconds
     budget = iter(range(commands))
 

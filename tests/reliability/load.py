@@ -30,7 +30,8 @@ class Tally:
     sent: int = 0  # commands (a retried command counts once)
     attempts: int = 0  # POSTs, retries included
     acknowledged: int = 0
-    statuses: Counter[int] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)  # answers to commands
+    read_statuses: Counter[int] = field(default_factory=Counter)  # answers to the reads
     transport_errors: int = 0
     unanswered: int = 0  # commands with no HTTP answer after every retry
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -50,6 +51,7 @@ class Tally:
             "acknowledged": self.acknowledged,
             "refused": self.refused,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "read_statuses": {str(k): v for k, v in sorted(self.read_statuses.items())},
             "transport_errors": self.transport_errors,
             "unanswered": self.unanswered,
             "acknowledged_events": len(self.events),
@@ -71,11 +73,13 @@ async def run_hold_load(
     answer_timeout: float = 10.0,
     seed: int = 1718,
     tally: Tally | None = None,
+    write_blind: bool = False,
 ) -> Tally:
     """Send `commands` hold commands from `clients` concurrent clients (bounded by
     `seconds`). With `retries`, a command that got no HTTP answer is sent again (with the
     same `Idempotency-Key` when `idempotency`) to the next server. Pass `tally` to watch
-    progress from another task."""
+    progress from another task. With `write_blind`, a command whose read failed is sent
+    anyway (placing a hold, without `If-Match`), so that writes meet the fault too."""
     tally = tally if tally is not None else Tally()
     deadline = time.monotonic() + seconds
     budget = iter(range(commands))
@@ -107,18 +111,20 @@ async def run_hold_load(
                 continue
             if r.status_code != 200:
                 note(r, "GET")
-                return
+                if not write_blind:
+                    return
+                break
             state = r.json()
             break
-        if state is None:
+        if state is None and not write_blind:
             return
         member = rng.choice(MEMBERS)
-        holders = {hold["member"] for hold in state.get("active_holds", [])}
+        holders = {hold["member"] for hold in (state or {}).get("active_holds", [])}
         if member in holders:
             path, body = f"/v1/requests/{request_id}/holds/{member}/release", {}
         else:
             path, body = f"/v1/requests/{request_id}/holds", {"member": member}
-        headers = {"If-Match": f'"{state["stream_version"]}"'}
+        headers = {"If-Match": f'"{state["stream_version"]}"'} if state else {}
         if idempotency:
             headers["Idempotency-Key"] = uuid.uuid4().hex
         tally.sent += 1
@@ -139,7 +145,7 @@ async def run_hold_load(
         tally.unanswered += 1
 
     def note(r: httpx.Response, method: str) -> None:
-        tally.statuses[r.status_code] += 1 if method == "POST" else 0
+        (tally.statuses if method == "POST" else tally.read_statuses)[r.status_code] += 1
         if 200 <= r.status_code < 300:
             if method == "POST":
                 tally.acknowledged += 1

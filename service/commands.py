@@ -26,6 +26,7 @@ from projections import committee, request
 from projections.committee import Roster
 from projections.request import RefoldRequired, RequestState
 from projections.tables import holds as holds_table
+from projections.tables import projection_checkpoints
 from service import rules
 from service.api.problems import Conflict, PreconditionFailed
 from service.calendar import load_holidays
@@ -37,6 +38,7 @@ from service.tokens import Caller
 
 log = structlog.get_logger("docket.commands")
 
+REQUEST_PREFIX = "request-"
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1d1e-5b0e-4c8e-9a59-0d0c6b2f7e11")
 _MAX_EVENTS_PER_COMMAND = 1024
 _ATTEMPTS = 8
@@ -149,18 +151,41 @@ class CommandService:
         return found[0] if found and found[0].position == position else None
 
     async def held_by(self, member: str) -> list[RequestState]:
-        """The requests in which `member` has an active hold, from the log's own holds table
-        (caught up first) and refolded from their streams."""
+        """The requests in which `member` has an active hold: candidates from the holds
+        projection plus every request with a `HoldPlaced` the projection has not applied
+        yet, each refolded from its stream.
+
+        The projection may lag: in a process that is not the projection worker, `catch_up`
+        applies nothing. So its checkpoint is read first, then its rows, then the log after
+        the checkpoint; a hold is in one or the other."""
         if self.catch_up is not None:
             await self.catch_up()
         async with self.store.engine.connect() as conn:
+            applied = await conn.scalar(
+                select(projection_checkpoints.c.position).where(
+                    projection_checkpoints.c.name == "holds"
+                )
+            )
             rows = await conn.execute(
                 select(holds_table.c.request_id)
                 .where(holds_table.c.member == member, holds_table.c.ended_at.is_(None))
                 .distinct()
             )
-            ids = sorted(row.request_id for row in rows)
-        states = [await self.request_state(request_id) for request_id in ids]
+            ids = {row.request_id for row in rows}
+            unapplied = await conn.execute(
+                select(events_table.c.stream_id)
+                .where(
+                    events_table.c.position > (applied or 0),
+                    events_table.c.event_type == "HoldPlaced",
+                )
+                .distinct()
+            )
+            ids.update(
+                row.stream_id.removeprefix(REQUEST_PREFIX)
+                for row in unapplied
+                if row.stream_id.startswith(REQUEST_PREFIX)
+            )
+        states = [await self.request_state(request_id) for request_id in sorted(ids)]
         return [s for s in states if s is not None and s.active_hold_by(member) is not None]
 
     # -- the loop ----------------------------------------------------------------------

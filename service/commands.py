@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from events.model import ConcurrencyConflict, NewEvent, RecordedEvent, StreamAppend
 from events.schema import events as events_table
-from events.store import EventStore
+from events.store import DuplicateEvents, EventStore
 from events.types import COMMITTEE_STREAM, Change, request_stream
 from projections import committee, request
 from projections.committee import Roster
@@ -31,6 +31,7 @@ from service import rules
 from service.api.problems import Conflict, PreconditionFailed
 from service.calendar import load_holidays
 from service.metrics import APPENDS
+from service.rules import RuleBroken
 from service.rules import commands as cmd
 from service.rules.request_rules import request_id_for
 from service.settings import Settings
@@ -190,6 +191,14 @@ class CommandService:
 
     # -- the loop ----------------------------------------------------------------------
 
+    async def _replay_after_refusal(self, meta: Meta) -> list[RecordedEvent] | None:
+        """A copy of this command sent at the same time (same `Idempotency-Key`) may have
+        been written after our replay check: then the refusal was decided on the state it
+        left, and the answer is the copy's, not a 409 or 412."""
+        if meta.idempotency_key is None:
+            return None
+        return await self._replay(meta)
+
     async def _replay(self, meta: Meta) -> list[RecordedEvent] | None:
         if meta.idempotency_key is None:
             return None
@@ -231,6 +240,13 @@ class CommandService:
         APPENDS.inc(len(recorded))
         if recorded:
             self.on_append()
+        if meta.idempotency_key is not None:
+            # A copy of this command may have been written first, decided on another
+            # state (say, one read while that copy committed) and so with other events:
+            # the store returned the ids we share with it. Answer with all of the copy's.
+            replayed = await self._replay(meta)
+            if replayed:
+                return replayed
         return recorded
 
     async def request_command(
@@ -248,25 +264,31 @@ class CommandService:
             replayed = await self._replay(meta)
             if replayed is not None:
                 return self._answer(replayed, status_code, request_id)
-            state = await self.request_state(request_id)
-            version = state.stream_version if state is not None else 0
-            if meta.if_match is not None and version != meta.if_match:
-                raise PreconditionFailed(
-                    f"request {request_id} is at version {version}, not {meta.if_match}",
-                    current_version=version,
-                )
-            roster_version, roster = await self.roster()
-            changes = decider(state, self.context(roster))
-            versions = {stream: version}
-            if needs_roster:
-                versions[COMMITTEE_STREAM] = roster_version
             try:
-                recorded = await self._append(changes, versions, meta)
-            except ConcurrencyConflict as conflict:
-                self._states.pop(stream, None)
-                if meta.if_match is not None:
-                    raise PreconditionFailed(str(conflict)) from conflict
-                continue
+                state = await self.request_state(request_id)
+                version = state.stream_version if state is not None else 0
+                if meta.if_match is not None and version != meta.if_match:
+                    raise PreconditionFailed(
+                        f"request {request_id} is at version {version}, not {meta.if_match}",
+                        current_version=version,
+                    )
+                roster_version, roster = await self.roster()
+                changes = decider(state, self.context(roster))
+                versions = {stream: version}
+                if needs_roster:
+                    versions[COMMITTEE_STREAM] = roster_version
+                try:
+                    recorded = await self._append(changes, versions, meta)
+                except ConcurrencyConflict as conflict:
+                    self._states.pop(stream, None)
+                    if meta.if_match is not None:
+                        raise PreconditionFailed(str(conflict)) from conflict
+                    continue
+            except (RuleBroken, PreconditionFailed, DuplicateEvents):
+                replayed = await self._replay_after_refusal(meta)
+                if replayed is not None:
+                    return self._answer(replayed, status_code, request_id)
+                raise
             return self._answer(recorded, status_code, request_id)
         raise Conflict(
             f"request {request_id} kept changing under this command; retry",
@@ -277,6 +299,11 @@ class CommandService:
         self, recorded: Sequence[RecordedEvent], status_code: int, request_id: str | None
     ) -> Outcome:
         stream = request_stream(request_id) if request_id else None
+        if stream and recorded and all(e.stream_id != stream for e in recorded):
+            # an earlier copy (same Idempotency-Key) of a submission without an id was
+            # given another id: its events are the answer, under its id
+            stream = recorded[0].stream_id
+            request_id = stream.removeprefix(REQUEST_PREFIX)
         mine = [e for e in recorded if e.stream_id == stream] if stream else list(recorded)
         version = mine[-1].stream_version if mine else None
         body: dict[str, Any] = {
@@ -408,29 +435,48 @@ class CommandService:
         for _ in range(_ATTEMPTS):
             replayed = await self._replay(meta)
             if replayed is not None:
-                return self._answer(replayed, status_code, None)
+                return self._committee_answer(replayed, status_code)
             version, roster = await self.roster()
             held = await self.held_by(member) if member else []
-            changes = decider(roster, self.context(roster), held)
+            try:
+                changes = decider(roster, self.context(roster), held)
+            except RuleBroken:
+                replayed = await self._replay_after_refusal(meta)
+                if replayed is not None:
+                    return self._committee_answer(replayed, status_code)
+                raise
             versions = {request_stream(s.request_id): s.stream_version for s in held}
             if touches_committee:
                 versions[COMMITTEE_STREAM] = version
             if not changes:
+                replayed = await self._replay_after_refusal(meta)
+                if replayed is not None:
+                    return self._committee_answer(replayed, status_code)
                 head, _ = await self.store.head()
                 return Outcome(
                     status_code, {"position": head, "stream_version": None, "events": []}, None
                 )
             try:
                 recorded = await self._append(changes, versions, meta)
+            except DuplicateEvents:
+                replayed = await self._replay_after_refusal(meta)
+                if replayed is not None:
+                    return self._committee_answer(replayed, status_code)
+                raise
             except ConcurrencyConflict:
                 for state in held:
                     self._states.pop(request_stream(state.request_id), None)
                 continue
-            outcome = self._answer(recorded, status_code, None)
-            committee_events = [e for e in recorded if e.stream_id == COMMITTEE_STREAM]
-            if committee_events:
-                outcome.body["stream_version"] = committee_events[-1].stream_version
-            return outcome
+            return self._committee_answer(recorded, status_code)
         raise Conflict(
             "the committee's streams kept changing; retry", rule="stream-version-conflict"
         )
+
+    def _committee_answer(self, recorded: Sequence[RecordedEvent], status_code: int) -> Outcome:
+        """The answer to a committee command, first time or replayed: `stream_version` is
+        the committee stream's when the command wrote to it."""
+        outcome = self._answer(recorded, status_code, None)
+        committee_events = [e for e in recorded if e.stream_id == COMMITTEE_STREAM]
+        if committee_events:
+            outcome.body["stream_version"] = committee_events[-1].stream_version
+        return outcome

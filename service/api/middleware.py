@@ -53,6 +53,14 @@ class RequestContextMiddleware:
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 await problem_response(too_large)(scope, receive, send_with_id)
                 return
+            if declared is None and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+                # No Content-Length (chunked): read the body here, up to the limit, so that
+                # an oversized one is a 413 and not an error inside the body parser (400).
+                body, over = await _read_body(receive, limit)
+                if over:
+                    await problem_response(too_large)(scope, receive, send_with_id)
+                    return
+                receive = _replay(body, receive)
             received = 0
 
             async def limited_receive() -> Message:
@@ -78,3 +86,34 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
             )
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The request body, read whole; `(b"", True)` as soon as it exceeds `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return b"", False
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives `body` once, then waits on the real one (disconnects)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed

@@ -41,8 +41,11 @@ def request_stream(request_id: str) -> str:
 # --- field types -------------------------------------------------------------------
 
 # C0 controls other than tab/newline/return, and lone surrogates, have no business in a
-# letter or a note and break some JSON consumers downstream.
-_BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# letter or a note and break some JSON consumers downstream. Bidirectional embeddings,
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069) make text display other than it
+# reads ("Trojan Source", CVE-2021-42574): not in an audit log shown to the public. The
+# marks U+200E/U+200F, which right-to-left text may need, stay allowed.
+_BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -50,7 +53,7 @@ def _clean_text(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
     if _BAD_CHARS.search(value):
-        raise ValueError("must not contain control characters or lone surrogates")
+        raise ValueError("must not contain control characters, bidi overrides or lone surrogates")
     return value
 
 

@@ -83,6 +83,7 @@ def test_two_servers_race_short(deployment: Deployment) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @soak_only
 def test_two_servers_race_soak(deployment: Deployment) -> None:
     report("R1-soak", _race(deployment, requests=200, commands=20_000, seconds=400))

@@ -117,6 +117,7 @@ def test_kill_9_under_load_short(deployment: Deployment) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @soak_only
 def test_kill_9_under_load_soak(deployment: Deployment) -> None:
     report("R2-soak", _kill_and_restart(deployment, 200, 10_000, kills=4, seconds=400))

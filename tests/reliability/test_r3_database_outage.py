@@ -179,6 +179,7 @@ def test_database_outage_short(deployment: Deployment) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @soak_only
 @needs_cluster
 def test_database_outage_soak(deployment: Deployment) -> None:

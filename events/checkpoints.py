@@ -1,0 +1,283 @@
+"""Signed checkpoints: C2SP `tlog-checkpoint` bodies in C2SP `signed-note`s, Ed25519.
+
+A note is the body, a blank line, and signature lines `— <name> <base64(key id || sig)>`.
+The key id is the first 4 bytes of `SHA-256(name || 0x0A || 0x01 || public key)`, and a
+verifier key is written `<name>+<hex key id>+<base64(0x01 || public key)>`. The signer's
+name is the log origin.
+
+The signing key file is an unencrypted PKCS#8 PEM (`openssl pkey -in FILE` reads it),
+created with mode 0600.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "Signer",
+    "SigningKeyError",
+    "VerifierKey",
+    "key_id",
+    "load_or_create_signing_key",
+    "parse_checkpoint",
+    "parse_verifier_key",
+    "verify_checkpoint",
+]
+
+ED25519 = 0x01
+_SIGNATURE_PREFIX = "\u2014 "  # em dash and a space
+_MAX_SIGNATURES = 100  # as Go's golang.org/x/mod/sumdb/note: bounds the work of a parse
+_HASH_SIZE = 32
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+# Control characters other than newline may not appear in a note.
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+
+
+class CheckpointError(ValueError):
+    """A note or checkpoint is malformed or its signature does not verify."""
+
+
+class SigningKeyError(Exception):
+    """The signing key file is missing or is not an Ed25519 private key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A tree head: the log's origin, its size and its RFC 9162 root."""
+
+    origin: str
+    size: int
+    root: bytes
+    extensions: tuple[str, ...] = ()
+
+    def body(self) -> str:
+        """The `tlog-checkpoint` text that is signed."""
+        lines = [
+            self.origin,
+            str(self.size),
+            base64.b64encode(self.root).decode(),
+            *self.extensions,
+        ]
+        return "".join(line + "\n" for line in lines)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierKey:
+    """A named Ed25519 public key, as `parse_verifier_key` reads it."""
+
+    name: str
+    key_id: bytes
+    public_key: Ed25519PublicKey
+
+    def text(self) -> str:
+        """`<name>+<hex key id>+<base64(0x01 || public key)>`."""
+        raw = _raw_public(self.public_key)
+        return (
+            f"{self.name}+{self.key_id.hex()}+{base64.b64encode(bytes([ED25519]) + raw).decode()}"
+        )
+
+
+def key_id(name: str, public_key: bytes) -> bytes:
+    """`SHA-256(name || 0x0A || 0x01 || public key)[:4]` (C2SP signed-note)."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public_key).digest()[:4]
+
+
+def _raw_public(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _check_name(name: str) -> None:
+    if not name or "+" in name or any(ch.isspace() for ch in name) or _CONTROL.search(name):
+        raise CheckpointError(f"key name {name!r} must be non-empty, without spaces or '+'")
+
+
+def load_or_create_signing_key(path: str | os.PathLike[str], create: bool) -> Ed25519PrivateKey:
+    """The Ed25519 key in the PEM file at `path`; with `create`, generate it if missing."""
+    file = Path(path)
+    try:
+        return _load_key(file)
+    except FileNotFoundError:
+        if not create:
+            raise SigningKeyError(f"no signing key at {file}") from None
+    file.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    # Write a private temporary file, then link it into place: the key appears whole or
+    # not at all, and if another process created one meanwhile, both use that one.
+    descriptor, temporary = tempfile.mkstemp(dir=file.parent, prefix=".signing-key-")
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            os.fchmod(out.fileno(), 0o600)
+            out.write(pem)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(temporary, file)
+        except FileExistsError:
+            return _load_key(file)
+    finally:
+        os.unlink(temporary)
+    return key
+
+
+def _load_key(file: Path) -> Ed25519PrivateKey:
+    data = file.read_bytes()
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as error:
+        raise SigningKeyError(f"{file} is not an unencrypted PEM private key: {error}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"{file} holds a {type(key).__name__}, not an Ed25519 key")
+    return key
+
+
+class Signer:
+    """Signs checkpoints under `name` (the log origin) with an Ed25519 key."""
+
+    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
+        _check_name(name)
+        self.name = name
+        self._private_key = private_key
+        public = private_key.public_key()
+        self._key = VerifierKey(name, key_id(name, _raw_public(public)), public)
+
+    def verifier_key(self) -> str:
+        """The verifier key text for `/public/log-key`."""
+        return self._key.text()
+
+    def sign_note(self, text: str) -> str:
+        """`text` (ending in a newline) followed by a blank line and this signer's line."""
+        _check_text(text)
+        signature = self._private_key.sign(text.encode())
+        encoded = base64.b64encode(self._key.key_id + signature).decode()
+        return f"{text}\n{_SIGNATURE_PREFIX}{self.name} {encoded}\n"
+
+    def sign_checkpoint(self, origin: str, size: int, root: bytes) -> str:
+        """The signed note of the checkpoint `origin`, `size`, `root`."""
+        checkpoint = Checkpoint(origin, size, root)
+        _check_checkpoint(checkpoint)
+        return self.sign_note(checkpoint.body())
+
+
+def parse_verifier_key(text: str) -> VerifierKey:
+    """Read `<name>+<hex key id>+<base64(0x01 || public key)>`, checking the key id."""
+    # The base64 key may itself hold "+": split at the first two only.
+    parts = text.strip().split("+", 2)
+    if len(parts) != 3:
+        raise CheckpointError("a verifier key is <name>+<hex key id>+<base64 key>")
+    name, hex_id, encoded = parts
+    _check_name(name)
+    if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
+        raise CheckpointError(f"key id {hex_id!r} is not 8 lowercase hex digits")
+    raw = _b64(encoded, "verifier key")
+    if len(raw) != 33 or raw[0] != ED25519:
+        raise CheckpointError("verifier key is not 0x01 followed by a 32-byte Ed25519 key")
+    if key_id(name, raw[1:]) != bytes.fromhex(hex_id):
+        raise CheckpointError(f"key id {hex_id} does not match the key named {name!r}")
+    return VerifierKey(name, bytes.fromhex(hex_id), Ed25519PublicKey.from_public_bytes(raw[1:]))
+
+
+def _b64(text: str, what: str) -> bytes:
+    try:
+        decoded = base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error, or a non-ASCII character
+        raise CheckpointError(f"{what} is not standard base64") from None
+    # Only one spelling of each value: no stray padding bits.
+    if base64.b64encode(decoded).decode() != text:
+        raise CheckpointError(f"{what} is not canonical base64")
+    return decoded
+
+
+def _check_text(text: str) -> None:
+    if not text.endswith("\n") or _CONTROL.search(text):
+        raise CheckpointError("note text must end in a newline and hold no control characters")
+    if "\n\n" in text:
+        raise CheckpointError("note text may not hold a blank line")
+
+
+def _split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
+    """The text and the (name, key id, signature) of each signature line."""
+    cut = note.rfind("\n\n")
+    if cut < 0 or not note.endswith("\n"):
+        raise CheckpointError("a signed note is text, a blank line, then signature lines")
+    text = note[: cut + 1]
+    _check_text(text)
+    lines = note[cut + 2 : -1].split("\n")
+    if len(lines) > _MAX_SIGNATURES:
+        raise CheckpointError(f"more than {_MAX_SIGNATURES} signatures")
+    signatures = []
+    for line in lines:
+        if not line.startswith(_SIGNATURE_PREFIX):
+            raise CheckpointError(f"not a signature line: {line!r}")
+        name, _, encoded = line[len(_SIGNATURE_PREFIX) :].rpartition(" ")
+        _check_name(name)
+        raw = _b64(encoded, f"signature of {name!r}")
+        if len(raw) < 5:
+            raise CheckpointError(f"signature of {name!r} is too short")
+        signatures.append((name, raw[:4], raw[4:]))
+    return text, signatures
+
+
+def _check_checkpoint(checkpoint: Checkpoint) -> None:
+    if not checkpoint.origin or "\n" in checkpoint.origin:
+        raise CheckpointError("the origin line must be non-empty")
+    if checkpoint.size < 0:
+        raise CheckpointError("a tree size is never negative")
+    if len(checkpoint.root) != _HASH_SIZE:
+        raise CheckpointError(f"the root hash must be {_HASH_SIZE} bytes")
+
+
+def _parse_body(text: str) -> Checkpoint:
+    lines = text[:-1].split("\n")
+    if len(lines) < 3:
+        raise CheckpointError("a checkpoint has an origin, a size and a root hash")
+    origin, size, root, *extensions = lines
+    if not _DECIMAL.fullmatch(size):
+        raise CheckpointError(f"tree size {size!r} is not a decimal without leading zeros")
+    checkpoint = Checkpoint(origin, int(size), _b64(root, "root hash"), tuple(extensions))
+    _check_checkpoint(checkpoint)
+    return checkpoint
+
+
+def parse_checkpoint(note: str) -> Checkpoint:
+    """The checkpoint in a signed note, without verifying any signature."""
+    text, _ = _split_note(note)
+    return _parse_body(text)
+
+
+def verify_checkpoint(note: str, verifier_key_text: str) -> Checkpoint:
+    """The checkpoint in `note`, if it carries a valid signature by the given key.
+
+    Signatures by other keys are ignored, as C2SP signed-note asks. Raises
+    `CheckpointError`.
+    """
+    key = parse_verifier_key(verifier_key_text)
+    text, signatures = _split_note(note)
+    ours = [sig for name, kid, sig in signatures if name == key.name and kid == key.key_id]
+    if not ours:
+        raise CheckpointError(f"the checkpoint is not signed by {key.name}+{key.key_id.hex()}")
+    for signature in ours:
+        try:
+            key.public_key.verify(signature, text.encode())
+        except InvalidSignature:
+            raise CheckpointError(f"bad signature by {key.name} on the checkpoint") from None
+    return _parse_body(text)

@@ -218,12 +218,48 @@ def test_rewritten_history_fails_the_consistency_proof(
     size = _events_from_roster(dep)
     signed = dep.docket("checkpoint")
     assert signed.returncode == 0, signed.stderr
-    note_lines = signed.stdout.splitlines()
-    assert int(note_lines[1]) == size
-    signed_root = base64.b64decode(note_lines[2])
+    lines = signed.stdout.splitlines()
+    # the note: origin, tree size, base64 root (anything logged before it is skipped)
+    at = next(i for i in range(len(lines) - 2) if lines[i + 1].strip().isdigit())
+    assert int(lines[at + 1]) == size, signed.stdout
+    signed_root = base64.b64decode(lines[at + 2])
+    note = "\n".join(lines[at:]) + "\n"
+    (tmp_path / "checkpoint.note").write_text(note)
     exported = dep.docket("export", str(tmp_path / "log.jsonl"))
     assert exported.returncode == 0, exported.stderr
     _rewrite(tmp_path / "log.jsonl", tmp_path / "rewritten.jsonl", position=3)
+
+    # the honest log: it grows by one event, and its proof verifies against the checkpoint
+    honest = dep.serve()
+    seat = {"member": "ECU", "term_start": "2027-01-01", "term_end": "2028-12-31"}
+    r = httpx.post(honest.url + "/v1/committee/members", json=seat, headers=dep.headers())
+    assert r.status_code == 201, r.text
+    r = httpx.get(
+        honest.url + "/v1/log/proofs/consistency",
+        params={"from": size, "to": size + 1},
+        headers=dep.headers("auditor"),
+    )
+    assert r.status_code == 200, r.text
+    verify_consistency(
+        size,
+        size + 1,
+        signed_root,
+        bytes.fromhex(r.json()["root_to"]),
+        [bytes.fromhex(p) for p in r.json()["proof"]],
+    )
+    key = httpx.get(honest.url + "/public/log-key").text.strip()
+    dep.stop_all()
+    # offline, the rewritten export fails against the checkpoint; the original passes
+    for bundle, code in (("log.jsonl", 0), ("rewritten.jsonl", 1)):
+        checked = dep.docket(
+            "verify-bundle",
+            str(tmp_path / bundle),
+            "--checkpoint",
+            str(tmp_path / "checkpoint.note"),
+            "--key",
+            key,
+        )
+        assert checked.returncode == code, (bundle, checked.stdout, checked.stderr)
 
     forged = f"docket_rel_{uuid.uuid4().hex}"
     run_async(lambda: postgres_server.execute(f"CREATE DATABASE {forged}"))

@@ -86,9 +86,13 @@ def _cursor(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        return base64.urlsafe_b64decode(value.encode() + b"==").decode()
+        padded = value.encode() + b"=" * (-len(value) % 4)
+        decoded = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError):
         raise Unprocessable("cursor: not a cursor this API gave") from None
+    if not decoded:
+        raise Unprocessable("cursor: not a cursor this API gave")
+    return decoded
 
 
 @router.get("/v1/requests", summary="Requests, filtered, in cursor pages", responses=_PROBLEMS)

@@ -161,6 +161,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             Conflict(str(exc), rule="stream-version-conflict", stream_id=exc.stream_id)
         )
 
+    async def on_overflow(_: Request, exc: Exception) -> Response:
+        # Raised by validators on input out of Python's range (a time near year 9999 with
+        # a negative offset has no UTC value): the payload's fault, not the server's.
+        log.info("docket.http.overflow", error=str(exc)[:200])
+        return problem_response(Unprocessable(f"a value is out of range: {exc}"))
+
     async def on_database(_: Request, exc: Exception) -> Response:
         log.warning("docket.database.unreachable", error=str(exc).splitlines()[0][:200])
         return problem_response(
@@ -182,6 +188,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(ConcurrencyConflict, on_conflict)
+    app.add_exception_handler(OverflowError, on_overflow)
     app.add_exception_handler(OperationalError, on_database)
     app.add_exception_handler(DBAPIError, on_database)
     app.add_exception_handler(ConnectionError, on_database)

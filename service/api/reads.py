@@ -38,6 +38,9 @@ STATUSES = (
     "withdrawn",
 )
 Time = Annotated[str | None, Query(max_length=40, description="RFC 3339 time")]
+# PostgreSQL refuses NUL in text (a DataError, answered as 503): refuse controls up front.
+_NO_CONTROLS = r"^[^\x00-\x1f\x7f]*$"
+RequestIdPath = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$")]
 
 
 def _time(value: str | None, name: str) -> datetime | None:
@@ -45,7 +48,7 @@ def _time(value: str | None, name: str) -> datetime | None:
         return None
     try:
         return parse_utc(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-23:59 overflows in UTC
         raise Unprocessable(f"{name}: not an RFC 3339 time with a zone: {value!r}") from None
 
 
@@ -101,7 +104,7 @@ async def list_requests(
     caller: AnyCaller,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")] = None,
     held_by: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
-    applicant: Annotated[str | None, Query(max_length=300)] = None,
+    applicant: Annotated[str | None, Query(max_length=300, pattern=_NO_CONTROLS)] = None,
     submitted_after: Time = None,
     submitted_before: Time = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -163,7 +166,7 @@ async def _state(
 async def get_request(
     runtime: RuntimeDep,
     caller: AnyCaller,
-    id: str,
+    id: RequestIdPath,
     as_of: Time = None,
     at_position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> ORJSONResponse:
@@ -180,7 +183,7 @@ async def get_request(
 @router.get(
     "/v1/requests/{id}/history", summary="The audit trail of a request", responses=_PROBLEMS
 )
-async def get_history(runtime: RuntimeDep, caller: AnyCaller, id: str) -> dict[str, Any]:
+async def get_history(runtime: RuntimeDep, caller: AnyCaller, id: RequestIdPath) -> dict[str, Any]:
     events = await runtime.store.read_stream(request_stream(id), upcast=False)
     state = request.fold(events) if events else None
     _own(caller, state, id)

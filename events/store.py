@@ -20,6 +20,7 @@ from typing import Any, Self
 import orjson
 import structlog
 from sqlalchemy import ARRAY, Select, Text, bindparam, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.hashing import event_hashes
@@ -44,6 +45,10 @@ log = structlog.get_logger("docket.store")
 APPEND_LOCK_KEY = 0x646F636B6574
 
 _EXPECTED_WORDS = ("any", "no_stream", "exists")
+
+#: Connections of a PostgreSQL store's pool: about the concurrent commands of one process.
+POOL_SIZE = 32
+POOL_OVERFLOW = 8
 
 
 class DuplicateEvents(StoreError):
@@ -172,6 +177,11 @@ class EventStore:
         self._engine = engine
         self._writer_engine = engine.execution_options(**WRITER_OPTIONS)
         self._postgres = engine.dialect.name == "postgresql"
+        # Reads are single statements: on PostgreSQL, without BEGIN and ROLLBACK around
+        # them, each is one round trip instead of three.
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self._postgres else engine
+        )
         self._upcasters = upcasters
         self._max_batch_events = max_batch_events
         self._owns_engine = owns_engine
@@ -183,7 +193,12 @@ class EventStore:
     @classmethod
     async def open(cls, url: str, **options: Any) -> Self:
         """A store on the database at `url` (`sqlite+aiosqlite:///…`, `postgresql+asyncpg://…`)."""
-        return cls(create_engine(url), **options)
+        engine_options: dict[str, Any] = {}
+        if make_url(url).get_backend_name() == "postgresql":
+            # Commands read a stream each, concurrently: a pool smaller than the callers
+            # makes overflow connections that are opened and closed on every checkout.
+            engine_options = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        return cls(create_engine(url, **engine_options), **options)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -339,7 +354,7 @@ class EventStore:
             query = query.where(events.c.position <= to_position)
         if occurred_until is not None:
             query = query.where(events.c.occurred_at <= occurred_until)
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             result = await conn.execute(query.order_by(events.c.stream_version))
             found = [_to_event(row) for row in result]
         if upcast:
@@ -348,7 +363,7 @@ class EventStore:
 
     async def stream_version(self, stream_id: str) -> int:
         """The stream's last version; 0 when it does not exist."""
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             version = await conn.scalar(
                 select(func.max(events.c.stream_version)).where(events.c.stream_id == stream_id)
             )
@@ -358,7 +373,7 @@ class EventStore:
         self, after: int = 0, limit: int = 1000, *, upcast: bool = False
     ) -> list[RecordedEvent]:
         """Up to `limit` events with positions after `after`, in position order (stored form)."""
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             found = await _read_page(conn, after, limit)
         if upcast:
             return [self._upcasters.upcast(event) for event in found]
@@ -378,7 +393,7 @@ class EventStore:
 
     async def head(self) -> tuple[int, str]:
         """The last position and its chain hash; `(0, "00" * 32)` for an empty log."""
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return await _head(conn)
 
     async def get_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
@@ -388,7 +403,7 @@ class EventStore:
 
     async def get_by_event_ids(self, event_ids: Iterable[uuid.UUID]) -> list[RecordedEvent]:
         """The recorded events among `event_ids`, in position order (stored form)."""
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return await _by_event_ids(conn, list(event_ids))
 
 

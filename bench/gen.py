@@ -65,13 +65,14 @@ _ORGS = (
     ("World Health Organization", "un_agency", "direct", None),
     ("United Nations Children's Fund", "un_agency", "direct", None),
     ("World Food Programme", "un_agency", "direct", None),
-    ("International Federation of Red Cross and Red Crescent Societies", "red_cross", "direct", None),
+    ("International Federation of Red Cross and Red Crescent", "red_cross", "direct", None),
     ("Eugene Bell Foundation", "ngo", "member_state", "USA"),
     ("Welthungerhilfe", "ngo", "member_state", "DEU"),
     ("Concern Worldwide", "ngo", "resident_coordinator", None),
     ("Triangle Génération Humanitaire", "ngo", "member_state", "FRA"),
     ("Agape International Missions", "ngo", "committee_secretary", None),
 )  # fmt: skip
+_PROVINCES = ("North Hamgyong", "Ryanggang", "Kangwon", "South Pyongan")
 _GOODS = (
     ("GeneXpert MTB/RIF cartridges", "3822.19", "cartridge", 12000, 118000),
     ("Bedaquiline 100 mg tablets", "3004.90", "pack", 3000, 240000),
@@ -125,7 +126,7 @@ def _submission(rng: random.Random, request_id: str) -> dict[str, Any]:
         "request_id": request_id,
         "applicant": {"name": name, "kind": kind},
         "channel": channel,
-        "title": f"{items[0]['description']} for {rng.choice(('North Hamgyong', 'Ryanggang', 'Kangwon', 'South Pyongan'))} province",
+        "title": f"{items[0]['description']} for {rng.choice(_PROVINCES)} province",
         "purpose": "Diagnosis and treatment of patients in provincial hospitals and clinics.",
         "beneficiaries": f"About {rng.randint(2, 90) * 1000} patients and their families.",
         "items": items,
@@ -207,9 +208,8 @@ def _long_script(rng: random.Random, events: int, now: datetime) -> list[tuple[s
             ("ReviewStepRecorded", {"procedure": p, "step": "consultation", "outcome": "noted"})
         )
         steps.append(("HoldReleased", {"procedure": p, "member": member}))
-    return steps[: events - 1] + [
-        ("ReviewStepRecorded", {"procedure": p, "step": "final", "outcome": "ready"})
-    ]
+    final = ("ReviewStepRecorded", {"procedure": p, "step": "final", "outcome": "ready"})
+    return [*steps[: events - 1], final]
 
 
 def _timeline(
@@ -281,7 +281,7 @@ def rows(
     position = 0
     timeline = _timeline(events, seed=seed, now=now, open_count=open_count, long_events=long_events)
     for stream_id, event_type, data, occurred in timeline:
-        position += 1
+        position += 1  # noqa: SIM113 (chunks are yielded mid-loop)
         version = versions.get(stream_id, 0) + 1
         versions[stream_id] = version
         event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -348,7 +348,12 @@ async def write_postgres(
 
 
 def write_sqlite(
-    path: Path, events: int, *, seed: int = 2026, open_count: int = OPEN_COUNT
+    path: Path,
+    events: int,
+    *,
+    seed: int = 2026,
+    open_count: int = OPEN_COUNT,
+    long_events: int = LONG_EVENTS,
 ) -> Generated:
     """A fresh SQLite database at `path` holding a generated log of `events` events."""
     from service.db import upgrade_to_head
@@ -359,7 +364,10 @@ def write_sqlite(
     upgrade_to_head(f"sqlite+aiosqlite:///{path}")
     marks = ", ".join("?" * len(COLUMNS))
     with sqlite3.connect(path) as conn:
-        for chunk in rows(events, seed=seed, open_count=open_count, text_times=True):
+        chunks = rows(
+            events, seed=seed, open_count=open_count, long_events=long_events, text_times=True
+        )
+        for chunk in chunks:
             conn.executemany(f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({marks})", chunk)
         conn.commit()
     return _generated(events, open_count, time.perf_counter() - started)

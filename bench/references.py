@@ -191,11 +191,20 @@ async def bare_group_commit(
         while not stop.is_set():
             future: asyncio.Future[int] = loop.create_future()
             queue.put_nowait((fields, future))
-            await future
+            await asyncio.wait_for(future, 30)
             done += 1
         return done
 
-    task = asyncio.create_task(writer())
+    async def guarded_writer() -> None:
+        try:
+            await writer()
+        except Exception as error:  # a dead writer must not leave the callers waiting
+            while not queue.empty():
+                _, future = queue.get_nowait()
+                future.set_exception(error)
+            raise
+
+    task = asyncio.create_task(guarded_writer())
     tasks = [asyncio.create_task(caller(n)) for n in range(callers)]
     await asyncio.sleep(1.0)  # warm up
     start_batches = batches

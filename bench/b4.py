@@ -9,6 +9,7 @@ instead: the chain check (`verify_chain` over the parsed lines) + COPY, and it s
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import tempfile
 import time
 from pathlib import Path
@@ -44,9 +45,7 @@ async def import_rate(path: Path, database: str) -> tuple[int, float]:
 def run(events: int = 200_000) -> Result:
     result = Result("B4", "docket import, hashes checked", f"{events:,} events")
     template = asyncio.run(gen.log_template(events))
-    try:
-        import events.transfer
-    except ImportError:
+    if importlib.util.find_spec("events.transfer") is None:
         result.notes.append("events.transfer (docket import) is not there: nothing measured")
         return result
     with tempfile.TemporaryDirectory(prefix="docket-bench-") as tmp:

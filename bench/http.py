@@ -70,6 +70,13 @@ def serve(url: str, *, workers: int = 1, background: bool = True) -> Iterator[Se
                     err = process.stderr.read().decode() if process.stderr else ""
                     raise RuntimeError(f"docket serve did not start: {err[-2000:]}") from None
                 time.sleep(0.2)
+        # The server's projection worker catches up from the copied log at start; measure
+        # the steady state, not the catch-up (readyz: projections within the lag bound).
+        ready = request_bytes("GET", "/readyz", port, None)
+        while time.monotonic() < deadline + 240:
+            if asyncio.run(one(port, ready))[0] == 200:
+                break
+            time.sleep(0.5)
         yield Server(port, token, env)
     finally:
         process.terminate()

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import ORJSONResponse
 
+from events.checkpoints import Signer, load_or_create_signing_key
+from events.log_tree import CheckpointWriter, LogTree
 from events.store import EventStore
 from projections.runner import ProjectionRunner
 from service.api.middleware import RequestContextMiddleware
@@ -56,10 +58,27 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         runtime.extras["commands"] = CommandService(
             store, settings, on_append=runner.notify, catch_up=runner.catch_up
         )
+        tree = LogTree(store)
+        signer = Signer(
+            settings.log_origin,
+            load_or_create_signing_key(
+                settings.signing_key_file, create=settings.environment != "production"
+            ),
+        )
+        runtime.extras["tree"] = tree
+        runtime.extras["signer"] = signer
         app.state.runtime = runtime
         tasks: list[asyncio.Task[Any]] = []
         if background:
             tasks.append(asyncio.create_task(runner.run_forever(), name="docket.projections"))
+            writer = CheckpointWriter(
+                tree,
+                signer,
+                settings.log_origin,
+                settings.checkpoint_interval_events,
+                settings.checkpoint_interval_seconds,
+            )
+            tasks.append(asyncio.create_task(writer.run_forever(), name="docket.checkpoints"))
         try:
             yield
         finally:
@@ -86,7 +105,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     from service.api import commands, log, ops, reads
     from service.public import routes as public_routes
 
-    for router in (ops.router, commands.router, reads.router, log.router, public_routes.router):
+    routers = (ops.router, commands.router, reads.router, log.router, log.public_router)
+    for router in (*routers, public_routes.router):
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from events.bundle import BundleError, verify_bundle
+from events.checkpoints import Signer, load_or_create_signing_key
+from events.log_tree import LogTree
 from events.store import EventStore
-from events.verify_chain import ChainReport, verify_store_chain
+from events.transfer import ImportRefused, export_log, import_log
+from events.verify_log import LogReport, verify_log
 from projections.runner import ProjectionLockBusy, ProjectionRunner
 from service.db import upgrade_to_head
-from service.settings import get_settings
+from service.settings import Settings, get_settings
 
 app = typer.Typer(help="Docket: the committee's verifiable audit log.", no_args_is_help=True)
 
@@ -32,36 +37,135 @@ def migrate() -> None:
 
 @app.command()
 def verify() -> None:
-    """Verify the hash chain of the whole log; exit 1 naming the first bad position."""
-    report = asyncio.run(_verify(get_settings().database_url, show_progress=sys.stdout.isatty()))
-    if not report.ok:
+    """Verify the hash chain, the Merkle tree and every stored checkpoint; exit 1 naming the
+    first bad position."""
+    report = asyncio.run(_verify(show_progress=sys.stdout.isatty()))
+    chain = report.chain
+    if not chain.ok:
         typer.echo(
-            f"FAILED at position {report.bad_position}: {report.reason} "
-            f"({report.checked} events verified before it)"
+            f"FAILED at position {chain.bad_position}: {chain.reason} "
+            f"({chain.checked} events verified before it)"
         )
         raise typer.Exit(code=1)
-    typer.echo(f"ok: {report.checked} events, chain head {report.head_hash}")
+    if report.failures:
+        for failure in report.failures:
+            typer.echo(f"FAILED: {failure}")
+        raise typer.Exit(code=1)
+    typer.echo(
+        f"ok: {chain.checked} events, chain head {chain.head_hash}, "
+        f"Merkle root {report.root}, {report.checkpoints} checkpoints verified"
+    )
 
 
-async def _verify(url: str, *, show_progress: bool) -> ChainReport:
-    store = await EventStore.open(url)
-    try:
+def _bar(description: str, total: int | None) -> Progress:
+    return Progress(
+        f"[progress.description]{description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    )
+
+
+async def _verify(*, show_progress: bool) -> LogReport:
+    settings = get_settings()
+    async with await EventStore.open(settings.database_url) as store:
+        key = _signer(settings).verifier_key() if settings.signing_key_file.exists() else None
         if not show_progress:
-            return await verify_store_chain(store)
+            return await verify_log(store, key)
         total, _ = await store.head()
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            transient=True,
-        ) as bar:
-            task = bar.add_task("verifying chain", total=total)
-            return await verify_store_chain(
-                store, progress=lambda done: bar.update(task, completed=done)
+        with _bar("verifying", total) as bar:
+            task = bar.add_task("verifying", total=total)
+            return await verify_log(
+                store, key, progress=lambda done: bar.update(task, completed=done)
             )
-    finally:
-        await store.close()
+
+
+def _signer(settings: Settings) -> Signer:
+    key = load_or_create_signing_key(
+        settings.signing_key_file, create=settings.environment != "production"
+    )
+    return Signer(settings.log_origin, key)
+
+
+@app.command()
+def checkpoint() -> None:
+    """Extend the Merkle tree to the log's head and sign a checkpoint of it."""
+    settings = get_settings()
+
+    async def run() -> str:
+        async with await EventStore.open(settings.database_url) as store:
+            tree = LogTree(store)
+            await tree.sign_checkpoint(_signer(settings), settings.log_origin)
+            latest = await tree.latest_checkpoint()
+            return latest.note if latest else ""
+
+    note = asyncio.run(run())
+    if not note:
+        typer.echo("the log is empty: nothing to sign", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(note, nl=False)
+
+
+@app.command("export")
+def export_command(file: Path = typer.Argument(..., help="where to write the JSON Lines")) -> None:
+    """Write the whole log as JSON Lines, one event per line in wire form."""
+
+    async def run() -> int:
+        async with await EventStore.open(get_settings().database_url) as store:
+            with file.open("wb") as out:
+                return await export_log(store, out)
+
+    typer.echo(f"exported {asyncio.run(run())} events to {file}")
+
+
+@app.command("import")
+def import_command(file: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+    """Import a log exported by `docket export` into an empty database, verifying every
+    hash first; nothing is written if anything is wrong."""
+    settings = get_settings()
+
+    async def run() -> int:
+        async with await EventStore.open(settings.database_url) as store:
+            if sys.stdout.isatty():
+                with _bar("checking", None) as bar:
+                    task = bar.add_task("checking", total=None)
+                    count = await import_log(
+                        store, file, progress=lambda done: bar.update(task, completed=done)
+                    )
+            else:
+                count = await import_log(store, file)
+            await LogTree(store).extend()
+            runner = ProjectionRunner(store.engine, store)
+            try:
+                await runner.catch_up()
+            finally:
+                await runner.close()
+            return count
+
+    try:
+        count = asyncio.run(run())
+    except ImportRefused as refused:
+        typer.echo(str(refused), err=True)
+        raise typer.Exit(code=1) from refused
+    typer.echo(f"imported {count} events from {file}")
+
+
+@app.command("verify-bundle")
+def verify_bundle_command(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="an exported log"),
+    checkpoint: Path = typer.Option(..., exists=True, help="a signed checkpoint note"),
+    key: str = typer.Option(..., help="the verifier key, or a file holding it"),
+) -> None:
+    """Verify an exported log against a signed checkpoint, offline: no database."""
+    key_text = Path(key).read_text().strip() if Path(key).is_file() else key.strip()
+    with file.open("rb") as lines:
+        try:
+            report = verify_bundle(lines, checkpoint.read_text(), key_text)
+        except BundleError as error:
+            typer.echo(f"FAILED: {error}")
+            raise typer.Exit(code=1) from error
+    typer.echo(str(report))
 
 
 @app.command()

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
+from events.log_tree import LogTree, TreeError
 from service.api.auth import Overseer
-from service.api.problems import Forbidden, Unauthorized, problem_openapi
+from service.api.problems import Forbidden, NotFound, Unauthorized, Unprocessable, problem_openapi
 from service.runtime import Runtime, get_runtime
 
 router = APIRouter(tags=["log"])
@@ -94,3 +95,114 @@ async def export(runtime: RuntimeDep, _: Overseer) -> StreamingResponse:
         media_type="application/jsonl",
         headers={"Content-Disposition": 'attachment; filename="docket-log.jsonl"'},
     )
+
+
+# -- proofs and checkpoints ------------------------------------------------------------------
+
+
+def _tree(runtime: Runtime) -> LogTree:
+    tree: LogTree = runtime.extras["tree"]
+    return tree
+
+
+async def _default_size(runtime: Runtime) -> int:
+    latest = await _tree(runtime).latest_checkpoint()
+    if latest is None:
+        raise NotFound(
+            "no checkpoint has been signed yet; give tree_size explicitly",
+            rule="no-checkpoint",
+        )
+    return latest.tree_size
+
+
+@router.get(
+    "/v1/log/proofs/inclusion",
+    summary="RFC 9162 inclusion proof of the event at `position`",
+    responses=problem_openapi(Unauthorized, Forbidden, NotFound, Unprocessable),
+)
+async def inclusion_proof(
+    runtime: RuntimeDep,
+    _: Overseer,
+    position: Annotated[int, Query(ge=1, le=2**62)],
+    tree_size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> dict[str, Any]:
+    size = tree_size if tree_size is not None else await _default_size(runtime)
+    if position > size:
+        raise Unprocessable(f"position {position} is beyond the tree of {size}")
+    tree = _tree(runtime)
+    if size > await tree.size():
+        await tree.extend()
+    try:
+        leaf, root, proof = await tree.inclusion(position - 1, size)
+    except TreeError as error:
+        raise NotFound(str(error), rule="beyond-the-log") from error
+    return {
+        "position": position,
+        "leaf_index": position - 1,
+        "tree_size": size,
+        "leaf_hash": leaf.hex(),
+        "root": root.hex(),
+        "proof": [p.hex() for p in proof],
+    }
+
+
+@router.get(
+    "/v1/log/proofs/consistency",
+    summary="RFC 9162 consistency proof between two tree sizes",
+    responses=problem_openapi(Unauthorized, Forbidden, NotFound, Unprocessable),
+)
+async def consistency_proof(
+    runtime: RuntimeDep,
+    _: Overseer,
+    from_: Annotated[int, Query(alias="from", ge=1, le=2**62)],
+    to: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> dict[str, Any]:
+    size = to if to is not None else await _default_size(runtime)
+    if from_ > size:
+        raise Unprocessable(f"from ({from_}) is beyond to ({size})")
+    tree = _tree(runtime)
+    if size > await tree.size():
+        await tree.extend()
+    try:
+        old_root, new_root, proof = await tree.consistency(from_, size)
+    except TreeError as error:
+        raise NotFound(str(error), rule="beyond-the-log") from error
+    return {
+        "from": from_,
+        "to": size,
+        "root_from": old_root.hex(),
+        "root_to": new_root.hex(),
+        "proof": [p.hex() for p in proof],
+    }
+
+
+public_router = APIRouter(tags=["public"])
+
+
+@public_router.get(
+    "/public/checkpoint",
+    summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+    response_class=PlainTextResponse,
+    responses=problem_openapi(NotFound),
+)
+async def public_checkpoint(runtime: RuntimeDep) -> PlainTextResponse:
+    tree = _tree(runtime)
+    latest = await tree.latest_checkpoint()
+    if latest is None:
+        signed = await tree.sign_checkpoint(runtime.extras["signer"], runtime.settings.log_origin)
+        latest = signed or await tree.latest_checkpoint()
+    if latest is None:
+        raise NotFound("the log is empty: nothing to sign yet", rule="no-checkpoint")
+    return PlainTextResponse(
+        latest.note,
+        headers={"ETag": f'"{latest.tree_size}"', "Cache-Control": "no-cache"},
+    )
+
+
+@public_router.get(
+    "/public/log-key",
+    summary="The checkpoint verifier key in C2SP note form",
+    response_class=PlainTextResponse,
+)
+async def public_log_key(runtime: RuntimeDep) -> PlainTextResponse:
+    return PlainTextResponse(runtime.extras["signer"].verifier_key() + "\n")

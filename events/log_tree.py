@@ -1,0 +1,229 @@
+"""The log's Merkle tree in the database: stored subtree hashes, proofs, signed checkpoints.
+
+`merkle_nodes` holds every complete subtree `(level, idx)` of the tree over the leaf
+hashes, level 0 being the leaves. It is a read model of the log like any other: the
+checkpoint writer extends it by position, and every proof or root reads only the
+O(log n) nodes it needs, in one query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from events import merkle
+from events.canonical import canonical
+from events.checkpoints import Signer, parse_checkpoint
+from events.hashing import leaf_hash
+from events.schema import checkpoints, merkle_nodes
+from events.store import EventStore
+
+log = structlog.get_logger("docket.checkpoints")
+
+#: PostgreSQL advisory lock serialising writers of `merkle_nodes` and `checkpoints`.
+TREE_LOCK_KEY = int.from_bytes(b"docket-t")
+_WRITER = {"docket_begin": "IMMEDIATE"}
+
+
+class TreeError(Exception):
+    """The stored tree cannot answer: a size beyond what it covers, or a bad range."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    tree_size: int
+    root: str
+    note: str
+    created_at: datetime
+
+
+async def _nodes(conn: AsyncConnection, wanted: list[merkle.Node]) -> dict[merkle.Node, bytes]:
+    if not wanted:
+        return {}
+    rows = await conn.execute(
+        select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
+            tuple_(merkle_nodes.c.level, merkle_nodes.c.idx).in_(wanted)
+        )
+    )
+    return {(row.level, row.idx): bytes.fromhex(row.hash) for row in rows}
+
+
+async def _size(conn: AsyncConnection) -> int:
+    found = await conn.scalar(select(func.max(merkle_nodes.c.idx)).where(merkle_nodes.c.level == 0))
+    return 0 if found is None else int(found) + 1
+
+
+class LogTree:
+    """Roots and proofs over the stored nodes, and the writer that extends them."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.engine: AsyncEngine = store.engine
+        self._postgres = self.engine.dialect.name == "postgresql"
+
+    async def size(self) -> int:
+        """How many leaves the stored tree covers."""
+        async with self.engine.connect() as conn:
+            return await _size(conn)
+
+    async def extend(self, batch: int = 10_000) -> int:
+        """Add the leaves of every event not yet in the tree; return the new size."""
+        while True:
+            async with self.engine.execution_options(**_WRITER).begin() as conn:
+                if self._postgres:
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": TREE_LOCK_KEY}
+                    )
+                size = await _size(conn)
+                events = await self.store.read_all(after=size, limit=batch)
+                if not events:
+                    return size
+                stored = await _nodes(conn, merkle.nodes_needed_for_root(size))
+                builder = merkle.MerkleBuilder.resume(size, merkle.node_source(stored))
+                new = builder.extend(
+                    leaf_hash(canonical(event.hashed_fields())) for event in events
+                )
+                await conn.execute(
+                    insert(merkle_nodes),
+                    [{"level": lv, "idx": ix, "hash": digest.hex()} for lv, ix, digest in new],
+                )
+
+    async def _check_size(self, conn: AsyncConnection, tree_size: int) -> None:
+        covered = await _size(conn)
+        if tree_size > covered:
+            raise TreeError(f"the tree covers {covered} events; {tree_size} is beyond it")
+
+    async def root(self, tree_size: int) -> bytes:
+        async with self.engine.connect() as conn:
+            await self._check_size(conn, tree_size)
+            if tree_size == 0:
+                return merkle.EMPTY_ROOT
+            nodes = await _nodes(conn, merkle.nodes_needed_for_root(tree_size))
+        return merkle.subtree_root(0, tree_size, merkle.node_source(nodes))
+
+    async def inclusion(self, index: int, tree_size: int) -> tuple[bytes, bytes, list[bytes]]:
+        """(leaf hash, root, audit path) of leaf `index` in the tree of `tree_size`."""
+        if not 0 <= index < tree_size:
+            raise TreeError(f"leaf index {index} is not in a tree of {tree_size}")
+        wanted = [
+            (0, index),
+            *merkle.nodes_needed_for_inclusion(index, tree_size),
+            *merkle.nodes_needed_for_root(tree_size),
+        ]
+        async with self.engine.connect() as conn:
+            await self._check_size(conn, tree_size)
+            nodes = await _nodes(conn, list(dict.fromkeys(wanted)))
+        get = merkle.node_source(nodes)
+        return (
+            get(0, index),
+            merkle.subtree_root(0, tree_size, get),
+            merkle.inclusion_proof(index, tree_size, get),
+        )
+
+    async def consistency(self, old: int, new: int) -> tuple[bytes, bytes, list[bytes]]:
+        """(old root, new root, proof) that the tree of `old` is a prefix of that of `new`."""
+        if not 0 < old <= new:
+            raise TreeError(f"consistency needs 0 < from <= to, not {old} and {new}")
+        wanted = [
+            *merkle.nodes_needed_for_consistency(old, new),
+            *merkle.nodes_needed_for_root(old),
+            *merkle.nodes_needed_for_root(new),
+        ]
+        async with self.engine.connect() as conn:
+            await self._check_size(conn, new)
+            nodes = await _nodes(conn, list(dict.fromkeys(wanted)))
+        get = merkle.node_source(nodes)
+        return (
+            merkle.subtree_root(0, old, get),
+            merkle.subtree_root(0, new, get),
+            merkle.consistency_proof(old, new, get),
+        )
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    async def checkpoints(self) -> list[StoredCheckpoint]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(checkpoints).order_by(checkpoints.c.tree_size))
+            return [StoredCheckpoint(r.tree_size, r.root, r.note, r.created_at) for r in rows]
+
+    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(checkpoints).order_by(checkpoints.c.tree_size.desc()).limit(1)
+                )
+            ).first()
+        return (
+            None
+            if row is None
+            else StoredCheckpoint(row.tree_size, row.root, row.note, row.created_at)
+        )
+
+    async def sign_checkpoint(self, signer: Signer, origin: str) -> StoredCheckpoint | None:
+        """Extend the tree to the log's head and sign a checkpoint of it, unless the latest
+        checkpoint already covers it. Refuses to sign a tree inconsistent with the latest."""
+        size = await self.extend()
+        latest = await self.latest_checkpoint()
+        if size == 0 or (latest is not None and latest.tree_size >= size):
+            return None
+        root = await self.root(size)
+        if latest is not None:
+            old_root, new_root, proof = await self.consistency(latest.tree_size, size)
+            if old_root.hex() != latest.root:
+                raise TreeError(
+                    f"the tree of {latest.tree_size} no longer has the signed root {latest.root}"
+                )
+            merkle.verify_consistency(latest.tree_size, size, old_root, new_root, proof)
+        note = signer.sign_checkpoint(origin, size, root)
+        parse_checkpoint(note)
+        created = StoredCheckpoint(size, root.hex(), note, datetime.now(UTC))
+        async with self.engine.execution_options(**_WRITER).begin() as conn:
+            if self._postgres:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": TREE_LOCK_KEY})
+            newest = await conn.scalar(select(func.max(checkpoints.c.tree_size)))
+            if newest is not None and newest >= size:
+                return None
+            await conn.execute(
+                insert(checkpoints).values(
+                    tree_size=size, root=created.root, note=note, created_at=created.created_at
+                )
+            )
+        log.info("docket.checkpoints.signed", tree_size=size, root=created.root)
+        return created
+
+
+class CheckpointWriter:
+    """Signs a checkpoint every `every_events` events or `every_seconds` seconds."""
+
+    def __init__(
+        self, tree: LogTree, signer: Signer, origin: str, every_events: int, every_seconds: float
+    ) -> None:
+        self.tree = tree
+        self.signer = signer
+        self.origin = origin
+        self.every_events = every_events
+        self.every_seconds = every_seconds
+
+    async def run_forever(self, poll_interval: float = 1.0) -> None:
+        last_signed = time.monotonic()
+        while True:
+            with contextlib.suppress(Exception):
+                latest = await self.tree.latest_checkpoint()
+                head, _ = await self.tree.store.head()
+                signed_size = latest.tree_size if latest else 0
+                due = head - signed_size >= self.every_events or (
+                    head > signed_size and time.monotonic() - last_signed >= self.every_seconds
+                )
+                if due:
+                    await self.tree.sign_checkpoint(self.signer, self.origin)
+                    last_signed = time.monotonic()
+                else:
+                    await self.tree.extend()
+            await asyncio.sleep(poll_interval)

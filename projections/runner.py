@@ -308,8 +308,11 @@ class ProjectionRunner:
             await asyncio.shield(self.close())
 
     async def _sleep(self, seconds: float) -> None:
+        # `asyncio.timeout`, not `wait_for`: on 3.11 `wait_for` can swallow a cancellation
+        # that arrives just as the event is set, and shutdown would wait forever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     # -- the loop ------------------------------------------------------------------------

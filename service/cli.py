@@ -18,6 +18,7 @@ from events.transfer import ImportRefused, export_log, import_log
 from events.verify_log import LogReport, verify_log
 from projections.runner import ProjectionLockBusy, ProjectionRunner
 from service.db import upgrade_to_head
+from service.logging import configure_logging
 from service.settings import Settings, get_settings
 
 app = typer.Typer(help="Docket: the committee's verifiable audit log.", no_args_is_help=True)
@@ -26,6 +27,10 @@ app = typer.Typer(help="Docket: the committee's verifiable audit log.", no_args_
 @app.callback()
 def main() -> None:
     """Docket: the committee's verifiable audit log."""
+    settings = get_settings()
+    # Logs go to stderr (stdout carries the output); quiet unless a level is asked for.
+    level = settings.log_level if "log_level" in settings.model_fields_set else "WARNING"
+    configure_logging(settings.effective_log_format, level)
 
 
 @app.command()

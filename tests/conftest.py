@@ -107,11 +107,9 @@ def postgres_server() -> Iterator[PostgresServer]:
         run_async(lambda: server.execute(f"DROP DATABASE IF EXISTS {server.template} WITH (FORCE)"))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database migrated to head, on each backend in turn; yields its URL."""
-    if request.param == "sqlite":
-        path = tmp_path / "docket.db"
+def _fresh_database(request: pytest.FixtureRequest, backend: str, path: Path) -> Iterator[str]:
+    """A fresh database migrated to head on `backend`; yields its URL, then drops it."""
+    if backend == "sqlite":
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield sqlite_url(path)
         return
@@ -122,6 +120,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield server.url_for(name)
     finally:
         run_async(lambda: server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database migrated to head, on each backend in turn; yields its URL."""
+    yield from _fresh_database(request, request.param, tmp_path / "docket.db")
+
+
+@pytest.fixture
+def second_database_url(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> Iterator[str]:
+    """Another fresh database on the same backend as `database_url` (imports, forgeries)."""
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    yield from _fresh_database(request, backend, tmp_path / "second.db")
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ state through the API itself.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,7 +112,7 @@ async def open_api(database_url: str, tmp_path: Path, **settings: Any) -> AsyncI
         **settings,
     )
     app = create_app(config)
-    async with _lifespan(app):
+    async with app.router.lifespan_context(app):
         engine = app.state.runtime.engine
         tokens = {
             "secretariat": await create_token(engine, "secretariat", "sec", None),
@@ -127,25 +125,6 @@ async def open_api(database_url: str, tmp_path: Path, **settings: Any) -> AsyncI
             transport=transport, base_url="http://test", timeout=30
         ) as client:
             yield Api(app=app, client=client, tokens=tokens, settings=config)
-
-
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The app's lifespan. Its shutdown cancels the projection worker once; on Python 3.11
-    `asyncio.wait_for` (in `ProjectionRunner._sleep`) swallows a cancellation that arrives
-    as its wake-up event is set, and the worker runs on: cancel it again until it stops."""
-    context = app.router.lifespan_context(app)
-    await context.__aenter__()
-    try:
-        yield
-    finally:
-        closing = asyncio.ensure_future(context.__aexit__(None, None, None))
-        while not closing.done():
-            await asyncio.wait([closing], timeout=0.5)
-            for task in asyncio.all_tasks():
-                if task.get_name() in ("docket.projections", "docket.checkpoints"):
-                    task.cancel()
-        closing.result()
 
 
 @pytest.fixture

@@ -5,18 +5,22 @@ each, rule breaches (409 with `rule`), malformed bodies (422), `If-Match` (412, 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from service.settings import Settings
 from tests.api.conftest import PROBLEM, Api, ago, make_request, seat, submission
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 def day(days_ago: float) -> str:
-    return (datetime.now(UTC) - timedelta(days=days_ago)).date().isoformat()
+    """A date `days_ago` before today in the committee's time zone (the default setting)."""
+    today = datetime.now(ZoneInfo(Settings().time_zone))
+    return (today - timedelta(days=days_ago)).date().isoformat()
 
 
 async def _reflected(api: Api, answer: dict[str, Any], request_id: str) -> None:

@@ -370,7 +370,8 @@ class TestEventStoreContract:
     ) -> None:
         await fill(store, 5)
         code, out = await run_docket(database_url, "verify")
-        assert (code, out.strip()) == (0, f"ok: 5 events, chain head {(await store.head())[1]}")
+        assert code == 0
+        assert out.startswith(f"ok: 5 events, chain head {(await store.head())[1]}, Merkle root")
 
         forge = "UPDATE events SET data = CAST('{\"n\": 99}' AS JSON) WHERE position = 3"
         async with store.engine.begin() as conn:

@@ -36,7 +36,7 @@ async def rebuild_rate(url: str) -> tuple[int, float]:
 async def stored_rows(database: str, page: int = 20_000) -> list[list[tuple[Any, ...]]]:
     """The stored event rows in COPY column order (for the references)."""
     conn = await asyncpg.connect(db.dsn(database))
-    chunks = []
+    chunks: list[list[tuple[Any, ...]]] = []
     try:
         columns = ", ".join(f"{c}::text" if c in ("data", "metadata") else c for c in COLUMNS)
         after = 0

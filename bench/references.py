@@ -283,7 +283,7 @@ def _peer_classes() -> Any:
             request = PeerRequest(request_id, submission)
             request.circulate(deadline)
             self.save(request)
-            return request.id  # type: ignore[no-any-return]
+            return request.id
 
         def place_hold(self, aggregate_id: uuid.UUID, member: str) -> None:
             request: PeerRequest = self.repository.get(aggregate_id)

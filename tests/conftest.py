@@ -44,7 +44,8 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
     async def call() -> T:
         return await make()
 
-    return run_outside_loop(asyncio.run, call())
+    result: T = run_outside_loop(asyncio.run, call())
+    return result
 
 
 def sqlite_url(path: Path) -> str:

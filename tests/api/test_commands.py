@@ -164,7 +164,7 @@ async def test_rule_breaches_are_409_with_the_rule_and_write_nothing(api: Api) -
     submitted = await make_request(api, "submitted")
     approved = await make_request(api, "approved")
     head = await api.head()
-    cases: list[tuple[str, dict[str, Any], str]] = [
+    cases: list[tuple[str, dict[str, Any], str | None]] = [
         (f"/v1/requests/{on_hold}/decision", {"outcome": "approved"}, "approval-blocked-by-hold"),
         (
             f"/v1/requests/{pending}/decision",

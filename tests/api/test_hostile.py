@@ -158,7 +158,7 @@ async def test_hostile_queries_and_headers(api: Api) -> None:
         assert response.status_code < 500, (path, params, response.text[:300])
         if response.status_code >= 400:
             _assert_4xx_problem(response, f"{path} {params}")
-    headers = [
+    headers: list[dict[str, Any]] = [
         {"If-Match": '"' + "9" * 39},
         {"If-Match": "\u00e9".encode("latin-1")},
         {"Idempotency-Key": "x" * 500},

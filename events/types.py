@@ -86,7 +86,10 @@ def _aware_time(value: Any) -> Any:
         raise ValueError("expected an RFC 3339 time")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("time must carry a zone (Z or an offset)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as error:  # near year 1 or 9999 with an offset: no UTC value
+        raise ValueError("time out of range once converted to UTC") from error
 
 
 def _date_text(value: date) -> str:

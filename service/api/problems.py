@@ -9,7 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from events.model import ConcurrencyConflict
@@ -91,6 +91,22 @@ class Unavailable(Problem):
     status, slug, title = 503, "database-unavailable", "The database is unreachable"
 
 
+#: SQLSTATE classes that mean "not now" rather than "wrong": connection exception,
+#: insufficient resources, operator intervention (shutdown, cannot connect now).
+_UNAVAILABLE_SQLSTATE = ("08", "53", "57")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True for errors of reaching the database, false for errors of what was sent to it
+    (those are bugs: a 500 with the correlation id, not a 503 that invites retries)."""
+    if not isinstance(error, DBAPIError):
+        return isinstance(error, OSError)  # ConnectionError is an OSError
+    if error.connection_invalidated or isinstance(error, OperationalError | InterfaceError):
+        return True
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return isinstance(state, str) and state[:2] in _UNAVAILABLE_SQLSTATE
+
+
 def problem_response(problem: Problem) -> Response:
     return Response(
         orjson.dumps(problem.body()),
@@ -167,12 +183,6 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.info("docket.http.overflow", error=str(exc)[:200])
         return problem_response(Unprocessable(f"a value is out of range: {exc}"))
 
-    async def on_database(_: Request, exc: Exception) -> Response:
-        log.warning("docket.database.unreachable", error=str(exc).splitlines()[0][:200])
-        return problem_response(
-            Unavailable("the database is unreachable; retry shortly", headers={"Retry-After": "2"})
-        )
-
     async def on_unexpected(_: Request, exc: Exception) -> Response:
         log.exception("docket.http.unexpected", error=type(exc).__name__)
         problem = Problem(
@@ -182,6 +192,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             title="Internal error",
         )
         return problem_response(problem)
+
+    async def on_database(request: Request, exc: Exception) -> Response:
+        if not database_unavailable(exc):
+            return await on_unexpected(request, exc)
+        log.warning("docket.database.unreachable", error=str(exc).splitlines()[0][:200])
+        return problem_response(
+            Unavailable("the database is unreachable; retry shortly", headers={"Retry-After": "2"})
+        )
 
     app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(Problem, on_problem)

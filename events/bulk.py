@@ -61,19 +61,21 @@ async def connect_raw(store: EventStore) -> asyncpg.Connection:
     return conn
 
 
-async def _pg_raw_pages(
-    store: EventStore, after: int, batch: int
-) -> AsyncGenerator[list[RawRow], None]:
+async def pg_pages(
+    store: EventStore, sql: str, after: int = 0, batch: int = 10_000
+) -> AsyncGenerator[list[Any], None]:
+    """Pages of `sql` (`… WHERE position > $1 ORDER BY position LIMIT $2`, position first)
+    on one raw asyncpg connection, the next page fetched while the caller works on this one.
+    """
     conn = await connect_raw(store)
     pending: asyncio.Task[list[Any]] | None = None
     try:
-        statement = await conn.prepare(_PG_PAGE)
+        statement = await conn.prepare(sql)
         pending = asyncio.ensure_future(statement.fetch(after, batch))
         while pending is not None:
             fetching, pending = pending, None
-            page: list[RawRow] = await fetching
+            page: list[Any] = await fetching
             if len(page) == batch:
-                # Read the next page while the caller works on this one.
                 pending = asyncio.ensure_future(statement.fetch(page[-1][0], batch))
             if page:
                 yield page
@@ -112,7 +114,7 @@ async def iter_raw_pages(
     if batch < 1:
         raise ValueError("batch must be at least 1")
     pages = (
-        _pg_raw_pages(store, after, batch)
+        pg_pages(store, _PG_PAGE, after, batch)
         if is_postgres(store)
         else _sqlite_raw_pages(store, after, batch)
     )

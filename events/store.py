@@ -12,20 +12,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
 
+import asyncpg
 import orjson
 import structlog
 from sqlalchemy import ARRAY, Select, Text, bindparam, func, select, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.hashing import event_hashes
 from events.model import (
-    JSON,
     ZERO_HASH,
     ConcurrencyConflict,
     ExpectedVersion,
@@ -49,6 +50,103 @@ _EXPECTED_WORDS = ("any", "no_stream", "exists")
 #: Connections of a PostgreSQL store's pool: about the concurrent commands of one process.
 POOL_SIZE = 32
 POOL_OVERFLOW = 8
+
+#: Connections of the raw asyncpg pool that a PostgreSQL store reads the log with.
+READ_POOL_SIZE = 16
+
+# -- PostgreSQL statements (raw asyncpg: prepared once per connection, no row processing) --
+
+_PG_COLUMNS = (
+    "position, event_id, stream_id, stream_version, event_type, schema_version,"
+    " data::text, metadata::text, occurred_at, recorded_at, prev_hash, hash"
+)
+_PG_LOCK = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"
+# What the writer needs under the lock, in one round trip: the head, the current version
+# of each stream of the batch (one index probe each), and which event ids already exist.
+_PG_BATCH_STATE = (
+    "SELECT (SELECT position FROM events ORDER BY position DESC LIMIT 1),"
+    " (SELECT hash FROM events ORDER BY position DESC LIMIT 1),"
+    " ARRAY(SELECT coalesce((SELECT max(e.stream_version) FROM events e"
+    " WHERE e.stream_id = s.id), 0) FROM unnest($1::text[]) WITH ORDINALITY AS s(id, n)"
+    " ORDER BY s.n),"
+    " ARRAY(SELECT position FROM events WHERE event_id = ANY($2::text[]))"
+)
+_PG_INSERT = (
+    "INSERT INTO events (position, event_id, stream_id, stream_version, event_type,"
+    " schema_version, data, metadata, occurred_at, recorded_at, prev_hash, hash)"
+    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[],"
+    " $6::int[], $7::json[], $8::json[], $9::timestamptz[], $10::timestamptz[], $11::text[],"
+    " $12::text[])"
+)
+_PG_HEAD = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+_PG_STREAM_VERSION = "SELECT max(stream_version) FROM events WHERE stream_id = $1"
+_PG_BY_IDS = f"SELECT {_PG_COLUMNS} FROM events WHERE event_id = ANY($1::text[]) ORDER BY position"
+_PG_PAGE = f"SELECT {_PG_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+_PG_STREAMS = (
+    f"SELECT {_PG_COLUMNS} FROM events e"
+    " JOIN unnest($1::text[], $2::bigint[]) AS s(id, v)"
+    " ON e.stream_id = s.id AND e.stream_version >= s.v"
+    " ORDER BY e.stream_id, e.stream_version"
+)
+
+
+def _pg_read_stream(to_position: bool, occurred_until: bool) -> str:
+    query = f"SELECT {_PG_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2"
+    n = 2
+    if to_position:
+        n += 1
+        query += f" AND position <= ${n}"
+    if occurred_until:
+        n += 1
+        query += f" AND occurred_at <= ${n}"
+    return query + " ORDER BY stream_version"
+
+
+_PG_READ_STREAM = {(p, o): _pg_read_stream(p, o) for p in (False, True) for o in (False, True)}
+
+
+def _pg_event(row: Sequence[Any]) -> RecordedEvent:
+    return RecordedEvent(
+        position=row[0],
+        event_id=uuid.UUID(row[1]),
+        stream_id=row[2],
+        stream_version=row[3],
+        event_type=row[4],
+        schema_version=row[5],
+        data=orjson.loads(row[6]),
+        metadata=orjson.loads(row[7]),
+        occurred_at=row[8],
+        recorded_at=row[9],
+        prev_hash=row[10],
+        hash=row[11],
+    )
+
+
+#: SQLAlchemy's error class for each SQLSTATE class, as its asyncpg dialect would raise it.
+_ERROR_CLASSES: dict[str, type[sa_exc.DBAPIError]] = {
+    "08": sa_exc.OperationalError,
+    "53": sa_exc.OperationalError,
+    "57": sa_exc.OperationalError,
+    "22": sa_exc.DataError,
+    "23": sa_exc.IntegrityError,
+    "42": sa_exc.ProgrammingError,
+}
+
+
+def _as_dbapi_error(error: Exception, statement: str) -> Exception:
+    """A raw asyncpg error as the `sqlalchemy.exc.DBAPIError` the SQLAlchemy path raises,
+    so that callers handle both paths alike (503 on unavailability, the runner's retry)."""
+    if isinstance(error, asyncpg.PostgresError):
+        sqlstate = str(getattr(error, "sqlstate", "") or "")
+        kind = _ERROR_CLASSES.get(sqlstate[:2], sa_exc.DBAPIError)
+        return kind(statement, None, error)
+    if isinstance(error, asyncpg.InterfaceError):
+        return sa_exc.InterfaceError(statement, None, error, connection_invalidated=True)
+    return error
+
+
+async def _no_reset(_conn: asyncpg.Connection) -> None:
+    """Pool connections are only used for single statements outside transactions."""
 
 
 class DuplicateEvents(StoreError):
@@ -90,7 +188,9 @@ class _BatchState:
     versions: dict[str, int]
     existing: dict[uuid.UUID, RecordedEvent]
     written: dict[uuid.UUID, RecordedEvent] = field(default_factory=dict)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    #: What the batch writes, in position order: each event with its data and metadata as
+    #: the JSON text stored.
+    rows: list[tuple[RecordedEvent, str, str]] = field(default_factory=list)
 
 
 _COLUMNS = (
@@ -128,12 +228,6 @@ def _to_event(row: Sequence[Any]) -> RecordedEvent:
         prev_hash=row[10],
         hash=row[11],
     )
-
-
-def _json_copy(value: JSON) -> JSON:
-    # What a reader will get back: detached from the caller's objects, tuples as lists.
-    copied: JSON = orjson.loads(orjson.dumps(value))
-    return copied
 
 
 def _matches(expected: ExpectedVersion, current: int) -> bool:
@@ -189,6 +283,11 @@ class EventStore:
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self.stats = StoreStats()
+        # PostgreSQL: the writer's own connection and a pool for reads, raw asyncpg.
+        self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._pool: asyncpg.Pool | None = None
+        self._pool_opening: asyncio.Lock | None = None
+        self._writer_conn: asyncpg.Connection | None = None
 
     @classmethod
     async def open(cls, url: str, **options: Any) -> Self:
@@ -213,8 +312,38 @@ class EventStore:
         if self._writer is not None and not self._writer.done():
             self._queue.put_nowait(None)
             await self._writer
+        if self._writer_conn is not None:
+            conn, self._writer_conn = self._writer_conn, None
+            await _close_quietly(conn)
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
         if self._owns_engine:
             await self._engine.dispose()
+
+    async def _read_pool(self) -> asyncpg.Pool:
+        """The raw asyncpg pool reads use on PostgreSQL (opened on first use)."""
+        if self._pool is not None:
+            return self._pool
+        if self._pool_opening is None:
+            self._pool_opening = asyncio.Lock()
+        async with self._pool_opening:
+            if self._pool is None:
+                if self._closed:
+                    raise StoreClosed("the event store is closed")
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=1, max_size=READ_POOL_SIZE, reset=_no_reset
+                )
+        return self._pool
+
+    async def _fetch(self, query: str, *args: Any) -> list[Any]:
+        try:
+            pool = await self._read_pool()
+            async with pool.acquire() as conn:
+                rows: list[Any] = await conn.fetch(query, *args)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise _as_dbapi_error(error, query) from error
+        return rows
 
     async def __aenter__(self) -> Self:
         return self
@@ -264,8 +393,11 @@ class EventStore:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
-            async with self._writer_engine.begin() as conn:
-                outcomes = await self._write_batch(conn, batch)
+            if self._postgres:
+                outcomes = await self._commit_postgres(batch)
+            else:
+                async with self._writer_engine.begin() as conn:
+                    outcomes = await self._write_batch(conn, batch)
         except asyncio.CancelledError:
             for pending in batch:
                 _fail(pending.future, StoreClosed("the writer was cancelled"))
@@ -288,6 +420,82 @@ class EventStore:
                 if not pending.future.done():
                     pending.future.set_result(outcome)
 
+    async def _commit_postgres(
+        self, batch: list[_Pending]
+    ) -> list[list[RecordedEvent] | Exception]:
+        """One transaction on the writer's own connection, in four round trips: BEGIN and
+        the advisory lock; head, stream versions and existing ids; one INSERT; COMMIT."""
+        try:
+            return await self._transaction_postgres(batch)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise _as_dbapi_error(error, "append") from error
+
+    async def _transaction_postgres(
+        self, batch: list[_Pending]
+    ) -> list[list[RecordedEvent] | Exception]:
+        conn = self._writer_conn
+        if conn is None or conn.is_closed():
+            conn = self._writer_conn = await asyncpg.connect(self._dsn)
+        try:
+            await conn.execute(_PG_LOCK)
+            outcomes = await self._write_batch_postgres(conn, batch)
+            await conn.execute("COMMIT")
+        except asyncio.CancelledError:
+            self._writer_conn = None
+            conn.terminate()
+            raise
+        except BaseException:
+            if conn.is_closed() or not conn.is_in_transaction():
+                self._writer_conn = None
+                conn.terminate()
+            else:
+                try:
+                    await conn.execute("ROLLBACK")
+                except BaseException:
+                    self._writer_conn = None
+                    conn.terminate()
+                    raise
+            raise
+        return outcomes
+
+    async def _write_batch_postgres(
+        self, conn: asyncpg.Connection, batch: list[_Pending]
+    ) -> list[list[RecordedEvent] | Exception]:
+        stream_ids = sorted({a.stream_id for pending in batch for a in pending.appends})
+        all_ids = [str(event_id) for pending in batch for event_id in pending.event_ids]
+        row = await conn.fetchrow(_PG_BATCH_STATE, stream_ids, all_ids)
+        assert row is not None
+        position, last_hash, versions, present = row
+        existing: list[RecordedEvent] = []
+        if present:
+            existing = [_pg_event(r) for r in await conn.fetch(_PG_BY_IDS, all_ids)]
+        state = _BatchState(
+            position=position or 0,
+            chain=bytes.fromhex(last_hash or ZERO_HASH),
+            versions={s: v for s, v in zip(stream_ids, versions, strict=True) if v},
+            existing={e.event_id: e for e in existing},
+        )
+        outcomes = _apply_all(batch, state)
+        if state.rows:
+            written = [row[0] for row in state.rows]
+            await conn.execute(
+                _PG_INSERT,
+                [e.position for e in written],
+                [str(e.event_id) for e in written],
+                [e.stream_id for e in written],
+                [e.stream_version for e in written],
+                [e.event_type for e in written],
+                [e.schema_version for e in written],
+                [row[1] for row in state.rows],
+                [row[2] for row in state.rows],
+                [e.occurred_at for e in written],
+                [e.recorded_at for e in written],
+                [e.prev_hash for e in written],
+                [e.hash for e in written],
+            )
+            self.stats.events += len(written)
+        return outcomes
+
     async def _write_batch(
         self, conn: AsyncConnection, batch: list[_Pending]
     ) -> list[list[RecordedEvent] | Exception]:
@@ -302,15 +510,9 @@ class EventStore:
             versions=await self._versions(conn, stream_ids),
             existing={e.event_id: e for e in await _by_event_ids(conn, all_ids)},
         )
-        recorded_at = datetime.now(UTC)
-        outcomes: list[list[RecordedEvent] | Exception] = []
-        for pending in batch:
-            try:
-                outcomes.append(_apply(pending, state, recorded_at))
-            except Exception as refusal:
-                outcomes.append(refusal)
+        outcomes = _apply_all(batch, state)
         if state.rows:
-            await conn.execute(events.insert(), state.rows)
+            await conn.execute(events.insert(), [_row(row[0]) for row in state.rows])
             self.stats.events += len(state.rows)
         return outcomes
 
@@ -347,6 +549,19 @@ class EventStore:
         upcast: bool = True,
     ) -> list[RecordedEvent]:
         """A stream's events in version order, from `from_version`, up to a position/time."""
+        if self._postgres:
+            args: list[Any] = [stream_id, from_version]
+            if to_position is not None:
+                args.append(to_position)
+            if occurred_until is not None:
+                if occurred_until.tzinfo is None:
+                    raise ValueError("occurred_until must be timezone-aware")
+                args.append(occurred_until)
+            statement = _PG_READ_STREAM[to_position is not None, occurred_until is not None]
+            found = [_pg_event(row) for row in await self._fetch(statement, *args)]
+            if upcast:
+                return [self._upcasters.upcast(event) for event in found]
+            return found
         query = _select_events().where(
             events.c.stream_id == stream_id, events.c.stream_version >= from_version
         )
@@ -361,8 +576,29 @@ class EventStore:
             return [self._upcasters.upcast(event) for event in found]
         return found
 
+    async def read_streams(
+        self, from_versions: Mapping[str, int], *, upcast: bool = True
+    ) -> dict[str, list[RecordedEvent]]:
+        """Several streams' events from a version each (`{stream_id: from_version}`), in
+        version order: one statement on PostgreSQL. Every stream asked for is a key."""
+        found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in from_versions}
+        if not self._postgres:
+            for stream_id, from_version in from_versions.items():
+                found[stream_id] = await self.read_stream(
+                    stream_id, from_version=from_version, upcast=upcast
+                )
+            return found
+        rows = await self._fetch(_PG_STREAMS, list(from_versions), list(from_versions.values()))
+        for row in rows:
+            event = _pg_event(row)
+            found[event.stream_id].append(self._upcasters.upcast(event) if upcast else event)
+        return found
+
     async def stream_version(self, stream_id: str) -> int:
         """The stream's last version; 0 when it does not exist."""
+        if self._postgres:
+            rows = await self._fetch(_PG_STREAM_VERSION, stream_id)
+            return int(rows[0][0] or 0)
         async with self._reader.connect() as conn:
             version = await conn.scalar(
                 select(func.max(events.c.stream_version)).where(events.c.stream_id == stream_id)
@@ -373,8 +609,11 @@ class EventStore:
         self, after: int = 0, limit: int = 1000, *, upcast: bool = False
     ) -> list[RecordedEvent]:
         """Up to `limit` events with positions after `after`, in position order (stored form)."""
-        async with self._reader.connect() as conn:
-            found = await _read_page(conn, after, limit)
+        if self._postgres:
+            found = [_pg_event(row) for row in await self._fetch(_PG_PAGE, after, limit)]
+        else:
+            async with self._reader.connect() as conn:
+                found = await _read_page(conn, after, limit)
         if upcast:
             return [self._upcasters.upcast(event) for event in found]
         return found
@@ -393,6 +632,9 @@ class EventStore:
 
     async def head(self) -> tuple[int, str]:
         """The last position and its chain hash; `(0, "00" * 32)` for an empty log."""
+        if self._postgres:
+            rows = await self._fetch(_PG_HEAD)
+            return (int(rows[0][0]), str(rows[0][1])) if rows else (0, ZERO_HASH)
         async with self._reader.connect() as conn:
             return await _head(conn)
 
@@ -403,8 +645,23 @@ class EventStore:
 
     async def get_by_event_ids(self, event_ids: Iterable[uuid.UUID]) -> list[RecordedEvent]:
         """The recorded events among `event_ids`, in position order (stored form)."""
+        if self._postgres:
+            ids = [str(event_id) for event_id in event_ids]
+            return [_pg_event(row) for row in await self._fetch(_PG_BY_IDS, ids)] if ids else []
         async with self._reader.connect() as conn:
             return await _by_event_ids(conn, list(event_ids))
+
+
+def _apply_all(batch: list[_Pending], state: _BatchState) -> list[list[RecordedEvent] | Exception]:
+    """Each call's recorded events, or why it was refused, in the batch's order."""
+    recorded_at = datetime.now(UTC)
+    outcomes: list[list[RecordedEvent] | Exception] = []
+    for pending in batch:
+        try:
+            outcomes.append(_apply(pending, state, recorded_at))
+        except Exception as refusal:
+            outcomes.append(refusal)
+    return outcomes
 
 
 def _apply(pending: _Pending, state: _BatchState, recorded_at: datetime) -> list[RecordedEvent]:
@@ -418,7 +675,7 @@ def _apply(pending: _Pending, state: _BatchState, recorded_at: datetime) -> list
             raise DuplicateEvents([event.event_id for event in present])
     versions: dict[str, int] = {}
     position, chain = state.position, state.chain
-    recorded: list[RecordedEvent] = []
+    recorded: list[tuple[RecordedEvent, str, str]] = []
     for stream_append in pending.appends:
         stream_id = stream_append.stream_id
         version = versions.get(stream_id, state.versions.get(stream_id, 0))
@@ -427,20 +684,20 @@ def _apply(pending: _Pending, state: _BatchState, recorded_at: datetime) -> list
         for new in stream_append.events:
             version += 1
             position += 1
-            event, chain = _record(new, position, version, recorded_at, chain)
-            recorded.append(event)
+            row, chain = _record(new, position, version, recorded_at, chain)
+            recorded.append(row)
         versions[stream_id] = version
     state.position, state.chain = position, chain
     state.versions.update(versions)
-    for event in recorded:
-        state.written[event.event_id] = event
-        state.rows.append(_row(event))
-    return recorded
+    for row in recorded:
+        state.written[row[0].event_id] = row[0]
+    state.rows.extend(recorded)
+    return [row[0] for row in recorded]
 
 
 def _record(
     new: NewEvent, position: int, version: int, recorded_at: datetime, prev: bytes
-) -> tuple[RecordedEvent, bytes]:
+) -> tuple[tuple[RecordedEvent, str, str], bytes]:
     event = RecordedEvent(
         position=position,
         event_id=new.event_id,
@@ -457,10 +714,12 @@ def _record(
     )
     # Hashing first: RFC 8785 refuses what JSON cannot carry exactly (NaN, huge integers).
     _, chain = event_hashes(event.hashed_fields(), prev)
+    # What a reader will get back: detached from the caller's objects, tuples as lists.
+    data, metadata = orjson.dumps(new.data).decode(), orjson.dumps(new.metadata).decode()
     stored = dataclasses.replace(
-        event, data=_json_copy(new.data), metadata=_json_copy(new.metadata), hash=chain.hex()
+        event, data=orjson.loads(data), metadata=orjson.loads(metadata), hash=chain.hex()
     )
-    return stored, chain
+    return (stored, data, metadata), chain
 
 
 def _row(event: RecordedEvent) -> dict[str, Any]:
@@ -478,6 +737,13 @@ def _row(event: RecordedEvent) -> dict[str, Any]:
         "prev_hash": event.prev_hash,
         "hash": event.hash,
     }
+
+
+async def _close_quietly(conn: asyncpg.Connection) -> None:
+    try:
+        await conn.close(timeout=5)
+    except Exception:
+        conn.terminate()
 
 
 def _fail(future: asyncio.Future[list[RecordedEvent]], error: BaseException) -> None:

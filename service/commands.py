@@ -111,12 +111,22 @@ class CommandService:
 
     # -- loading -----------------------------------------------------------------------
 
+    # The folded states of requests and of the roster are kept between commands, each
+    # with the version of its stream; every load reads the events after that version from
+    # the database (so another process's appends are seen) and folds only those.
+
     async def request_state(self, request_id: str) -> RequestState | None:
         """The request's current state, folded from its stream (cached, caught up)."""
         stream = request_stream(request_id)
         cached = self._states.get(stream)
         since = cached.stream_version if cached is not None else 0
         fresh = await self.store.read_stream(stream, from_version=since + 1)
+        return await self._advance_request(stream, cached, fresh)
+
+    async def _advance_request(
+        self, stream: str, cached: RequestState | None, fresh: Sequence[RecordedEvent]
+    ) -> RequestState | None:
+        """`cached` (the state `fresh` was read after) with `fresh` applied, kept."""
         state = cached
         try:
             for event in fresh:
@@ -135,12 +145,28 @@ class CommandService:
         fresh = await self.store.read_stream(
             COMMITTEE_STREAM, from_version=self._roster_version + 1
         )
-        roster = self._roster
+        return self._advance_roster(fresh)
+
+    def _advance_roster(self, fresh: Sequence[RecordedEvent]) -> tuple[int, Roster]:
+        # Another command may have applied some of `fresh` since it was read: skip those.
+        roster, version = self._roster, self._roster_version
         for event in fresh:
-            roster = committee.evolve(roster, event)
-        if fresh:
-            self._roster, self._roster_version = roster, fresh[-1].stream_version
-        return self._roster_version, self._roster
+            if event.stream_version == version + 1:
+                roster, version = committee.evolve(roster, event), event.stream_version
+        self._roster, self._roster_version = roster, version
+        return version, roster
+
+    async def request_and_roster(self, request_id: str) -> tuple[RequestState | None, int, Roster]:
+        """`request_state` and `roster` in one read of the database."""
+        stream = request_stream(request_id)
+        cached = self._states.get(stream)
+        since = cached.stream_version if cached is not None else 0
+        fresh = await self.store.read_streams(
+            {stream: since + 1, COMMITTEE_STREAM: self._roster_version + 1}
+        )
+        state = await self._advance_request(stream, cached, fresh[stream])
+        roster_version, roster = self._advance_roster(fresh[COMMITTEE_STREAM])
+        return state, roster_version, roster
 
     def context(self, roster: Roster) -> rules.Context:
         return rules.Context.from_settings(
@@ -265,14 +291,13 @@ class CommandService:
             if replayed is not None:
                 return self._answer(replayed, status_code, request_id)
             try:
-                state = await self.request_state(request_id)
+                state, roster_version, roster = await self.request_and_roster(request_id)
                 version = state.stream_version if state is not None else 0
                 if meta.if_match is not None and version != meta.if_match:
                     raise PreconditionFailed(
                         f"request {request_id} is at version {version}, not {meta.if_match}",
                         current_version=version,
                     )
-                roster_version, roster = await self.roster()
                 changes = decider(state, self.context(roster))
                 versions = {stream: version}
                 if needs_roster:

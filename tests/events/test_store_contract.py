@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events import store as store_module
 from events.model import (
@@ -278,13 +277,15 @@ class TestEventStoreContract:
         self, store: EventStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         await fill(store, 2)
-        real_head = store_module._head
+        real_apply_all = store_module._apply_all
 
-        async def stale_head(conn: AsyncConnection) -> tuple[int, str]:
-            _, last_hash = await real_head(conn)
-            return 1, last_hash  # position 2 gets written again: a unique violation
+        def stale_head(
+            batch: list[store_module._Pending], state: store_module._BatchState
+        ) -> list[list[RecordedEvent] | Exception]:
+            state.position = 1  # position 2 gets written again: a unique violation
+            return real_apply_all(batch, state)
 
-        monkeypatch.setattr(store_module, "_head", stale_head)
+        monkeypatch.setattr(store_module, "_apply_all", stale_head)
         outcomes = await asyncio.gather(
             *(store.append(one(f"s{i}", "any")) for i in range(5)), return_exceptions=True
         )

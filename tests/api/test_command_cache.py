@@ -1,0 +1,70 @@
+"""The command service keeps folded request states and the roster between commands; another
+process appending to the same database must never be missed (each load reads the events
+after the cached version from the database). The second process here is a second
+`EventStore` and `CommandService` on the same database, with its own caches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from events.store import EventStore
+from service.api.problems import Conflict
+from service.commands import CommandService, Meta
+from service.rules import RuleBroken
+from service.rules import commands as cmd
+from service.tokens import Caller
+from tests.api.conftest import Api, ago, make_request, seat
+
+OTHER = Caller("tok_other001", "other-process", "secretariat")
+
+
+@pytest.fixture
+async def other(api: Api) -> AsyncIterator[CommandService]:
+    """A second process's command service on the API's database."""
+    store = await EventStore.open(api.settings.database_url)
+    try:
+        yield CommandService(store, api.settings)
+    finally:
+        await store.close()
+
+
+def _meta(n: int) -> Meta:
+    return Meta(OTHER, f"other-{n}")
+
+
+async def test_a_cached_request_state_sees_the_other_process_appends(
+    api: Api, other: CommandService
+) -> None:
+    await seat(api)
+    rid = await make_request(api, "circulated")
+    # The other process folds and caches the request (version after its hold).
+    placed = await other.on_request(rid, cmd.PlaceHold(member="USA"), _meta(1))
+    assert placed.status_code == 200
+    # This process releases the hold: the other process's cached state is now stale.
+    await api.ok(f"/v1/requests/{rid}/holds/USA/release", {})
+    # A release on the stale state would be refused (no hold); a hold on it, too (held).
+    with pytest.raises((RuleBroken, Conflict)):
+        await other.on_request(rid, cmd.ReleaseHold(), _meta(2), member="USA")
+    again = await other.on_request(rid, cmd.PlaceHold(member="USA"), _meta(3))
+    assert again.stream_version == (await api.state(rid))["stream_version"]
+    state = await other.request_state(rid)
+    assert state is not None and state.active_hold_by("USA") is not None
+
+
+async def test_a_cached_roster_sees_a_member_seated_by_the_other_process(
+    api: Api, other: CommandService
+) -> None:
+    await seat(api, ("USA", "FRA"))
+    rid = await make_request(api, "circulated")
+    await other.on_request(rid, cmd.PlaceHold(member="USA"), _meta(1))  # roster cached
+    with pytest.raises(RuleBroken):
+        await other.on_request(rid, cmd.PlaceHold(member="DNK"), _meta(2))
+    body = {"member": "DNK", "term_start": "2020-01-01", "term_end": "2099-12-31"}
+    await api.ok("/v1/committee/members", {**body, "occurred_at": ago(400)})
+    held = await other.on_request(rid, cmd.PlaceHold(member="DNK"), _meta(3))
+    assert [e["event_type"] for e in held.body["events"]] == ["HoldPlaced"]
+    version, roster = await other.roster()
+    assert version == 3
+    assert "DNK" in {seat.member for seat in roster.seats}

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+import orjson
+
 from events.model import JSON, RecordedEvent
 
 REQUEST_STREAM_PREFIX = "request-"
@@ -241,6 +243,27 @@ def entry(event: RecordedEvent) -> HistoryEntry | None:
         actor=actor_of(event.metadata),
         summary=summarize(event.event_type, event.data),
         confidential=is_confidential(event.event_type, event.data),
+    )
+
+
+def record(event: RecordedEvent, request_id: str) -> tuple[Any, ...]:
+    """`entry(event).row()` as a tuple in `request_history`'s column order, the actor as
+    JSON text (what a bulk write sends): one call per event in a rebuild."""
+    data = event.data
+    event_type = event.event_type
+    actor = event.metadata.get("actor")
+    rule = CONFIDENTIAL_BY_TYPE.get(event_type, True)
+    return (
+        event.position,
+        request_id,
+        event.stream_version,
+        event_type,
+        event.occurred_at,
+        event.recorded_at,
+        orjson.dumps(actor).decode() if isinstance(actor, dict) else None,
+        summarize(event_type, data),
+        bool(data.get("disclosure", "confidential") != "public") if rule is None else rule,
+        None,
     )
 
 

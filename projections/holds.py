@@ -73,6 +73,18 @@ class Hold:
             "end_kind": self.end,
         }
 
+    def record(self) -> tuple[Any, ...]:
+        """`row()` as a tuple in the column order of `holds`."""
+        return (
+            self.position,
+            self.request_id,
+            self.procedure,
+            self.member,
+            self.placed_at,
+            self.ended_at,
+            self.end,
+        )
+
 
 Holds = tuple[Hold, ...]
 

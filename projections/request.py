@@ -9,10 +9,11 @@ given a retraction re-folds from the `history` it is handed, or raises `RefoldRe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, tzinfo
-from typing import Any, Literal, Protocol
+from operator import attrgetter
+from typing import Any, Literal, Protocol, TypeVar
 
 from events.model import utc_text
 
@@ -68,8 +69,44 @@ class RefoldRequired(Exception):
         self.target_position = target_position
 
 
+#: `utc_text` of times already formatted: a view formats the same few times again and
+#: again (a rebuild writes a request's document once per batch). `utc_text` depends on
+#: the instant only, and equal aware datetimes are the same instant, so equal keys give
+#: equal texts. Cleared when full.
+_TEXTS: dict[datetime, str] = {}
+_TEXTS_MAX = 1 << 17
+
+
 def _time(moment: datetime | None) -> str | None:
-    return None if moment is None else utc_text(moment)
+    if moment is None:
+        return None
+    text = _TEXTS.get(moment)
+    if text is None:
+        text = utc_text(moment)
+        if len(_TEXTS) >= _TEXTS_MAX:
+            _TEXTS.clear()
+        _TEXTS[moment] = text
+    return text
+
+
+_T = TypeVar("_T")
+_SPECS: dict[type[Any], tuple[Callable[[Any], tuple[Any, ...]], dict[str, int]]] = {}
+
+
+def _replace(obj: _T, **changes: Any) -> _T:
+    """`dataclasses.replace` for the small frozen records of a state, without its
+    per-call field walk: the values are read by one `attrgetter` and passed positionally
+    (every field of these records is an `__init__` parameter)."""
+    cls = type(obj)
+    spec = _SPECS.get(cls)
+    if spec is None:
+        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        spec = _SPECS[cls] = (attrgetter(*names), {name: i for i, name in enumerate(names)})
+    getter, index = spec
+    values = list(getter(obj))
+    for name, value in changes.items():
+        values[index[name]] = value
+    return cls(*values)
 
 
 def _day(day: date | None) -> str | None:
@@ -433,7 +470,7 @@ def _submitted(event: EventLike) -> RequestState:
 
 def _with_procedure(state: RequestState, name: str, **changes: Any) -> tuple[Procedure, ...]:
     """The procedures with `name` (normally the last) changed."""
-    return tuple(replace(p, **changes) if p.name == name else p for p in state.procedures)
+    return tuple(_replace(p, **changes) if p.name == name else p for p in state.procedures)
 
 
 def _procedure(state: RequestState, data: dict[str, Any]) -> str:
@@ -460,7 +497,7 @@ def _close(
             changes["active_holds"] = tuple(h for h in state.active_holds if h.procedure != name)
             changes["ended_holds"] = (
                 *state.ended_holds,
-                *(replace(h, ended_at=at, ended_by="closed") for h in closing),
+                *(_replace(h, ended_at=at, ended_by="closed") for h in closing),
             )
     return changes
 
@@ -473,7 +510,7 @@ def _end_hold(
         return {}
     return {
         "active_holds": tuple(h for h in state.active_holds if h is not hold),
-        "ended_holds": (*state.ended_holds, replace(hold, ended_at=at, ended_by=how)),
+        "ended_holds": (*state.ended_holds, _replace(hold, ended_at=at, ended_by=how)),
     }
 
 
@@ -533,7 +570,7 @@ def _information_provided(state: RequestState, event: EventLike) -> _Changes:
         "open_questions": tuple(q for q in state.open_questions if q.procedure != procedure),
         "answered_questions": (
             *state.answered_questions,
-            *(replace(q, answered_at=event.occurred_at, response=response) for q in answering),
+            *(_replace(q, answered_at=event.occurred_at, response=response) for q in answering),
         ),
     }
 

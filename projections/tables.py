@@ -231,3 +231,39 @@ async def bulk_insert(
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg's: COPY joins the open transaction
     await driver.copy_records_to_table(table.name, records=records, columns=names)
+
+
+def _sqlite_converters(table: Table) -> list[tuple[int, Callable[[Any], Any]]]:
+    found: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, column in enumerate(table.columns):
+        if isinstance(column.type, UtcTime):
+            found.append((i, _sqlite_time))
+        elif isinstance(column.type, Date):
+            found.append((i, _sqlite_date))
+    return found
+
+
+async def insert_records(
+    conn: AsyncConnection, table: Table, records: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert `records` (tuples in the table's column order, JSON columns already as
+    JSON text) into `table`: COPY on PostgreSQL (in the open transaction), executemany
+    on SQLite with times and dates as the column types store them."""
+    if not records:
+        return
+    names = [column.name for column in table.columns]
+    if conn.dialect.name == "sqlite":
+        convert = _sqlite_converters(table)
+        rows: list[tuple[Any, ...]] = []
+        for record in records:
+            row = list(record)
+            for i, fn in convert:
+                row[i] = fn(row[i])
+            rows.append(tuple(row))
+        marks = ", ".join("?" for _ in names)
+        quoted = ", ".join(f'"{name}"' for name in names)
+        await conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows)
+        return
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection  # asyncpg's: COPY joins the open transaction
+    await driver.copy_records_to_table(table.name, records=records, columns=names)

@@ -108,12 +108,19 @@ class CommandService:
         self._cache_size = cache_size
         self._roster: Roster = committee.EMPTY_ROSTER
         self._roster_version = 0
+        self._roster_read = False
 
     # -- loading -----------------------------------------------------------------------
 
     # The folded states of requests and of the roster are kept between commands, each
     # with the version of its stream; every load reads the events after that version from
     # the database (so another process's appends are seen) and folds only those.
+    #
+    # A command on a request may also be decided on the kept states without reading: its
+    # append then expects the request stream AND the committee stream at the versions
+    # those states were folded to, so the database refuses it (a conflict) if another
+    # process has appended to either since. The command is then decided again on states
+    # read from the database, as it is after a refusal decided on kept states.
 
     async def request_state(self, request_id: str) -> RequestState | None:
         """The request's current state, folded from its stream (cached, caught up)."""
@@ -134,11 +141,43 @@ class CommandService:
         except RefoldRequired:
             state = request.fold(await self.store.read_stream(stream))
         if state is not None:
-            self._states[stream] = state
-            self._states.move_to_end(stream)
-            if len(self._states) > self._cache_size:
-                self._states.popitem(last=False)
+            self._keep(stream, state)
         return state
+
+    def _keep(self, stream: str, state: RequestState) -> None:
+        kept = self._states.get(stream)
+        if kept is not None and kept.stream_version > state.stream_version:
+            return  # another command kept a later state meanwhile
+        self._states[stream] = state
+        self._states.move_to_end(stream)
+        if len(self._states) > self._cache_size:
+            self._states.popitem(last=False)
+
+    def _kept(self, stream: str) -> tuple[RequestState, int, Roster] | None:
+        """The kept state of `stream` and the kept roster, if both are kept."""
+        state = self._states.get(stream)
+        if state is None or not self._roster_read:
+            return None
+        self._states.move_to_end(stream)
+        return state, self._roster_version, self._roster
+
+    def _after_append(
+        self, stream: str, state: RequestState | None, recorded: Sequence[RecordedEvent]
+    ) -> None:
+        """Keep `state` (at the version the append expected) advanced by what it wrote."""
+        mine = [e for e in recorded if e.stream_id == stream]
+        self._advance_roster([e for e in recorded if e.stream_id == COMMITTEE_STREAM])
+        version = state.stream_version if state is not None else 0
+        if not mine or mine[0].stream_version != version + 1:
+            return
+        try:
+            for event in mine:
+                state = request.evolve(state, event)
+        except RefoldRequired:
+            self._states.pop(stream, None)
+            return
+        if state is not None:
+            self._keep(stream, state)
 
     async def roster(self) -> tuple[int, Roster]:
         """The committee's roster and the version of its stream."""
@@ -154,6 +193,7 @@ class CommandService:
             if event.stream_version == version + 1:
                 roster, version = committee.evolve(roster, event), event.stream_version
         self._roster, self._roster_version = roster, version
+        self._roster_read = True
         return version, roster
 
     async def request_and_roster(self, request_id: str) -> tuple[RequestState | None, int, Roster]:
@@ -286,21 +326,34 @@ class CommandService:
     ) -> Outcome:
         """Decide a command on one request's stream and append what it decided."""
         stream = request_stream(request_id)
+        # If-Match compares with the database's version: read it.
+        read = meta.if_match is not None
         for _ in range(_ATTEMPTS):
             replayed = await self._replay(meta)
             if replayed is not None:
                 return self._answer(replayed, status_code, request_id)
             try:
-                state, roster_version, roster = await self.request_and_roster(request_id)
+                kept = None if read else self._kept(stream)
+                state: RequestState | None
+                if kept is not None:
+                    state, roster_version, roster = kept
+                else:
+                    state, roster_version, roster = await self.request_and_roster(request_id)
                 version = state.stream_version if state is not None else 0
                 if meta.if_match is not None and version != meta.if_match:
                     raise PreconditionFailed(
                         f"request {request_id} is at version {version}, not {meta.if_match}",
                         current_version=version,
                     )
-                changes = decider(state, self.context(roster))
+                try:
+                    changes = decider(state, self.context(roster))
+                except RuleBroken:
+                    if kept is None:
+                        raise
+                    read = True  # refused on kept states: decide again on the database's
+                    continue
                 versions = {stream: version}
-                if needs_roster:
+                if needs_roster or kept is not None:
                     versions[COMMITTEE_STREAM] = roster_version
                 try:
                     recorded = await self._append(changes, versions, meta)
@@ -308,7 +361,9 @@ class CommandService:
                     self._states.pop(stream, None)
                     if meta.if_match is not None:
                         raise PreconditionFailed(str(conflict)) from conflict
+                    read = True
                     continue
+                self._after_append(stream, state, recorded)
             except (RuleBroken, PreconditionFailed, DuplicateEvents):
                 replayed = await self._replay_after_refusal(meta)
                 if replayed is not None:

@@ -1,23 +1,30 @@
 """Export and import of the whole log as JSON Lines, each line an event in wire form.
 
-An import is checked in full before anything is written: positions, links and every hash
-are recomputed from the lines, and a single bad line refuses the whole file, naming its
-position. Only then are the rows written, in one transaction, exactly as they were.
+An import is checked in full before anything is committed: positions, links and every
+hash are recomputed from the lines as they are streamed into one transaction (COPY on
+PostgreSQL), and a single bad line refuses the whole file, naming its position, and rolls
+the transaction back. The rows are written exactly as they were.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
+import hashlib
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy import insert
 
-from events.model import RecordedEvent, parse_utc
-from events.schema import events as events_table
-from events.store import EventStore, _row
+from events.bulk import connect_raw, is_postgres
+from events.canonical import canonical
+from events.model import ZERO_HASH, RecordedEvent, parse_utc
+from events.store import APPEND_LOCK_KEY, EventStore
 from events.verify_chain import ChainReport, verify_chain
 
 _WRITER = {"docket_begin": "IMMEDIATE"}
@@ -88,29 +95,256 @@ async def check_file(path: Path, progress: Callable[[int], None] | None = None) 
     return await verify_chain(_parsed(path), progress=progress, progress_every=10_000)
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: `utc_text` output with a four-digit year: parsed, it formats back to the same text.
+_CANONICAL_TIME = re.compile(
+    r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
+)
+
+#: A row in the column order of `_COLUMNS`; times as datetimes (PostgreSQL) or canonical
+#: text (SQLite), `data` and `metadata` as JSON text serialised as the store does.
+_Record = tuple[Any, ...]
+_COLUMNS = (
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "event_type",
+    "schema_version",
+    "data",
+    "metadata",
+    "occurred_at",
+    "recorded_at",
+    "prev_hash",
+    "hash",
+)
+_SQLITE_INSERT = (
+    f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+)
+
+
+#: SHA-256 state after the leaf prefix byte 0x00 (RFC 9162): copied for each leaf.
+_LEAF_PREFIX = hashlib.sha256(b"\x00")
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class _Checker:
+    """The chain check of `verify_chain`, one wire line at a time, producing the rows."""
+
+    def __init__(self, times_as_text: bool) -> None:
+        self.position = 0
+        self.prev_hex = ZERO_HASH
+        self.chain = bytes(32)
+        self.times_as_text = times_as_text
+
+    def refuse(self, at: int, reason: str) -> ImportRefused:
+        return ImportRefused(reason, at)
+
+    def row(self, line: bytes, line_no: int) -> _Record:
+        """The row of `line`, the next event; `ImportRefused` if it does not verify."""
+        fields, prev_hash, stored, occurred, recorded = self._fields(line, line_no)
+        at = fields["position"]
+        expected = self.position + 1
+        if at != expected:
+            if at > expected:
+                raise self.refuse(expected, f"position {expected} is missing (next is {at})")
+            raise self.refuse(at, f"position {at} follows {self.position}")
+        if prev_hash != self.prev_hex:
+            raise self.refuse(expected, "prev_hash does not link to the previous event's hash")
+        try:
+            form = canonical(fields)
+        except (TypeError, ValueError) as error:
+            raise self.refuse(expected, f"stored fields have no canonical form: {error}") from None
+        hasher = _LEAF_PREFIX.copy()
+        hasher.update(form)
+        leaf = hasher.digest()
+        computed = hashlib.sha256(self.chain + leaf).digest()
+        computed_hex = computed.hex()
+        if stored != computed_hex:
+            raise self.refuse(expected, "hash does not match the event's stored fields")
+        self.position, self.chain, self.prev_hex = expected, computed, computed_hex
+        if self.times_as_text:
+            occurred, recorded = fields["occurred_at"], fields["recorded_at"]
+        return (
+            at,
+            fields["event_id"],
+            fields["stream_id"],
+            fields["stream_version"],
+            fields["event_type"],
+            fields["schema_version"],
+            _json_text(fields["data"]),
+            _json_text(fields["metadata"]),
+            occurred,
+            recorded,
+            prev_hash,
+            stored,
+        )
+
+    def _fields(
+        self, line: bytes, line_no: int
+    ) -> tuple[dict[str, Any], str, str, datetime, datetime]:
+        """The hashed fields of a wire line, its links and times, as `parse_line` reads it.
+
+        Lines already in the form `export` writes are read directly; anything else goes
+        through `parse_line` (its conversions and its refusals).
+        """
+        try:
+            body = orjson.loads(line)
+            if type(body) is dict:
+                position = body["position"]
+                event_id = body["event_id"]
+                stream_id = body["stream_id"]
+                stream_version = body["stream_version"]
+                event_type = body["event_type"]
+                schema_version = body["schema_version"]
+                occurred_text = body["occurred_at"]
+                recorded_text = body["recorded_at"]
+                prev_hash = body["prev_hash"]
+                stored = body["hash"]
+                if (
+                    type(position) is int
+                    and type(stream_version) is int
+                    and type(schema_version) is int
+                    and type(event_id) is str
+                    and type(stream_id) is str
+                    and type(event_type) is str
+                    and type(prev_hash) is str
+                    and type(stored) is str
+                    and type(occurred_text) is str
+                    and type(recorded_text) is str
+                    and _CANONICAL_UUID.fullmatch(event_id)
+                    and _CANONICAL_TIME.fullmatch(occurred_text)
+                    and _CANONICAL_TIME.fullmatch(recorded_text)
+                ):
+                    # fromisoformat reads "Z" as UTC; an impossible date raises.
+                    occurred = datetime.fromisoformat(occurred_text)
+                    recorded = datetime.fromisoformat(recorded_text)
+                    fields = {
+                        "position": position,
+                        "event_id": event_id,
+                        "stream_id": stream_id,
+                        "stream_version": stream_version,
+                        "event_type": event_type,
+                        "schema_version": schema_version,
+                        "data": body["data"],
+                        "metadata": body["metadata"],
+                        "occurred_at": occurred_text,
+                        "recorded_at": recorded_text,
+                    }
+                    return fields, prev_hash, stored, occurred, recorded
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            pass
+        event = parse_line(line, line_no)
+        hashed: Any = event.hashed_fields()
+        return hashed, event.prev_hash, event.hash, event.occurred_at, event.recorded_at
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic collector while millions of acyclic objects come and go."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _refuse_non_empty(head: int) -> ImportRefused:
+    return ImportRefused(f"the log already holds {head} events; import into an empty one")
+
+
 async def import_log(
     store: EventStore,
     path: Path,
     progress: Callable[[int], None] | None = None,
-    batch: int = 5_000,
+    batch: int = 10_000,
 ) -> int:
-    """Import `path` into an empty log, checked first; return the number of events."""
+    """Import `path` into an empty log; return the number of events.
+
+    One pass: each line is checked (position, link, hash) as it is read, and the rows are
+    written in one transaction (COPY on PostgreSQL) that is rolled back if any line is
+    refused, so nothing is written unless the whole file verifies.
+    """
     head, _ = await store.head()
     if head != 0:
-        raise ImportRefused(f"the log already holds {head} events; import into an empty one")
-    report = await check_file(path, progress)
-    if not report.ok:
-        raise ImportRefused(report.reason or "the chain is broken", report.bad_position)
+        raise _refuse_non_empty(head)
+    with _no_cyclic_gc():
+        if is_postgres(store):
+            return await _import_postgres(store, path, progress, batch)
+        return await _import_sqlite(store, path, progress, batch)
+
+
+def _chunks(
+    path: Path, checker: _Checker, batch: int, progress: Callable[[int], None] | None
+) -> Iterator[list[_Record]]:
+    rows: list[_Record] = []
+    count = 0
+    for line_no, line in _lines(path):
+        rows.append(checker.row(line, line_no))
+        count += 1
+        if progress is not None and count % 10_000 == 0:
+            progress(count)
+        if len(rows) >= batch:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
+    if progress is not None:
+        progress(count)
+
+
+async def _import_postgres(
+    store: EventStore, path: Path, progress: Callable[[int], None] | None, batch: int
+) -> int:
+    conn = await connect_raw(store)
+    written = 0
+    try:
+        async with conn.transaction():
+            # The appenders' lock: no append can slip in between the check and the COPY.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
+            head = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+            if head:
+                raise _refuse_non_empty(int(head))
+            pending: asyncio.Future[str] | None = None
+            try:
+                for rows in _chunks(path, _Checker(times_as_text=False), batch, progress):
+                    if pending is not None:
+                        await pending
+                    # COPY this chunk while the next one is read and checked.
+                    pending = asyncio.ensure_future(
+                        conn.copy_records_to_table("events", records=rows, columns=_COLUMNS)
+                    )
+                    await asyncio.sleep(0)
+                    written += len(rows)
+                if pending is not None:
+                    await pending
+                    pending = None
+            finally:
+                if pending is not None:
+                    pending.cancel()
+                    with contextlib.suppress(BaseException):
+                        await pending
+    finally:
+        await conn.close()
+    return written
+
+
+async def _import_sqlite(
+    store: EventStore, path: Path, progress: Callable[[int], None] | None, batch: int
+) -> int:
     written = 0
     async with store.engine.execution_options(**_WRITER).begin() as conn:
-        rows: list[dict[str, Any]] = []
-        async for event in _parsed(path):
-            rows.append(_row(event))
-            if len(rows) >= batch:
-                await conn.execute(insert(events_table), rows)
-                written += len(rows)
-                rows = []
-        if rows:
-            await conn.execute(insert(events_table), rows)
+        head = (
+            await conn.exec_driver_sql("SELECT coalesce(max(position), 0) FROM events")
+        ).scalar()
+        if head:
+            raise _refuse_non_empty(int(head))
+        for rows in _chunks(path, _Checker(times_as_text=True), batch, progress):
+            await conn.exec_driver_sql(_SQLITE_INSERT, rows)
             written += len(rows)
     return written

@@ -169,6 +169,7 @@ async def verify_store_chain(
     chain = bytes.fromhex(prev_hex)
     checked = 0
     sha256 = hashlib.sha256
+    leaf_prefix = sha256(b"\x00")  # RFC 9162's leaf prefix, copied for each leaf
 
     def broken(at: int, reason: str) -> ChainReport:
         return ChainReport(checked, position, prev_hex, at, reason)
@@ -198,7 +199,9 @@ async def verify_store_chain(
                         form = canonical(fields)
                     except (TypeError, ValueError) as error:
                         return broken(expected, f"stored fields have no canonical form: {error}")
-                    leaf = sha256(b"\x00" + form).digest()
+                    hasher = leaf_prefix.copy()
+                    hasher.update(form)
+                    leaf = hasher.digest()
                     computed = sha256(chain + leaf).digest()
                     computed_hex = computed.hex()
                     if stored != computed_hex:

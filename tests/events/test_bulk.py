@@ -1,14 +1,18 @@
-"""`events.bulk.iter_pages`: the whole log in pages, equal to `read_all`, on both backends."""
+"""Bulk paths on both backends: `iter_pages` equals `read_all`; import streams in chunks."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+import orjson
 import pytest
 
 from events.bulk import iter_pages
-from events.model import NewEvent, RecordedEvent, StreamAppend
+from events.model import ZERO_HASH, NewEvent, RecordedEvent, StreamAppend
 from events.store import EventStore
+from events.transfer import ImportRefused, export_log, import_log
+from events.verify_chain import verify_store_chain
 
 T0 = datetime(2026, 2, 5, 15, 4, 5, 123456, tzinfo=UTC)
 
@@ -74,3 +78,28 @@ async def test_stopping_early_releases_the_reader(store: EventStore) -> None:
 async def test_batch_must_be_positive(store: EventStore) -> None:
     with pytest.raises(ValueError):
         await collect(store, 0, 0)
+
+
+async def test_import_streams_in_chunks_and_writes_nothing_on_a_bad_line(
+    store: EventStore, second_database_url: str, tmp_path: Path
+) -> None:
+    await fill(store, 10)
+    path = tmp_path / "log.jsonl"
+    with path.open("wb") as out:
+        assert await export_log(store, out) == 30
+    lines = path.read_bytes().splitlines(keepends=True)
+    body = orjson.loads(lines[22])
+    body["data"]["n"] = 99
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b"".join([*lines[:22], orjson.dumps(body) + b"\n", *lines[23:]]))
+    async with await EventStore.open(second_database_url) as target:
+        with pytest.raises(ImportRefused, match="at position 23: hash does not match"):
+            await import_log(target, bad, batch=4)  # several chunks written, then refused
+        assert await target.head() == (0, ZERO_HASH)
+        seen: list[int] = []
+        assert await import_log(target, path, progress=seen.append, batch=4) == 30
+        assert seen[-1] == 30
+        assert await target.read_all(0, 100) == await store.read_all(0, 100)
+        assert (await verify_store_chain(target)).checked == 30
+        with pytest.raises(ImportRefused, match="already holds 30 events"):
+            await import_log(target, path)

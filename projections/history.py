@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -48,6 +48,28 @@ CONFIDENTIAL_BY_TYPE: dict[str, bool | None] = {
     "MemberSeated": False,
     "MemberDeparted": False,
 }
+
+
+class EventRow(Protocol):
+    """What the projections read of an event (`RecordedEvent` has it; so does the
+    runner's lighter event of a bulk-read row)."""
+
+    @property
+    def position(self) -> int: ...
+    @property
+    def stream_id(self) -> str: ...
+    @property
+    def stream_version(self) -> int: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def data(self) -> JSON: ...
+    @property
+    def metadata(self) -> JSON: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def recorded_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +268,7 @@ def entry(event: RecordedEvent) -> HistoryEntry | None:
     )
 
 
-def record(event: RecordedEvent, request_id: str) -> tuple[Any, ...]:
+def record(event: EventRow, request_id: str) -> tuple[Any, ...]:
     """`entry(event).row()` as a tuple in `request_history`'s column order, the actor as
     JSON text (what a bulk write sends): one call per event in a rebuild."""
     data = event.data

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from events.model import RecordedEvent
-from projections.history import request_id_of, retractions
+from projections.history import EventRow, request_id_of, retractions
 
 EndKind = Literal["released", "lapsed", "closed"]
 
@@ -96,7 +96,7 @@ def _end(holds: Holds, matches: Any, moment: datetime, kind: EndKind) -> Holds:
     )
 
 
-def evolve(holds: Holds, event: RecordedEvent) -> Holds:
+def evolve(holds: Holds, event: EventRow) -> Holds:
     """The holds of one request after `event`; the same tuple when nothing changed.
 
     `holds` must contain at least the request's active holds (ended ones may be left

@@ -37,6 +37,7 @@ from events.model import RecordedEvent
 from events.store import EventStore
 from projections import history as history_rows
 from projections import holds as hold_rows
+from projections.history import EventRow
 from projections.request import RequestState, fold, view
 from projections.request import evolve as evolve_state
 from projections.tables import (
@@ -148,6 +149,42 @@ def state_record(state: RequestState) -> tuple[Any, ...]:
     )
 
 
+class _RowEvent:
+    """An event of a bulk-read row as the projections read it (`history.EventRow`):
+    no event id, hashes or schema version parsed. Its data is at the latest version."""
+
+    __slots__ = (
+        "data",
+        "event_type",
+        "metadata",
+        "occurred_at",
+        "position",
+        "recorded_at",
+        "stream_id",
+        "stream_version",
+    )
+
+    def __init__(
+        self,
+        position: int,
+        stream_id: str,
+        stream_version: int,
+        event_type: str,
+        data: dict[str, Any],
+        metadata: dict[str, Any],
+        occurred_at: datetime,
+        recorded_at: datetime,
+    ) -> None:
+        self.position = position
+        self.stream_id = stream_id
+        self.stream_version = stream_version
+        self.event_type = event_type
+        self.data = data
+        self.metadata = metadata
+        self.occurred_at = occurred_at
+        self.recorded_at = recorded_at
+
+
 @dataclass(slots=True)
 class _Batch:
     """What one batch writes, collected in memory before its transaction."""
@@ -196,9 +233,13 @@ class ProjectionRunner:
         self._prefetched: tuple[int, asyncio.Task[list[RecordedEvent]]] | None = None
         # a long read (a rebuild, a large lag) on PostgreSQL: `events.bulk` pages, read
         # ahead on their own connection; (the position its next page starts after, pages)
-        self._bulk: tuple[int, AsyncGenerator[list[RecordedEvent], None]] | None = None
-        # the store's upcasters (the bulk reader gives events in stored form)
-        self._upcast = getattr(store, "_upcasters", upcasting.registry).upcast
+        self._bulk: tuple[int, AsyncGenerator[list[Any], None]] | None = None
+        # the store's upcasters (the bulk reader gives events in stored form), and whether
+        # data of (event type, schema version) has any
+        self._upcasters: upcasting.UpcasterRegistry = getattr(
+            store, "_upcasters", upcasting.registry
+        )
+        self._upcastable: dict[tuple[str, int], bool] = {}
 
     # -- the worker lock ---------------------------------------------------------------
 
@@ -388,7 +429,7 @@ class ProjectionRunner:
         if reading is not None:
             await reading[1].aclose()
 
-    async def _bulk_page(self, start: int, until: int | None) -> list[RecordedEvent] | None:
+    async def _bulk_page(self, start: int, until: int | None) -> list[EventRow] | None:
         """The page after `start` from the bulk reader, opened when more than two pages are
         to be read on PostgreSQL; None when the bulk reader is not the way to read it."""
         if self._bulk is not None and self._bulk[0] != start:
@@ -400,74 +441,158 @@ class ProjectionRunner:
                 until = (await self._store.head())[0]
             if until - start <= 2 * self.batch_size:
                 return None
-            self._bulk = (start, bulk.iter_pages(self._store, start, self.batch_size))
+            self._bulk = (start, bulk.iter_raw_pages(self._store, start, self.batch_size))
         pages = self._bulk[1]
-        page = await anext(pages, None)
-        if page is None:
+        rows = await anext(pages, None)
+        if rows is None:
             await self._close_bulk()
             return []
-        self._bulk = (page[-1].position, pages)
-        upcast = self._upcast
-        return [upcast(event) for event in page]
+        self._bulk = (rows[-1][0], pages)
+        return self._events(rows)
+
+    def _events(self, rows: list[Any]) -> list[EventRow]:
+        """Events of raw PostgreSQL rows (`events.bulk.RawRow`), upcast: a `_RowEvent`
+        (what the projections read, nothing else parsed) unless the data has upcasters."""
+        upcastable = self._upcastable
+        loads = orjson.loads
+        found: list[EventRow] = []
+        for row in rows:
+            key = (row[4], row[5])
+            needs = upcastable.get(key)
+            if needs is None:
+                needs = upcastable[key] = self._upcasters.latest_version(*key) != key[1]
+            if needs:
+                found.append(self._upcasters.upcast(bulk.to_event(row)))
+                continue
+            occurred, recorded = row[8], row[9]
+            if occurred.tzinfo is not UTC:
+                occurred = occurred.astimezone(UTC)
+            if recorded.tzinfo is not UTC:
+                recorded = recorded.astimezone(UTC)
+            found.append(
+                _RowEvent(
+                    row[0], row[2], row[3], row[4], loads(row[6]), loads(row[7]), occurred, recorded
+                )
+            )
+        return found
 
     async def _loop(self, until: int | None, progress: Progress | None) -> int:
         async with self._writer.begin() as conn:
             await _ensure_checkpoints(conn)
         first: int | None = None
         total = 0
-        while True:
-            async with self._engine.connect() as conn:
-                stored = await _read_checkpoints(conn)
-                if stored != self._known:
+        # A long read (the bulk reader) is pipelined: batch n + 1 is folded while batch n
+        # is written. Batch n + 1 starts from the checkpoints batch n writes, and its own
+        # write waits for batch n's commit: if that fails, batch n + 1 is dropped with the
+        # caches, as after a lost race.
+        writing: tuple[_Batch, asyncio.Task[None]] | None = None
+        try:
+            while True:
+                if writing is None or self._bulk is None or self._known is None:
+                    if writing is not None:
+                        done, writing = writing, None
+                        if not await self._written(done, first, total, progress):
+                            continue
+                    async with self._engine.connect() as conn:
+                        stored = await _read_checkpoints(conn)
+                        if stored != self._known:
+                            self._invalidate()
+                            self._known = stored
+                        if self._active_holds is None:
+                            self._active_holds = await _load_active_holds(conn)
+                else:
+                    stored = self._known  # as the batch being written will leave them
+                start = min(stored.values())
+                if first is None:
+                    first = start
+                    if progress is not None:
+                        head = until if until is not None else (await self._store.head())[0]
+                        total = max(head - start, 0)
+                        progress(0, total)
+                ahead = [position for position in stored.values() if position > start]
+                bound = min([*ahead, *([until] if until is not None else [])], default=None)
+                page: list[EventRow] = []
+                if bound is None or bound > start:
+                    page = await self._page(start, bound)
+                if not page:
+                    if writing is not None:
+                        done, writing = writing, None
+                        if not await self._written(done, first, total, progress):
+                            continue
+                    return start
+                names = frozenset(name for name, position in stored.items() if position == start)
+                batch = _Batch(start=start, end=page[-1].position, names=names)
+                try:
+                    with _gc_paused():
+                        await self._apply(batch, page)
+                        if writing is not None:
+                            done, writing = writing, None
+                            if not await self._written(done, first, total, progress):
+                                continue
+                        if self._bulk is not None and batch.end != bound:
+                            writing = (batch, asyncio.create_task(self._flush(batch)))
+                            self._known = {**stored, **dict.fromkeys(names, batch.end)}
+                            continue
+                        if batch.end != bound and self._bulk is None:
+                            read = asyncio.create_task(self._read_page(batch.end))
+                            self._prefetched = (batch.end, read)
+                        await self._flush(batch)
+                except _CheckpointMoved:
+                    log.info("docket.projections.checkpoint_moved", start=start)
                     self._invalidate()
-                    self._known = stored
-                if self._active_holds is None:
-                    self._active_holds = await _load_active_holds(conn)
-            start = min(stored.values())
-            if first is None:
-                first = start
+                    continue
+                except BaseException:
+                    self._invalidate()
+                    raise
+                self._known = {**stored, **dict.fromkeys(names, batch.end)}
                 if progress is not None:
-                    head = until if until is not None else (await self._store.head())[0]
-                    total = max(head - start, 0)
-                    progress(0, total)
-            ahead = [position for position in stored.values() if position > start]
-            bound = min([*ahead, *([until] if until is not None else [])], default=None)
-            if bound is not None and bound <= start:
-                return start
-            # The next page is read while this one is folded and written; the log is
-            # immutable, so a page read ahead is good as long as it starts where we are.
-            prefetched, self._prefetched = self._prefetched, None
-            if prefetched is not None and prefetched[0] == start:
-                page = await prefetched[1]
-            else:
-                if prefetched is not None:
-                    prefetched[1].cancel()
-                with _gc_paused():
-                    bulk_page = await self._bulk_page(start, bound)
-                page = await self._read_page(start) if bulk_page is None else bulk_page
-            if bound is not None:
-                page = [event for event in page if event.position <= bound]
-            if not page:
-                return start
-            names = frozenset(name for name, position in stored.items() if position == start)
-            batch = _Batch(start=start, end=page[-1].position, names=names)
-            try:
-                with _gc_paused():
-                    await self._apply(batch, page)
-                    if batch.end != bound and self._bulk is None:
-                        read = asyncio.create_task(self._read_page(batch.end))
-                        self._prefetched = (batch.end, read)
-                    await self._flush(batch)
-            except _CheckpointMoved:
-                log.info("docket.projections.checkpoint_moved", start=start)
-                self._invalidate()
-                continue
-            except BaseException:
-                self._invalidate()
-                raise
-            self._known = {**stored, **dict.fromkeys(names, batch.end)}
-            if progress is not None:
-                progress(min(batch.end - first, total), total)
+                    progress(min(batch.end - first, total), total)
+        finally:
+            if writing is not None:
+                writing[1].cancel()
+                with contextlib.suppress(BaseException):
+                    await writing[1]
+
+    async def _written(
+        self,
+        writing: tuple[_Batch, asyncio.Task[None]],
+        first: int | None,
+        total: int,
+        progress: Progress | None,
+    ) -> bool:
+        """Wait for a pipelined batch's write; False (caches dropped) if another runner
+        moved a checkpoint first."""
+        batch, task = writing
+        try:
+            await task
+        except _CheckpointMoved:
+            log.info("docket.projections.checkpoint_moved", start=batch.start)
+            self._invalidate()
+            return False
+        except BaseException:
+            self._invalidate()
+            raise
+        if progress is not None and first is not None:
+            progress(min(batch.end - first, total), total)
+        return True
+
+    async def _page(self, start: int, bound: int | None) -> list[EventRow]:
+        """The events after `start` (up to `bound`), one page."""
+        # The next page is read while this one is folded and written; the log is
+        # immutable, so a page read ahead is good as long as it starts where we are.
+        prefetched, self._prefetched = self._prefetched, None
+        page: list[EventRow]
+        if prefetched is not None and prefetched[0] == start:
+            page = list(await prefetched[1])
+        else:
+            if prefetched is not None:
+                prefetched[1].cancel()
+            with _gc_paused():
+                bulk_page = await self._bulk_page(start, bound)
+            page = list(await self._read_page(start)) if bulk_page is None else bulk_page
+        if bound is not None:
+            page = [event for event in page if event.position <= bound]
+        return page
 
     async def _state(self, request_id: str, before: int) -> RequestState | None:
         state = self._states.get(request_id)
@@ -485,7 +610,7 @@ class ProjectionRunner:
         while len(self._states) > self._state_cache_size:
             self._states.popitem(last=False)
 
-    async def _apply(self, batch: _Batch, page: Iterable[RecordedEvent]) -> None:
+    async def _apply(self, batch: _Batch, page: Iterable[EventRow]) -> None:
         names = batch.names
         do_history = "request_history" in names
         do_holds = "holds" in names

@@ -90,6 +90,87 @@ _PG_STREAMS = (
 )
 
 
+# The one-round-trip append: the writer predicts the head (what it last wrote) and each
+# stream's version (what the batch's calls expect), validates and hashes the batch on that
+# prediction, and sends it to this function of its session. Under the advisory lock (each
+# statement of a PL/pgSQL function sees what was committed before it), the function
+# inserts only if the prediction holds, and otherwise answers the real state without
+# writing; the statement's implicit transaction commits at its end.
+_PG_APPEND_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION pg_temp.docket_append(
+    head_position bigint, head_hash text, stream_ids text[], stream_versions bigint[],
+    event_ids text[], p bigint[], eid text[], sid text[], sv bigint[], et text[],
+    schv int[], d json[], m json[], oc timestamptz[], rc timestamptz[], ph text[], h text[]
+) RETURNS text LANGUAGE plpgsql AS $fn$
+DECLARE
+    last_position bigint;
+    last_hash text;
+    versions bigint[];
+    present boolean;
+BEGIN
+    PERFORM pg_advisory_xact_lock({APPEND_LOCK_KEY});
+    SELECT position, hash INTO last_position, last_hash
+        FROM events ORDER BY position DESC LIMIT 1;
+    last_position := coalesce(last_position, 0);
+    last_hash := coalesce(last_hash, '{ZERO_HASH}');
+    versions := ARRAY(
+        SELECT coalesce((SELECT max(e.stream_version) FROM events e WHERE e.stream_id = s.id), 0)
+        FROM unnest(stream_ids) WITH ORDINALITY AS s(id, n) ORDER BY s.n);
+    present := EXISTS (SELECT 1 FROM events WHERE event_id = ANY(event_ids));
+    IF last_position <> head_position OR last_hash <> head_hash
+            OR versions IS DISTINCT FROM stream_versions OR present THEN
+        RETURN json_build_object('position', last_position, 'hash', last_hash,
+                                 'versions', versions, 'present', present)::text;
+    END IF;
+    INSERT INTO events (position, event_id, stream_id, stream_version, event_type,
+                        schema_version, data, metadata, occurred_at, recorded_at,
+                        prev_hash, hash)
+        SELECT * FROM unnest(p, eid, sid, sv, et, schv, d, m, oc, rc, ph, h);
+    RETURN NULL;
+END
+$fn$
+"""
+_PG_APPEND_CALL = (
+    "SELECT pg_temp.docket_append($1::bigint, $2::text, $3::text[], $4::bigint[],"
+    " $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::int[],"
+    " $12::json[], $13::json[], $14::timestamptz[], $15::timestamptz[], $16::text[],"
+    " $17::text[])"
+)
+
+
+def _predicted_versions(batch: list[_Pending]) -> dict[str, int] | None:
+    """Each stream's version as the batch's calls expect it; None if one does not say."""
+    predicted: dict[str, int] = {}
+    for pending in batch:
+        for stream_append in pending.appends:
+            expected = stream_append.expected
+            if expected == "no_stream":
+                predicted.setdefault(stream_append.stream_id, 0)
+            elif isinstance(expected, int):
+                predicted.setdefault(stream_append.stream_id, expected)
+            else:
+                return None
+    return predicted
+
+
+def _insert_columns(rows: list[tuple[RecordedEvent, str, str]]) -> list[list[Any]]:
+    written = [row[0] for row in rows]
+    return [
+        [e.position for e in written],
+        [str(e.event_id) for e in written],
+        [e.stream_id for e in written],
+        [e.stream_version for e in written],
+        [e.event_type for e in written],
+        [e.schema_version for e in written],
+        [row[1] for row in rows],
+        [row[2] for row in rows],
+        [e.occurred_at for e in written],
+        [e.recorded_at for e in written],
+        [e.prev_hash for e in written],
+        [e.hash for e in written],
+    ]
+
+
 def _pg_read_stream(to_position: bool, occurred_until: bool) -> str:
     query = f"SELECT {_PG_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2"
     n = 2
@@ -288,6 +369,9 @@ class EventStore:
         self._pool: asyncpg.Pool | None = None
         self._pool_opening: asyncio.Lock | None = None
         self._writer_conn: asyncpg.Connection | None = None
+        # What the writer last wrote or read under the lock: its prediction of the head.
+        self._head: tuple[int, bytes] | None = None
+        self._one_trip = True  # whether the writer's session has docket_append
 
     @classmethod
     async def open(cls, url: str, **options: Any) -> Self:
@@ -423,19 +507,85 @@ class EventStore:
     async def _commit_postgres(
         self, batch: list[_Pending]
     ) -> list[list[RecordedEvent] | Exception]:
-        """One transaction on the writer's own connection, in four round trips: BEGIN and
-        the advisory lock; head, stream versions and existing ids; one INSERT; COMMIT."""
+        """The batch in one round trip when the writer's prediction of the head and of the
+        streams' versions holds (`docket_append`); else one transaction in four round
+        trips: BEGIN and the advisory lock; head, stream versions and existing ids; one
+        INSERT; COMMIT."""
         try:
-            return await self._transaction_postgres(batch)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise _as_dbapi_error(error, "append") from error
+            conn = await self._writer_connection()
+            outcomes = await self._one_trip_postgres(conn, batch)
+            if outcomes is None:
+                outcomes = await self._transaction_postgres(conn, batch)
+        except BaseException as error:
+            self._head = None
+            if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
+                raise _as_dbapi_error(error, "append") from error
+            raise
+        return outcomes
+
+    async def _writer_connection(self) -> asyncpg.Connection:
+        conn = self._writer_conn
+        if conn is not None and not conn.is_closed():
+            return conn
+        conn = await asyncpg.connect(self._dsn)
+        self._head = None
+        if self._one_trip:
+            try:
+                await conn.execute(_PG_APPEND_FUNCTION)
+            except asyncpg.PostgresError as refused:  # no TEMP privilege, say
+                log.warning("docket.append.one_trip_unavailable", error=repr(refused))
+                self._one_trip = False
+        self._writer_conn = conn
+        return conn
+
+    async def _one_trip_postgres(
+        self, conn: asyncpg.Connection, batch: list[_Pending]
+    ) -> list[list[RecordedEvent] | Exception] | None:
+        """The batch through `docket_append`, or None if the prediction failed twice."""
+        predicted = _predicted_versions(batch)
+        if not self._one_trip or self._head is None or predicted is None:
+            return None
+        position, chain = self._head
+        stream_ids = sorted(predicted)
+        all_ids = [str(event_id) for pending in batch for event_id in pending.event_ids]
+        for _ in range(2):
+            state = _BatchState(
+                position=position,
+                chain=chain,
+                versions={s: v for s, v in predicted.items() if v},
+                existing={},
+            )
+            outcomes = _apply_all(batch, state)
+            try:
+                missed = await conn.fetchval(
+                    _PG_APPEND_CALL,
+                    position,
+                    chain.hex(),
+                    stream_ids,
+                    [predicted[s] for s in stream_ids],
+                    all_ids,
+                    *_insert_columns(state.rows),
+                )
+            except asyncpg.PostgresError:
+                raise  # the statement's transaction is rolled back; the session is fine
+            except BaseException:
+                self._writer_conn = None
+                conn.terminate()
+                raise
+            if missed is None:
+                self._head = (state.position, state.chain)
+                self.stats.events += len(state.rows)
+                return outcomes
+            real = orjson.loads(missed)
+            if real["present"]:
+                return None
+            position, chain = int(real["position"]), bytes.fromhex(real["hash"])
+            predicted = dict(zip(stream_ids, real["versions"], strict=True))
+        return None
 
     async def _transaction_postgres(
-        self, batch: list[_Pending]
+        self, conn: asyncpg.Connection, batch: list[_Pending]
     ) -> list[list[RecordedEvent] | Exception]:
-        conn = self._writer_conn
-        if conn is None or conn.is_closed():
-            conn = self._writer_conn = await asyncpg.connect(self._dsn)
         try:
             await conn.execute(_PG_LOCK)
             outcomes = await self._write_batch_postgres(conn, batch)
@@ -477,23 +627,9 @@ class EventStore:
         )
         outcomes = _apply_all(batch, state)
         if state.rows:
-            written = [row[0] for row in state.rows]
-            await conn.execute(
-                _PG_INSERT,
-                [e.position for e in written],
-                [str(e.event_id) for e in written],
-                [e.stream_id for e in written],
-                [e.stream_version for e in written],
-                [e.event_type for e in written],
-                [e.schema_version for e in written],
-                [row[1] for row in state.rows],
-                [row[2] for row in state.rows],
-                [e.occurred_at for e in written],
-                [e.recorded_at for e in written],
-                [e.prev_hash for e in written],
-                [e.hash for e in written],
-            )
-            self.stats.events += len(written)
+            await conn.execute(_PG_INSERT, *_insert_columns(state.rows))
+            self.stats.events += len(state.rows)
+        self._head = (state.position, state.chain)
         return outcomes
 
     async def _write_batch(

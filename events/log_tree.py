@@ -13,17 +13,17 @@ import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import merkle
-from events.canonical import canonical
 from events.checkpoints import Signer, parse_checkpoint
-from events.hashing import leaf_hash
 from events.schema import checkpoints, merkle_nodes
 from events.store import EventStore
+from events.verify_chain import leaf_hashes
 
 log = structlog.get_logger("docket.checkpoints")
 
@@ -55,6 +55,21 @@ async def _nodes(conn: AsyncConnection, wanted: list[merkle.Node]) -> dict[merkl
     return {(row.level, row.idx): bytes.fromhex(row.hash) for row in rows}
 
 
+async def _insert_nodes(conn: AsyncConnection, new: list[merkle.StoredNode]) -> None:
+    rows = [(level, idx, digest.hex()) for level, idx, digest in new]
+    if conn.dialect.name == "postgresql":
+        # COPY on the transaction's own asyncpg connection: still one transaction.
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.copy_records_to_table(
+            "merkle_nodes", records=rows, columns=("level", "idx", "hash")
+        )
+        return
+    await conn.execute(
+        insert(merkle_nodes), [{"level": lv, "idx": ix, "hash": hx} for lv, ix, hx in rows]
+    )
+
+
 async def _size(conn: AsyncConnection) -> int:
     found = await conn.scalar(select(func.max(merkle_nodes.c.idx)).where(merkle_nodes.c.level == 0))
     return 0 if found is None else int(found) + 1
@@ -73,7 +88,7 @@ class LogTree:
         async with self.engine.connect() as conn:
             return await _size(conn)
 
-    async def extend(self, batch: int = 10_000) -> int:
+    async def extend(self, batch: int = 50_000) -> int:
         """Add the leaves of every event not yet in the tree; return the new size."""
         while True:
             async with self.engine.execution_options(**_WRITER).begin() as conn:
@@ -82,18 +97,12 @@ class LogTree:
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": TREE_LOCK_KEY}
                     )
                 size = await _size(conn)
-                events = await self.store.read_all(after=size, limit=batch)
-                if not events:
+                leaves = await leaf_hashes(self.store, size, batch)
+                if not leaves:
                     return size
                 stored = await _nodes(conn, merkle.nodes_needed_for_root(size))
                 builder = merkle.MerkleBuilder.resume(size, merkle.node_source(stored))
-                new = builder.extend(
-                    leaf_hash(canonical(event.hashed_fields())) for event in events
-                )
-                await conn.execute(
-                    insert(merkle_nodes),
-                    [{"level": lv, "idx": ix, "hash": digest.hex()} for lv, ix, digest in new],
-                )
+                await _insert_nodes(conn, builder.extend(leaves))
 
     async def _check_size(self, conn: AsyncConnection, tree_size: int) -> None:
         covered = await _size(conn)

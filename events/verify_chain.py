@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from events.bulk import is_postgres, iter_raw_pages, pg_pages
+from events.bulk import connect_raw, is_postgres, iter_raw_pages, pg_pages
 from events.canonical import canonical
 from events.hashing import event_hashes
 from events.model import ZERO_HASH, RecordedEvent, parse_utc, utc_text
@@ -133,6 +133,33 @@ def _sqlite_fields(row: Any) -> dict[str, Any]:
         "occurred_at": utc_text(parse_utc(row[8])),
         "recorded_at": utc_text(parse_utc(row[9])),
     }
+
+
+async def leaf_hashes(store: EventStore, after: int, limit: int) -> list[bytes]:
+    """Leaf hashes `SHA-256(0x00 || c(e))` of up to `limit` events after position `after`,
+    in position order, computed as the chain walk does (no links or hashes checked)."""
+    if is_postgres(store):
+        conn = await connect_raw(store)
+        try:
+            page = await conn.fetch(_PG_HASHED, after, limit)
+        finally:
+            await conn.close()
+        forms = (canonical(_pg_fields(row[3])) for row in page)
+    else:
+        page = []
+        async with contextlib.aclosing(iter_raw_pages(store, after, limit)) as pages:
+            async for first in pages:
+                page = first
+                break
+        forms = (canonical(_sqlite_fields(row)) for row in page)
+    leaves: list[bytes] = []
+    leaf_prefix = hashlib.sha256(b"\x00")
+    with _no_cyclic_gc():
+        for form in forms:
+            hasher = leaf_prefix.copy()
+            hasher.update(form)
+            leaves.append(hasher.digest())
+    return leaves
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ stored tree against the recomputed one, and consistency between successive check
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,6 +16,8 @@ from events.checkpoints import verify_checkpoint
 from events.log_tree import LogTree, TreeError
 from events.store import EventStore
 from events.verify_chain import ChainReport, verify_store_chain
+
+EMPTY = merkle.EMPTY_ROOT
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +43,26 @@ async def verify_log(
     stored = await tree.checkpoints()
     stored_size = await tree.size()
     wanted = {cp.tree_size for cp in stored} | {stored_size}
-    builder = merkle.MerkleBuilder()
     roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
+    # The tree's frontier (`MerkleBuilder`'s), kept inline: one call per leaf, no nodes kept.
+    frontier: list[bytes] = []
+    size = 0
+    sha256 = hashlib.sha256
+
+    def root() -> bytes:
+        return merkle.MerkleBuilder.from_frontier(size, frontier).root() if size else EMPTY
 
     def on_leaf(position: int, leaf: bytes) -> None:
-        builder.append(leaf)
+        nonlocal size
+        completed = size
+        current = leaf
+        while completed & 1:
+            current = sha256(b"\x01" + frontier.pop() + current).digest()
+            completed >>= 1
+        frontier.append(current)
+        size += 1
         if position in wanted:
-            roots[position] = builder.root()
+            roots[position] = root()
 
     chain = await verify_store_chain(store, on_leaf=on_leaf, progress=progress)
     if not chain.ok:
@@ -88,6 +104,6 @@ async def verify_log(
         chain,
         checkpoints=len(stored),
         tree_size=chain.head_position,
-        root=builder.root().hex(),
+        root=root().hex(),
         failures=failures,
     )

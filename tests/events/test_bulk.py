@@ -84,9 +84,13 @@ async def test_import_streams_in_chunks_and_writes_nothing_on_a_bad_line(
     store: EventStore, second_database_url: str, tmp_path: Path
 ) -> None:
     await fill(store, 10)
+    odd = "odd\tstream\\with\nescapes\r"  # COPY's text format must escape these
+    await store.append(
+        StreamAppend(odd, "no_stream", [NewEvent(odd, "Odd\t", {"k\\": "a\\b\tc\nd"}, T0)])
+    )
     path = tmp_path / "log.jsonl"
     with path.open("wb") as out:
-        assert await export_log(store, out) == 30
+        assert await export_log(store, out) == 31
     lines = path.read_bytes().splitlines(keepends=True)
     body = orjson.loads(lines[22])
     body["data"]["n"] = 99
@@ -97,9 +101,10 @@ async def test_import_streams_in_chunks_and_writes_nothing_on_a_bad_line(
             await import_log(target, bad, batch=4)  # several chunks written, then refused
         assert await target.head() == (0, ZERO_HASH)
         seen: list[int] = []
-        assert await import_log(target, path, progress=seen.append, batch=4) == 30
-        assert seen[-1] == 30
+        assert await import_log(target, path, progress=seen.append, batch=4) == 31
+        assert seen[-1] == 31
         assert await target.read_all(0, 100) == await store.read_all(0, 100)
-        assert (await verify_store_chain(target)).checked == 30
-        with pytest.raises(ImportRefused, match="already holds 30 events"):
+        assert (await target.read_stream(odd))[0].data == {"k\\": "a\\b\tc\nd"}
+        assert (await verify_store_chain(target)).checked == 31
+        with pytest.raises(ImportRefused, match="already holds 31 events"):
             await import_log(target, path)

@@ -83,6 +83,14 @@ class Outcome:
 Decider = Callable[[RequestState | None, rules.Context], list[Change]]
 
 
+def _latest(events: Sequence[RecordedEvent], since: datetime | None) -> datetime | None:
+    """The latest `occurred_at` among `events` and `since`."""
+    moments = [e.occurred_at for e in events]
+    if since is not None:
+        moments.append(since)
+    return max(moments, default=None)
+
+
 class CommandService:
     """Runs the secretariat's commands against the store."""
 
@@ -105,6 +113,8 @@ class CommandService:
             load_holidays(settings.holidays_file) if settings.holidays_file else frozenset()
         )
         self._states: OrderedDict[str, RequestState] = OrderedDict()
+        # stream -> (version, the latest occurred_at of its events up to that version)
+        self._latest: dict[str, tuple[int, datetime]] = {}
         self._cache_size = cache_size
         self._roster: Roster = committee.EMPTY_ROSTER
         self._roster_version = 0
@@ -135,23 +145,52 @@ class CommandService:
     ) -> RequestState | None:
         """`cached` (the state `fresh` was read after) with `fresh` applied, kept."""
         state = cached
+        latest = self._latest_of(stream, cached)
         try:
             for event in fresh:
                 state = request.evolve(state, event)
         except RefoldRequired:
-            state = request.fold(await self.store.read_stream(stream))
+            every = await self.store.read_stream(stream)
+            state, latest = request.fold(every), _latest(every, None)
+        else:
+            if cached is None:
+                latest = _latest(fresh, None)
+            elif latest is not None:
+                latest = _latest(fresh, latest)
         if state is not None:
-            self._keep(stream, state)
+            self._keep(stream, state, latest)
         return state
 
-    def _keep(self, stream: str, state: RequestState) -> None:
+    def _latest_of(self, stream: str, state: RequestState | None) -> datetime | None:
+        """The latest `occurred_at` of the events folded into `state`, if known."""
+        if state is None:
+            return None
+        kept = self._latest.get(stream)
+        return kept[1] if kept is not None and kept[0] == state.stream_version else None
+
+    def _keep(self, stream: str, state: RequestState, latest: datetime | None) -> None:
         kept = self._states.get(stream)
         if kept is not None and kept.stream_version > state.stream_version:
             return  # another command kept a later state meanwhile
         self._states[stream] = state
         self._states.move_to_end(stream)
+        if latest is None:
+            self._latest.pop(stream, None)
+        else:
+            self._latest[stream] = (state.stream_version, latest)
         if len(self._states) > self._cache_size:
-            self._states.popitem(last=False)
+            evicted, _ = self._states.popitem(last=False)
+            self._latest.pop(evicted, None)
+
+    async def request_state_as_of(self, request_id: str, as_of: datetime) -> RequestState | None:
+        """The request's current state if no event of it occurred after `as_of` (then it
+        is the state as of `as_of`), else None: fold the events up to `as_of` instead."""
+        stream = request_stream(request_id)
+        state = await self.request_state(request_id)
+        latest = self._latest_of(stream, state)
+        if state is None or latest is None or latest > as_of:
+            return None
+        return state
 
     def _kept(self, stream: str) -> tuple[RequestState, int, Roster] | None:
         """The kept state of `stream` and the kept roster, if both are kept."""
@@ -170,6 +209,7 @@ class CommandService:
         version = state.stream_version if state is not None else 0
         if not mine or mine[0].stream_version != version + 1:
             return
+        latest = self._latest_of(stream, state)
         try:
             for event in mine:
                 state = request.evolve(state, event)
@@ -177,7 +217,8 @@ class CommandService:
             self._states.pop(stream, None)
             return
         if state is not None:
-            self._keep(stream, state)
+            known = latest is not None or version == 0
+            self._keep(stream, state, _latest(mine, latest) if known else None)
 
     async def roster(self) -> tuple[int, Roster]:
         """The committee's roster and the version of its stream."""

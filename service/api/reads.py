@@ -152,6 +152,11 @@ async def _state(
     commands: CommandService = runtime.extras["commands"]
     if as_of is None and at_position is None:
         return await commands.request_state(request_id)
+    if at_position is None and as_of is not None:
+        # nothing occurred after `as_of`: the state as of then is the current one
+        current = await commands.request_state_as_of(request_id, as_of)
+        if current is not None:
+            return current
     events = await runtime.store.read_stream(
         request_stream(request_id), to_position=at_position, occurred_until=as_of
     )

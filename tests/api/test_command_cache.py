@@ -68,3 +68,24 @@ async def test_a_cached_roster_sees_a_member_seated_by_the_other_process(
     version, roster = await other.roster()
     assert version == 3
     assert "DNK" in {seat.member for seat in roster.seats}
+
+
+async def test_as_of_uses_the_kept_state_only_when_nothing_occurred_later(
+    api: Api, other: CommandService
+) -> None:
+    await seat(api)
+    rid = await make_request(api, "circulated")  # submitted 40 days ago, circulated 1 day ago
+
+    async def status(as_of: str) -> str:
+        response = await api.get(f"/v1/requests/{rid}", params={"as_of": as_of})
+        assert response.status_code == 200, response.text
+        found: str = response.json()["status"]
+        return found
+
+    assert await status(ago(0)) == "under_review"  # the kept state: nothing occurred later
+    assert await status(ago(10)) == "submitted"  # before the circulation: folded up to then
+    # another process places a hold, dated half a day ago
+    await other.on_request(rid, cmd.PlaceHold(member="USA", occurred_at=ago(0.5)), _meta(1))
+    assert await status(ago(0)) == "on_hold"
+    assert await status(ago(0.75)) == "under_review"
+    assert await status(ago(0.25)) == "on_hold"

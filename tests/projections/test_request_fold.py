@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import projections.request as request_module
+from events.model import utc_text
 from events.types import COMMITTEE_STREAM, Change, request_stream
 from projections import committee
 from projections.request import RefoldRequired, RequestState, evolve, fold, status, view
@@ -446,3 +448,18 @@ def test_as_of_equals_the_fold_of_the_prefix(
         "refused",
         "withdrawn",
     }
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+    )
+)
+def test_view_times_are_utc_text(moment: datetime) -> None:
+    """The view's time text (fast path and memo) is `utc_text`, whatever the zone."""
+    request_module._TEXTS.clear()
+    assert request_module._time(moment) == utc_text(moment)
+    assert request_module._time(moment) == utc_text(moment)  # from the memo
+    assert request_module._time(moment.astimezone(UTC)) == utc_text(moment)

@@ -240,6 +240,7 @@ class ProjectionRunner:
             store, "_upcasters", upcasting.registry
         )
         self._upcastable: dict[tuple[str, int], bool] = {}
+        self._full_page = False  # whether the last page read was a full one
 
     # -- the worker lock ---------------------------------------------------------------
 
@@ -411,6 +412,7 @@ class ProjectionRunner:
         self._active_holds = None
 
     async def _run(self, until: int | None, progress: Progress | None) -> int:
+        self._full_page = False
         try:
             return await self._loop(until, progress)
         finally:
@@ -438,8 +440,11 @@ class ProjectionRunner:
             if not self._postgres:
                 return None
             if until is None:
-                until = (await self._store.head())[0]
-            if until - start <= 2 * self.batch_size:
+                # no bound (a catch-up): long if the last page read was full; no head()
+                # query on every catch-up of a serving process
+                if not self._full_page:
+                    return None
+            elif until - start <= 2 * self.batch_size:
                 return None
             self._bulk = (start, bulk.iter_raw_pages(self._store, start, self.batch_size))
         pages = self._bulk[1]
@@ -533,7 +538,8 @@ class ProjectionRunner:
                             writing = (batch, asyncio.create_task(self._flush(batch)))
                             self._known = {**stored, **dict.fromkeys(names, batch.end)}
                             continue
-                        if batch.end != bound and self._bulk is None:
+                        long_read = self._postgres and self._full_page  # bulk reader next
+                        if batch.end != bound and self._bulk is None and not long_read:
                             read = asyncio.create_task(self._read_page(batch.end))
                             self._prefetched = (batch.end, read)
                         await self._flush(batch)
@@ -590,6 +596,7 @@ class ProjectionRunner:
             with _gc_paused():
                 bulk_page = await self._bulk_page(start, bound)
             page = list(await self._read_page(start)) if bulk_page is None else bulk_page
+        self._full_page = len(page) >= self.batch_size
         if bound is not None:
             page = [event for event in page if event.position <= bound]
         return page

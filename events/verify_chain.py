@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from events.bulk import connect_raw, is_postgres, iter_raw_pages, pg_pages
+from events.canonical import _OPTIONS as CANONICAL_OPTIONS
 from events.canonical import canonical
 from events.hashing import event_hashes
 from events.model import ZERO_HASH, RecordedEvent, parse_utc, utc_text
@@ -88,17 +89,19 @@ async def verify_chain(
     return ChainReport(checked, position, chain.hex())
 
 
-#: The hashed fields `c(e)` of each row as one JSON object built by PostgreSQL: times in
-#: the canonical `utc_text` form (`to_char` in UTC; four-digit years), `data` and `metadata`
-#: as stored. Decoding it gives exactly the values `RecordedEvent.hashed_fields()` holds,
-#: except `event_id`, which is checked to be canonical text (`_event_id`).
+#: The stored rows in the column order of `bulk.RawRow`, with the times as the canonical
+#: `utc_text` form made by PostgreSQL (`to_char` in UTC; four-digit years) and `data`
+#: and `metadata` as JSON text: the hashed fields without `datetime`s or `RecordedEvent`s.
 _UTC_TEXT = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 _PG_HASHED = (
-    "SELECT position, prev_hash, hash, json_build_object("
-    "'data', data, 'event_id', event_id, 'event_type', event_type, 'metadata', metadata,"
-    f" 'occurred_at', {_UTC_TEXT.format('occurred_at')}, 'position', position,"
-    f" 'recorded_at', {_UTC_TEXT.format('recorded_at')}, 'schema_version', schema_version,"
-    " 'stream_id', stream_id, 'stream_version', stream_version)::text"
+    "SELECT position, event_id, stream_id, stream_version, event_type, schema_version,"
+    f" data::text, metadata::text, {_UTC_TEXT.format('occurred_at')},"
+    f" {_UTC_TEXT.format('recorded_at')}, prev_hash, hash,"
+    # May data or metadata hold a float, or an integer orjson reads as one? Any number
+    # token with a fraction or exponent, or of 19+ digits, matches (it follows : , or [);
+    # strings that look alike only send the row down the full canonical path.
+    " ('[' || data::text || ',' || metadata::text)"
+    " ~ '[:,\\[][[:space:]]*-?[0-9]+([.eE]|[0-9]{18})'"
     " FROM events WHERE position > $1 ORDER BY position LIMIT $2"
 )
 
@@ -112,15 +115,49 @@ def _event_id(text: str) -> str:
     return str(uuid.UUID(text))
 
 
-def _pg_fields(text: str) -> dict[str, Any]:
-    fields: dict[str, Any] = orjson.loads(text)
-    event_id = fields["event_id"]
+def _pg_canonical(row: Any) -> bytes:
+    """`canonical(_pg_fields(row))`, skipping the walk when it could find nothing: no
+    floats (the last column is False), and data and metadata ASCII text with no \\u
+    escape, so no key needs UTF-16 ordering; orjson made every value, so all types are
+    exact. Then `canonical` would return exactly this dump (on any error, its own path)."""
+    fields = _pg_fields(row)
+    data, metadata = row[6], row[7]
+    if (
+        not row[12]
+        and data.isascii()
+        and metadata.isascii()
+        and "\\u" not in data
+        and "\\u" not in metadata
+    ):
+        try:
+            return orjson.dumps(fields, option=CANONICAL_OPTIONS)
+        except orjson.JSONEncodeError:
+            pass
+    return canonical(fields)
+
+
+def _pg_fields(row: Any) -> dict[str, Any]:
+    """The hashed fields of a `_PG_HASHED` row (times already canonical text)."""
+    event_id = row[1]
     if not _CANONICAL_UUID.fullmatch(event_id):
-        fields["event_id"] = str(uuid.UUID(event_id))
-    return fields
+        event_id = str(uuid.UUID(event_id))
+    loads = orjson.loads
+    return {
+        "position": row[0],
+        "event_id": event_id,
+        "stream_id": row[2],
+        "stream_version": row[3],
+        "event_type": row[4],
+        "schema_version": row[5],
+        "data": loads(row[6]),
+        "metadata": loads(row[7]),
+        "occurred_at": row[8],
+        "recorded_at": row[9],
+    }
 
 
 def _sqlite_fields(row: Any) -> dict[str, Any]:
+    """The hashed fields of a `bulk.RawRow` from SQLite (times stored as text)."""
     return {
         "position": row[0],
         "event_id": _event_id(row[1]),
@@ -144,7 +181,7 @@ async def leaf_hashes(store: EventStore, after: int, limit: int) -> list[bytes]:
             page = await conn.fetch(_PG_HASHED, after, limit)
         finally:
             await conn.close()
-        forms = (canonical(_pg_fields(row[3])) for row in page)
+        forms = (_pg_canonical(row) for row in page)
     else:
         page = []
         async with contextlib.aclosing(iter_raw_pages(store, after, limit)) as pages:
@@ -186,9 +223,8 @@ async def verify_store_chain(
     """Verify the whole log of `store`, read in pages of `batch` events.
 
     The same checks as `verify_chain` over `store.iter_all()`, without building
-    `RecordedEvent`s: on PostgreSQL each row comes as its hashed fields in one JSON object
-    (see `_PG_HASHED`) through a raw connection, the next page read while this one is
-    hashed.
+    `RecordedEvent`s: on PostgreSQL the rows come with their times as canonical text (see
+    `_PG_HASHED`) through a raw connection, the next page read while this one is hashed.
     """
     postgres = is_postgres(store)
     pages = pg_pages(store, _PG_HASHED, 0, batch) if postgres else iter_raw_pages(store, 0, batch)
@@ -213,17 +249,13 @@ async def verify_store_chain(
                                 expected, f"position {expected} is missing (next is {at})"
                             )
                         return broken(at, f"position {at} follows {position}")
-                    if postgres:
-                        prev_hash, stored = row[1], row[2]
-                    else:
-                        prev_hash, stored = row[10], row[11]
+                    prev_hash, stored = row[10], row[11]
                     if prev_hash != prev_hex:
                         return broken(
                             expected, "prev_hash does not link to the previous event's hash"
                         )
                     try:
-                        fields = _pg_fields(row[3]) if postgres else _sqlite_fields(row)
-                        form = canonical(fields)
+                        form = _pg_canonical(row) if postgres else canonical(_sqlite_fields(row))
                     except (TypeError, ValueError) as error:
                         return broken(expected, f"stored fields have no canonical form: {error}")
                     hasher = leaf_prefix.copy()

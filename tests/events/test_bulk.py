@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from events.bulk import iter_pages
+from events.canonical import canonical
+from events.hashing import leaf_hash
 from events.model import ZERO_HASH, NewEvent, RecordedEvent, StreamAppend
 from events.store import EventStore
 from events.transfer import ImportRefused, export_log, import_log
-from events.verify_chain import verify_store_chain
+from events.verify_chain import leaf_hashes, verify_store_chain
 
 T0 = datetime(2026, 2, 5, 15, 4, 5, 123456, tzinfo=UTC)
 
@@ -108,3 +112,30 @@ async def test_import_streams_in_chunks_and_writes_nothing_on_a_bad_line(
         assert (await verify_store_chain(target)).checked == 31
         with pytest.raises(ImportRefused, match="already holds 31 events"):
             await import_log(target, path)
+
+
+TRICKY_DATA: list[dict[str, Any]] = [
+    {"f": 5.0, "g": -0.0, "h": 1e16, "i": 1.5e-7},  # floats: JCS writes them its own way
+    {"big": 2**53 + 1},  # beyond RFC 8785's integers: no canonical form
+    {"huge": 10**20},  # refused as well
+    {"\ue000": 1, "\U0001f600": 2},  # keys ordered by UTF-16 code units
+    {"esc": "caf\u00e9 \u2028", "s": "a:1.5,[2e3]"},  # non-ASCII; number-like strings
+    {"list": [1, 2.5, {"z": 1, "a": [3.0]}], "n": 1234567890123456},  # long digit runs
+]
+
+
+async def test_chain_walk_and_leaves_agree_with_canonical_on_tricky_values(
+    store: EventStore,
+) -> None:
+    for i, data in enumerate(TRICKY_DATA):
+        # No canonical form (2**53 + 1): the store refuses it, as it should.
+        with contextlib.suppress(TypeError, ValueError):
+            await store.append(StreamAppend(f"t{i}", "any", [NewEvent(f"t{i}", "T", data, T0)]))
+    events = await store.read_all(0, 100)
+    assert len(events) == 4  # the two integers beyond 2**53 are refused
+    report = await verify_store_chain(store, batch=2)
+    assert report.ok, report.reason
+    assert report.checked == len(events)
+    expected = [leaf_hash(canonical(event.hashed_fields())) for event in events]
+    assert await leaf_hashes(store, 0, 100) == expected
+    assert await leaf_hashes(store, 2, 2) == expected[2:4]

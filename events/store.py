@@ -47,12 +47,14 @@ APPEND_LOCK_KEY = 0x646F636B6574
 
 _EXPECTED_WORDS = ("any", "no_stream", "exists")
 
-#: Connections of a PostgreSQL store's pool: about the concurrent commands of one process.
-POOL_SIZE = 32
-POOL_OVERFLOW = 8
+#: Connections of a PostgreSQL store's engine pool (projections, tokens, lists: the log
+#: itself is read through the raw pool below and written on the writer's own connection).
+#: Several server processes share the server's max_connections (100 by default).
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
 
 #: Connections of the raw asyncpg pool that a PostgreSQL store reads the log with.
-READ_POOL_SIZE = 16
+READ_POOL_SIZE = 10
 
 # -- PostgreSQL statements (raw asyncpg: prepared once per connection, no row processing) --
 
@@ -378,8 +380,7 @@ class EventStore:
         """A store on the database at `url` (`sqlite+aiosqlite:///…`, `postgresql+asyncpg://…`)."""
         engine_options: dict[str, Any] = {}
         if make_url(url).get_backend_name() == "postgresql":
-            # Commands read a stream each, concurrently: a pool smaller than the callers
-            # makes overflow connections that are opened and closed on every checkout.
+            # Overflow connections are opened and closed on every checkout: keep a pool.
             engine_options = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         return cls(create_engine(url, **engine_options), **options)
 

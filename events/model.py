@@ -18,7 +18,8 @@ def utc_text(moment: datetime) -> str:
     """A time as it appears in the canonical form: `2026-02-05T15:04:05.123456Z`."""
     if moment.tzinfo is None:
         raise ValueError("times in the log must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: "%Y" does not pad years before 1000 to four digits.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_utc(text: str) -> datetime:

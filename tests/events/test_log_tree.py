@@ -188,3 +188,13 @@ async def test_verify_log_names_a_checkpoint_the_log_no_longer_matches(
     report = await verify_log(store, stranger.verifier_key())
     assert not report.ok
     assert "signature does not verify" in report.failures[0]
+
+
+async def test_times_before_year_1000_hash_and_verify_alike(store: EventStore) -> None:
+    """The canonical form writes four-digit years (RFC 3339), as PostgreSQL's verify does."""
+    early = NewEvent("committee", "MemberSeated", {"n": 1}, datetime(500, 3, 1, tzinfo=UTC))
+    await store.append(StreamAppend("committee", "any", [early]))
+    (recorded,) = await store.read_all(0, 10)
+    assert recorded.hashed_fields()["occurred_at"] == "0500-03-01T00:00:00.000000Z"
+    report = await verify_log(store, None)
+    assert report.ok, (report.chain, report.failures)

@@ -19,7 +19,7 @@ from service.api.problems import (
 from service.commands import CommandService, Meta, Outcome
 from service.rules import RuleBroken
 from service.rules import commands as cmd
-from service.runtime import Runtime, get_runtime
+from service.runtime import get_runtime
 from service.tokens import Caller
 
 router = APIRouter(tags=["commands"])
@@ -66,8 +66,9 @@ def _meta(request: Request, caller: Caller, key: str | None, if_match: str | Non
     )
 
 
-def _service(runtime: Annotated[Runtime, Depends(get_runtime)]) -> CommandService:
-    service: CommandService = runtime.extras["commands"]
+async def _service(request: Request) -> CommandService:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per call
+    service: CommandService = get_runtime(request).extras["commands"]
     return service
 
 

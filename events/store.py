@@ -216,6 +216,13 @@ _ERROR_CLASSES: dict[str, type[sa_exc.DBAPIError]] = {
 }
 
 
+#: Errors of the connection rather than of the statement. asyncpg raises
+#: InternalClientError ("another operation is in progress") on a connection left mid-way by
+#: an interrupted one — seen while PostgreSQL shuts down under load.
+_BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.InternalClientError)
+_DATABASE_ERRORS = (asyncpg.PostgresError, *_BROKEN_CONNECTION)
+
+
 def _as_dbapi_error(error: Exception, statement: str) -> Exception:
     """A raw asyncpg error as the `sqlalchemy.exc.DBAPIError` the SQLAlchemy path raises,
     so that callers handle both paths alike (503 on unavailability, the runner's retry)."""
@@ -223,7 +230,7 @@ def _as_dbapi_error(error: Exception, statement: str) -> Exception:
         sqlstate = str(getattr(error, "sqlstate", "") or "")
         kind = _ERROR_CLASSES.get(sqlstate[:2], sa_exc.DBAPIError)
         return kind(statement, None, error)
-    if isinstance(error, asyncpg.InterfaceError):
+    if isinstance(error, _BROKEN_CONNECTION):
         return sa_exc.InterfaceError(statement, None, error, connection_invalidated=True)
     return error
 
@@ -425,8 +432,14 @@ class EventStore:
         try:
             pool = await self._read_pool()
             async with pool.acquire() as conn:
-                rows: list[Any] = await conn.fetch(query, *args)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                try:
+                    rows: list[Any] = await conn.fetch(query, *args)
+                except asyncpg.PostgresError:
+                    raise
+                except BaseException:
+                    conn.terminate()  # interrupted mid-operation: never hand it out again
+                    raise
+        except _DATABASE_ERRORS as error:
             raise _as_dbapi_error(error, query) from error
         return rows
 
@@ -519,7 +532,10 @@ class EventStore:
                 outcomes = await self._transaction_postgres(conn, batch)
         except BaseException as error:
             self._head = None
-            if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
+            if isinstance(error, _DATABASE_ERRORS):
+                if isinstance(error, _BROKEN_CONNECTION) and self._writer_conn is not None:
+                    self._writer_conn.terminate()
+                    self._writer_conn = None
                 raise _as_dbapi_error(error, "append") from error
             raise
         return outcomes

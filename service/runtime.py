@@ -23,6 +23,8 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """The running service's `Runtime` (async: FastAPI runs a plain `def` dependency in a
+    worker thread, a thread hop on every request)."""
     runtime: Runtime = request.app.state.runtime
     return runtime

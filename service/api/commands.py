@@ -19,7 +19,6 @@ from service.api.problems import (
 from service.commands import CommandService, Meta, Outcome
 from service.rules import RuleBroken
 from service.rules import commands as cmd
-from service.runtime import get_runtime
 from service.tokens import Caller
 
 router = APIRouter(tags=["commands"])
@@ -68,7 +67,7 @@ def _meta(request: Request, caller: Caller, key: str | None, if_match: str | Non
 
 async def _service(request: Request) -> CommandService:
     # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per call
-    service: CommandService = get_runtime(request).extras["commands"]
+    service: CommandService = request.app.state.runtime.extras["commands"]
     return service
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import asyncpg
 import orjson
 import structlog
 from fastapi import FastAPI, Request
@@ -104,7 +105,11 @@ def database_unavailable(error: BaseException) -> bool:
     if error.connection_invalidated or isinstance(error, OperationalError | InterfaceError):
         return True
     state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return isinstance(state, str) and state[:2] in _UNAVAILABLE_SQLSTATE
+    if isinstance(state, str) and state[:2] in _UNAVAILABLE_SQLSTATE:
+        return True
+    # the driver's own error under SQLAlchemy's adapter: a connection left mid-operation
+    driver = getattr(error.orig, "__cause__", None)
+    return isinstance(driver, asyncpg.InternalClientError | asyncpg.InterfaceError | OSError)
 
 
 def problem_response(problem: Problem) -> Response:

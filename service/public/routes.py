@@ -34,7 +34,7 @@ CSV_MEDIA_TYPE = "text/csv; charset=utf-8; header=present"
 HTML_MEDIA_TYPE = "text/html; charset=utf-8"
 
 
-def get_public_source(request: Request) -> PublicSource:
+async def get_public_source(request: Request) -> PublicSource:
     """The app's source: `app.state.public_source` if set (tests), else the projection
     tables on the runtime's read engine."""
     source: PublicSource | None = getattr(request.app.state, "public_source", None)
@@ -44,7 +44,7 @@ def get_public_source(request: Request) -> PublicSource:
     return source
 
 
-def get_now() -> datetime:
+async def get_now() -> datetime:
     """The clock of public outputs (overridden in tests)."""
     return datetime.now(UTC)
 

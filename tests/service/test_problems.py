@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -14,6 +15,13 @@ class _Driver(Exception):
     def __init__(self, sqlstate: str | None) -> None:
         super().__init__("driver error")
         self.sqlstate = sqlstate
+
+
+def _caused_by(error: Exception) -> Exception:
+    """A driver error as SQLAlchemy's asyncpg adapter wraps it."""
+    wrapped = _Driver(None)
+    wrapped.__cause__ = error
+    return wrapped
 
 
 @pytest.mark.parametrize(
@@ -31,6 +39,7 @@ class _Driver(Exception):
         (DBAPIError("SELECT 1", {}, _Driver("42P01")), False),  # undefined table: a bug
         (IntegrityError("INSERT", {}, _Driver("23505")), False),
         (ValueError("not a database error"), False),
+        (DBAPIError("SELECT 1", {}, _caused_by(asyncpg.InternalClientError("state 12"))), True),
     ],
 )
 def test_database_unavailable(error: BaseException, unavailable: bool) -> None:

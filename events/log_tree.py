@@ -82,11 +82,22 @@ class LogTree:
         self.store = store
         self.engine: AsyncEngine = store.engine
         self._postgres = self.engine.dialect.name == "postgresql"
+        # How many leaves the stored tree was last seen to cover. Nodes are only ever
+        # added, so a proof within this size needs no query to know the tree covers it.
+        self._covered = 0
 
     async def size(self) -> int:
         """How many leaves the stored tree covers."""
         async with self.engine.connect() as conn:
-            return await _size(conn)
+            return self._saw(await _size(conn))
+
+    def _saw(self, size: int) -> int:
+        self._covered = max(self._covered, size)
+        return size
+
+    async def covers(self, tree_size: int) -> bool:
+        """Whether the stored tree has the leaves of a tree of `tree_size`."""
+        return tree_size <= self._covered or tree_size <= await self.size()
 
     async def extend(self, batch: int = 50_000) -> int:
         """Add the leaves of every event not yet in the tree; return the new size."""
@@ -99,13 +110,15 @@ class LogTree:
                 size = await _size(conn)
                 leaves = await leaf_hashes(self.store, size, batch)
                 if not leaves:
-                    return size
+                    return self._saw(size)
                 stored = await _nodes(conn, merkle.nodes_needed_for_root(size))
                 builder = merkle.MerkleBuilder.resume(size, merkle.node_source(stored))
                 await _insert_nodes(conn, builder.extend(leaves))
 
     async def _check_size(self, conn: AsyncConnection, tree_size: int) -> None:
-        covered = await _size(conn)
+        if tree_size <= self._covered:
+            return
+        covered = self._saw(await _size(conn))
         if tree_size > covered:
             raise TreeError(f"the tree covers {covered} events; {tree_size} is beyond it")
 

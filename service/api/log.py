@@ -130,7 +130,7 @@ async def inclusion_proof(
     if position > size:
         raise Unprocessable(f"position {position} is beyond the tree of {size}")
     tree = _tree(runtime)
-    if size > await tree.size():
+    if not await tree.covers(size):
         await tree.extend()
     try:
         leaf, root, proof = await tree.inclusion(position - 1, size)
@@ -161,7 +161,7 @@ async def consistency_proof(
     if from_ > size:
         raise Unprocessable(f"from ({from_}) is beyond to ({size})")
     tree = _tree(runtime)
-    if size > await tree.size():
+    if not await tree.covers(size):
         await tree.extend()
     try:
         old_root, new_root, proof = await tree.consistency(from_, size)

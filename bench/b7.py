@@ -20,12 +20,14 @@ from events.types import request_stream
 from projections.request import fold, view
 
 
-async def in_process(url: str, rounds: int = 200) -> tuple[list[float], int]:
+async def in_process(url: str, rounds: int = 200) -> tuple[list[float], int, datetime]:
+    """Times of the state as of just before the stream's last event: 499 events folded
+    (as of its last event or later, the service may answer from the state it keeps)."""
     store = await EventStore.open(url)
     stream = request_stream(gen.LONG_ID)
     try:
         every = await store.read_stream(stream)
-        as_of = every[-1].occurred_at
+        as_of = every[-2].occurred_at
         times = []
         for _ in range(rounds):
             start = time.perf_counter()
@@ -34,7 +36,7 @@ async def in_process(url: str, rounds: int = 200) -> tuple[list[float], int]:
             assert state is not None
             view(state, as_of)
             times.append(time.perf_counter() - start)
-        return times, len(every)
+        return times, len(every), as_of
     finally:
         await store.close()
 
@@ -57,18 +59,25 @@ async def over_http(port: int, token: str, as_of: str, rounds: int = 200) -> lis
 def run(events: int = 10_000) -> Result:
     result = Result("B7", "as_of state of a 500-event request", f"log of {events:,} events")
     template = asyncio.run(gen.log_template(events))
-    times, length = asyncio.run(in_process(db.url(template)))
-    result.add("  events in the request's stream", length, "")
+    times, length, as_of = asyncio.run(in_process(db.url(template)))
+    result.add("  events in the request's stream (all but the last folded)", length, "")
     ours = result.add("in process: median", statistics.median(times) * 1000, "ms")
     result.add("in process: p99", sorted(times)[int(len(times) * 0.99)] * 1000, "ms")
     database = f"{db.PREFIX}b7_run"
     url = asyncio.run(db.copy_of(template, database))
     try:
         with serve(url) as server:
-            as_of = utc_text(datetime.now(UTC)).replace(":", "%3A")
-            http = asyncio.run(over_http(server.port, server.token, as_of))
+            past = utc_text(as_of).replace(":", "%3A")
+            http = asyncio.run(over_http(server.port, server.token, past))
+            now = utc_text(datetime.now(UTC)).replace(":", "%3A")
+            current = asyncio.run(over_http(server.port, server.token, now))
         result.add("over HTTP: median", statistics.median(http) * 1000, "ms")
         result.add("over HTTP: p99", sorted(http)[int(len(http) * 0.99)] * 1000, "ms")
+        result.add(
+            "over HTTP, as_of now (kept state), median, info",
+            statistics.median(current) * 1000,
+            "ms",
+        )
         result.check("≤ 10 ms over HTTP (median)", statistics.median(http) * 1000 <= 10)
     finally:
         asyncio.run(db.drop(database))

@@ -138,13 +138,10 @@ def _pg_canonical(row: Any) -> bytes:
 
 def _pg_fields(row: Any) -> dict[str, Any]:
     """The hashed fields of a `_PG_HASHED` row (times already canonical text)."""
-    event_id = row[1]
-    if not _CANONICAL_UUID.fullmatch(event_id):
-        event_id = str(uuid.UUID(event_id))
     loads = orjson.loads
     return {
         "position": row[0],
-        "event_id": event_id,
+        "event_id": _event_id(row[1]),
         "stream_id": row[2],
         "stream_version": row[3],
         "event_type": row[4],

@@ -34,7 +34,7 @@ import orjson
 
 from bench import db
 from events.hashing import event_hashes
-from events.model import ZERO_HASH, utc_text
+from events.model import EVENT_COLUMNS, ZERO_HASH, utc_text
 from service.data.roster_2025_2026 import ROSTER_2025_2026
 
 OPEN_COUNT = 1000
@@ -47,20 +47,7 @@ MEMBERS_2026 = (
     "DNK", "GRC", "PAK", "PAN", "SOM",
     "BHR", "COD", "COL", "LBR", "LVA",
 )  # fmt: skip
-COLUMNS = (
-    "position",
-    "event_id",
-    "stream_id",
-    "stream_version",
-    "event_type",
-    "schema_version",
-    "data",
-    "metadata",
-    "occurred_at",
-    "recorded_at",
-    "prev_hash",
-    "hash",
-)
+COLUMNS = EVENT_COLUMNS
 _ORGS = (
     ("World Health Organization", "un_agency", "direct", None),
     ("United Nations Children's Fund", "un_agency", "direct", None),

@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncGenerator
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 from sqlalchemy.engine import URL
 
-from events.model import RecordedEvent, parse_utc
-from events.store import EventStore
+from events.model import RecordedEvent
+from events.store import EventStore, row_event
 
 #: A raw row: position, event_id, stream_id, stream_version, event_type, schema_version,
 #: data (JSON text), metadata (JSON text), occurred_at, recorded_at, prev_hash, hash.
@@ -123,29 +120,8 @@ async def iter_raw_pages(
             yield page
 
 
-def _utc(value: Any) -> datetime:
-    if isinstance(value, str):
-        return parse_utc(value)
-    moment: datetime = value
-    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-
-
-def to_event(row: RawRow) -> RecordedEvent:
-    """The `RecordedEvent` of a raw row (stored form, no upcasting)."""
-    return RecordedEvent(
-        position=row[0],
-        event_id=uuid.UUID(row[1]),
-        stream_id=row[2],
-        stream_version=row[3],
-        event_type=row[4],
-        schema_version=row[5],
-        data=orjson.loads(row[6]),
-        metadata=orjson.loads(row[7]),
-        occurred_at=_utc(row[8]),
-        recorded_at=_utc(row[9]),
-        prev_hash=row[10],
-        hash=row[11],
-    )
+#: The `RecordedEvent` of a raw row (stored form, no upcasting).
+to_event = row_event
 
 
 async def iter_pages(

@@ -19,24 +19,11 @@ from events.canonical import CanonicalizationError, canonical
 from events.checkpoints import Checkpoint, CheckpointError, verify_checkpoint
 from events.hashing import chain_hash, leaf_hash
 from events.merkle import EMPTY_ROOT, MerkleBuilder
-from events.model import ZERO_HASH
+from events.model import HASHED_FIELDS, ZERO_HASH
 
 __all__ = ["BundleError", "BundleReport", "verify_bundle"]
 
-_HASHED_FIELDS = frozenset(
-    {
-        "position",
-        "event_id",
-        "stream_id",
-        "stream_version",
-        "event_type",
-        "schema_version",
-        "data",
-        "metadata",
-        "occurred_at",
-        "recorded_at",
-    }
-)
+_HASHED_FIELDS = frozenset(HASHED_FIELDS)
 
 
 class BundleError(Exception):

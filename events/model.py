@@ -94,6 +94,22 @@ class RecordedEvent:
 
 ZERO_HASH = "00" * 32
 
+#: The fields of the canonical form `c(e)` (SPEC §4), in `hashed_fields()` order.
+HASHED_FIELDS = (
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "event_type",
+    "schema_version",
+    "data",
+    "metadata",
+    "occurred_at",
+    "recorded_at",
+)
+#: The `events` table's columns, and the keys of an event's wire form, in that order.
+EVENT_COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+
 
 class StoreError(Exception):
     """Base of the store's refusals."""

@@ -34,6 +34,7 @@ from events.model import (
     RecordedEvent,
     StoreError,
     StreamAppend,
+    parse_utc,
 )
 from events.schema import events
 from events.upcasting import UpcasterRegistry
@@ -188,7 +189,16 @@ def _pg_read_stream(to_position: bool, occurred_until: bool) -> str:
 _PG_READ_STREAM = {(p, o): _pg_read_stream(p, o) for p in (False, True) for o in (False, True)}
 
 
-def _pg_event(row: Sequence[Any]) -> RecordedEvent:
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite's raw rows hold times as text
+        return parse_utc(value)
+    moment: datetime = value
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+def row_event(row: Sequence[Any]) -> RecordedEvent:
+    """The `RecordedEvent` of a raw row in `EVENT_COLUMNS` order (data and metadata as
+    JSON text), as stored: no upcasting."""
     return RecordedEvent(
         position=row[0],
         event_id=uuid.UUID(row[1]),
@@ -198,8 +208,8 @@ def _pg_event(row: Sequence[Any]) -> RecordedEvent:
         schema_version=row[5],
         data=orjson.loads(row[6]),
         metadata=orjson.loads(row[7]),
-        occurred_at=row[8],
-        recorded_at=row[9],
+        occurred_at=_utc(row[8]),
+        recorded_at=_utc(row[9]),
         prev_hash=row[10],
         hash=row[11],
     )
@@ -635,7 +645,7 @@ class EventStore:
         position, last_hash, versions, present = row
         existing: list[RecordedEvent] = []
         if present:
-            existing = [_pg_event(r) for r in await conn.fetch(_PG_BY_IDS, all_ids)]
+            existing = [row_event(r) for r in await conn.fetch(_PG_BY_IDS, all_ids)]
         state = _BatchState(
             position=position or 0,
             chain=bytes.fromhex(last_hash or ZERO_HASH),
@@ -711,7 +721,7 @@ class EventStore:
                     raise ValueError("occurred_until must be timezone-aware")
                 args.append(occurred_until)
             statement = _PG_READ_STREAM[to_position is not None, occurred_until is not None]
-            found = [_pg_event(row) for row in await self._fetch(statement, *args)]
+            found = [row_event(row) for row in await self._fetch(statement, *args)]
             if upcast:
                 return [self._upcasters.upcast(event) for event in found]
             return found
@@ -743,7 +753,7 @@ class EventStore:
             return found
         rows = await self._fetch(_PG_STREAMS, list(from_versions), list(from_versions.values()))
         for row in rows:
-            event = _pg_event(row)
+            event = row_event(row)
             found[event.stream_id].append(self._upcasters.upcast(event) if upcast else event)
         return found
 
@@ -763,7 +773,7 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """Up to `limit` events with positions after `after`, in position order (stored form)."""
         if self._postgres:
-            found = [_pg_event(row) for row in await self._fetch(_PG_PAGE, after, limit)]
+            found = [row_event(row) for row in await self._fetch(_PG_PAGE, after, limit)]
         else:
             async with self._reader.connect() as conn:
                 found = await _read_page(conn, after, limit)
@@ -800,7 +810,7 @@ class EventStore:
         """The recorded events among `event_ids`, in position order (stored form)."""
         if self._postgres:
             ids = [str(event_id) for event_id in event_ids]
-            return [_pg_event(row) for row in await self._fetch(_PG_BY_IDS, ids)] if ids else []
+            return [row_event(row) for row in await self._fetch(_PG_BY_IDS, ids)] if ids else []
         async with self._reader.connect() as conn:
             return await _by_event_ids(conn, list(event_ids))
 

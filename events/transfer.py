@@ -23,7 +23,7 @@ import orjson
 
 from events.bulk import connect_raw, is_postgres
 from events.canonical import canonical
-from events.model import ZERO_HASH, RecordedEvent, parse_utc
+from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent, parse_utc
 from events.store import APPEND_LOCK_KEY, EventStore
 from events.verify_chain import ChainReport, verify_chain
 
@@ -104,20 +104,7 @@ _CANONICAL_TIME = re.compile(
 #: A row in the column order of `_COLUMNS`; times as datetimes (PostgreSQL) or canonical
 #: text (SQLite), `data` and `metadata` as JSON text serialised as the store does.
 _Record = tuple[Any, ...]
-_COLUMNS = (
-    "position",
-    "event_id",
-    "stream_id",
-    "stream_version",
-    "event_type",
-    "schema_version",
-    "data",
-    "metadata",
-    "occurred_at",
-    "recorded_at",
-    "prev_hash",
-    "hash",
-)
+_COLUMNS = EVENT_COLUMNS
 _SQLITE_INSERT = (
     f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -17,6 +17,7 @@ from service.runtime import Runtime, get_runtime
 
 router = APIRouter(tags=["log"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+_Proof = TypeVar("_Proof")
 _READ_PROBLEMS = problem_openapi(Unauthorized, Forbidden)
 
 
@@ -115,6 +116,20 @@ async def _default_size(runtime: Runtime) -> int:
     return latest.tree_size
 
 
+async def _prove(
+    runtime: Runtime, size: int, prove: Callable[[LogTree], Awaitable[_Proof]]
+) -> _Proof:
+    """`prove` on the stored tree, extended first if it does not cover `size` yet; a size
+    beyond the log is a 404 problem."""
+    tree = _tree(runtime)
+    if not await tree.covers(size):
+        await tree.extend()
+    try:
+        return await prove(tree)
+    except TreeError as error:
+        raise NotFound(str(error), rule="beyond-the-log") from error
+
+
 @router.get(
     "/v1/log/proofs/inclusion",
     summary="RFC 9162 inclusion proof of the event at `position`",
@@ -129,13 +144,7 @@ async def inclusion_proof(
     size = tree_size if tree_size is not None else await _default_size(runtime)
     if position > size:
         raise Unprocessable(f"position {position} is beyond the tree of {size}")
-    tree = _tree(runtime)
-    if not await tree.covers(size):
-        await tree.extend()
-    try:
-        leaf, root, proof = await tree.inclusion(position - 1, size)
-    except TreeError as error:
-        raise NotFound(str(error), rule="beyond-the-log") from error
+    leaf, root, proof = await _prove(runtime, size, lambda tree: tree.inclusion(position - 1, size))
     return {
         "position": position,
         "leaf_index": position - 1,
@@ -160,13 +169,9 @@ async def consistency_proof(
     size = to if to is not None else await _default_size(runtime)
     if from_ > size:
         raise Unprocessable(f"from ({from_}) is beyond to ({size})")
-    tree = _tree(runtime)
-    if not await tree.covers(size):
-        await tree.extend()
-    try:
-        old_root, new_root, proof = await tree.consistency(from_, size)
-    except TreeError as error:
-        raise NotFound(str(error), rule="beyond-the-log") from error
+    old_root, new_root, proof = await _prove(
+        runtime, size, lambda tree: tree.consistency(from_, size)
+    )
     return {
         "from": from_,
         "to": size,

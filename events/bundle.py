@@ -17,6 +17,7 @@ import orjson
 
 from events.canonical import CanonicalizationError, canonical
 from events.checkpoints import Checkpoint, CheckpointError, verify_checkpoint
+from events.errors import BundleError
 from events.hashing import chain_hash, leaf_hash
 from events.merkle import EMPTY_ROOT, MerkleBuilder
 from events.model import HASHED_FIELDS, ZERO_HASH
@@ -24,16 +25,6 @@ from events.model import HASHED_FIELDS, ZERO_HASH
 __all__ = ["BundleError", "BundleReport", "verify_bundle"]
 
 _HASHED_FIELDS = frozenset(HASHED_FIELDS)
-
-
-class BundleError(Exception):
-    """The bundle or its checkpoint does not verify; `position` is the first bad one."""
-
-    def __init__(self, reason: str, position: int | None = None) -> None:
-        at = f"position {position}: " if position is not None else ""
-        super().__init__(f"{at}{reason}")
-        self.reason = reason
-        self.position = position
 
 
 @dataclass(frozen=True, slots=True)

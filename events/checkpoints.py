@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from events.errors import CheckpointError, SigningKeyError
+
 __all__ = [
     "Checkpoint",
     "CheckpointError",
@@ -46,14 +48,6 @@ _HASH_SIZE = 32
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 # Control characters other than newline may not appear in a note.
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
-
-
-class CheckpointError(ValueError):
-    """A note or checkpoint is malformed or its signature does not verify."""
-
-
-class SigningKeyError(Exception):
-    """The signing key file is missing or is not an Ed25519 private key."""
 
 
 @dataclass(frozen=True, slots=True)

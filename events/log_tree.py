@@ -9,31 +9,24 @@ O(log n) nodes it needs, in one query.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
-from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import merkle
 from events.checkpoints import Signer, parse_checkpoint
+from events.errors import TreeError
 from events.schema import checkpoints, merkle_nodes
 from events.store import EventStore
 from events.verify_chain import leaf_hashes
 
+__all__ = ["CheckpointWriter", "LogTree", "StoredCheckpoint", "TreeError"]
+
 log = structlog.get_logger("docket.checkpoints")
-
-#: PostgreSQL advisory lock serialising writers of `merkle_nodes` and `checkpoints`.
-TREE_LOCK_KEY = int.from_bytes(b"docket-t")
-_WRITER = {"docket_begin": "IMMEDIATE"}
-
-
-class TreeError(Exception):
-    """The stored tree cannot answer: a size beyond what it covers, or a bad range."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +48,6 @@ async def _nodes(conn: AsyncConnection, wanted: list[merkle.Node]) -> dict[merkl
     return {(row.level, row.idx): bytes.fromhex(row.hash) for row in rows}
 
 
-async def _insert_nodes(conn: AsyncConnection, new: list[merkle.StoredNode]) -> None:
-    rows = [(level, idx, digest.hex()) for level, idx, digest in new]
-    if conn.dialect.name == "postgresql":
-        # COPY on the transaction's own asyncpg connection: still one transaction.
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
-        await driver.copy_records_to_table(
-            "merkle_nodes", records=rows, columns=("level", "idx", "hash")
-        )
-        return
-    await conn.execute(
-        insert(merkle_nodes), [{"level": lv, "idx": ix, "hash": hx} for lv, ix, hx in rows]
-    )
-
-
 async def _size(conn: AsyncConnection) -> int:
     found = await conn.scalar(select(func.max(merkle_nodes.c.idx)).where(merkle_nodes.c.level == 0))
     return 0 if found is None else int(found) + 1
@@ -81,7 +59,6 @@ class LogTree:
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self.engine: AsyncEngine = store.engine
-        self._postgres = self.engine.dialect.name == "postgresql"
         # How many leaves the stored tree was last seen to cover. Nodes are only ever
         # added, so a proof within this size needs no query to know the tree covers it.
         self._covered = 0
@@ -102,18 +79,15 @@ class LogTree:
     async def extend(self, batch: int = 50_000) -> int:
         """Add the leaves of every event not yet in the tree; return the new size."""
         while True:
-            async with self.engine.execution_options(**_WRITER).begin() as conn:
-                if self._postgres:
-                    await conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": TREE_LOCK_KEY}
-                    )
+            async with self.store.tree_transaction() as conn:
                 size = await _size(conn)
                 leaves = await leaf_hashes(self.store, size, batch)
                 if not leaves:
                     return self._saw(size)
                 stored = await _nodes(conn, merkle.nodes_needed_for_root(size))
                 builder = merkle.MerkleBuilder.resume(size, merkle.node_source(stored))
-                await _insert_nodes(conn, builder.extend(leaves))
+                new = builder.extend(leaves)
+                await self.store.insert_nodes(conn, [(lv, ix, h.hex()) for lv, ix, h in new])
 
     async def _check_size(self, conn: AsyncConnection, tree_size: int) -> None:
         if tree_size <= self._covered:
@@ -206,9 +180,7 @@ class LogTree:
         note = signer.sign_checkpoint(origin, size, root)
         parse_checkpoint(note)
         created = StoredCheckpoint(size, root.hex(), note, datetime.now(UTC))
-        async with self.engine.execution_options(**_WRITER).begin() as conn:
-            if self._postgres:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": TREE_LOCK_KEY})
+        async with self.store.tree_transaction() as conn:
             newest = await conn.scalar(select(func.max(checkpoints.c.tree_size)))
             if newest is not None and newest >= size:
                 return None
@@ -234,18 +206,29 @@ class CheckpointWriter:
         self.every_seconds = every_seconds
 
     async def run_forever(self, poll_interval: float = 1.0) -> None:
+        """Poll every `poll_interval` seconds until cancelled. A failed round (the database
+        away, a tree that no longer matches a signed root) is logged as
+        `docket.checkpoint.failed` and tried again at the next poll."""
         last_signed = time.monotonic()
         while True:
-            with contextlib.suppress(Exception):
-                latest = await self.tree.latest_checkpoint()
-                head, _ = await self.tree.store.head()
-                signed_size = latest.tree_size if latest else 0
-                due = head - signed_size >= self.every_events or (
-                    head > signed_size and time.monotonic() - last_signed >= self.every_seconds
-                )
-                if due:
-                    await self.tree.sign_checkpoint(self.signer, self.origin)
+            try:
+                if await self.run_once(last_signed):
                     last_signed = time.monotonic()
-                else:
-                    await self.tree.extend()
+            except Exception as error:
+                log.warning("docket.checkpoint.failed", error=repr(error), exc_info=error)
             await asyncio.sleep(poll_interval)
+
+    async def run_once(self, last_signed: float) -> bool:
+        """One round: sign if due (`every_events` new events, or some and `every_seconds`
+        since `last_signed`), else extend the tree. True if a checkpoint was due."""
+        latest = await self.tree.latest_checkpoint()
+        head, _ = await self.tree.store.head()
+        signed_size = latest.tree_size if latest else 0
+        due = head - signed_size >= self.every_events or (
+            head > signed_size and time.monotonic() - last_signed >= self.every_seconds
+        )
+        if due:
+            await self.tree.sign_checkpoint(self.signer, self.origin)
+        else:
+            await self.tree.extend()
+        return due

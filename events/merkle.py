@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from events.errors import ProofError
 from events.hashing import leaf_hash
 
 __all__ = [
@@ -49,10 +50,6 @@ GetNode = Callable[[int, int], bytes]
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 _HASH_SIZE = 32
-
-
-class ProofError(ValueError):
-    """A Merkle proof does not verify."""
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:

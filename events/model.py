@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from events.errors import ConcurrencyConflict as ConcurrencyConflict
+from events.errors import StoreError as StoreError
+
 JSON = dict[str, Any]
 
 #: `any`, `no_stream`, `exists`, or the exact current version of the stream.
@@ -109,17 +112,3 @@ HASHED_FIELDS = (
 )
 #: The `events` table's columns, and the keys of an event's wire form, in that order.
 EVENT_COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
-
-
-class StoreError(Exception):
-    """Base of the store's refusals."""
-
-
-class ConcurrencyConflict(StoreError):
-    """A stream was not at the version the caller expected."""
-
-    def __init__(self, stream_id: str, expected: ExpectedVersion, actual: int) -> None:
-        super().__init__(f"stream {stream_id!r} is at version {actual}, expected {expected!r}")
-        self.stream_id = stream_id
-        self.expected = expected
-        self.actual = actual

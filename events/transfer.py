@@ -8,7 +8,6 @@ the transaction back. The rows are written exactly as they were.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import hashlib
@@ -21,22 +20,13 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from events.bulk import connect_raw, is_postgres
 from events.canonical import canonical
-from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent, parse_utc
-from events.store import APPEND_LOCK_KEY, EventStore
+from events.errors import ImportRefused, LogNotEmpty
+from events.model import ZERO_HASH, RecordedEvent, parse_utc
+from events.store import EventStore
 from events.verify_chain import ChainReport, verify_chain
 
-_WRITER = {"docket_begin": "IMMEDIATE"}
-
-
-class ImportRefused(Exception):
-    """The file cannot be imported; nothing was written."""
-
-    def __init__(self, reason: str, position: int | None = None) -> None:
-        at = f" at position {position}" if position is not None else ""
-        super().__init__(f"import refused{at}: {reason}")
-        self.position = position
+__all__ = ["ImportRefused", "check_file", "export_log", "import_log", "parse_line", "to_line"]
 
 
 def to_line(event: RecordedEvent) -> bytes:
@@ -101,13 +91,9 @@ _CANONICAL_TIME = re.compile(
     r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
 )
 
-#: A row in the column order of `_COLUMNS`; times as datetimes (PostgreSQL) or canonical
-#: text (SQLite), `data` and `metadata` as JSON text serialised as the store does.
+#: A raw row (`events.store.RawRow` order); times as datetimes, or canonical text where the
+#: store's raw rows carry them so; `data` and `metadata` as JSON text as the store writes it.
 _Record = tuple[Any, ...]
-_COLUMNS = EVENT_COLUMNS
-_SQLITE_INSERT = (
-    f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-)
 
 
 #: SHA-256 state after the leaf prefix byte 0x00 (RFC 9162): copied for each leaf.
@@ -241,10 +227,6 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _refuse_non_empty(head: int) -> ImportRefused:
-    return ImportRefused(f"the log already holds {head} events; import into an empty one")
-
-
 async def import_log(
     store: EventStore,
     path: Path,
@@ -254,16 +236,16 @@ async def import_log(
     """Import `path` into an empty log; return the number of events.
 
     One pass: each line is checked (position, link, hash) as it is read, and the rows are
-    written in one transaction (COPY on PostgreSQL) that is rolled back if any line is
-    refused, so nothing is written unless the whole file verifies.
+    written in one transaction (`store.copy_in`: COPY on PostgreSQL, each chunk while the
+    next is checked) that is rolled back if any line is refused, so nothing is written
+    unless the whole file verifies.
     """
     head, _ = await store.head()
     if head != 0:
-        raise _refuse_non_empty(head)
+        raise LogNotEmpty(head)
+    checker = _Checker(times_as_text=store.raw_times_as_text)
     with _no_cyclic_gc():
-        if is_postgres(store):
-            return await _import_postgres(store, path, progress, batch)
-        return await _import_sqlite(store, path, progress, batch)
+        return await store.copy_in(_chunks(path, checker, batch, progress))
 
 
 def _chunks(
@@ -283,55 +265,3 @@ def _chunks(
         yield rows
     if progress is not None:
         progress(count)
-
-
-async def _import_postgres(
-    store: EventStore, path: Path, progress: Callable[[int], None] | None, batch: int
-) -> int:
-    conn = await connect_raw(store)
-    written = 0
-    try:
-        async with conn.transaction():
-            # The appenders' lock: no append can slip in between the check and the COPY.
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
-            head = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
-            if head:
-                raise _refuse_non_empty(int(head))
-            pending: asyncio.Future[str] | None = None
-            try:
-                for rows in _chunks(path, _Checker(times_as_text=False), batch, progress):
-                    if pending is not None:
-                        await pending
-                    # COPY this chunk while the next one is read and checked.
-                    pending = asyncio.ensure_future(
-                        conn.copy_records_to_table("events", records=rows, columns=_COLUMNS)
-                    )
-                    await asyncio.sleep(0)
-                    written += len(rows)
-                if pending is not None:
-                    await pending
-                    pending = None
-            finally:
-                if pending is not None:
-                    pending.cancel()
-                    with contextlib.suppress(BaseException):
-                        await pending
-    finally:
-        await conn.close()
-    return written
-
-
-async def _import_sqlite(
-    store: EventStore, path: Path, progress: Callable[[int], None] | None, batch: int
-) -> int:
-    written = 0
-    async with store.engine.execution_options(**_WRITER).begin() as conn:
-        head = (
-            await conn.exec_driver_sql("SELECT coalesce(max(position), 0) FROM events")
-        ).scalar()
-        if head:
-            raise _refuse_non_empty(int(head))
-        for rows in _chunks(path, _Checker(times_as_text=True), batch, progress):
-            await conn.exec_driver_sql(_SQLITE_INSERT, rows)
-            written += len(rows)
-    return written

@@ -19,7 +19,6 @@ import structlog
 from sqlalchemy import select
 
 from events.model import ConcurrencyConflict, NewEvent, RecordedEvent, StreamAppend
-from events.schema import events as events_table
 from events.store import DuplicateEvents, EventStore
 from events.types import COMMITTEE_STREAM, Change, request_stream
 from projections import committee, request
@@ -280,19 +279,12 @@ class CommandService:
                 .distinct()
             )
             ids = {row.request_id for row in rows}
-            unapplied = await conn.execute(
-                select(events_table.c.stream_id)
-                .where(
-                    events_table.c.position > (applied or 0),
-                    events_table.c.event_type == "HoldPlaced",
-                )
-                .distinct()
-            )
-            ids.update(
-                row.stream_id.removeprefix(REQUEST_PREFIX)
-                for row in unapplied
-                if row.stream_id.startswith(REQUEST_PREFIX)
-            )
+        unapplied = await self.store.streams_with_event_type("HoldPlaced", after=applied or 0)
+        ids.update(
+            stream_id.removeprefix(REQUEST_PREFIX)
+            for stream_id in unapplied
+            if stream_id.startswith(REQUEST_PREFIX)
+        )
         states = [await self.request_state(request_id) for request_id in sorted(ids)]
         return [s for s in states if s is not None and s.active_hold_by(member) is not None]
 
@@ -462,14 +454,7 @@ class CommandService:
     async def _next_request_id(self, at: datetime) -> str:
         year = at.astimezone(UTC).year
         prefix = f"request-HX-{year}-"
-        async with self.store.engine.connect() as conn:
-            rows = await conn.execute(
-                select(events_table.c.stream_id).where(
-                    events_table.c.stream_id.like(prefix + "%"),
-                    events_table.c.stream_version == 1,
-                )
-            )
-            taken = [row.stream_id[len(prefix) :] for row in rows]
+        taken = [s[len(prefix) :] for s in await self.store.streams_with_prefix(prefix)]
         sequence = max((int(s) for s in taken if s.isdigit()), default=0) + 1
         return request_id_for(at, sequence)
 

@@ -39,7 +39,9 @@ async def get_public_source(request: Request) -> PublicSource:
     tables on the runtime's read engine."""
     source: PublicSource | None = getattr(request.app.state, "public_source", None)
     if source is None:
-        source = SqlPublicSource(request.app.state.runtime.read_engine)
+        source = SqlPublicSource(
+            request.app.state.runtime.read_engine, request.app.state.runtime.store
+        )
         request.app.state.public_source = source
     return source
 

@@ -10,9 +10,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events import schema
+from events.store import EventStore
 from projections import tables
-from projections.public import parse_time
 
 
 class PublicSource(Protocol):
@@ -36,7 +35,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _request_state = tables.request_state
 _checkpoints = tables.projection_checkpoints
-_events = schema.events
 
 
 def _document(value: Any) -> Mapping[str, Any] | None:
@@ -48,8 +46,11 @@ def _document(value: Any) -> Mapping[str, Any] | None:
 class SqlPublicSource:
     """Reads helper tables with SQLAlchemy Core on the read engine (may be a replica)."""
 
-    def __init__(self, engine: AsyncEngine, projection: str = "request_state") -> None:
+    def __init__(
+        self, engine: AsyncEngine, log: EventStore, projection: str = "request_state"
+    ) -> None:
         self.engine = engine
+        self.log = log
         self.projection = projection
 
     async def list_states(self) -> list[Mapping[str, Any]]:
@@ -79,11 +80,8 @@ class SqlPublicSource:
         position = await self.last_position()
         if position == 0:
             return EPOCH
-        async with self.engine.connect() as conn:
-            value = await conn.scalar(
-                sa.select(_events.c.recorded_at).where(_events.c.position == position)
-            )
-        return parse_time(value) or EPOCH
+        event = await self.log.event_at(position)
+        return EPOCH if event is None else event.recorded_at
 
 
 class MemoryPublicSource:

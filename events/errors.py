@@ -1,0 +1,104 @@
+"""The log's errors: one tree under `LogError`.
+
+```
+LogError
+├── StoreError            the store refused an append, or cannot take one
+│   ├── ConcurrencyConflict   a stream was not at the expected version
+│   ├── DuplicateEvents       some, not all, of an append's events are already recorded
+│   └── StoreClosed           the store was closed before the append was written
+├── ImportRefused         an import file does not verify, or the log is not empty
+│   └── LogNotEmpty           the log already holds events
+├── TreeError             the stored Merkle tree cannot answer (a size beyond it, a bad range)
+├── ProofError            a Merkle proof does not verify (also a ValueError)
+├── CheckpointError       a checkpoint note does not parse or verify (also a ValueError)
+├── SigningKeyError       the signing key file is missing or not an Ed25519 key
+└── BundleError           an export does not verify against its signed checkpoint
+```
+
+Each is also importable from where it was first defined (`events.model`, `events.store`,
+`events.transfer`, `events.log_tree`, `events.merkle`, `events.checkpoints`,
+`events.bundle`). `ProofError` and `CheckpointError` stay `ValueError`s, as callers catch them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from events.model import ExpectedVersion
+
+
+class LogError(Exception):
+    """Base of every error of the log layer (`events/`)."""
+
+
+class StoreError(LogError):
+    """Base of the store's refusals."""
+
+
+class ConcurrencyConflict(StoreError):
+    """A stream was not at the version the caller expected."""
+
+    def __init__(self, stream_id: str, expected: ExpectedVersion, actual: int) -> None:
+        super().__init__(f"stream {stream_id!r} is at version {actual}, expected {expected!r}")
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class DuplicateEvents(StoreError):
+    """Some, but not all, of an append's events are already in the log."""
+
+    def __init__(self, present: Sequence[uuid.UUID]) -> None:
+        shown = ", ".join(str(event_id) for event_id in present[:3])
+        super().__init__(f"{len(present)} of the events are already recorded ({shown} …)")
+        self.present = list(present)
+
+
+class StoreClosed(StoreError):
+    """The store was closed before the append could be written."""
+
+
+class ImportRefused(LogError):
+    """The file cannot be imported; nothing was written."""
+
+    def __init__(self, reason: str, position: int | None = None) -> None:
+        at = f" at position {position}" if position is not None else ""
+        super().__init__(f"import refused{at}: {reason}")
+        self.position = position
+
+
+class LogNotEmpty(ImportRefused):
+    """An import into a log that already holds events."""
+
+    def __init__(self, head: int) -> None:
+        super().__init__(f"the log already holds {head} events; import into an empty one")
+        self.head = head
+
+
+class TreeError(LogError):
+    """The stored tree cannot answer: a size beyond what it covers, or a bad range."""
+
+
+class ProofError(LogError, ValueError):
+    """A Merkle proof does not verify."""
+
+
+class CheckpointError(LogError, ValueError):
+    """A note or checkpoint is malformed or its signature does not verify."""
+
+
+class SigningKeyError(LogError):
+    """The signing key file is missing or is not an Ed25519 private key."""
+
+
+class BundleError(LogError):
+    """The bundle or its checkpoint does not verify; `position` is the first bad one."""
+
+    def __init__(self, reason: str, position: int | None = None) -> None:
+        at = f"position {position}: " if position is not None else ""
+        super().__init__(f"{at}{reason}")
+        self.reason = reason
+        self.position = position

@@ -1,0 +1,18 @@
+"""The append-only event store: `EventStore` over a `Backend` (PostgreSQL or SQLite).
+
+```
+store.py      EventStore: the only way in; no dialect
+writer.py     the group-commit queue, and the pure validation and hashing of a batch
+contract.py   Backend: what each dialect provides; the values it exchanges with the writer
+rows.py       raw rows and their conversion to RecordedEvent
+postgres.py   everything asyncpg      sqlite.py   everything aiosqlite
+backends.py   the backend of a URL
+```
+"""
+
+from events.errors import DuplicateEvents, StoreClosed
+from events.store.rows import RawRow, row_event
+from events.store.store import EventStore
+from events.store.writer import StoreStats
+
+__all__ = ["DuplicateEvents", "EventStore", "RawRow", "StoreClosed", "StoreStats", "row_event"]

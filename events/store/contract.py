@@ -1,0 +1,149 @@
+"""What a backend of the event store provides (`Backend`), and the values it exchanges
+with the backend-neutral writer (`BatchState`, `Batch`, `Written`).
+
+A backend holds the dialect and nothing else: how to read the batch's state under the
+log's single-writer lock and insert what the writer decided, how to read events, pages and
+raw rows, how to copy an import in, and the lock and bulk insert the Merkle tree's writer
+uses. The group-commit queue, validation and hashing are shared (`events.store.writer`);
+`EventStore` (`events.store.store`) is the only way in for everything else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from events.model import RecordedEvent
+from events.store.rows import ChainRow, RawRow
+
+#: What one call of a batch came to: its recorded events, or why it was refused.
+Outcome = list[RecordedEvent] | Exception
+
+
+@dataclass(slots=True)
+class BatchState:
+    """The log as a batch is decided on: the head, the versions of the batch's streams
+    (absent: no stream), and which of its event ids are already recorded. The writer's
+    `apply` advances it and collects the rows to insert."""
+
+    position: int
+    chain: bytes
+    versions: dict[str, int]
+    existing: dict[uuid.UUID, RecordedEvent]
+    written: dict[uuid.UUID, RecordedEvent] = field(default_factory=dict)
+    #: What the batch writes, in position order: each event with its data and metadata as
+    #: the JSON text stored.
+    rows: list[tuple[RecordedEvent, str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What the writer hands a backend to commit."""
+
+    #: Every stream the batch's calls name, sorted, and every event id, in call order.
+    stream_ids: list[str]
+    event_ids: list[uuid.UUID]
+    #: Each stream's version as the calls expect it, if every call names one: a backend
+    #: may decide the batch on this and its last head, and check both while it inserts.
+    predicted: dict[str, int] | None
+    #: The pure step: validates each call against the state, hashes, fills `state.rows`.
+    #: It may be called more than once (on a prediction that failed); the last counts.
+    apply: Callable[[BatchState], list[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A committed batch: each call's outcome, and how many events were inserted."""
+
+    outcomes: list[Outcome]
+    events: int
+
+
+class Backend(Protocol):
+    """One database dialect under the event store. Reads return the stored form (no
+    upcasting); positions are gap-free and assigned in commit order across processes."""
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The SQLAlchemy engine of the database (projections, tokens and the tree use it)."""
+        ...
+
+    @property
+    def raw_times_as_text(self) -> bool:
+        """Whether `RawRow` times are canonical UTC text (else aware datetimes)."""
+        ...
+
+    @property
+    def hashed_form(self) -> Callable[[ChainRow], bytes]:
+        """The canonical form `c(e)` of a `ChainRow` (a plain function: the walk's hot path)."""
+        ...
+
+    async def close(self) -> None: ...
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def write(self, batch: Batch) -> Written:
+        """Under the log's single-writer lock: the `BatchState` of `batch`, `batch.apply` on
+        it, insert `state.rows`, commit. Raises (writing nothing) if the database does."""
+        ...
+
+    async def copy_in(self, chunks: Iterable[list[RawRow]]) -> int:
+        """Insert every chunk's rows in one transaction under the appenders' lock, into an
+        empty log (else `LogNotEmpty`); an error from `chunks` rolls it all back."""
+        ...
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def head(self) -> tuple[int, str]: ...
+
+    async def stream_version(self, stream_id: str) -> int: ...
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        from_version: int,
+        to_position: int | None,
+        occurred_until: datetime | None,
+    ) -> list[RecordedEvent]: ...
+
+    async def read_streams(
+        self, from_versions: Mapping[str, int]
+    ) -> dict[str, list[RecordedEvent]]: ...
+
+    async def read_page(self, after: int, limit: int) -> list[RecordedEvent]: ...
+
+    async def by_event_ids(self, event_ids: list[uuid.UUID]) -> list[RecordedEvent]: ...
+
+    async def streams_with_prefix(self, prefix: str) -> list[str]:
+        """Every stream whose id starts with `prefix` (SQL `LIKE` semantics), once each."""
+        ...
+
+    async def streams_with_event_type(self, event_type: str, after: int) -> list[str]:
+        """Every stream with an event of `event_type` after position `after`, once each."""
+        ...
+
+    def raw_pages(self, after: int, batch: int) -> AsyncGenerator[list[RawRow], None]:
+        """Pages of up to `batch` raw rows after `after`, in position order."""
+        ...
+
+    def chain_pages(self, after: int, batch: int) -> AsyncGenerator[list[ChainRow], None]:
+        """Pages of up to `batch` chain rows after `after`, in position order."""
+        ...
+
+    async def chain_page(self, after: int, limit: int) -> list[ChainRow]: ...
+
+    # -- the Merkle tree's writer ----------------------------------------------------------
+
+    def tree_transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A write transaction holding the lock that serialises writers of the tree."""
+        ...
+
+    async def insert_nodes(self, conn: AsyncConnection, nodes: list[tuple[int, int, str]]) -> None:
+        """Insert `(level, idx, hash hex)` rows into `merkle_nodes` in `conn`'s transaction."""
+        ...

@@ -1,0 +1,614 @@
+"""The event store's PostgreSQL backend: everything asyncpg.
+
+Writes go through the writer's own raw asyncpg connection, in one round trip when the
+writer's prediction of the head and of the streams' versions holds (`docket_append`, a
+function of its session), else in one transaction under an advisory lock. Reads, pages and
+chain walks use a raw asyncpg pool (no SQLAlchemy row processing: JSON comes as text and is
+decoded with orjson); pages are read by keyset, the next one fetched while the caller works
+on this one. Imports COPY under the appenders' lock; the tree's writer COPYs its nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, Self
+
+import asyncpg
+import orjson
+import structlog
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from events.canonical import _OPTIONS as CANONICAL_OPTIONS
+from events.canonical import canonical
+from events.engines import create_engine
+from events.errors import LogNotEmpty, StoreClosed
+from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent
+from events.store.contract import Batch, BatchState, Written
+from events.store.rows import ChainRow, RawRow, event_id_text, row_event
+
+log = structlog.get_logger("docket.store")
+
+#: The key of the PostgreSQL advisory lock that serialises appends ("docket" in ASCII).
+APPEND_LOCK_KEY = 0x646F636B6574
+
+#: Connections of a PostgreSQL store's engine pool (projections, tokens, lists: the log
+#: itself is read through the raw pool below and written on the writer's own connection).
+#: Several server processes share the server's max_connections (100 by default).
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
+
+#: Connections of the raw asyncpg pool that a PostgreSQL store reads the log with.
+READ_POOL_SIZE = 10
+
+# -- statements (raw asyncpg: prepared once per connection, no row processing) --
+
+_PG_COLUMNS = (
+    "position, event_id, stream_id, stream_version, event_type, schema_version,"
+    " data::text, metadata::text, occurred_at, recorded_at, prev_hash, hash"
+)
+_PG_LOCK = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"
+# What the writer needs under the lock, in one round trip: the head, the current version
+# of each stream of the batch (one index probe each), and which event ids already exist.
+_PG_BATCH_STATE = (
+    "SELECT (SELECT position FROM events ORDER BY position DESC LIMIT 1),"
+    " (SELECT hash FROM events ORDER BY position DESC LIMIT 1),"
+    " ARRAY(SELECT coalesce((SELECT max(e.stream_version) FROM events e"
+    " WHERE e.stream_id = s.id), 0) FROM unnest($1::text[]) WITH ORDINALITY AS s(id, n)"
+    " ORDER BY s.n),"
+    " ARRAY(SELECT position FROM events WHERE event_id = ANY($2::text[]))"
+)
+_PG_INSERT = (
+    "INSERT INTO events (position, event_id, stream_id, stream_version, event_type,"
+    " schema_version, data, metadata, occurred_at, recorded_at, prev_hash, hash)"
+    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[],"
+    " $6::int[], $7::json[], $8::json[], $9::timestamptz[], $10::timestamptz[], $11::text[],"
+    " $12::text[])"
+)
+_PG_HEAD = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+_PG_STREAM_VERSION = "SELECT max(stream_version) FROM events WHERE stream_id = $1"
+_PG_BY_IDS = f"SELECT {_PG_COLUMNS} FROM events WHERE event_id = ANY($1::text[]) ORDER BY position"
+_PG_PAGE = f"SELECT {_PG_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+_PG_STREAMS = (
+    f"SELECT {_PG_COLUMNS} FROM events e"
+    " JOIN unnest($1::text[], $2::bigint[]) AS s(id, v)"
+    " ON e.stream_id = s.id AND e.stream_version >= s.v"
+    " ORDER BY e.stream_id, e.stream_version"
+)
+
+
+# The one-round-trip append: the writer predicts the head (what it last wrote) and each
+# stream's version (what the batch's calls expect), validates and hashes the batch on that
+# prediction, and sends it to this function of its session. Under the advisory lock (each
+# statement of a PL/pgSQL function sees what was committed before it), the function
+# inserts only if the prediction holds, and otherwise answers the real state without
+# writing; the statement's implicit transaction commits at its end.
+_PG_APPEND_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION pg_temp.docket_append(
+    head_position bigint, head_hash text, stream_ids text[], stream_versions bigint[],
+    event_ids text[], p bigint[], eid text[], sid text[], sv bigint[], et text[],
+    schv int[], d json[], m json[], oc timestamptz[], rc timestamptz[], ph text[], h text[]
+) RETURNS text LANGUAGE plpgsql AS $fn$
+DECLARE
+    last_position bigint;
+    last_hash text;
+    versions bigint[];
+    present boolean;
+BEGIN
+    PERFORM pg_advisory_xact_lock({APPEND_LOCK_KEY});
+    SELECT position, hash INTO last_position, last_hash
+        FROM events ORDER BY position DESC LIMIT 1;
+    last_position := coalesce(last_position, 0);
+    last_hash := coalesce(last_hash, '{ZERO_HASH}');
+    versions := ARRAY(
+        SELECT coalesce((SELECT max(e.stream_version) FROM events e WHERE e.stream_id = s.id), 0)
+        FROM unnest(stream_ids) WITH ORDINALITY AS s(id, n) ORDER BY s.n);
+    present := EXISTS (SELECT 1 FROM events WHERE event_id = ANY(event_ids));
+    IF last_position <> head_position OR last_hash <> head_hash
+            OR versions IS DISTINCT FROM stream_versions OR present THEN
+        RETURN json_build_object('position', last_position, 'hash', last_hash,
+                                 'versions', versions, 'present', present)::text;
+    END IF;
+    INSERT INTO events (position, event_id, stream_id, stream_version, event_type,
+                        schema_version, data, metadata, occurred_at, recorded_at,
+                        prev_hash, hash)
+        SELECT * FROM unnest(p, eid, sid, sv, et, schv, d, m, oc, rc, ph, h);
+    RETURN NULL;
+END
+$fn$
+"""
+_PG_APPEND_CALL = (
+    "SELECT pg_temp.docket_append($1::bigint, $2::text, $3::text[], $4::bigint[],"
+    " $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::int[],"
+    " $12::json[], $13::json[], $14::timestamptz[], $15::timestamptz[], $16::text[],"
+    " $17::text[])"
+)
+
+
+def _insert_columns(rows: list[tuple[RecordedEvent, str, str]]) -> list[list[Any]]:
+    written = [row[0] for row in rows]
+    return [
+        [e.position for e in written],
+        [str(e.event_id) for e in written],
+        [e.stream_id for e in written],
+        [e.stream_version for e in written],
+        [e.event_type for e in written],
+        [e.schema_version for e in written],
+        [row[1] for row in rows],
+        [row[2] for row in rows],
+        [e.occurred_at for e in written],
+        [e.recorded_at for e in written],
+        [e.prev_hash for e in written],
+        [e.hash for e in written],
+    ]
+
+
+def _pg_read_stream(to_position: bool, occurred_until: bool) -> str:
+    query = f"SELECT {_PG_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2"
+    n = 2
+    if to_position:
+        n += 1
+        query += f" AND position <= ${n}"
+    if occurred_until:
+        n += 1
+        query += f" AND occurred_at <= ${n}"
+    return query + " ORDER BY stream_version"
+
+
+_PG_READ_STREAM = {(p, o): _pg_read_stream(p, o) for p in (False, True) for o in (False, True)}
+
+
+#: SQLAlchemy's error class for each SQLSTATE class, as its asyncpg dialect would raise it.
+_ERROR_CLASSES: dict[str, type[sa_exc.DBAPIError]] = {
+    "08": sa_exc.OperationalError,
+    "53": sa_exc.OperationalError,
+    "57": sa_exc.OperationalError,
+    "22": sa_exc.DataError,
+    "23": sa_exc.IntegrityError,
+    "42": sa_exc.ProgrammingError,
+}
+
+
+#: Errors of the connection rather than of the statement. asyncpg raises
+#: InternalClientError ("another operation is in progress") on a connection left mid-way by
+#: an interrupted one — seen while PostgreSQL shuts down under load.
+_BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.InternalClientError)
+_DATABASE_ERRORS = (asyncpg.PostgresError, *_BROKEN_CONNECTION)
+
+
+def _as_dbapi_error(error: Exception, statement: str) -> Exception:
+    """A raw asyncpg error as the `sqlalchemy.exc.DBAPIError` the SQLAlchemy path raises,
+    so that callers handle both paths alike (503 on unavailability, the runner's retry)."""
+    if isinstance(error, asyncpg.PostgresError):
+        sqlstate = str(getattr(error, "sqlstate", "") or "")
+        kind = _ERROR_CLASSES.get(sqlstate[:2], sa_exc.DBAPIError)
+        return kind(statement, None, error)
+    if isinstance(error, _BROKEN_CONNECTION):
+        return sa_exc.InterfaceError(statement, None, error, connection_invalidated=True)
+    return error
+
+
+async def _no_reset(_conn: asyncpg.Connection) -> None:
+    """Pool connections are only used for single statements outside transactions."""
+
+
+#: The chain walk's rows: `RawRow` order, the times as the canonical `utc_text` form made
+#: by PostgreSQL (`to_char` in UTC; four-digit years), and a last column saying whether
+#: data or metadata may hold a float: the hashed fields without `datetime`s or events.
+_UTC_TEXT = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+_PG_HASHED = (
+    "SELECT position, event_id, stream_id, stream_version, event_type, schema_version,"
+    f" data::text, metadata::text, {_UTC_TEXT.format('occurred_at')},"
+    f" {_UTC_TEXT.format('recorded_at')}, prev_hash, hash,"
+    # May data or metadata hold a float, or an integer orjson reads as one? Any number
+    # token with a fraction or exponent, or of 19+ digits, matches (it follows : , or [);
+    # strings that look alike only send the row down the full canonical path.
+    " ('[' || data::text || ',' || metadata::text)"
+    " ~ '[:,\\[][[:space:]]*-?[0-9]+([.eE]|[0-9]{18})'"
+    " FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+)
+_PG_WITH_PREFIX = (
+    "SELECT stream_id FROM events WHERE stream_id LIKE $1 ESCAPE '\\' AND stream_version = 1"
+)
+_PG_WITH_TYPE = "SELECT DISTINCT stream_id FROM events WHERE position > $1 AND event_type = $2"
+_PG_IMPORT_HEAD = "SELECT coalesce(max(position), 0) FROM events"
+
+#: PostgreSQL advisory lock serialising writers of `merkle_nodes` and `checkpoints`.
+TREE_LOCK_KEY = int.from_bytes(b"docket-t")
+
+
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _hashed_form(row: ChainRow) -> bytes:
+    """`canonical(fields)`, skipping the walk when it could find nothing: no floats (the
+    last column is False), and data and metadata ASCII text with no \\u escape, so no key
+    needs UTF-16 ordering; orjson made every value, so all types are exact. Then
+    `canonical` would return exactly this dump (on any error, its own path)."""
+    fields = _hashed_fields(row)
+    data, metadata = row[6], row[7]
+    if (
+        not row[12]
+        and data.isascii()
+        and metadata.isascii()
+        and "\\u" not in data
+        and "\\u" not in metadata
+    ):
+        try:
+            return orjson.dumps(fields, option=CANONICAL_OPTIONS)
+        except orjson.JSONEncodeError:
+            pass
+    return canonical(fields)
+
+
+def _hashed_fields(row: ChainRow) -> dict[str, Any]:
+    """The hashed fields of a `_PG_HASHED` row (times already canonical text)."""
+    loads = orjson.loads
+    return {
+        "position": row[0],
+        "event_id": event_id_text(row[1]),
+        "stream_id": row[2],
+        "stream_version": row[3],
+        "event_type": row[4],
+        "schema_version": row[5],
+        "data": loads(row[6]),
+        "metadata": loads(row[7]),
+        "occurred_at": row[8],
+        "recorded_at": row[9],
+    }
+
+
+async def _close_quietly(conn: asyncpg.Connection) -> None:
+    try:
+        await conn.close(timeout=5)
+    except Exception:
+        conn.terminate()
+
+
+class PostgresBackend:
+    """The event store on PostgreSQL (see the module's docstring)."""
+
+    raw_times_as_text = False
+
+    def __init__(self, engine: AsyncEngine, *, owns_engine: bool = True) -> None:
+        self._engine = engine
+        self._owns_engine = owns_engine
+        self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._pool: asyncpg.Pool | None = None
+        self._pool_opening: asyncio.Lock | None = None
+        self._closed = False
+        self._writer_conn: asyncpg.Connection | None = None
+        # What the writer last wrote or read under the lock: its prediction of the head.
+        self._head: tuple[int, bytes] | None = None
+        self._one_trip = True  # whether the writer's session has docket_append
+
+    @classmethod
+    def open(cls, url: str) -> Self:
+        # Overflow connections are opened and closed on every checkout: keep a pool.
+        return cls(create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW))
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def hashed_form(self) -> Callable[[ChainRow], bytes]:
+        return _hashed_form
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._writer_conn is not None:
+            conn, self._writer_conn = self._writer_conn, None
+            await _close_quietly(conn)
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+        if self._owns_engine:
+            await self._engine.dispose()
+
+    # -- the raw pool ----------------------------------------------------------------------
+
+    async def _read_pool(self) -> asyncpg.Pool:
+        """The raw asyncpg pool of reads (opened on first use)."""
+        if self._pool is not None:
+            return self._pool
+        if self._pool_opening is None:
+            self._pool_opening = asyncio.Lock()
+        async with self._pool_opening:
+            if self._pool is None:
+                if self._closed:
+                    raise StoreClosed("the event store is closed")
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=1, max_size=READ_POOL_SIZE, reset=_no_reset
+                )
+        return self._pool
+
+    async def _fetch(self, query: str, *args: Any) -> list[Any]:
+        try:
+            pool = await self._read_pool()
+            async with pool.acquire() as conn:
+                try:
+                    rows: list[Any] = await conn.fetch(query, *args)
+                except asyncpg.PostgresError:
+                    raise
+                except BaseException:
+                    conn.terminate()  # interrupted mid-operation: never hand it out again
+                    raise
+        except _DATABASE_ERRORS as error:
+            raise _as_dbapi_error(error, query) from error
+        return rows
+
+    async def _pages(self, sql: str, after: int, batch: int) -> AsyncGenerator[list[Any], None]:
+        """Pages of `sql` (`… WHERE position > $1 ORDER BY position LIMIT $2`, position
+        first) on one pool connection, the next page fetched while the caller works on this."""
+        pool = await self._read_pool()
+        async with pool.acquire() as conn:
+            pending: asyncio.Task[list[Any]] | None = None
+            try:
+                statement = await conn.prepare(sql)
+                pending = asyncio.ensure_future(statement.fetch(after, batch))
+                while pending is not None:
+                    fetching, pending = pending, None
+                    page: list[Any] = await fetching
+                    if len(page) == batch:
+                        pending = asyncio.ensure_future(statement.fetch(page[-1][0], batch))
+                    if page:
+                        yield page
+            finally:
+                if pending is not None:
+                    # a read ahead cut short: the connection may be mid-operation
+                    pending.cancel()
+                    with contextlib.suppress(BaseException):
+                        await pending
+                    conn.terminate()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def write(self, batch: Batch) -> Written:
+        """The batch in one round trip when the writer's prediction of the head and of the
+        streams' versions holds (`docket_append`); else one transaction in four round
+        trips: BEGIN and the advisory lock; head, stream versions and existing ids; one
+        INSERT; COMMIT."""
+        try:
+            conn = await self._writer_connection()
+            written = await self._in_one_trip(conn, batch)
+            if written is None:
+                written = await self._transaction(conn, batch)
+        except BaseException as error:
+            self._head = None
+            if isinstance(error, _DATABASE_ERRORS):
+                if isinstance(error, _BROKEN_CONNECTION) and self._writer_conn is not None:
+                    self._writer_conn.terminate()
+                    self._writer_conn = None
+                raise _as_dbapi_error(error, "append") from error
+            raise
+        return written
+
+    async def _writer_connection(self) -> asyncpg.Connection:
+        conn = self._writer_conn
+        if conn is not None and not conn.is_closed():
+            return conn
+        conn = await asyncpg.connect(self._dsn)
+        self._head = None
+        if self._one_trip:
+            try:
+                await conn.execute(_PG_APPEND_FUNCTION)
+            except asyncpg.PostgresError as refused:  # no TEMP privilege, say
+                log.warning("docket.append.one_trip_unavailable", error=repr(refused))
+                self._one_trip = False
+        self._writer_conn = conn
+        return conn
+
+    async def _in_one_trip(self, conn: asyncpg.Connection, batch: Batch) -> Written | None:
+        """The batch through `docket_append`, or None if the prediction failed twice."""
+        predicted = batch.predicted
+        if not self._one_trip or self._head is None or predicted is None:
+            return None
+        position, chain = self._head
+        stream_ids = sorted(predicted)
+        all_ids = [str(event_id) for event_id in batch.event_ids]
+        for _ in range(2):
+            state = BatchState(
+                position=position,
+                chain=chain,
+                versions={s: v for s, v in predicted.items() if v},
+                existing={},
+            )
+            outcomes = batch.apply(state)
+            try:
+                missed = await conn.fetchval(
+                    _PG_APPEND_CALL,
+                    position,
+                    chain.hex(),
+                    stream_ids,
+                    [predicted[s] for s in stream_ids],
+                    all_ids,
+                    *_insert_columns(state.rows),
+                )
+            except asyncpg.PostgresError:
+                raise  # the statement's transaction is rolled back; the session is fine
+            except BaseException:
+                self._writer_conn = None
+                conn.terminate()
+                raise
+            if missed is None:
+                self._head = (state.position, state.chain)
+                return Written(outcomes, len(state.rows))
+            real = orjson.loads(missed)
+            if real["present"]:
+                return None
+            position, chain = int(real["position"]), bytes.fromhex(real["hash"])
+            predicted = dict(zip(stream_ids, real["versions"], strict=True))
+        return None
+
+    async def _transaction(self, conn: asyncpg.Connection, batch: Batch) -> Written:
+        try:
+            await conn.execute(_PG_LOCK)
+            written = await self._locked_write(conn, batch)
+            await conn.execute("COMMIT")
+        except asyncio.CancelledError:
+            self._writer_conn = None
+            conn.terminate()
+            raise
+        except BaseException:
+            if conn.is_closed() or not conn.is_in_transaction():
+                self._writer_conn = None
+                conn.terminate()
+            else:
+                try:
+                    await conn.execute("ROLLBACK")
+                except BaseException:
+                    self._writer_conn = None
+                    conn.terminate()
+                    raise
+            raise
+        return written
+
+    async def _locked_write(self, conn: asyncpg.Connection, batch: Batch) -> Written:
+        stream_ids = batch.stream_ids
+        all_ids = [str(event_id) for event_id in batch.event_ids]
+        row = await conn.fetchrow(_PG_BATCH_STATE, stream_ids, all_ids)
+        assert row is not None
+        position, last_hash, versions, present = row
+        existing: list[RecordedEvent] = []
+        if present:
+            existing = [row_event(r) for r in await conn.fetch(_PG_BY_IDS, all_ids)]
+        state = BatchState(
+            position=position or 0,
+            chain=bytes.fromhex(last_hash or ZERO_HASH),
+            versions={s: v for s, v in zip(stream_ids, versions, strict=True) if v},
+            existing={e.event_id: e for e in existing},
+        )
+        outcomes = batch.apply(state)
+        if state.rows:
+            await conn.execute(_PG_INSERT, *_insert_columns(state.rows))
+        self._head = (state.position, state.chain)
+        return Written(outcomes, len(state.rows))
+
+    async def copy_in(self, chunks: Iterable[list[RawRow]]) -> int:
+        pool = await self._read_pool()
+        written = 0
+        async with pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    # The appenders' lock: no append can slip in between the check and COPY.
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
+                    head = await conn.fetchval(_PG_IMPORT_HEAD)
+                    if head:
+                        raise LogNotEmpty(int(head))
+                    written = await _copy_chunks(conn, chunks)
+            except asyncpg.PostgresError:
+                raise
+            except BaseException:
+                if conn.is_in_transaction():
+                    conn.terminate()  # interrupted mid-COPY: never hand it out again
+                raise
+        return written
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def head(self) -> tuple[int, str]:
+        rows = await self._fetch(_PG_HEAD)
+        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, ZERO_HASH)
+
+    async def stream_version(self, stream_id: str) -> int:
+        rows = await self._fetch(_PG_STREAM_VERSION, stream_id)
+        return int(rows[0][0] or 0)
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        from_version: int,
+        to_position: int | None,
+        occurred_until: datetime | None,
+    ) -> list[RecordedEvent]:
+        args: list[Any] = [stream_id, from_version]
+        if to_position is not None:
+            args.append(to_position)
+        if occurred_until is not None:
+            args.append(occurred_until)
+        statement = _PG_READ_STREAM[to_position is not None, occurred_until is not None]
+        return [row_event(row) for row in await self._fetch(statement, *args)]
+
+    async def read_streams(
+        self, from_versions: Mapping[str, int]
+    ) -> dict[str, list[RecordedEvent]]:
+        found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in from_versions}
+        rows = await self._fetch(_PG_STREAMS, list(from_versions), list(from_versions.values()))
+        for row in rows:
+            event = row_event(row)
+            found[event.stream_id].append(event)
+        return found
+
+    async def read_page(self, after: int, limit: int) -> list[RecordedEvent]:
+        return [row_event(row) for row in await self._fetch(_PG_PAGE, after, limit)]
+
+    async def by_event_ids(self, event_ids: list[uuid.UUID]) -> list[RecordedEvent]:
+        ids = [str(event_id) for event_id in event_ids]
+        return [row_event(row) for row in await self._fetch(_PG_BY_IDS, ids)] if ids else []
+
+    async def streams_with_prefix(self, prefix: str) -> list[str]:
+        return [row[0] for row in await self._fetch(_PG_WITH_PREFIX, _like_prefix(prefix))]
+
+    async def streams_with_event_type(self, event_type: str, after: int) -> list[str]:
+        return [row[0] for row in await self._fetch(_PG_WITH_TYPE, after, event_type)]
+
+    def raw_pages(self, after: int, batch: int) -> AsyncGenerator[list[RawRow], None]:
+        return self._pages(_PG_PAGE, after, batch)
+
+    def chain_pages(self, after: int, batch: int) -> AsyncGenerator[list[ChainRow], None]:
+        return self._pages(_PG_HASHED, after, batch)
+
+    async def chain_page(self, after: int, limit: int) -> list[ChainRow]:
+        return await self._fetch(_PG_HASHED, after, limit)
+
+    # -- the Merkle tree's writer ----------------------------------------------------------
+
+    def tree_transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self._tree_transaction()
+
+    @contextlib.asynccontextmanager
+    async def _tree_transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": TREE_LOCK_KEY})
+            yield conn
+
+    async def insert_nodes(self, conn: AsyncConnection, nodes: list[tuple[int, int, str]]) -> None:
+        # COPY on the transaction's own asyncpg connection: still one transaction.
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.copy_records_to_table(
+            "merkle_nodes", records=nodes, columns=("level", "idx", "hash")
+        )
+
+
+async def _copy_chunks(conn: asyncpg.Connection, chunks: Iterable[list[RawRow]]) -> int:
+    """COPY each chunk while the next one is made (read and checked, for an import)."""
+    written = 0
+    pending: asyncio.Future[str] | None = None
+    try:
+        for rows in chunks:
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(
+                conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)
+            )
+            await asyncio.sleep(0)
+            written += len(rows)
+        if pending is not None:
+            await pending
+            pending = None
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+    return written

@@ -1,4 +1,7 @@
-"""The event store contract (SPEC §4), run on SQLite and on PostgreSQL alike."""
+"""The event store contract (SPEC §4): an abstract suite, `EventStoreContract`, that each
+backend passes through its subclass's `make_backend` (and the few facts that differ: how
+fair its lock is across processes, which statements its triggers refuse, how to forge a
+row behind them)."""
 
 from __future__ import annotations
 
@@ -10,15 +13,16 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events import store as store_module
 from events.model import (
     ZERO_HASH,
     ConcurrencyConflict,
@@ -29,8 +33,12 @@ from events.model import (
 )
 from events.schema import checkpoints
 from events.store import DuplicateEvents, EventStore
+from events.store.contract import Backend, Batch, BatchState, Outcome, Written
+from events.store.postgres import PostgresBackend
+from events.store.sqlite import SqliteBackend
 from events.upcasting import UpcasterRegistry
 from events.verify_chain import verify_chain, verify_store_chain
+from tests.conftest import _fresh_database
 
 APPENDER = Path(__file__).with_name("_appender.py")
 T0 = datetime(2026, 2, 5, 15, 4, 5, 123456, tzinfo=UTC)
@@ -50,8 +58,22 @@ async def fill(store: EventStore, count: int, stream_id: str = "s") -> list[Reco
     )
 
 
-def backend(store: EventStore) -> str:
-    return store.engine.dialect.name
+class _StaleHead:
+    """A backend whose batches are decided on a head one short of the real one: position 2
+    is written again, a unique violation the database refuses."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def write(self, batch: Batch) -> Written:
+        def stale(state: BatchState) -> list[Outcome]:
+            state.position = 1
+            return batch.apply(state)
+
+        return await self.inner.write(dataclasses.replace(batch, apply=stale))
 
 
 async def run_docket(url: str, *args: str, cwd: Path | None = None) -> tuple[int, str]:
@@ -70,8 +92,27 @@ async def run_docket(url: str, *args: str, cwd: Path | None = None) -> tuple[int
     return process.returncode, out.decode()
 
 
-class TestEventStoreContract:
-    """Every backend must pass all of these."""
+class EventStoreContract:
+    """Every backend must pass all of these. A subclass says how to make its backend on a
+    fresh database (`database_url`) and what differs between backends."""
+
+    #: Whether appenders of two processes take turns (a fair lock), rather than one
+    #: process keeping the lock for many batches in a row.
+    fair_lock: bool = False
+    #: Statements the append-only triggers refuse beyond UPDATE and DELETE.
+    also_refused: tuple[str, ...] = ()
+
+    def make_backend(self, url: str) -> Backend:
+        raise NotImplementedError
+
+    async def forge(self, conn: AsyncConnection, statement: str) -> None:
+        """Run `statement` (an UPDATE of `events`) behind the append-only triggers."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    async def store(self, database_url: str) -> AsyncIterator[EventStore]:
+        async with EventStore(self.make_backend(database_url)) as opened:
+            yield opened
 
     # -- expected versions --------------------------------------------------------------
 
@@ -232,7 +273,7 @@ class TestEventStoreContract:
             return {**data, "v2": True}
 
         await store.append(one("a", "any"))
-        folding = EventStore(store.engine, upcasters=upcasters, owns_engine=False)
+        folding = EventStore(store.backend, upcasters=upcasters, owns_backend=False)
         [upcast] = await folding.read_stream("a")
         assert (upcast.schema_version, upcast.data) == (2, {"n": 0, "v2": True})
         [stored] = await folding.read_stream("a", upcast=False)
@@ -274,24 +315,16 @@ class TestEventStoreContract:
         assert (await verify_store_chain(store)).checked == 2
 
     async def test_a_failed_transaction_fails_every_caller_and_writes_nothing(
-        self, store: EventStore, monkeypatch: pytest.MonkeyPatch
+        self, store: EventStore
     ) -> None:
         await fill(store, 2)
-        real_apply_all = store_module._apply_all
-
-        def stale_head(
-            batch: list[store_module._Pending], state: store_module._BatchState
-        ) -> list[list[RecordedEvent] | Exception]:
-            state.position = 1  # position 2 gets written again: a unique violation
-            return real_apply_all(batch, state)
-
-        monkeypatch.setattr(store_module, "_apply_all", stale_head)
+        stale = EventStore(cast(Backend, _StaleHead(store.backend)), owns_backend=False)
         outcomes = await asyncio.gather(
-            *(store.append(one(f"s{i}", "any")) for i in range(5)), return_exceptions=True
+            *(stale.append(one(f"s{i}", "any")) for i in range(5)), return_exceptions=True
         )
         assert all(isinstance(outcome, DBAPIError) for outcome in outcomes)
-        assert store.stats.failed_batches == 1
-        monkeypatch.undo()
+        assert stale.stats.failed_batches == 1
+        await stale.close()
         assert await store.head() == (2, (await store.read_all())[-1].hash)
         await store.append(one("after", "no_stream"))
         assert (await verify_store_chain(store)).checked == 3
@@ -324,9 +357,7 @@ class TestEventStoreContract:
         everything = [e async for e in store.iter_all(batch=100)]
         writers = [e.stream_id.split("-")[1] for e in everything if e.stream_id.startswith("own-")]
         handovers = sum(1 for a, b in itertools.pairwise(writers) if a != b)
-        if backend(store) == "postgresql":
-            # SQLite's busy handler polls with sleeps, so the process holding the lock can
-            # keep it for many batches in a row; the advisory lock queues waiters fairly.
+        if self.fair_lock:
             assert handovers > 2, "the two processes did not append at the same time"
 
         assert [e.position for e in everything] == list(range(1, total + 1))
@@ -357,8 +388,7 @@ class TestEventStoreContract:
             "UPDATE checkpoints SET root = 'x'",
             "DELETE FROM checkpoints",
         ]
-        if backend(store) == "postgresql":
-            statements += ["TRUNCATE events", "TRUNCATE checkpoints"]
+        statements += self.also_refused
         for statement in statements:
             async with store.engine.connect() as conn:
                 with pytest.raises(DBAPIError, match="append-only"):
@@ -376,15 +406,7 @@ class TestEventStoreContract:
 
         forge = "UPDATE events SET data = CAST('{\"n\": 99}' AS JSON) WHERE position = 3"
         async with store.engine.begin() as conn:
-            if backend(store) == "postgresql":
-                await conn.execute(text("ALTER TABLE events DISABLE TRIGGER USER"))
-                await conn.execute(text(forge))
-                await conn.execute(text("ALTER TABLE events ENABLE TRIGGER USER"))
-            else:
-                await conn.execute(text("DROP TRIGGER events_no_update"))
-                await conn.execute(
-                    text(forge.replace("CAST('{\"n\": 99}' AS JSON)", "'{\"n\": 99}'"))
-                )
+            await self.forge(conn, forge)
 
         report = await verify_store_chain(store)
         assert (report.bad_position, report.checked) == (3, 2)
@@ -409,6 +431,39 @@ class TestEventStoreContract:
     async def test_migrate_from_any_directory(self, database_url: str, tmp_path: Path) -> None:
         code, out = await run_docket(database_url, "migrate", cwd=tmp_path)
         assert code == 0, out
+
+
+class TestSqliteStore(EventStoreContract):
+    @pytest.fixture
+    def database_url(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+        yield from _fresh_database(request, "sqlite", tmp_path / "docket.db")
+
+    def make_backend(self, url: str) -> Backend:
+        return SqliteBackend.open(url)
+
+    async def forge(self, conn: AsyncConnection, statement: str) -> None:
+        await conn.execute(text("DROP TRIGGER events_no_update"))
+        await conn.execute(text(statement.replace("CAST('{\"n\": 99}' AS JSON)", "'{\"n\": 99}'")))
+
+
+@pytest.mark.postgres
+class TestPostgresStore(EventStoreContract):
+    # The advisory lock queues waiters fairly; SQLite's busy handler polls with sleeps, so
+    # the process holding the lock can keep it for many batches in a row.
+    fair_lock = True
+    also_refused = ("TRUNCATE events", "TRUNCATE checkpoints")
+
+    @pytest.fixture
+    def database_url(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+        yield from _fresh_database(request, "postgres", tmp_path / "docket.db")
+
+    def make_backend(self, url: str) -> Backend:
+        return PostgresBackend.open(url)
+
+    async def forge(self, conn: AsyncConnection, statement: str) -> None:
+        await conn.execute(text("ALTER TABLE events DISABLE TRIGGER USER"))
+        await conn.execute(text(statement))
+        await conn.execute(text("ALTER TABLE events ENABLE TRIGGER USER"))
 
 
 async def test_migrate_creates_a_fresh_sqlite_database(tmp_path: Path) -> None:

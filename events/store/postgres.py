@@ -30,13 +30,12 @@ from events.canonical import canonical
 from events.engines import create_engine
 from events.errors import LogNotEmpty, StoreClosed
 from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent
+from events.store import postgres_sql as sql
 from events.store.contract import Batch, BatchState, Written
+from events.store.postgres_sql import APPEND_LOCK_KEY, TREE_LOCK_KEY
 from events.store.rows import ChainRow, RawRow, event_id_text, row_event
 
 log = structlog.get_logger("docket.store")
-
-#: The key of the PostgreSQL advisory lock that serialises appends ("docket" in ASCII).
-APPEND_LOCK_KEY = 0x646F636B6574
 
 #: Connections of a PostgreSQL store's engine pool (projections, tokens, lists: the log
 #: itself is read through the raw pool below and written on the writer's own connection).
@@ -46,89 +45,6 @@ POOL_OVERFLOW = 10
 
 #: Connections of the raw asyncpg pool that a PostgreSQL store reads the log with.
 READ_POOL_SIZE = 10
-
-# -- statements (raw asyncpg: prepared once per connection, no row processing) --
-
-_PG_COLUMNS = (
-    "position, event_id, stream_id, stream_version, event_type, schema_version,"
-    " data::text, metadata::text, occurred_at, recorded_at, prev_hash, hash"
-)
-_PG_LOCK = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"
-# What the writer needs under the lock, in one round trip: the head, the current version
-# of each stream of the batch (one index probe each), and which event ids already exist.
-_PG_BATCH_STATE = (
-    "SELECT (SELECT position FROM events ORDER BY position DESC LIMIT 1),"
-    " (SELECT hash FROM events ORDER BY position DESC LIMIT 1),"
-    " ARRAY(SELECT coalesce((SELECT max(e.stream_version) FROM events e"
-    " WHERE e.stream_id = s.id), 0) FROM unnest($1::text[]) WITH ORDINALITY AS s(id, n)"
-    " ORDER BY s.n),"
-    " ARRAY(SELECT position FROM events WHERE event_id = ANY($2::text[]))"
-)
-_PG_INSERT = (
-    "INSERT INTO events (position, event_id, stream_id, stream_version, event_type,"
-    " schema_version, data, metadata, occurred_at, recorded_at, prev_hash, hash)"
-    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[],"
-    " $6::int[], $7::json[], $8::json[], $9::timestamptz[], $10::timestamptz[], $11::text[],"
-    " $12::text[])"
-)
-_PG_HEAD = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
-_PG_STREAM_VERSION = "SELECT max(stream_version) FROM events WHERE stream_id = $1"
-_PG_BY_IDS = f"SELECT {_PG_COLUMNS} FROM events WHERE event_id = ANY($1::text[]) ORDER BY position"
-_PG_PAGE = f"SELECT {_PG_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
-_PG_STREAMS = (
-    f"SELECT {_PG_COLUMNS} FROM events e"
-    " JOIN unnest($1::text[], $2::bigint[]) AS s(id, v)"
-    " ON e.stream_id = s.id AND e.stream_version >= s.v"
-    " ORDER BY e.stream_id, e.stream_version"
-)
-
-
-# The one-round-trip append: the writer predicts the head (what it last wrote) and each
-# stream's version (what the batch's calls expect), validates and hashes the batch on that
-# prediction, and sends it to this function of its session. Under the advisory lock (each
-# statement of a PL/pgSQL function sees what was committed before it), the function
-# inserts only if the prediction holds, and otherwise answers the real state without
-# writing; the statement's implicit transaction commits at its end.
-_PG_APPEND_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION pg_temp.docket_append(
-    head_position bigint, head_hash text, stream_ids text[], stream_versions bigint[],
-    event_ids text[], p bigint[], eid text[], sid text[], sv bigint[], et text[],
-    schv int[], d json[], m json[], oc timestamptz[], rc timestamptz[], ph text[], h text[]
-) RETURNS text LANGUAGE plpgsql AS $fn$
-DECLARE
-    last_position bigint;
-    last_hash text;
-    versions bigint[];
-    present boolean;
-BEGIN
-    PERFORM pg_advisory_xact_lock({APPEND_LOCK_KEY});
-    SELECT position, hash INTO last_position, last_hash
-        FROM events ORDER BY position DESC LIMIT 1;
-    last_position := coalesce(last_position, 0);
-    last_hash := coalesce(last_hash, '{ZERO_HASH}');
-    versions := ARRAY(
-        SELECT coalesce((SELECT max(e.stream_version) FROM events e WHERE e.stream_id = s.id), 0)
-        FROM unnest(stream_ids) WITH ORDINALITY AS s(id, n) ORDER BY s.n);
-    present := EXISTS (SELECT 1 FROM events WHERE event_id = ANY(event_ids));
-    IF last_position <> head_position OR last_hash <> head_hash
-            OR versions IS DISTINCT FROM stream_versions OR present THEN
-        RETURN json_build_object('position', last_position, 'hash', last_hash,
-                                 'versions', versions, 'present', present)::text;
-    END IF;
-    INSERT INTO events (position, event_id, stream_id, stream_version, event_type,
-                        schema_version, data, metadata, occurred_at, recorded_at,
-                        prev_hash, hash)
-        SELECT * FROM unnest(p, eid, sid, sv, et, schv, d, m, oc, rc, ph, h);
-    RETURN NULL;
-END
-$fn$
-"""
-_PG_APPEND_CALL = (
-    "SELECT pg_temp.docket_append($1::bigint, $2::text, $3::text[], $4::bigint[],"
-    " $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::int[],"
-    " $12::json[], $13::json[], $14::timestamptz[], $15::timestamptz[], $16::text[],"
-    " $17::text[])"
-)
 
 
 def _insert_columns(rows: list[tuple[RecordedEvent, str, str]]) -> list[list[Any]]:
@@ -147,21 +63,6 @@ def _insert_columns(rows: list[tuple[RecordedEvent, str, str]]) -> list[list[Any
         [e.prev_hash for e in written],
         [e.hash for e in written],
     ]
-
-
-def _pg_read_stream(to_position: bool, occurred_until: bool) -> str:
-    query = f"SELECT {_PG_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2"
-    n = 2
-    if to_position:
-        n += 1
-        query += f" AND position <= ${n}"
-    if occurred_until:
-        n += 1
-        query += f" AND occurred_at <= ${n}"
-    return query + " ORDER BY stream_version"
-
-
-_PG_READ_STREAM = {(p, o): _pg_read_stream(p, o) for p in (False, True) for o in (False, True)}
 
 
 #: SQLAlchemy's error class for each SQLSTATE class, as its asyncpg dialect would raise it.
@@ -198,31 +99,6 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
     """Pool connections are only used for single statements outside transactions."""
 
 
-#: The chain walk's rows: `RawRow` order, the times as the canonical `utc_text` form made
-#: by PostgreSQL (`to_char` in UTC; four-digit years), and a last column saying whether
-#: data or metadata may hold a float: the hashed fields without `datetime`s or events.
-_UTC_TEXT = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-_PG_HASHED = (
-    "SELECT position, event_id, stream_id, stream_version, event_type, schema_version,"
-    f" data::text, metadata::text, {_UTC_TEXT.format('occurred_at')},"
-    f" {_UTC_TEXT.format('recorded_at')}, prev_hash, hash,"
-    # May data or metadata hold a float, or an integer orjson reads as one? Any number
-    # token with a fraction or exponent, or of 19+ digits, matches (it follows : , or [);
-    # strings that look alike only send the row down the full canonical path.
-    " ('[' || data::text || ',' || metadata::text)"
-    " ~ '[:,\\[][[:space:]]*-?[0-9]+([.eE]|[0-9]{18})'"
-    " FROM events WHERE position > $1 ORDER BY position LIMIT $2"
-)
-_PG_WITH_PREFIX = (
-    "SELECT stream_id FROM events WHERE stream_id LIKE $1 ESCAPE '\\' AND stream_version = 1"
-)
-_PG_WITH_TYPE = "SELECT DISTINCT stream_id FROM events WHERE position > $1 AND event_type = $2"
-_PG_IMPORT_HEAD = "SELECT coalesce(max(position), 0) FROM events"
-
-#: PostgreSQL advisory lock serialising writers of `merkle_nodes` and `checkpoints`.
-TREE_LOCK_KEY = int.from_bytes(b"docket-t")
-
-
 def _like_prefix(prefix: str) -> str:
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
@@ -250,7 +126,7 @@ def _hashed_form(row: ChainRow) -> bytes:
 
 
 def _hashed_fields(row: ChainRow) -> dict[str, Any]:
-    """The hashed fields of a `_PG_HASHED` row (times already canonical text)."""
+    """The hashed fields of a `sql.HASHED` row (times already canonical text)."""
     loads = orjson.loads
     return {
         "position": row[0],
@@ -346,14 +222,14 @@ class PostgresBackend:
             raise _as_dbapi_error(error, query) from error
         return rows
 
-    async def _pages(self, sql: str, after: int, batch: int) -> AsyncGenerator[list[Any], None]:
-        """Pages of `sql` (`… WHERE position > $1 ORDER BY position LIMIT $2`, position
+    async def _pages(self, query: str, after: int, batch: int) -> AsyncGenerator[list[Any], None]:
+        """Pages of `query` (`… WHERE position > $1 ORDER BY position LIMIT $2`, position
         first) on one pool connection, the next page fetched while the caller works on this."""
         pool = await self._read_pool()
         async with pool.acquire() as conn:
             pending: asyncio.Task[list[Any]] | None = None
             try:
-                statement = await conn.prepare(sql)
+                statement = await conn.prepare(query)
                 pending = asyncio.ensure_future(statement.fetch(after, batch))
                 while pending is not None:
                     fetching, pending = pending, None
@@ -400,7 +276,7 @@ class PostgresBackend:
         self._head = None
         if self._one_trip:
             try:
-                await conn.execute(_PG_APPEND_FUNCTION)
+                await conn.execute(sql.APPEND_FUNCTION)
             except asyncpg.PostgresError as refused:  # no TEMP privilege, say
                 log.warning("docket.append.one_trip_unavailable", error=repr(refused))
                 self._one_trip = False
@@ -425,7 +301,7 @@ class PostgresBackend:
             outcomes = batch.apply(state)
             try:
                 missed = await conn.fetchval(
-                    _PG_APPEND_CALL,
+                    sql.APPEND_CALL,
                     position,
                     chain.hex(),
                     stream_ids,
@@ -451,7 +327,7 @@ class PostgresBackend:
 
     async def _transaction(self, conn: asyncpg.Connection, batch: Batch) -> Written:
         try:
-            await conn.execute(_PG_LOCK)
+            await conn.execute(sql.LOCK)
             written = await self._locked_write(conn, batch)
             await conn.execute("COMMIT")
         except asyncio.CancelledError:
@@ -475,12 +351,12 @@ class PostgresBackend:
     async def _locked_write(self, conn: asyncpg.Connection, batch: Batch) -> Written:
         stream_ids = batch.stream_ids
         all_ids = [str(event_id) for event_id in batch.event_ids]
-        row = await conn.fetchrow(_PG_BATCH_STATE, stream_ids, all_ids)
+        row = await conn.fetchrow(sql.BATCH_STATE, stream_ids, all_ids)
         assert row is not None
         position, last_hash, versions, present = row
         existing: list[RecordedEvent] = []
         if present:
-            existing = [row_event(r) for r in await conn.fetch(_PG_BY_IDS, all_ids)]
+            existing = [row_event(r) for r in await conn.fetch(sql.BY_IDS, all_ids)]
         state = BatchState(
             position=position or 0,
             chain=bytes.fromhex(last_hash or ZERO_HASH),
@@ -489,7 +365,7 @@ class PostgresBackend:
         )
         outcomes = batch.apply(state)
         if state.rows:
-            await conn.execute(_PG_INSERT, *_insert_columns(state.rows))
+            await conn.execute(sql.INSERT, *_insert_columns(state.rows))
         self._head = (state.position, state.chain)
         return Written(outcomes, len(state.rows))
 
@@ -501,7 +377,7 @@ class PostgresBackend:
                 async with conn.transaction():
                     # The appenders' lock: no append can slip in between the check and COPY.
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
-                    head = await conn.fetchval(_PG_IMPORT_HEAD)
+                    head = await conn.fetchval(sql.IMPORT_HEAD)
                     if head:
                         raise LogNotEmpty(int(head))
                     written = await _copy_chunks(conn, chunks)
@@ -516,11 +392,11 @@ class PostgresBackend:
     # -- reading ---------------------------------------------------------------------------
 
     async def head(self) -> tuple[int, str]:
-        rows = await self._fetch(_PG_HEAD)
+        rows = await self._fetch(sql.HEAD)
         return (int(rows[0][0]), str(rows[0][1])) if rows else (0, ZERO_HASH)
 
     async def stream_version(self, stream_id: str) -> int:
-        rows = await self._fetch(_PG_STREAM_VERSION, stream_id)
+        rows = await self._fetch(sql.STREAM_VERSION, stream_id)
         return int(rows[0][0] or 0)
 
     async def read_stream(
@@ -535,40 +411,40 @@ class PostgresBackend:
             args.append(to_position)
         if occurred_until is not None:
             args.append(occurred_until)
-        statement = _PG_READ_STREAM[to_position is not None, occurred_until is not None]
+        statement = sql.READ_STREAM[to_position is not None, occurred_until is not None]
         return [row_event(row) for row in await self._fetch(statement, *args)]
 
     async def read_streams(
         self, from_versions: Mapping[str, int]
     ) -> dict[str, list[RecordedEvent]]:
         found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in from_versions}
-        rows = await self._fetch(_PG_STREAMS, list(from_versions), list(from_versions.values()))
+        rows = await self._fetch(sql.STREAMS, list(from_versions), list(from_versions.values()))
         for row in rows:
             event = row_event(row)
             found[event.stream_id].append(event)
         return found
 
     async def read_page(self, after: int, limit: int) -> list[RecordedEvent]:
-        return [row_event(row) for row in await self._fetch(_PG_PAGE, after, limit)]
+        return [row_event(row) for row in await self._fetch(sql.PAGE, after, limit)]
 
     async def by_event_ids(self, event_ids: list[uuid.UUID]) -> list[RecordedEvent]:
         ids = [str(event_id) for event_id in event_ids]
-        return [row_event(row) for row in await self._fetch(_PG_BY_IDS, ids)] if ids else []
+        return [row_event(row) for row in await self._fetch(sql.BY_IDS, ids)] if ids else []
 
     async def streams_with_prefix(self, prefix: str) -> list[str]:
-        return [row[0] for row in await self._fetch(_PG_WITH_PREFIX, _like_prefix(prefix))]
+        return [row[0] for row in await self._fetch(sql.WITH_PREFIX, _like_prefix(prefix))]
 
     async def streams_with_event_type(self, event_type: str, after: int) -> list[str]:
-        return [row[0] for row in await self._fetch(_PG_WITH_TYPE, after, event_type)]
+        return [row[0] for row in await self._fetch(sql.WITH_TYPE, after, event_type)]
 
     def raw_pages(self, after: int, batch: int) -> AsyncGenerator[list[RawRow], None]:
-        return self._pages(_PG_PAGE, after, batch)
+        return self._pages(sql.PAGE, after, batch)
 
     def chain_pages(self, after: int, batch: int) -> AsyncGenerator[list[ChainRow], None]:
-        return self._pages(_PG_HASHED, after, batch)
+        return self._pages(sql.HASHED, after, batch)
 
     async def chain_page(self, after: int, limit: int) -> list[ChainRow]:
-        return await self._fetch(_PG_HASHED, after, limit)
+        return await self._fetch(sql.HASHED, after, limit)
 
     # -- the Merkle tree's writer ----------------------------------------------------------
 

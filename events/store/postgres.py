@@ -30,6 +30,7 @@ from events.canonical import canonical
 from events.engines import create_engine
 from events.errors import LogNotEmpty, StoreClosed
 from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent
+from events.store import core
 from events.store import postgres_sql as sql
 from events.store.contract import Batch, BatchState, Written
 from events.store.postgres_sql import APPEND_LOCK_KEY, TREE_LOCK_KEY
@@ -97,11 +98,6 @@ def _as_dbapi_error(error: Exception, statement: str) -> Exception:
 
 async def _no_reset(_conn: asyncpg.Connection) -> None:
     """Pool connections are only used for single statements outside transactions."""
-
-
-def _like_prefix(prefix: str) -> str:
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
 
 
 def _hashed_form(row: ChainRow) -> bytes:
@@ -432,10 +428,10 @@ class PostgresBackend:
         return [row_event(row) for row in await self._fetch(sql.BY_IDS, ids)] if ids else []
 
     async def streams_with_prefix(self, prefix: str) -> list[str]:
-        return [row[0] for row in await self._fetch(sql.WITH_PREFIX, _like_prefix(prefix))]
+        return await core.streams_with_prefix(self._engine, prefix)
 
     async def streams_with_event_type(self, event_type: str, after: int) -> list[str]:
-        return [row[0] for row in await self._fetch(sql.WITH_TYPE, after, event_type)]
+        return await core.streams_with_event_type(self._engine, event_type, after)
 
     def raw_pages(self, after: int, batch: int) -> AsyncGenerator[list[RawRow], None]:
         return self._pages(sql.PAGE, after, batch)

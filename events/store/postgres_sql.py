@@ -120,10 +120,6 @@ HASHED = (
     " ~ '[:,\\[][[:space:]]*-?[0-9]+([.eE]|[0-9]{18})'"
     " FROM events WHERE position > $1 ORDER BY position LIMIT $2"
 )
-WITH_PREFIX = (
-    "SELECT stream_id FROM events WHERE stream_id LIKE $1 ESCAPE '\\' AND stream_version = 1"
-)
-WITH_TYPE = "SELECT DISTINCT stream_id FROM events WHERE position > $1 AND event_type = $2"
 IMPORT_HEAD = "SELECT coalesce(max(position), 0) FROM events"
 
 #: PostgreSQL advisory lock serialising writers of `merkle_nodes` and `checkpoints`.

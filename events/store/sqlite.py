@@ -23,6 +23,7 @@ from events.engines import WRITER_OPTIONS, create_engine
 from events.errors import LogNotEmpty
 from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent, parse_utc, utc_text
 from events.schema import events, merkle_nodes
+from events.store import core
 from events.store.contract import Batch, BatchState, Written
 from events.store.rows import ChainRow, RawRow, event_id_text
 
@@ -236,23 +237,10 @@ class SqliteBackend:
             return await _by_event_ids(conn, event_ids)
 
     async def streams_with_prefix(self, prefix: str) -> list[str]:
-        async with self._engine.connect() as conn:
-            rows = await conn.execute(
-                select(events.c.stream_id).where(
-                    events.c.stream_id.startswith(prefix, autoescape=True),
-                    events.c.stream_version == 1,
-                )
-            )
-            return [row[0] for row in rows]
+        return await core.streams_with_prefix(self._engine, prefix)
 
     async def streams_with_event_type(self, event_type: str, after: int) -> list[str]:
-        async with self._engine.connect() as conn:
-            rows = await conn.execute(
-                select(events.c.stream_id)
-                .where(events.c.position > after, events.c.event_type == event_type)
-                .distinct()
-            )
-            return [row[0] for row in rows]
+        return await core.streams_with_event_type(self._engine, event_type, after)
 
     async def raw_pages(self, after: int, batch: int) -> AsyncGenerator[list[RawRow], None]:
         async with self._engine.connect() as conn:

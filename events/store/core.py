@@ -1,0 +1,34 @@
+"""Reads of the log written once, in SQLAlchemy Core on a backend's engine pool: the cold
+queries both backends answer alike. On PostgreSQL they stay off the raw read pool, whose
+connections serve the hot reads (streams, pages): a scan for request ids or unprojected
+holds must not queue them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events.schema import events
+
+
+async def streams_with_prefix(engine: AsyncEngine, prefix: str) -> list[str]:
+    """Every stream whose id starts with `prefix` (SQL `LIKE`), once each."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(events.c.stream_id).where(
+                events.c.stream_id.startswith(prefix, autoescape=True),
+                events.c.stream_version == 1,
+            )
+        )
+        return [row[0] for row in rows]
+
+
+async def streams_with_event_type(engine: AsyncEngine, event_type: str, after: int) -> list[str]:
+    """Every stream with an event of `event_type` after position `after`, once each."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(events.c.stream_id)
+            .where(events.c.position > after, events.c.event_type == event_type)
+            .distinct()
+        )
+        return [row[0] for row in rows]

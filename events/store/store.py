@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.errors import StoreClosed
 from events.model import RecordedEvent, StreamAppend
+from events.store.backends import open_backend
 from events.store.contract import Backend
 from events.store.rows import ChainRow, RawRow
 from events.store.writer import GroupCommit, StoreStats, check_append
@@ -45,8 +46,6 @@ class EventStore:
     @classmethod
     async def open(cls, url: str, **options: Any) -> Self:
         """A store on the database at `url` (`sqlite+aiosqlite:///…`, `postgresql+asyncpg://…`)."""
-        from events.store.backends import open_backend
-
         return cls(open_backend(url), **options)
 
     @property

@@ -96,6 +96,8 @@ class EventStoreContract:
     """Every backend must pass all of these. A subclass says how to make its backend on a
     fresh database (`database_url`) and what differs between backends."""
 
+    #: The kind of fresh database each test gets (`tests/conftest.py`).
+    database: str = ""
     #: Whether appenders of two processes take turns (a fair lock), rather than one
     #: process keeping the lock for many batches in a row.
     fair_lock: bool = False
@@ -108,6 +110,10 @@ class EventStoreContract:
     async def forge(self, conn: AsyncConnection, statement: str) -> None:
         """Run `statement` (an UPDATE of `events`) behind the append-only triggers."""
         raise NotImplementedError
+
+    @pytest.fixture
+    def database_url(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+        yield from _fresh_database(request, self.database, tmp_path / "docket.db")
 
     @pytest.fixture
     async def store(self, database_url: str) -> AsyncIterator[EventStore]:
@@ -434,9 +440,7 @@ class EventStoreContract:
 
 
 class TestSqliteStore(EventStoreContract):
-    @pytest.fixture
-    def database_url(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-        yield from _fresh_database(request, "sqlite", tmp_path / "docket.db")
+    database = "sqlite"
 
     def make_backend(self, url: str) -> Backend:
         return SqliteBackend.open(url)
@@ -451,11 +455,8 @@ class TestPostgresStore(EventStoreContract):
     # The advisory lock queues waiters fairly; SQLite's busy handler polls with sleeps, so
     # the process holding the lock can keep it for many batches in a row.
     fair_lock = True
+    database = "postgres"
     also_refused = ("TRUNCATE events", "TRUNCATE checkpoints")
-
-    @pytest.fixture
-    def database_url(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-        yield from _fresh_database(request, "postgres", tmp_path / "docket.db")
 
     def make_backend(self, url: str) -> Backend:
         return PostgresBackend.open(url)

@@ -9,22 +9,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 
-from events.model import ConcurrencyConflict, ExpectedVersion, NewEvent, StreamAppend
+from events.model import ConcurrencyConflict
 from events.store import DuplicateEvents, EventStore
 from events.verify_chain import verify_store_chain
-
-T0 = datetime(2026, 2, 5, 15, 4, 5, 123456, tzinfo=UTC)
-
-
-def one(
-    stream_id: str, expected: ExpectedVersion, event_id: uuid.UUID | None = None
-) -> StreamAppend:
-    event = NewEvent(stream_id, "Noted", {"n": 1}, T0, event_id=event_id or uuid.uuid4())
-    return StreamAppend(stream_id, expected, [event])
+from tests.events.appends import one
 
 
 @pytest.fixture

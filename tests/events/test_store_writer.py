@@ -6,26 +6,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 
 from events.errors import ConcurrencyConflict, DuplicateEvents, StoreClosed, StoreError
-from events.model import ZERO_HASH, ExpectedVersion, NewEvent, StreamAppend
+from events.model import ZERO_HASH, NewEvent, StreamAppend
 from events.store import EventStore
 from events.store.contract import BatchState
 from events.store.writer import Pending, apply_all, predicted_versions
 from events.verify_chain import verify_store_chain
+from tests.events.appends import T0, one
 from tests.events.fake_backend import FakeBackend
-
-T0 = datetime(2026, 2, 5, 15, 4, 5, 123456, tzinfo=UTC)
-
-
-def one(
-    stream_id: str, expected: ExpectedVersion, event_id: uuid.UUID | None = None
-) -> StreamAppend:
-    event = NewEvent(stream_id, "Noted", {"n": 1}, T0, event_id=event_id or uuid.uuid4())
-    return StreamAppend(stream_id, expected, [event])
 
 
 @pytest.fixture
@@ -95,20 +86,25 @@ async def test_max_batch_events_splits_the_queue(fake: FakeBackend) -> None:
         assert store.stats.largest_batch <= 10
 
 
-async def test_one_callers_conflict_does_not_fail_the_others(store: EventStore) -> None:
-    bad = NewEvent("c", "Noted", {"x": float("nan")}, T0)
-    outcomes = await asyncio.gather(
-        store.append(one("a", "no_stream")),
-        store.append(one("a", "no_stream")),
-        store.append(StreamAppend("c", "any", [bad])),
-        store.append(one("b", "no_stream")),
-        return_exceptions=True,
-    )
-    assert isinstance(outcomes[0], list) and isinstance(outcomes[3], list)
-    assert isinstance(outcomes[1], ConcurrencyConflict)
-    assert isinstance(outcomes[2], ValueError)
-    assert (store.stats.batches, store.stats.calls, store.stats.conflicts) == (1, 2, 1)
-    assert (await store.head())[0] == 2
+async def test_one_callers_refusal_does_not_fail_the_others(
+    store: EventStore, fake: FakeBackend
+) -> None:
+    written = one("w", "no_stream")
+    await store.append(written)
+    unhashable = NewEvent("c", "Noted", {"x": float("inf")}, T0)
+    calls = [
+        one("a", "no_stream"),
+        one("a", 0),  # the call before it took "a" to version 1
+        StreamAppend("c", "any", [unhashable]),  # no canonical form
+        StreamAppend("w", "any", [*written.events, *one("w", "any").events]),  # partial retry
+        one("b", "no_stream"),
+    ]
+    outcomes = await asyncio.gather(*(store.append(c) for c in calls), return_exceptions=True)
+    refused = (ConcurrencyConflict, ValueError, DuplicateEvents)
+    assert [isinstance(o, list) for o in outcomes] == [True, False, False, False, True]
+    assert all(isinstance(o, kind) for o, kind in zip(outcomes[1:4], refused, strict=True))
+    assert fake.writes == 2 and store.stats.conflicts == 1
+    assert [row[2] for row in fake.rows] == ["w", "a", "b"]
 
 
 async def test_an_idempotent_retry_writes_nothing(store: EventStore, fake: FakeBackend) -> None:

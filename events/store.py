@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -405,6 +405,17 @@ class EventStore:
     def engine(self) -> AsyncEngine:
         """The engine the store reads with (shared with callers that need raw access)."""
         return self._engine
+
+    @property
+    def upcasters(self) -> UpcasterRegistry:
+        """The upcasters this store's reads apply (bulk raw pages are in stored form)."""
+        return self._upcasters
+
+    def raw_pages(self, after: int = 0, batch: int = 10_000) -> AsyncGenerator[list[Any], None]:
+        """Pages of raw rows (`events.bulk.RawRow`) after `after`, in position order."""
+        from events import bulk  # here: `events.bulk` imports this module
+
+        return bulk.iter_raw_pages(self, after, batch)
 
     async def close(self) -> None:
         """Write what is queued, stop the writer, and dispose of the engine if it is ours."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import hashlib
 import re
 import uuid
@@ -23,6 +22,7 @@ import orjson
 
 from events.bulk import connect_raw, is_postgres
 from events.canonical import canonical
+from events.gcpause import gc_paused
 from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent, parse_utc
 from events.store import APPEND_LOCK_KEY, EventStore
 from events.verify_chain import ChainReport, verify_chain
@@ -229,18 +229,6 @@ class _Checker:
         return hashed, event.prev_hash, event.hash, event.occurred_at, event.recorded_at
 
 
-@contextlib.contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic collector while millions of acyclic objects come and go."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _refuse_non_empty(head: int) -> ImportRefused:
     return ImportRefused(f"the log already holds {head} events; import into an empty one")
 
@@ -260,7 +248,7 @@ async def import_log(
     head, _ = await store.head()
     if head != 0:
         raise _refuse_non_empty(head)
-    with _no_cyclic_gc():
+    with gc_paused():
         if is_postgres(store):
             return await _import_postgres(store, path, progress, batch)
         return await _import_sqlite(store, path, progress, batch)

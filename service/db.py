@@ -20,9 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 import migrations
-
-#: Execution options of a connection whose transactions take SQLite's write lock at BEGIN.
-WRITER_OPTIONS: dict[str, Any] = {"docket_begin": "IMMEDIATE"}
+from events.engines import WRITER_OPTIONS as WRITER_OPTIONS  # re-exported
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 

@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, tzinfo
 from operator import attrgetter
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, get_args
 
 from events.model import utc_text
 
 __all__ = [
+    "PENDING_STATUSES",
+    "STATUSES",
     "Annotation",
     "EventLike",
     "Hold",
@@ -28,6 +30,7 @@ __all__ = [
     "Review",
     "Shipment",
     "Status",
+    "derived_status",
     "evolve",
     "fold",
     "status",
@@ -44,6 +47,13 @@ Status = Literal[
     "refused",
     "withdrawn",
 ]
+
+#: Every derived status (SPEC §3), in the order of the procedure.
+STATUSES: tuple[Status, ...] = get_args(Status)
+#: Derived statuses of a request still waiting for its initial decision.
+PENDING_STATUSES: frozenset[Status] = frozenset(
+    {"submitted", "under_review", "on_hold", "awaiting_decision"}
+)
 
 
 class EventLike(Protocol):
@@ -379,24 +389,54 @@ def _asked(asked: InformationRequest) -> int:
     return asked.position
 
 
-def status(state: RequestState, at: datetime, tz: tzinfo = UTC) -> Status:
-    """The derived status of SPEC §3 as of `at`. Validity dates are read in `tz` (the
-    committee's zone): an exemption is active through the whole of `valid_until`.
-    An exemption approved with a later `valid_from` is `active` (approved, not expired)."""
-    if state.withdrawn_at is not None:
+def derived_status(
+    *,
+    withdrawn_at: datetime | None,
+    refused_at: datetime | None,
+    approved_at: datetime | None,
+    valid_until: date | None,
+    circulated_at: datetime | None,
+    deadline: datetime | None,
+    holds: int,
+    at: datetime,
+    tz: tzinfo = UTC,
+) -> Status:
+    """The derived status of SPEC §3 as of `at`, from the facts it depends on: the one
+    rule, for a folded state (`status`) and a `request_state` row
+    (`projections.tables.status_at`; `status_is` is its SQL form, tested against it).
+    `holds` is the number of active holds. Validity dates are read in `tz` (the
+    committee's zone): an exemption is active through the whole of `valid_until`, and
+    one approved with a later `valid_from` is `active` (approved, not expired)."""
+    if withdrawn_at is not None:
         return "withdrawn"
-    if state.refused_at is not None:
+    if refused_at is not None:
         return "refused"
-    if state.approved_at is not None and state.valid_until is not None:
-        return "expired" if at.astimezone(tz).date() > state.valid_until else "active"
-    initial = state.procedures[0]
-    if initial.circulated_at is None or initial.deadline is None:
+    if approved_at is not None and valid_until is not None:
+        return "expired" if at.astimezone(tz).date() > valid_until else "active"
+    if circulated_at is None or deadline is None:
         return "submitted"
-    if state.active_holds:
+    if holds:
         return "on_hold"
-    if at > initial.deadline:
+    if at > deadline:
         return "awaiting_decision"
     return "under_review"
+
+
+def status(state: RequestState, at: datetime, tz: tzinfo = UTC) -> Status:
+    """The derived status of a request state as of `at` (`derived_status`), circulation
+    and deadline those of the initial procedure."""
+    initial = state.procedures[0]
+    return derived_status(
+        withdrawn_at=state.withdrawn_at,
+        refused_at=state.refused_at,
+        approved_at=state.approved_at,
+        valid_until=state.valid_until,
+        circulated_at=initial.circulated_at,
+        deadline=initial.deadline,
+        holds=len(state.active_holds),
+        at=at,
+        tz=tz,
+    )
 
 
 def view(state: RequestState, at: datetime, tz: tzinfo = UTC) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from events.model import utc_text
 from events.schema import Position, UtcTime, metadata
+from projections.request import Status, derived_status
 
 #: The projections the runner keeps, in the order it writes them.
 PROJECTIONS = ("request_state", "request_history", "holds")
@@ -121,36 +122,32 @@ TABLES: dict[str, Table] = {
     "holds": holds,
 }
 
-_PENDING = ("submitted", "under_review", "on_hold", "awaiting_decision")
-
 
 def held_by_is(member: str) -> ColumnElement[bool]:
     """Rows of `request_state` on which `member` has an active hold."""
     return request_state.c.held_by.contains(f",{member},", autoescape=True)
 
 
-def status_at(row: Any, at: datetime, tz: tzinfo = UTC) -> str:
-    """The derived status (SPEC §3) of a `request_state` row as of `at`.
-
-    Same rules as `projections.request.status`, from the row's columns.
-    """
-    if row.withdrawn_at is not None:
-        return "withdrawn"
-    if row.refused_at is not None:
-        return "refused"
-    if row.approved_at is not None and row.valid_until is not None:
-        return "expired" if at.astimezone(tz).date() > row.valid_until else "active"
-    if row.circulated_at is None or row.deadline is None:
-        return "submitted"
-    if row.active_holds:
-        return "on_hold"
-    if at > row.deadline:
-        return "awaiting_decision"
-    return "under_review"
+def status_at(row: Any, at: datetime, tz: tzinfo = UTC) -> Status:
+    """The derived status (SPEC §3) of a `request_state` row as of `at`:
+    `projections.request.derived_status` of the row's columns."""
+    return derived_status(
+        withdrawn_at=row.withdrawn_at,
+        refused_at=row.refused_at,
+        approved_at=row.approved_at,
+        valid_until=row.valid_until,
+        circulated_at=row.circulated_at,
+        deadline=row.deadline,
+        holds=row.active_holds,
+        at=at,
+        tz=tz,
+    )
 
 
 def status_is(status: str, at: datetime, tz: tzinfo = UTC) -> ColumnElement[bool]:
-    """A WHERE clause: `request_state` rows whose derived status as of `at` is `status`."""
+    """A WHERE clause: `request_state` rows whose derived status as of `at` is `status`
+    (or, for `pending`, one of `PENDING_STATUSES`): `status_at` in SQL, for filtering
+    lists in the database. Tested against it on every combination of the columns."""
     c = request_state.c
     today = at.astimezone(tz).date()
     approved = and_(c.approved_at.is_not(None), c.valid_until.is_not(None))

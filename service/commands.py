@@ -21,7 +21,7 @@ from sqlalchemy import select
 from events.model import ConcurrencyConflict, NewEvent, RecordedEvent, StreamAppend
 from events.schema import events as events_table
 from events.store import DuplicateEvents, EventStore
-from events.types import COMMITTEE_STREAM, Change, request_stream
+from events.types import COMMITTEE_STREAM, REQUEST_STREAM_PREFIX, Change, request_stream
 from projections import committee, request
 from projections.committee import Roster
 from projections.request import RefoldRequired, RequestState
@@ -39,7 +39,7 @@ from service.tokens import Caller
 
 log = structlog.get_logger("docket.commands")
 
-REQUEST_PREFIX = "request-"
+REQUEST_PREFIX = REQUEST_STREAM_PREFIX
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1d1e-5b0e-4c8e-9a59-0d0c6b2f7e11")
 _MAX_EVENTS_PER_COMMAND = 1024
 _ATTEMPTS = 8

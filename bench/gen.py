@@ -35,6 +35,7 @@ import orjson
 from bench import db
 from events.hashing import event_hashes
 from events.model import EVENT_COLUMNS, ZERO_HASH, utc_text
+from events.types import request_stream
 from service.data.roster_2025_2026 import ROSTER_2025_2026
 
 OPEN_COUNT = 1000
@@ -236,14 +237,14 @@ def _timeline(
         if not script.steps and script is not long_script:
             active.remove(script)
         emitted += 1
-        yield "request-" + script.request_id, event_type, data, moment
+        yield request_stream(script.request_id), event_type, data, moment
     deadline = utc_text(now + timedelta(days=30))
     for rid in open_request_ids(open_count):
         moment += step
-        yield "request-" + rid, "RequestSubmitted", _submission(rng, rid), moment
+        yield request_stream(rid), "RequestSubmitted", _submission(rng, rid), moment
         moment += step
         circulated = {"procedure": "initial", "deadline": deadline, "expedited": False}
-        yield "request-" + rid, "RequestCirculated", circulated, moment
+        yield request_stream(rid), "RequestCirculated", circulated, moment
 
 
 def rows(

@@ -8,8 +8,6 @@ the transaction back. The rows are written exactly as they were.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import re
 import uuid
@@ -22,6 +20,7 @@ import orjson
 
 from events.canonical import canonical
 from events.errors import ImportRefused, LogNotEmpty
+from events.gcpause import gc_paused
 from events.model import ZERO_HASH, RecordedEvent, parse_utc
 from events.store import EventStore
 from events.verify_chain import ChainReport, verify_chain
@@ -215,18 +214,6 @@ class _Checker:
         return hashed, event.prev_hash, event.hash, event.occurred_at, event.recorded_at
 
 
-@contextlib.contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic collector while millions of acyclic objects come and go."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 async def import_log(
     store: EventStore,
     path: Path,
@@ -244,7 +231,7 @@ async def import_log(
     if head != 0:
         raise LogNotEmpty(head)
     checker = _Checker(times_as_text=store.raw_times_as_text)
-    with _no_cyclic_gc():
+    with gc_paused():
         return await store.copy_in(_chunks(path, checker, batch, progress))
 
 

@@ -8,11 +8,11 @@ hash that is not the hash of the stored fields (a row changed after it was writt
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
-from collections.abc import AsyncIterable, Callable, Iterator
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 
+from events.gcpause import gc_paused
 from events.hashing import event_hashes
 from events.model import ZERO_HASH, RecordedEvent
 from events.store import EventStore
@@ -88,26 +88,12 @@ async def leaf_hashes(store: EventStore, after: int, limit: int) -> list[bytes]:
     hashed_form = store.hashed_form
     leaves: list[bytes] = []
     leaf_prefix = hashlib.sha256(b"\x00")
-    with _no_cyclic_gc():
+    with gc_paused():
         for row in page:
             hasher = leaf_prefix.copy()
             hasher.update(hashed_form(row))
             leaves.append(hasher.digest())
     return leaves
-
-
-@contextlib.contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: a walk allocates millions of acyclic objects
-    (freed by reference counting) while pages of rows stay alive, and the collections
-    that triggers cost more than the hashing. Restored on exit."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 async def verify_store_chain(
@@ -135,7 +121,7 @@ async def verify_store_chain(
     def broken(at: int, reason: str) -> ChainReport:
         return ChainReport(checked, position, prev_hex, at, reason)
 
-    with _no_cyclic_gc():
+    with gc_paused():
         async with contextlib.aclosing(pages):
             async for page in pages:
                 for row in page:

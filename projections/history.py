@@ -16,8 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from events.model import JSON, RecordedEvent
-
-REQUEST_STREAM_PREFIX = "request-"
+from events.types import REQUEST_STREAM_PREFIX
 
 #: Whether an entry of this type may ever be shown outside the committee. `None` means
 #: "depends on the request's disclosure" (only the submission). Unknown types are

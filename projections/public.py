@@ -17,27 +17,17 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from projections.request import PENDING_STATUSES, STATUSES
 from projections.stats import RequestFacts, public_stats
 
 View = Mapping[str, Any]
 
 #: Coarse statuses the public may see, in the order pages list them.
 PUBLIC_STATUSES = ("submitted", "pending", "approved", "active", "expired", "refused", "withdrawn")
-#: Statuses of a request that is still waiting for its initial decision.
-_PENDING = frozenset({"under_review", "on_hold", "awaiting_decision"})
+#: Circulated statuses of a request still waiting for its initial decision.
+_PENDING = PENDING_STATUSES - {"submitted"}
 #: Derived statuses an applicant sees (SPEC §3).
-_APPLICANT_STATUSES = frozenset(
-    {
-        "submitted",
-        "under_review",
-        "on_hold",
-        "awaiting_decision",
-        "active",
-        "expired",
-        "refused",
-        "withdrawn",
-    }
-)
+_APPLICANT_STATUSES = frozenset(STATUSES)
 _APPLICANT_KINDS = frozenset({"ngo", "un_agency", "international_org", "member_state", "red_cross"})
 
 

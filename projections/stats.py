@@ -19,9 +19,7 @@ from statistics import fmean, median
 from typing import Any, Literal
 
 from projections.holds import SECONDS_PER_DAY, Hold
-
-#: Derived statuses (SPEC §3) of a request still waiting for its initial decision.
-PENDING_STATUSES = frozenset({"submitted", "under_review", "on_hold", "awaiting_decision"})
+from projections.request import PENDING_STATUSES
 
 #: Derived status -> the coarse status the public may see (SPEC §7).
 PUBLIC_STATUS = {

@@ -7,11 +7,9 @@ written in the same transaction as its rows. Migration: `0002_projections`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -25,14 +23,10 @@ from sqlalchemy import (
     and_,
     or_,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from events.model import utc_text
 from events.schema import Position, UtcTime, metadata
-
-#: The projections the runner keeps, in the order it writes them.
-PROJECTIONS = ("request_state", "request_history", "holds")
+from projections.request import Status, derived_status
 
 projection_checkpoints = Table(
     "projection_checkpoints",
@@ -115,42 +109,32 @@ holds = Table(
     Index(None, "request_id"),
 )
 
-TABLES: dict[str, Table] = {
-    "request_state": request_state,
-    "request_history": request_history,
-    "holds": holds,
-}
-
-_PENDING = ("submitted", "under_review", "on_hold", "awaiting_decision")
-
 
 def held_by_is(member: str) -> ColumnElement[bool]:
     """Rows of `request_state` on which `member` has an active hold."""
     return request_state.c.held_by.contains(f",{member},", autoescape=True)
 
 
-def status_at(row: Any, at: datetime, tz: tzinfo = UTC) -> str:
-    """The derived status (SPEC §3) of a `request_state` row as of `at`.
-
-    Same rules as `projections.request.status`, from the row's columns.
-    """
-    if row.withdrawn_at is not None:
-        return "withdrawn"
-    if row.refused_at is not None:
-        return "refused"
-    if row.approved_at is not None and row.valid_until is not None:
-        return "expired" if at.astimezone(tz).date() > row.valid_until else "active"
-    if row.circulated_at is None or row.deadline is None:
-        return "submitted"
-    if row.active_holds:
-        return "on_hold"
-    if at > row.deadline:
-        return "awaiting_decision"
-    return "under_review"
+def status_at(row: Any, at: datetime, tz: tzinfo = UTC) -> Status:
+    """The derived status (SPEC §3) of a `request_state` row as of `at`:
+    `projections.request.derived_status` of the row's columns."""
+    return derived_status(
+        withdrawn_at=row.withdrawn_at,
+        refused_at=row.refused_at,
+        approved_at=row.approved_at,
+        valid_until=row.valid_until,
+        circulated_at=row.circulated_at,
+        deadline=row.deadline,
+        holds=row.active_holds,
+        at=at,
+        tz=tz,
+    )
 
 
 def status_is(status: str, at: datetime, tz: tzinfo = UTC) -> ColumnElement[bool]:
-    """A WHERE clause: `request_state` rows whose derived status as of `at` is `status`."""
+    """A WHERE clause: `request_state` rows whose derived status as of `at` is `status`
+    (or, for `pending`, one of `PENDING_STATUSES`): `status_at` in SQL, for filtering
+    lists in the database. Tested against it on every combination of the columns."""
     c = request_state.c
     today = at.astimezone(tz).date()
     approved = and_(c.approved_at.is_not(None), c.valid_until.is_not(None))
@@ -176,94 +160,3 @@ def status_is(status: str, at: datetime, tz: tzinfo = UTC) -> ColumnElement[bool
         case "pending":
             return undecided
     raise ValueError(f"unknown status {status!r}")
-
-
-# --- bulk writes ------------------------------------------------------------------------
-# Rebuilds write a row per event: SQLAlchemy's per-row parameter processing would cost
-# more than the fold. Rows go to the driver as tuples instead: COPY on PostgreSQL,
-# executemany on SQLite, with each column's value converted as its type would.
-
-
-def _json_text(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
-
-
-def _sqlite_time(value: datetime | None) -> str | None:
-    return None if value is None else utc_text(value)
-
-
-def _sqlite_date(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _converter(column: Column[Any], sqlite: bool) -> Callable[[Any], Any]:
-    kind = column.type
-    if isinstance(kind, JSON):
-        return _json_text
-    if sqlite and isinstance(kind, UtcTime):
-        return _sqlite_time
-    if sqlite and isinstance(kind, Date):
-        return _sqlite_date
-    return _same
-
-
-async def bulk_insert(
-    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Insert `rows` (dicts keyed by column name, every column present) into `table`."""
-    if not rows:
-        return
-    sqlite = conn.dialect.name == "sqlite"
-    names = [column.name for column in table.columns]
-    convert = [(name, _converter(table.c[name], sqlite)) for name in names]
-    records = [tuple(fn(row[name]) for name, fn in convert) for row in rows]
-    if sqlite:
-        marks = ", ".join("?" for _ in names)
-        quoted = ", ".join(f'"{name}"' for name in names)
-        await conn.exec_driver_sql(
-            f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', records
-        )
-        return
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection  # asyncpg's: COPY joins the open transaction
-    await driver.copy_records_to_table(table.name, records=records, columns=names)
-
-
-def _sqlite_converters(table: Table) -> list[tuple[int, Callable[[Any], Any]]]:
-    found: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, column in enumerate(table.columns):
-        if isinstance(column.type, UtcTime):
-            found.append((i, _sqlite_time))
-        elif isinstance(column.type, Date):
-            found.append((i, _sqlite_date))
-    return found
-
-
-async def insert_records(
-    conn: AsyncConnection, table: Table, records: Sequence[tuple[Any, ...]]
-) -> None:
-    """Insert `records` (tuples in the table's column order, JSON columns already as
-    JSON text) into `table`: COPY on PostgreSQL (in the open transaction), executemany
-    on SQLite with times and dates as the column types store them."""
-    if not records:
-        return
-    names = [column.name for column in table.columns]
-    if conn.dialect.name == "sqlite":
-        convert = _sqlite_converters(table)
-        rows: list[tuple[Any, ...]] = []
-        for record in records:
-            row = list(record)
-            for i, fn in convert:
-                row[i] = fn(row[i])
-            rows.append(tuple(row))
-        marks = ", ".join("?" for _ in names)
-        quoted = ", ".join(f'"{name}"' for name in names)
-        await conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows)
-        return
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection  # asyncpg's: COPY joins the open transaction
-    await driver.copy_records_to_table(table.name, records=records, columns=names)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from events.model import ConcurrencyConflict, NewEvent, RecordedEvent, StreamAppend
 from events.store import DuplicateEvents, EventStore
-from events.types import COMMITTEE_STREAM, Change, request_stream
+from events.types import COMMITTEE_STREAM, REQUEST_STREAM_PREFIX, Change, request_stream
 from projections import committee, request
 from projections.committee import Roster
 from projections.request import RefoldRequired, RequestState
@@ -38,7 +38,7 @@ from service.tokens import Caller
 
 log = structlog.get_logger("docket.commands")
 
-REQUEST_PREFIX = "request-"
+REQUEST_PREFIX = REQUEST_STREAM_PREFIX
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1d1e-5b0e-4c8e-9a59-0d0c6b2f7e11")
 _MAX_EVENTS_PER_COMMAND = 1024
 _ATTEMPTS = 8

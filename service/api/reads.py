@@ -16,6 +16,7 @@ from events.model import parse_utc, utc_text
 from events.types import COMMITTEE_STREAM, request_stream
 from projections import committee, history, public, request
 from projections.holds import Hold
+from projections.request import STATUSES
 from projections.stats import RequestFacts, hold_stats, processing_stats
 from projections.tables import held_by_is, holds, request_state, status_at, status_is
 from service.api.auth import AnyCaller, Overseer
@@ -27,16 +28,6 @@ from service.tokens import Caller
 router = APIRouter(tags=["reads"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 _PROBLEMS = problem_openapi(Unauthorized, Forbidden, NotFound, Unprocessable)
-STATUSES = (
-    "submitted",
-    "under_review",
-    "on_hold",
-    "awaiting_decision",
-    "active",
-    "expired",
-    "refused",
-    "withdrawn",
-)
 Time = Annotated[str | None, Query(max_length=40, description="RFC 3339 time")]
 # PostgreSQL refuses NUL in text (a DataError, answered as 503): refuse controls up front.
 _NO_CONTROLS = r"^[^\x00-\x1f\x7f]*$"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import projections.request as request_module
+import projections.request.state as request_module
 from events.model import utc_text
 from events.types import COMMITTEE_STREAM, Change, request_stream
 from projections import committee

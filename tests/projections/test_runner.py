@@ -21,11 +21,11 @@ from events.model import NewEvent, StreamAppend
 from events.store import EventStore
 from projections import history as history_rows
 from projections import holds as hold_rows
+from projections.read_models import PROJECTIONS, TABLES
+from projections.read_models import request_state as request_state_module
 from projections.request import fold
 from projections.runner import ProjectionRunner, state_record, state_row
 from projections.tables import (
-    PROJECTIONS,
-    TABLES,
     held_by_is,
     holds,
     projection_checkpoints,
@@ -298,7 +298,7 @@ class TestCatchUp:
         def broken(*_args: Any) -> Any:
             raise RuntimeError("crash in the middle of a batch")
 
-        monkeypatch.setattr(runner_module, "state_record", broken)
+        monkeypatch.setattr(request_state_module, "state_record", broken)
         with pytest.raises(RuntimeError):
             await runner.catch_up()
         # the history rows of the failed batch were written in its transaction: gone too

@@ -1,0 +1,94 @@
+"""What the runner asks of a projection, and what it gives one for a batch.
+
+A projection keeps read-model tables up to date with the log. The runner
+(`projections.runner`) reads the log in batches and, for each batch, hands the events to
+every projection whose checkpoint is where the batch starts; each folds them into the
+writes of that batch (`apply`), and the runner writes them all with the projections' new
+checkpoints in one transaction (`Writes.flush`). While batch n is written, batch n + 1
+may already be folded: a projection's writes for a batch are their own object, and
+whatever it keeps in memory across batches (caches) must be valid as of the end of the
+last batch it folded. When the runner's view of the stored rows may be stale (another
+runner moved a checkpoint, a write failed, the worker lock changed hands, a rebuild
+emptied the tables) it calls `reset`, then `start` before the next batch.
+
+The runner knows nothing of event types or streams: adding a projection is a module
+with a class like this and its name in `projections.read_models.REGISTERED`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from events.model import RecordedEvent
+from projections.history import EventRow
+
+__all__ = ["Batch", "EventRow", "LogReader", "Projection", "Writes"]
+
+
+class LogReader(Protocol):
+    """The reads of the log a projection may make while folding (`EventStore` has it)."""
+
+    async def read_stream(
+        self, stream_id: str, *, to_position: int | None = None
+    ) -> list[RecordedEvent]: ...
+
+
+@dataclass(slots=True)
+class Batch:
+    """The batch being folded: the events after position `start`, up to `end`."""
+
+    start: int
+    end: int
+    log: LogReader
+    _streams: dict[str, list[RecordedEvent]] = field(default_factory=dict, repr=False)
+
+    async def stream(self, stream_id: str) -> list[RecordedEvent]:
+        """The stream's events up to the batch's end, upcast: read once per batch and
+        shared by the projections (a retraction has each of them re-fold it)."""
+        found = self._streams.get(stream_id)
+        if found is None:
+            found = self._streams[stream_id] = await self.log.read_stream(
+                stream_id, to_position=self.end
+            )
+        return found
+
+
+class Writes(Protocol):
+    """What one projection writes for one batch."""
+
+    async def flush(self, conn: AsyncConnection) -> None:
+        """Write the batch's rows in the runner's open transaction (which also moves
+        the checkpoint and commits, or rolls everything back)."""
+        ...
+
+
+class Projection(Protocol):
+    """One read model kept by the runner."""
+
+    @property
+    def name(self) -> str:
+        """Its row in `projection_checkpoints`, and its name for `docket rebuild`."""
+        ...
+
+    @property
+    def tables(self) -> Sequence[Table]:
+        """The tables it writes; a rebuild empties them."""
+        ...
+
+    def reset(self) -> None:
+        """Forget what is kept in memory: the stored rows may not be what it believes."""
+        ...
+
+    async def start(self, conn: AsyncConnection) -> None:
+        """Load what folding needs from the stored rows (after a `reset`, before the
+        next batch), on a read connection."""
+        ...
+
+    async def apply(self, batch: Batch, events: Sequence[EventRow]) -> Writes:
+        """Fold the batch's events (in position order) into the writes of the batch."""
+        ...

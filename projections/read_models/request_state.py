@@ -1,0 +1,206 @@
+"""`request_state`: one row per request, its state folded to the last event.
+
+The row holds `view` of the state as of its last event (`document`) and the columns the
+list and statistics endpoints filter on; they derive the status now from the columns
+(`projections.tables.status_at` / `status_is`). States are kept in an LRU cache across
+batches, so that an event costs one `evolve`, not a re-read of its stream.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from events.types import request_stream
+from projections.projection import Batch, EventRow
+from projections.read_models.requests import request_events
+from projections.request import RequestState, evolve, fold, view
+from projections.tables import request_state
+from projections.writes import (
+    asyncpg_connection,
+    delete_keys,
+    insert_records,
+    keyed,
+    update_by_key,
+)
+
+
+def state_row(state: RequestState) -> dict[str, Any]:
+    """The `request_state` row of a request state (its document is `view` as of the last
+    event; the list and statistics endpoints derive the status now from the columns)."""
+    document = view(state, state.last_occurred_at)
+    active = state.active_holds
+    initial = state.procedures[0]
+    applicant = state.applicant
+    return {
+        "request_id": state.request_id,
+        "stream_id": request_stream(state.request_id),
+        "stream_version": state.stream_version,
+        "position": state.position,
+        "submitted_at": state.submitted_at,
+        "last_occurred_at": state.last_occurred_at,
+        "applicant_name": str(applicant.get("name", "")),
+        "applicant_kind": str(applicant.get("kind", "")),
+        "channel": state.channel,
+        "sponsor": state.sponsor,
+        "title": state.title,
+        "urgent": bool(state.urgent),
+        "disclosure": state.disclosure,
+        "status_hint": document["status"],
+        "open_procedure": state.open_procedure,
+        "circulated_at": initial.circulated_at,
+        "deadline": state.deadline,
+        "active_holds": len(active),
+        "held_by": "," + ",".join(sorted({h.member for h in active})) + "," if active else None,
+        "information_pending": state.information_pending,
+        "decided_at": initial.decided_at,
+        "outcome": initial.outcome,
+        "approved_at": state.approved_at,
+        "refused_at": state.refused_at,
+        "withdrawn_at": state.withdrawn_at,
+        "valid_from": state.valid_from,
+        "valid_until": state.valid_until,
+        "document": document,
+    }
+
+
+def state_record(state: RequestState) -> tuple[Any, ...]:
+    """`state_row(state)` as a tuple in `request_state`'s column order, the document as
+    JSON text (what a bulk write sends)."""
+    document = view(state, state.last_occurred_at)
+    active = state.active_holds
+    initial = state.procedures[0]
+    applicant = state.applicant
+    return (
+        state.request_id,
+        request_stream(state.request_id),
+        state.stream_version,
+        state.position,
+        state.submitted_at,
+        state.last_occurred_at,
+        str(applicant.get("name", "")),
+        str(applicant.get("kind", "")),
+        state.channel,
+        state.sponsor,
+        state.title,
+        bool(state.urgent),
+        state.disclosure,
+        document["status"],
+        state.open_procedure,
+        initial.circulated_at,
+        state.deadline,
+        len(active),
+        "," + ",".join(sorted({h.member for h in active})) + "," if active else None,
+        document["information_pending"],
+        initial.decided_at,
+        initial.outcome,
+        state.approved_at,
+        state.refused_at,
+        state.withdrawn_at,
+        state.valid_from,
+        state.valid_until,
+        orjson.dumps(document).decode(),
+    )
+
+
+_UPDATE_STATE = update_by_key(request_state, "request_id")
+_PG_DELETE_STATES = "DELETE FROM request_state WHERE request_id = ANY($1::text[])"
+
+
+@dataclass(slots=True)
+class StateWrites:
+    """The rows of `request_state` one batch writes."""
+
+    # requests submitted in the batch (or whose row a re-fold replaces)
+    new: dict[str, RequestState] = field(default_factory=dict)
+    # requests with a row already, changed by the batch
+    changed: dict[str, RequestState] = field(default_factory=dict)
+    # requests with a retraction in the batch, re-folded (None: nothing left of them)
+    refolded: dict[str, RequestState | None] = field(default_factory=dict)
+
+    async def flush(self, conn: AsyncConnection) -> None:
+        if self.refolded:
+            await delete_keys(conn, request_state, "request_id", self.refolded)
+            for request_id, state in self.refolded.items():
+                if state is not None:
+                    self.new[request_id] = state
+        inserted = list(self.new.values())
+        if self.changed:
+            driver = await asyncpg_connection(conn)
+            if driver is not None:
+                # a changed row is replaced whole: delete it and COPY it with the new
+                await driver.execute(_PG_DELETE_STATES, list(self.changed))
+                inserted.extend(self.changed.values())
+            else:
+                rows = [keyed(state_row(s), "request_id") for s in self.changed.values()]
+                await conn.execute(_UPDATE_STATE, rows)
+        if inserted:
+            await insert_records(conn, request_state, [state_record(s) for s in inserted])
+
+
+class RequestStates:
+    """The `request_state` projection."""
+
+    name = "request_state"
+    tables = (request_state,)
+
+    def __init__(self, cache_size: int = 50_000) -> None:
+        self._cache_size = cache_size
+        # states as of the end of the last batch folded, least recently used first
+        self._states: OrderedDict[str, RequestState] = OrderedDict()
+
+    def reset(self) -> None:
+        self._states.clear()
+
+    async def start(self, conn: AsyncConnection) -> None:
+        """Nothing to load: states not in the cache are folded from their stream."""
+
+    async def apply(self, batch: Batch, events: Sequence[EventRow]) -> StateWrites:
+        writes = StateWrites()
+        new, changed = writes.new, writes.changed
+        refold: set[str] = set()
+        for request_id, event in request_events(events, refold):
+            if event.event_type == "RequestSubmitted":
+                state = None
+            else:
+                state = new.get(request_id) or changed.get(request_id)
+                if state is None:
+                    state = await self._state(batch, request_id, event.position - 1)
+            after = evolve(state, event)
+            if state is None or request_id in new:
+                new[request_id] = after
+            else:
+                changed[request_id] = after
+        # the cache learns the batch's states at its end (lookups within the batch find
+        # them in the batch first)
+        for states in (new, changed):
+            for state in states.values():
+                self._remember(state)
+        for request_id in refold:
+            stream = await batch.stream(request_stream(request_id))
+            new.pop(request_id, None)
+            changed.pop(request_id, None)
+            refolded = writes.refolded[request_id] = fold(stream)
+            self._states.pop(request_id, None)
+            if refolded is not None:
+                self._remember(refolded)
+        return writes
+
+    async def _state(self, batch: Batch, request_id: str, before: int) -> RequestState | None:
+        state = self._states.get(request_id)
+        if state is not None:
+            self._states.move_to_end(request_id)
+            return state
+        stream = await batch.log.read_stream(request_stream(request_id), to_position=before)
+        return fold(stream) if stream else None
+
+    def _remember(self, state: RequestState) -> None:
+        self._states[state.request_id] = state
+        self._states.move_to_end(state.request_id)
+        while len(self._states) > self._cache_size:
+            self._states.popitem(last=False)

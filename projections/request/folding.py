@@ -1,0 +1,336 @@
+"""`evolve` and `fold`: a request's state from its stream (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, Literal
+
+from projections.request.state import (
+    Annotation,
+    EventLike,
+    Hold,
+    InformationRequest,
+    Procedure,
+    RefoldRequired,
+    RequestState,
+    Review,
+    Shipment,
+    _replace,
+)
+
+
+def _submitted(event: EventLike) -> RequestState:
+    data = event.data
+    at = event.occurred_at
+    return RequestState(
+        request_id=data["request_id"],
+        stream_version=event.stream_version,
+        position=event.position,
+        last_occurred_at=at,
+        submitted_at=at,
+        applicant=data["applicant"],
+        channel=data["channel"],
+        sponsor=data.get("sponsor"),
+        title=data["title"],
+        purpose=data["purpose"],
+        beneficiaries=data["beneficiaries"],
+        items=tuple(data["items"]),
+        urgent=data.get("urgent", False),
+        requested_validity_months=data.get("requested_validity_months", 6),
+        justification=data.get("justification"),
+        disclosure=data.get("disclosure", "confidential"),
+        procedures=(Procedure(name="initial", opened_at=at),),
+        open_procedure="initial",
+    )
+
+
+def _with_procedure(state: RequestState, name: str, **changes: Any) -> tuple[Procedure, ...]:
+    """The procedures with `name` (normally the last) changed."""
+    return tuple(_replace(p, **changes) if p.name == name else p for p in state.procedures)
+
+
+def _procedure(state: RequestState, data: dict[str, Any]) -> str:
+    name: str | None = data.get("procedure")
+    return name or state.open_procedure or state.procedures[-1].name
+
+
+_Changes = dict[str, Any]
+
+
+def _close(
+    state: RequestState, name: str, outcome: str, at: datetime, **procedure_changes: Any
+) -> _Changes:
+    """Changes that close procedure `name`: its remaining holds close with it."""
+    changes: _Changes = {
+        "procedures": _with_procedure(
+            state, name, decided_at=at, outcome=outcome, **procedure_changes
+        ),
+        "open_procedure": None if state.open_procedure == name else state.open_procedure,
+    }
+    if state.active_holds:
+        closing = [h for h in state.active_holds if h.procedure == name]
+        if closing:
+            changes["active_holds"] = tuple(h for h in state.active_holds if h.procedure != name)
+            changes["ended_holds"] = (
+                *state.ended_holds,
+                *(_replace(h, ended_at=at, ended_by="closed") for h in closing),
+            )
+    return changes
+
+
+def _end_hold(
+    state: RequestState, member: str, at: datetime, how: Literal["released", "lapsed"]
+) -> _Changes:
+    hold = state.active_hold_by(member)
+    if hold is None:
+        return {}
+    return {
+        "active_holds": tuple(h for h in state.active_holds if h is not hold),
+        "ended_holds": (*state.ended_holds, _replace(hold, ended_at=at, ended_by=how)),
+    }
+
+
+def _circulated(state: RequestState, event: EventLike) -> _Changes:
+    data = event.data
+    procedures = _with_procedure(
+        state,
+        _procedure(state, data),
+        circulated_at=event.occurred_at,
+        deadline=_parse_time(data["deadline"]),
+        expedited=data.get("expedited", False),
+    )
+    return {"procedures": procedures}
+
+
+def _hold_placed(state: RequestState, event: EventLike) -> _Changes:
+    data = event.data
+    hold = Hold(
+        member=data["member"],
+        procedure=_procedure(state, data),
+        placed_at=event.occurred_at,
+        position=event.position,
+        reason=data.get("reason"),
+        note=data.get("note"),
+    )
+    return {"active_holds": (*state.active_holds, hold)}
+
+
+def _hold_released(state: RequestState, event: EventLike) -> _Changes:
+    return _end_hold(state, event.data["member"], event.occurred_at, "released")
+
+
+def _hold_lapsed(state: RequestState, event: EventLike) -> _Changes:
+    return _end_hold(state, event.data["member"], event.occurred_at, "lapsed")
+
+
+def _information_requested(state: RequestState, event: EventLike) -> _Changes:
+    data = event.data
+    asked = InformationRequest(
+        procedure=_procedure(state, data),
+        requested_by=data["requested_by"],
+        questions=data["questions"],
+        requested_at=event.occurred_at,
+        position=event.position,
+    )
+    return {"open_questions": (*state.open_questions, asked)}
+
+
+def _information_provided(state: RequestState, event: EventLike) -> _Changes:
+    # One response answers every question still open on the procedure.
+    procedure = _procedure(state, event.data)
+    answering = [q for q in state.open_questions if q.procedure == procedure]
+    if not answering:
+        return {}
+    response = event.data["response"]
+    return {
+        "open_questions": tuple(q for q in state.open_questions if q.procedure != procedure),
+        "answered_questions": (
+            *state.answered_questions,
+            *(_replace(q, answered_at=event.occurred_at, response=response) for q in answering),
+        ),
+    }
+
+
+def _review(state: RequestState, event: EventLike) -> _Changes:
+    data = event.data
+    review = Review(
+        procedure=_procedure(state, data),
+        step=data["step"],
+        outcome=data["outcome"],
+        recorded_at=event.occurred_at,
+        member=data.get("member"),
+        note=data.get("note"),
+    )
+    return {"reviews": (*state.reviews, review)}
+
+
+def _approved(state: RequestState, event: EventLike) -> _Changes:
+    data = event.data
+    return {
+        **_close(state, _procedure(state, data), "approved", event.occurred_at),
+        "approved_at": event.occurred_at,
+        "valid_from": date.fromisoformat(data["valid_from"]),
+        "valid_until": date.fromisoformat(data["valid_until"]),
+        "letter_ref": data["letter_ref"],
+        "shipments_allowed": data["shipments_allowed"],
+    }
+
+
+def _refused(state: RequestState, event: EventLike) -> _Changes:
+    at = event.occurred_at
+    return {**_close(state, _procedure(state, event.data), "refused", at), "refused_at": at}
+
+
+def _change_requested(state: RequestState, event: EventLike) -> _Changes:
+    data = event.data
+    name = _procedure(state, data)
+    requested = data.get("requested_until")
+    opened = Procedure(
+        name=name,
+        opened_at=event.occurred_at,
+        requested_until=None if requested is None else date.fromisoformat(requested),
+        items=tuple(data.get("items", ())),
+        reason=data.get("reason"),
+    )
+    return {"procedures": (*state.procedures, opened), "open_procedure": name}
+
+
+def _extension_granted(state: RequestState, event: EventLike) -> _Changes:
+    until = date.fromisoformat(event.data["valid_until"])
+    name = _procedure(state, event.data)
+    closed = _close(state, name, "approved", event.occurred_at, granted_until=until)
+    return {**closed, "valid_until": until}
+
+
+def _amendment_approved(state: RequestState, event: EventLike) -> _Changes:
+    closed = _close(state, _procedure(state, event.data), "approved", event.occurred_at)
+    return {**closed, "items": tuple(event.data["items"])}
+
+
+def _change_refused(state: RequestState, event: EventLike) -> _Changes:
+    return _close(state, _procedure(state, event.data), "refused", event.occurred_at)
+
+
+def _withdrawn(state: RequestState, event: EventLike) -> _Changes:
+    name = _procedure(state, event.data)
+    closed = _close(state, name, "withdrawn", event.occurred_at)
+    if name == "initial":
+        closed["withdrawn_at"] = event.occurred_at
+    return closed
+
+
+def _shipment(state: RequestState, event: EventLike) -> _Changes:
+    data = event.data
+    shipment = Shipment(
+        shipment_no=data["shipment_no"],
+        shipped_on=date.fromisoformat(data["shipped_on"]),
+        recorded_at=event.occurred_at,
+        note=data.get("note"),
+    )
+    return {"shipments": (*state.shipments, shipment)}
+
+
+def _annotated(state: RequestState, event: EventLike) -> _Changes:
+    note = Annotation(
+        position=event.position,
+        target_position=event.data["target_position"],
+        text=event.data["text"],
+        annotated_at=event.occurred_at,
+    )
+    return {"annotations": (*state.annotations, note)}
+
+
+def _retracted(state: RequestState, event: EventLike) -> _Changes:
+    # Only reached from `fold`, which has already skipped the target.
+    return {"retracted": (*state.retracted, event.data["target_position"])}
+
+
+_HANDLERS: dict[str, Any] = {
+    "RequestCirculated": _circulated,
+    "HoldPlaced": _hold_placed,
+    "HoldReleased": _hold_released,
+    "HoldLapsed": _hold_lapsed,
+    "InformationRequested": _information_requested,
+    "InformationProvided": _information_provided,
+    "ReviewStepRecorded": _review,
+    "ExemptionApproved": _approved,
+    "ExemptionRefused": _refused,
+    "ExtensionRequested": _change_requested,
+    "AmendmentRequested": _change_requested,
+    "ExtensionGranted": _extension_granted,
+    "AmendmentApproved": _amendment_approved,
+    "ExtensionRefused": _change_refused,
+    "AmendmentRefused": _change_refused,
+    "RequestWithdrawn": _withdrawn,
+    "ShipmentRecorded": _shipment,
+    "EntryAnnotated": _annotated,
+    "EventRetracted": _retracted,
+}
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _apply(state: RequestState | None, event: EventLike) -> RequestState:
+    if event.event_type == "RequestSubmitted":
+        if state is not None:
+            raise ValueError(f"a second RequestSubmitted at position {event.position}")
+        return _submitted(event)
+    if state is None:
+        raise ValueError(f"{event.event_type} at position {event.position} before submission")
+    handler = _HANDLERS.get(event.event_type)
+    # The cheapest copy of a frozen dataclass: a new object sharing nothing but values,
+    # its `__dict__` a copy of the old one's (half the cost of updating a fresh one).
+    fields = state.__dict__.copy()
+    if handler is not None:  # an event type this version does not know changes nothing
+        fields.update(handler(state, event))
+    fields["stream_version"] = event.stream_version
+    fields["position"] = event.position
+    fields["last_occurred_at"] = event.occurred_at
+    new = object.__new__(RequestState)
+    object.__setattr__(new, "__dict__", fields)
+    return new
+
+
+def evolve(
+    state: RequestState | None,
+    event: EventLike,
+    history: Sequence[EventLike] | None = None,
+) -> RequestState:
+    """The state after `event`. A retraction re-folds `history` (the stream's events
+    before `event`); without it, `RefoldRequired` is raised."""
+    if event.event_type == "EventRetracted":
+        if history is None:
+            raise RefoldRequired(event.data["target_position"])
+        folded = fold([*history, event])
+        assert folded is not None  # the history holds at least the submission
+        return folded
+    return _apply(state, event)
+
+
+def fold(
+    events: Iterable[EventLike],
+    *,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+) -> RequestState | None:
+    """The state from a request's stream in version order: what was true at `as_of`
+    (events with `occurred_at <= as_of`), as the log held it at `at_position`.
+    None if no event qualifies."""
+    chosen = [
+        event
+        for event in events
+        if (at_position is None or event.position <= at_position)
+        and (as_of is None or event.occurred_at <= as_of)
+    ]
+    retracted = {
+        event.data["target_position"] for event in chosen if event.event_type == "EventRetracted"
+    }
+    state: RequestState | None = None
+    for event in chosen:
+        if retracted and event.position in retracted:
+            continue
+        state = _apply(state, event)
+    return state

@@ -1,0 +1,351 @@
+"""The projection runner: follows the log by position and keeps a list of projections.
+
+- **Exactly once.** Events are applied in batches; each batch's rows and the new
+  checkpoint of every projection it advanced are written in ONE transaction, and the
+  checkpoint is moved by compare-and-set (`WHERE position = <where we started>`): a crash
+  leaves the previous checkpoint with the previous rows, and a runner that lost a race
+  drops its batch, has its projections forget their caches and starts again from the
+  stored checkpoints.
+- **One active worker per database** (`projections.runner.lock`).
+- **Fast replays.** Events are read in pages, read ahead (`projections.runner.pages`);
+  during a long read, batch n + 1 is folded while batch n is written.
+
+What a projection is and does is `projections.projection.Projection`; the runner knows
+nothing of events beyond their positions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import delete
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events.engines import WRITER_OPTIONS
+from events.gcpause import gc_paused
+from events.store import EventStore
+from projections.projection import Batch, EventRow, Projection, Writes
+from projections.read_models import default_projections
+from projections.runner import checkpoints
+from projections.runner.checkpoints import CheckpointMoved
+from projections.runner.lock import ProjectionLockBusy, WorkerLock
+from projections.runner.pages import PageReader
+
+log = structlog.get_logger("docket.projections")
+
+#: `progress(done, total)`: events applied so far out of those to apply.
+Progress = Callable[[int, int], None]
+
+
+@dataclass(slots=True)
+class _Folded:
+    """One batch, folded: what its projections write, and where it moves them."""
+
+    start: int
+    end: int
+    names: frozenset[str]
+    writes: list[Writes]
+
+
+class ProjectionRunner:
+    """Keeps `projections` (by default every registered one,
+    `projections.read_models.REGISTERED`) up to date with the log of `store`."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        store: EventStore,
+        *,
+        projections: Sequence[Projection] | None = None,
+        batch_size: int = 10_000,
+        lock_retry_seconds: float = 5.0,
+    ) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(**WRITER_OPTIONS)
+        self._store = store
+        self._projections = list(default_projections() if projections is None else projections)
+        self._by_name = {projection.name: projection for projection in self._projections}
+        if len(self._by_name) != len(self._projections):
+            raise ValueError("two projections of the same name")
+        self._names = tuple(self._by_name)
+        self._lock = WorkerLock(engine)
+        self._pages = PageReader(store, batch_size)
+        self._lock_retry_seconds = lock_retry_seconds
+        self._wake = asyncio.Event()
+        self._mutex = asyncio.Lock()
+        # what this runner believes the stored checkpoints are; the projections' caches
+        # are valid for them (None: to be read, and the projections restarted)
+        self._known: dict[str, int] | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self._pages.batch_size
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names of the projections this runner keeps."""
+        return self._names
+
+    # -- the worker lock ---------------------------------------------------------------
+
+    @property
+    def is_active(self) -> bool:
+        """Whether this runner may write: it holds the lock (always true on SQLite)."""
+        return self._lock.held
+
+    async def acquire(self) -> bool:
+        """Try once to become the active worker; True if this runner now is."""
+        if self._lock.held:
+            return True
+        if not await self._lock.try_acquire():
+            return False
+        self._invalidate()
+        log.info("docket.projections.lock_acquired")
+        return True
+
+    async def close(self) -> None:
+        """Release the lock (if held) and its connection."""
+        await self._lock.release()
+
+    async def wait_for_lock(self, within_seconds: float) -> None:
+        """Become the active worker within that many seconds or raise `ProjectionLockBusy`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_seconds
+        while not await self.acquire():
+            if loop.time() >= deadline:
+                raise ProjectionLockBusy(
+                    "another projection worker holds the lock on this database"
+                )
+            await asyncio.sleep(min(0.5, max(deadline - loop.time(), 0.0)))
+
+    async def _drop_lock(self) -> None:
+        self._invalidate()
+        if await self._lock.drop():
+            log.warning("docket.projections.lock_lost")
+
+    # -- public operations -------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Wake `run_forever` now (the app calls it after each append)."""
+        self._wake.set()
+
+    async def checkpoints(self) -> dict[str, int]:
+        """The stored checkpoint of every projection (0 for one never run)."""
+        async with self._engine.connect() as conn:
+            return await checkpoints.read(conn, self._names)
+
+    async def lag(self) -> int:
+        """How many events the slowest projection is behind the log's head."""
+        head, _ = await self._store.head()
+        stored = await self.checkpoints()
+        return max(head - min(stored.values()), 0)
+
+    async def catch_up(self, until: int | None = None, progress: Progress | None = None) -> int:
+        """Apply every event after the stored checkpoints (up to `until`); return the
+        position every projection has reached. A stand-by runner (another holds the
+        PostgreSQL lock) applies nothing and returns the stored position."""
+        async with self._mutex:
+            if not await self.acquire():
+                return min((await self.checkpoints()).values())
+            return await self._run(until, progress)
+
+    async def rebuild(
+        self,
+        names: Sequence[str] | None = None,
+        progress: Progress | None = None,
+        *,
+        lock_wait_seconds: float = 10.0,
+    ) -> int:
+        """Empty the named projections (all by default), replay the log from position 0
+        into them, and return the position reached. Readers see the tables fill up."""
+        chosen = list(self._names if not names else dict.fromkeys(names))
+        unknown = [name for name in chosen if name not in self._by_name]
+        if unknown:
+            raise ValueError(f"unknown projection(s): {', '.join(unknown)}")
+        async with self._mutex:
+            await self.wait_for_lock(lock_wait_seconds)
+            async with self._writer.begin() as conn:
+                await checkpoints.ensure(conn, self._names)
+                for name in chosen:
+                    for table in self._by_name[name].tables:
+                        await conn.execute(delete(table))
+                    await checkpoints.restart(conn, name)
+            self._invalidate()
+            head, _ = await self._store.head()
+            log.info("docket.projections.rebuild_started", projections=chosen, head=head)
+            with gc_paused():  # for the whole replay: see `events.gcpause`
+                reached = await self._run(head, progress)
+            log.info("docket.projections.rebuild_finished", projections=chosen, position=reached)
+            return reached
+
+    async def run_forever(self, poll_interval: float = 1.0) -> None:
+        """Keep the projections caught up: on `notify()`, else every `poll_interval`
+        seconds. Stands by while another worker holds the lock; survives database
+        outages (it retries). Cancel the task to stop it; the lock is released."""
+        try:
+            while True:
+                try:
+                    if self._lock.exclusive and not (
+                        await self._lock.alive() or await self.acquire()
+                    ):
+                        await self._sleep(self._lock_retry_seconds)
+                        continue
+                    await self.catch_up()
+                except (DBAPIError, OSError) as error:
+                    log.warning("docket.projections.catch_up_failed", error=repr(error))
+                    await self._drop_lock()
+                    await self._sleep(self._lock_retry_seconds)
+                    continue
+                await self._sleep(poll_interval)
+        finally:
+            await asyncio.shield(self.close())
+
+    async def _sleep(self, seconds: float) -> None:
+        # `asyncio.timeout`, not `wait_for`: on 3.11 `wait_for` can swallow a cancellation
+        # that arrives just as the event is set, and shutdown would wait forever.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        self._wake.clear()
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _invalidate(self) -> None:
+        self._known = None
+        for projection in self._projections:
+            projection.reset()
+
+    async def _run(self, until: int | None, progress: Progress | None) -> int:
+        self._pages.restart()
+        try:
+            return await self._loop(until, progress)
+        finally:
+            await self._pages.close()
+
+    async def _loop(self, until: int | None, progress: Progress | None) -> int:
+        async with self._writer.begin() as conn:
+            await checkpoints.ensure(conn, self._names)
+        first: int | None = None
+        total = 0
+        pages = self._pages
+        # A long read (raw pages) is pipelined: batch n + 1 is folded while batch n is
+        # written. Batch n + 1 starts from the checkpoints batch n writes, and its own
+        # write waits for batch n's commit: if that fails, batch n + 1 is dropped with the
+        # caches, as after a lost race.
+        writing: tuple[_Folded, asyncio.Task[None]] | None = None
+        try:
+            while True:
+                if writing is None or not pages.reading_raw or self._known is None:
+                    if writing is not None:
+                        done, writing = writing, None
+                        if not await self._written(done, first, total, progress):
+                            continue
+                    stored = await self._stored()
+                else:
+                    stored = self._known  # as the batch being written will leave them
+                start = min(stored.values())
+                if first is None:
+                    first = start
+                    if progress is not None:
+                        head = until if until is not None else (await self._store.head())[0]
+                        total = max(head - start, 0)
+                        progress(0, total)
+                ahead = [position for position in stored.values() if position > start]
+                bound = min([*ahead, *([until] if until is not None else [])], default=None)
+                page: list[EventRow] = []
+                if bound is None or bound > start:
+                    page = await pages.page(start, bound)
+                if not page:
+                    if writing is not None:
+                        done, writing = writing, None
+                        if not await self._written(done, first, total, progress):
+                            continue
+                    return start
+                names = frozenset(name for name, position in stored.items() if position == start)
+                try:
+                    with gc_paused():
+                        batch = await self._fold(start, page, names)
+                        if writing is not None:
+                            done, writing = writing, None
+                            if not await self._written(done, first, total, progress):
+                                continue
+                        if pages.reading_raw and batch.end != bound:
+                            writing = (batch, asyncio.create_task(self._flush(batch)))
+                            self._known = {**stored, **dict.fromkeys(names, batch.end)}
+                            continue
+                        # read the next page ahead, unless raw pages come next
+                        if batch.end != bound and not pages.long_read_next:
+                            pages.prefetch(batch.end)
+                        await self._flush(batch)
+                except CheckpointMoved:
+                    log.info("docket.projections.checkpoint_moved", start=start)
+                    self._invalidate()
+                    continue
+                except BaseException:
+                    self._invalidate()
+                    raise
+                self._known = {**stored, **dict.fromkeys(names, batch.end)}
+                if progress is not None:
+                    progress(min(batch.end - first, total), total)
+        finally:
+            if writing is not None:
+                writing[1].cancel()
+                with contextlib.suppress(BaseException):
+                    await writing[1]
+
+    async def _stored(self) -> dict[str, int]:
+        """The stored checkpoints; if they are not what this runner believes, its
+        projections forget their caches, and restart from the stored rows."""
+        async with self._engine.connect() as conn:
+            stored = await checkpoints.read(conn, self._names)
+            if stored != self._known:
+                self._invalidate()
+                for projection in self._projections:
+                    await projection.start(conn)
+                self._known = stored
+        return stored
+
+    async def _fold(self, start: int, page: list[EventRow], names: frozenset[str]) -> _Folded:
+        """The page folded by the projections at `start` (`names`)."""
+        batch = Batch(start=start, end=page[-1].position, log=self._store)
+        writes = [
+            await projection.apply(batch, page)
+            for projection in self._projections
+            if projection.name in names
+        ]
+        return _Folded(start, batch.end, names, writes)
+
+    async def _flush(self, batch: _Folded) -> None:
+        """The batch's rows and checkpoints, in one transaction."""
+        async with self._writer.begin() as conn:
+            await checkpoints.move(conn, batch.names, batch.start, batch.end)
+            for writes in batch.writes:
+                await writes.flush(conn)
+
+    async def _written(
+        self,
+        writing: tuple[_Folded, asyncio.Task[None]],
+        first: int | None,
+        total: int,
+        progress: Progress | None,
+    ) -> bool:
+        """Wait for a pipelined batch's write; False (caches dropped) if another runner
+        moved a checkpoint first."""
+        batch, task = writing
+        try:
+            await task
+        except CheckpointMoved:
+            log.info("docket.projections.checkpoint_moved", start=batch.start)
+            self._invalidate()
+            return False
+        except BaseException:
+            self._invalidate()
+            raise
+        if progress is not None and first is not None:
+            progress(min(batch.end - first, total), total)
+        return True

@@ -3,6 +3,10 @@ comes out as the RFC 9457 problem it carries, through the same exception handler
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 import orjson
 import pytest
@@ -151,3 +155,21 @@ def test_a_rule_error_is_pure_and_fixed_by_its_class() -> None:
     )
     assert broken.headers == {} and broken.extra == {}
     assert RULES["request-not-found"] is rule_errors.RequestNotFound
+
+
+def test_the_command_shell_imports_nothing_of_the_http_layer() -> None:
+    """`service.commands`, the rules and the error tree load without FastAPI or `api/`."""
+    code = (
+        "import sys, service.commands, service.rules, service.errors\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette')"
+        " or m.startswith(('service.api', 'service.public'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert loaded.stdout.strip() == "[]"

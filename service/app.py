@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import ORJSONResponse
 
-from events.checkpoints import Signer, load_or_create_signing_key
-from events.log_tree import CheckpointWriter, LogTree
-from events.store import EventStore
-from projections.runner import ProjectionRunner
+from service import bootstrap
 from service.api.middleware import RequestContextMiddleware
 from service.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from service.commands import CommandService
-from service.db import create_engine
 from service.logging import configure_logging
-from service.runtime import Runtime
 from service.settings import Settings, get_settings
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -44,53 +36,13 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await EventStore.open(settings.database_url)
-        read_engine = (
-            create_engine(settings.read_database_url)
-            if settings.read_database_url
-            else store.engine
-        )
-        runner = ProjectionRunner(store.engine, store)
-        runtime = Runtime(
-            settings=settings, store=store, engine=store.engine, read_engine=read_engine
-        )
-        runtime.extras["runner"] = runner
-        runtime.extras["commands"] = CommandService(
-            store, settings, on_append=runner.notify, catch_up=runner.catch_up
-        )
-        tree = LogTree(store)
-        signer = Signer(
-            settings.log_origin,
-            load_or_create_signing_key(
-                settings.signing_key_file, create=settings.environment != "production"
-            ),
-        )
-        runtime.extras["tree"] = tree
-        runtime.extras["signer"] = signer
-        app.state.runtime = runtime
-        tasks: list[asyncio.Task[Any]] = []
-        if background:
-            tasks.append(asyncio.create_task(runner.run_forever(), name="docket.projections"))
-            writer = CheckpointWriter(
-                tree,
-                signer,
-                settings.log_origin,
-                settings.checkpoint_interval_events,
-                settings.checkpoint_interval_seconds,
-            )
-            tasks.append(asyncio.create_task(writer.run_forever(), name="docket.checkpoints"))
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            if read_engine is not store.engine:
-                await read_engine.dispose()
-            await runner.close()
-            await store.close()
+        async with bootstrap.build(settings) as runtime:
+            # The key and the holidays are read at start: a missing or bad file stops the
+            # service here, not at the first request that needs it.
+            _ = runtime.signer, runtime.commands
+            app.state.runtime = runtime
+            async with bootstrap.workers(runtime) if background else nullcontext():
+                yield
 
     app = FastAPI(
         title="Docket",

@@ -4,24 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from events.bundle import BundleError, verify_bundle
-from events.checkpoints import Signer, load_or_create_signing_key
-from events.log_tree import LogTree
-from events.store import EventStore
 from events.transfer import ImportRefused, export_log, import_log
 from events.verify_log import LogReport, verify_log
-from projections.runner import ProjectionLockBusy, ProjectionRunner
+from projections.runner import ProjectionLockBusy
+from service import bootstrap
+from service.commands import CommandService
 from service.db import upgrade_to_head
 from service.logging import configure_logging
-from service.settings import Settings, get_settings
+from service.runtime import Runtime
+from service.settings import get_settings
 
 app = typer.Typer(help="Docket: the committee's verifiable audit log.", no_args_is_help=True)
+T = TypeVar("T")
+
+
+def _on_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run `work` on the `Runtime` the app runs on (`service.bootstrap.build`), built from
+    the process's settings and closed after."""
+
+    async def run() -> T:
+        async with bootstrap.build(get_settings()) as runtime:
+            return await work(runtime)
+
+    return asyncio.run(run())
 
 
 @app.callback()
@@ -44,7 +57,8 @@ def migrate() -> None:
 def verify() -> None:
     """Verify the hash chain, the Merkle tree and every stored checkpoint; exit 1 naming the
     first bad position."""
-    report = asyncio.run(_verify(show_progress=sys.stdout.isatty()))
+    show_progress = sys.stdout.isatty()
+    report = _on_runtime(lambda runtime: _verify(runtime, show_progress=show_progress))
     chain = report.chain
     if not chain.ok:
         typer.echo(
@@ -72,40 +86,29 @@ def _bar(description: str, total: int | None) -> Progress:
     )
 
 
-async def _verify(*, show_progress: bool) -> LogReport:
-    settings = get_settings()
-    async with await EventStore.open(settings.database_url) as store:
-        key = _signer(settings).verifier_key() if settings.signing_key_file.exists() else None
-        if not show_progress:
-            return await verify_log(store, key)
-        total, _ = await store.head()
-        with _bar("verifying", total) as bar:
-            task = bar.add_task("verifying", total=total)
-            return await verify_log(
-                store, key, progress=lambda done: bar.update(task, completed=done)
-            )
-
-
-def _signer(settings: Settings) -> Signer:
-    key = load_or_create_signing_key(
-        settings.signing_key_file, create=settings.environment != "production"
-    )
-    return Signer(settings.log_origin, key)
+async def _verify(runtime: Runtime, *, show_progress: bool) -> LogReport:
+    store = runtime.store
+    # the key only if there is one: verifying must not create a key file
+    has_key = runtime.settings.signing_key_file.exists()
+    key = runtime.signer.verifier_key() if has_key else None
+    if not show_progress:
+        return await verify_log(store, key)
+    total, _ = await store.head()
+    with _bar("verifying", total) as bar:
+        task = bar.add_task("verifying", total=total)
+        return await verify_log(store, key, progress=lambda done: bar.update(task, completed=done))
 
 
 @app.command()
 def checkpoint() -> None:
     """Extend the Merkle tree to the log's head and sign a checkpoint of it."""
-    settings = get_settings()
 
-    async def run() -> str:
-        async with await EventStore.open(settings.database_url) as store:
-            tree = LogTree(store)
-            await tree.sign_checkpoint(_signer(settings), settings.log_origin)
-            latest = await tree.latest_checkpoint()
-            return latest.note if latest else ""
+    async def run(runtime: Runtime) -> str:
+        await runtime.tree.sign_checkpoint(runtime.signer, runtime.settings.log_origin)
+        latest = await runtime.tree.latest_checkpoint()
+        return latest.note if latest else ""
 
-    note = asyncio.run(run())
+    note = _on_runtime(run)
     if not note:
         typer.echo("the log is empty: nothing to sign", err=True)
         raise typer.Exit(code=1)
@@ -116,40 +119,34 @@ def checkpoint() -> None:
 def export_command(file: Path = typer.Argument(..., help="where to write the JSON Lines")) -> None:
     """Write the whole log as JSON Lines, one event per line in wire form."""
 
-    async def run() -> int:
-        async with await EventStore.open(get_settings().database_url) as store:
-            with file.open("wb") as out:
-                return await export_log(store, out)
+    async def run(runtime: Runtime) -> int:
+        with file.open("wb") as out:
+            return await export_log(runtime.store, out)
 
-    typer.echo(f"exported {asyncio.run(run())} events to {file}")
+    typer.echo(f"exported {_on_runtime(run)} events to {file}")
 
 
 @app.command("import")
 def import_command(file: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
     """Import a log exported by `docket export` into an empty database, verifying every
     hash first; nothing is written if anything is wrong."""
-    settings = get_settings()
 
-    async def run() -> int:
-        async with await EventStore.open(settings.database_url) as store:
-            if sys.stdout.isatty():
-                with _bar("checking", None) as bar:
-                    task = bar.add_task("checking", total=None)
-                    count = await import_log(
-                        store, file, progress=lambda done: bar.update(task, completed=done)
-                    )
-            else:
-                count = await import_log(store, file)
-            await LogTree(store).extend()
-            runner = ProjectionRunner(store.engine, store)
-            try:
-                await runner.catch_up()
-            finally:
-                await runner.close()
-            return count
+    async def run(runtime: Runtime) -> int:
+        store = runtime.store
+        if sys.stdout.isatty():
+            with _bar("checking", None) as bar:
+                task = bar.add_task("checking", total=None)
+                count = await import_log(
+                    store, file, progress=lambda done: bar.update(task, completed=done)
+                )
+        else:
+            count = await import_log(store, file)
+        await runtime.tree.extend()
+        await runtime.runner.catch_up()
+        return count
 
     try:
-        count = asyncio.run(run())
+        count = _on_runtime(run)
     except ImportRefused as refused:
         typer.echo(str(refused), err=True)
         raise typer.Exit(code=1) from refused
@@ -181,36 +178,30 @@ def rebuild(
 ) -> None:
     """Rebuild the read models from position 0 (all of them, or PROJECTION)."""
     names = [projection] if projection else None
+    show_progress = sys.stdout.isatty()
     try:
-        reached = asyncio.run(
-            _rebuild(get_settings().database_url, names, show_progress=sys.stdout.isatty())
-        )
+        reached = _on_runtime(lambda runtime: _rebuild(runtime, names, show_progress=show_progress))
     except (ValueError, ProjectionLockBusy) as error:
         typer.echo(f"rebuild refused: {error}", err=True)
         raise typer.Exit(code=1) from error
     typer.echo(f"rebuilt {projection or 'all projections'} up to position {reached}")
 
 
-async def _rebuild(url: str, names: list[str] | None, *, show_progress: bool) -> int:
-    store = await EventStore.open(url)
-    runner = ProjectionRunner(store.engine, store)
-    try:
-        if not show_progress:
-            return await runner.rebuild(names)
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            transient=True,
-        ) as bar:
-            task = bar.add_task("rebuilding projections", total=None)
-            return await runner.rebuild(
-                names, progress=lambda done, total: bar.update(task, completed=done, total=total)
-            )
-    finally:
-        await runner.close()
-        await store.close()
+async def _rebuild(runtime: Runtime, names: list[str] | None, *, show_progress: bool) -> int:
+    runner = runtime.runner
+    if not show_progress:
+        return await runner.rebuild(names)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("rebuilding projections", total=None)
+        return await runner.rebuild(
+            names, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
 
 
 # -- the service and its operators ---------------------------------------------------------
@@ -253,12 +244,11 @@ def token_create(
         typer.echo(f"--role must be one of {', '.join(ROLES)}", err=True)
         raise typer.Exit(code=2)
 
-    async def run() -> str:
-        async with await EventStore.open(get_settings().database_url) as store:
-            return await create_token(store.engine, role, name, org)
+    async def run(runtime: Runtime) -> str:
+        return await create_token(runtime.engine, role, name, org)
 
     try:
-        typer.echo(asyncio.run(run()))
+        typer.echo(_on_runtime(run))
     except ValueError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(code=2) from error
@@ -269,14 +259,13 @@ def token_list() -> None:
     """List tokens (never their secrets)."""
     from service.tokens import list_tokens
 
-    async def run() -> None:
-        async with await EventStore.open(get_settings().database_url) as store:
-            for row in await list_tokens(store.engine):
-                state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "live"
-                org = f" org={row.org}" if row.org else ""
-                typer.echo(f"{row.id}\t{row.role}\t{row.name}{org}\t{state}")
+    async def run(runtime: Runtime) -> None:
+        for row in await list_tokens(runtime.engine):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "live"
+            org = f" org={row.org}" if row.org else ""
+            typer.echo(f"{row.id}\t{row.role}\t{row.name}{org}\t{state}")
 
-    asyncio.run(run())
+    _on_runtime(run)
 
 
 @token_app.command("revoke")
@@ -284,11 +273,10 @@ def token_revoke(token_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Revoke a token by its id."""
     from service.tokens import revoke_token
 
-    async def run() -> bool:
-        async with await EventStore.open(get_settings().database_url) as store:
-            return await revoke_token(store.engine, token_id)
+    async def run(runtime: Runtime) -> bool:
+        return await revoke_token(runtime.engine, token_id)
 
-    if not asyncio.run(run()):
+    if not _on_runtime(run):
         typer.echo(f"no live token {token_id}", err=True)
         raise typer.Exit(code=1)
     typer.echo(f"revoked {token_id}")
@@ -298,19 +286,15 @@ roster_app = typer.Typer(help="The committee's roster.", no_args_is_help=True)
 app.add_typer(roster_app, name="roster")
 
 
-async def _with_commands(work: Any) -> Any:
-    from service.commands import CommandService
+def _with_commands(work: Callable[[CommandService], Awaitable[T]]) -> T:
+    """Run `work` on the runtime's command service, then bring the projections up to it."""
 
-    settings = get_settings()
-    async with await EventStore.open(settings.database_url) as store:
-        runner = ProjectionRunner(store.engine, store)
-        try:
-            commands = CommandService(store, settings, catch_up=runner.catch_up)
-            result = await work(commands)
-            await runner.catch_up()
-            return result
-        finally:
-            await runner.close()
+    async def run(runtime: Runtime) -> T:
+        result = await work(runtime.commands)
+        await runtime.runner.catch_up()
+        return result
+
+    return _on_runtime(run)
 
 
 @roster_app.command("load")
@@ -318,7 +302,7 @@ def roster_load() -> None:
     """Seat the Security Council's members for 2025 and 2026 (skips those seated)."""
     from service.demo import load_roster
 
-    added = asyncio.run(_with_commands(load_roster))
+    added = _with_commands(load_roster)
     typer.echo(f"roster: {added} members seated")
 
 
@@ -337,7 +321,7 @@ def demo() -> None:
         return await load_demo(commands)
 
     try:
-        ids = asyncio.run(_with_commands(run))
+        ids = _with_commands(run)
     except Exception as error:  # a second demo on the same database breaks the rules
         typer.echo(f"demo not loaded: {error}", err=True)
         raise typer.Exit(code=1) from error

@@ -27,8 +27,8 @@ from projections.request import RefoldRequired, RequestState
 from projections.tables import holds as holds_table
 from projections.tables import projection_checkpoints
 from service import rules
-from service.api.problems import Conflict, PreconditionFailed
 from service.calendar import load_holidays
+from service.errors import Conflict, PreconditionFailed
 from service.metrics import APPENDS
 from service.rules import RuleBroken
 from service.rules import commands as cmd

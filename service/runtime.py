@@ -1,26 +1,74 @@
-"""What a running service holds: settings, the store, engines and background workers."""
+"""What a running Docket holds: one typed `Runtime`, built by `service.bootstrap.build`
+for the app and the command line alike."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
 
+from events.checkpoints import Signer, load_or_create_signing_key
+from events.log_tree import CheckpointWriter, LogTree
 from events.store import EventStore
+from projections.runner import ProjectionRunner
+from service.commands import CommandService
+from service.public.source import PublicSource
 from service.settings import Settings
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
-    """Built once in the lifespan and handed to endpoints through `get_runtime`."""
+    """The parts of a running service, each built once (`service.bootstrap.build`).
+
+    `signer`, `commands` and `checkpoint_writer` are built on first use: the signer
+    reads (outside production, creates) the key file and the command service reads the
+    holidays file, which a command that neither signs nor decides must leave alone.
+    """
 
     settings: Settings
     store: EventStore
+    #: the writer's engine (the store's): tokens, projection tables
     engine: AsyncEngine
+    #: the engine of reads: a replica when DOCKET_READ_DATABASE_URL is set, else `engine`
     read_engine: AsyncEngine
-    extras: dict[str, Any] = field(default_factory=dict)
+    runner: ProjectionRunner
+    tree: LogTree
+    public_source: PublicSource
+    clock: Callable[[], datetime]
+
+    @cached_property
+    def signer(self) -> Signer:
+        """The log's checkpoint signer (its key created outside production if missing)."""
+        create = self.settings.environment != "production"
+        key = load_or_create_signing_key(self.settings.signing_key_file, create=create)
+        return Signer(self.settings.log_origin, key)
+
+    @cached_property
+    def commands(self) -> CommandService:
+        """The secretariat's commands; each append wakes the projection runner."""
+        return CommandService(
+            self.store,
+            self.settings,
+            on_append=self.runner.notify,
+            catch_up=self.runner.catch_up,
+            clock=self.clock,
+        )
+
+    @cached_property
+    def checkpoint_writer(self) -> CheckpointWriter:
+        """Signs a checkpoint every so many events or seconds (a background task)."""
+        settings = self.settings
+        return CheckpointWriter(
+            self.tree,
+            self.signer,
+            settings.log_origin,
+            settings.checkpoint_interval_events,
+            settings.checkpoint_interval_seconds,
+        )
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -17,8 +17,8 @@ from service.api.problems import (
     problem_openapi,
 )
 from service.commands import CommandService, Meta, Outcome
-from service.rules import RuleBroken
 from service.rules import commands as cmd
+from service.runtime import Runtime, get_runtime
 from service.tokens import Caller
 
 router = APIRouter(tags=["commands"])
@@ -65,10 +65,9 @@ def _meta(request: Request, caller: Caller, key: str | None, if_match: str | Non
     )
 
 
-async def _service(request: Request) -> CommandService:
+async def _service(runtime: Annotated[Runtime, Depends(get_runtime)]) -> CommandService:
     # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per call
-    service: CommandService = request.app.state.runtime.extras["commands"]
-    return service
+    return runtime.commands
 
 
 Commands = Annotated[CommandService, Depends(_service)]
@@ -82,13 +81,8 @@ def _respond(outcome: Outcome) -> ORJSONResponse:
 
 
 async def _run(coro: Any) -> ORJSONResponse:
-    try:
-        outcome = await coro
-    except RuleBroken as broken:
-        raise Conflict(
-            broken.detail, rule=broken.rule, status=broken.status, title=broken.title
-        ) from broken
-    return _respond(outcome)
+    # A broken rule is a `DocketError`: it goes up to the problem handler as it is.
+    return _respond(await coro)
 
 
 def _request_route(path: str, model: type[cmd.Command], summary: str) -> None:

@@ -102,8 +102,7 @@ async def export(runtime: RuntimeDep, _: Overseer) -> StreamingResponse:
 
 
 def _tree(runtime: Runtime) -> LogTree:
-    tree: LogTree = runtime.extras["tree"]
-    return tree
+    return runtime.tree
 
 
 async def _default_size(runtime: Runtime) -> int:
@@ -194,7 +193,7 @@ async def public_checkpoint(runtime: RuntimeDep) -> PlainTextResponse:
     tree = _tree(runtime)
     latest = await tree.latest_checkpoint()
     if latest is None:
-        signed = await tree.sign_checkpoint(runtime.extras["signer"], runtime.settings.log_origin)
+        signed = await tree.sign_checkpoint(runtime.signer, runtime.settings.log_origin)
         latest = signed or await tree.latest_checkpoint()
     if latest is None:
         raise NotFound("the log is empty: nothing to sign yet", rule="no-checkpoint")
@@ -210,4 +209,4 @@ async def public_checkpoint(runtime: RuntimeDep) -> PlainTextResponse:
     response_class=PlainTextResponse,
 )
 async def public_log_key(runtime: RuntimeDep) -> PlainTextResponse:
-    return PlainTextResponse(runtime.extras["signer"].verifier_key() + "\n")
+    return PlainTextResponse(runtime.signer.verifier_key() + "\n")

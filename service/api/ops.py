@@ -24,7 +24,7 @@ async def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
     body: dict[str, Any] = {}
     try:
         head, _ = await runtime.store.head()
-        lag = await runtime.extras["runner"].lag()
+        lag = await runtime.runner.lag()
     except Exception as exc:  # any failure to reach the database means not ready
         return ORJSONResponse(
             {"status": "unavailable", "detail": str(exc).splitlines()[0][:200]},
@@ -43,7 +43,7 @@ async def metrics(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response
     try:
         head, _ = await runtime.store.head()
         LOG_HEAD.set(head)
-        PROJECTION_LAG.labels("all").set(await runtime.extras["runner"].lag())
+        PROJECTION_LAG.labels("all").set(await runtime.runner.lag())
     except Exception:  # metrics stay available while the database is not
         pass
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,8 +1,14 @@
-"""RFC 9457 problem documents: every refusal says which rule, with its own status."""
+"""RFC 9457 problem documents: one handler renders every `DocketError`.
+
+The error classes live in `service.errors` (and the rule errors in `service.rules.errors`);
+they are re-exported here for the routers. Errors of other kinds (validation, Starlette's
+HTTP errors, a stream conflict, an unreachable database, a bug) are turned into a
+`DocketError` and rendered by the same `problem_response`.
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import asyncpg
 import orjson
@@ -14,82 +20,41 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from events.model import ConcurrencyConflict
+from service.errors import (
+    PROBLEM_BASE,
+    BadRequest,
+    Conflict,
+    DocketError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    Unauthorized,
+    Unavailable,
+    Unprocessable,
+)
 
-PROBLEM_BASE = "https://docket.example.org/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger("docket.api")
 
-
-class Problem(Exception):
-    """An error the caller can act on. Subclasses fix the status and the type."""
-
-    status: ClassVar[int] = 400
-    slug: ClassVar[str] = "bad-request"
-    title: ClassVar[str] = "Bad request"
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        rule: str | None = None,
-        headers: dict[str, str] | None = None,
-        status: int | None = None,
-        title: str | None = None,
-        slug: str | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.status_code = status or self.status
-        self.title_text = title or self.title
-        self.type_slug = slug or self.slug
-        self.rule = rule
-        self.headers = headers or {}
-        self.extra = extra
-
-    def body(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "type": PROBLEM_BASE + (self.rule or self.type_slug),
-            "title": self.title_text,
-            "status": self.status_code,
-            "detail": self.detail,
-        }
-        if self.rule:
-            doc["rule"] = self.rule
-        doc.update(self.extra)
-        return doc
-
-
-class Unauthorized(Problem):
-    status, slug, title = 401, "unauthorized", "Missing or invalid bearer token"
-
-
-class Forbidden(Problem):
-    status, slug, title = 403, "forbidden", "Not allowed for this role"
-
-
-class NotFound(Problem):
-    status, slug, title = 404, "not-found", "Not found"
-
-
-class Conflict(Problem):
-    status, slug, title = 409, "conflict", "Conflict with the log"
-
-
-class PreconditionFailed(Problem):
-    status, slug, title = 412, "precondition-failed", "Stale If-Match"
-
-
-class PayloadTooLarge(Problem):
-    status, slug, title = 413, "payload-too-large", "Body over the configured limit"
-
-
-class Unprocessable(Problem):
-    status, slug, title = 422, "invalid-payload", "Malformed payload"
-
-
-class Unavailable(Problem):
-    status, slug, title = 503, "database-unavailable", "The database is unreachable"
+__all__ = [
+    "PROBLEM_BASE",
+    "PROBLEM_MEDIA_TYPE",
+    "BadRequest",
+    "Conflict",
+    "DocketError",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "Unauthorized",
+    "Unavailable",
+    "Unprocessable",
+    "database_unavailable",
+    "install_problem_handlers",
+    "problem_openapi",
+    "problem_response",
+]
 
 
 #: SQLSTATE classes that mean "not now" rather than "wrong": connection exception,
@@ -112,16 +77,17 @@ def database_unavailable(error: BaseException) -> bool:
     return isinstance(driver, asyncpg.InternalClientError | asyncpg.InterfaceError | OSError)
 
 
-def problem_response(problem: Problem) -> Response:
+def problem_response(error: DocketError) -> Response:
+    """The one rendering of an error: its problem document, status and headers."""
     return Response(
-        orjson.dumps(problem.body()),
-        status_code=problem.status_code,
+        orjson.dumps(error.problem()),
+        status_code=error.status,
         media_type=PROBLEM_MEDIA_TYPE,
-        headers=problem.headers,
+        headers=error.headers,
     )
 
 
-def problem_openapi(*problems: type[Problem]) -> dict[int | str, dict[str, Any]]:
+def problem_openapi(*problems: type[DocketError]) -> dict[int | str, dict[str, Any]]:
     """The `responses=` entry naming the problems a path can answer."""
     schema = {"$ref": "#/components/schemas/Problem"}
     return {
@@ -158,8 +124,8 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_problem_handlers(app: FastAPI) -> None:
     """Turn every error the app can meet into a problem document."""
 
-    async def on_problem(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, Problem)
+    async def on_docket_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DocketError)
         return problem_response(exc)
 
     async def on_validation(_: Request, exc: Exception) -> Response:
@@ -173,7 +139,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         slug, title = _STATUS_TITLES.get(exc.status_code, ("error", "Error"))
         return problem_response(
-            Problem(str(exc.detail), status=exc.status_code, slug=slug, title=title)
+            DocketError(str(exc.detail), status=exc.status_code, slug=slug, title=title)
         )
 
     async def on_conflict(_: Request, exc: Exception) -> Response:
@@ -190,13 +156,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(_: Request, exc: Exception) -> Response:
         log.exception("docket.http.unexpected", error=type(exc).__name__)
-        problem = Problem(
-            "an unexpected error; it has been logged with this request's correlation id",
-            status=500,
-            slug="internal-error",
-            title="Internal error",
+        return problem_response(
+            DocketError(
+                "an unexpected error; it has been logged with this request's correlation id"
+            )
         )
-        return problem_response(problem)
 
     async def on_database(request: Request, exc: Exception) -> Response:
         if not database_unavailable(exc):
@@ -207,7 +171,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(Exception, on_unexpected)
-    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(DocketError, on_docket_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(ConcurrencyConflict, on_conflict)

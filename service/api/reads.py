@@ -21,7 +21,6 @@ from projections.stats import RequestFacts, hold_stats, processing_stats
 from projections.tables import held_by_is, holds, request_state, status_at, status_is
 from service.api.auth import AnyCaller, Overseer
 from service.api.problems import Forbidden, NotFound, Unauthorized, Unprocessable, problem_openapi
-from service.commands import CommandService
 from service.runtime import Runtime, get_runtime
 from service.tokens import Caller
 
@@ -49,7 +48,7 @@ def _zone(runtime: Runtime) -> ZoneInfo:
 
 async def _caught_up(runtime: Runtime, bound_seconds: float = 2.0) -> None:
     """Read-your-writes for lists: wait (bounded) until projections reach the log's head."""
-    runner = runtime.extras["runner"]
+    runner = runtime.runner
     head, _ = await runtime.store.head()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + bound_seconds
@@ -140,7 +139,7 @@ async def list_requests(
 async def _state(
     runtime: Runtime, request_id: str, as_of: datetime | None, at_position: int | None
 ) -> request.RequestState | None:
-    commands: CommandService = runtime.extras["commands"]
+    commands = runtime.commands
     if as_of is None and at_position is None:
         return await commands.request_state(request_id)
     if at_position is None and as_of is not None:

@@ -20,7 +20,7 @@ from projections.public import public_request, public_requests, public_statistic
 from service.api.problems import NotFound, Unprocessable, problem_openapi
 from service.public import feeds, pages
 from service.public.conditional import http_date, last_modified_for, make_etag, not_modified
-from service.public.source import PublicSource, SqlPublicSource
+from service.public.source import PublicSource
 
 router = APIRouter(tags=["public"])
 
@@ -35,14 +35,10 @@ HTML_MEDIA_TYPE = "text/html; charset=utf-8"
 
 
 async def get_public_source(request: Request) -> PublicSource:
-    """The app's source: `app.state.public_source` if set (tests), else the projection
-    tables on the runtime's read engine."""
+    """The app's source: `app.state.public_source` if set (tests), else the runtime's."""
     source: PublicSource | None = getattr(request.app.state, "public_source", None)
     if source is None:
-        source = SqlPublicSource(
-            request.app.state.runtime.read_engine, request.app.state.runtime.store
-        )
-        request.app.state.public_source = source
+        source = request.app.state.runtime.public_source
     return source
 
 

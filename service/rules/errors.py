@@ -1,46 +1,34 @@
 """Refusals of the decision rules: each class names one rule of SPEC §3.
 
-Pure: the HTTP layer turns a `RuleBroken` into an RFC 9457 problem with `problem()`.
+Pure: a `RuleBroken` is a `service.errors.DocketError` whose problem type is its rule's;
+the one problem handler renders it (409, or 404 for `request-not-found`).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-PROBLEM_BASE = "https://docket.example.org/problems/"
+from service.errors import DocketError
 
 #: rule name -> its error class, for OpenAPI listings and tests.
 RULES: dict[str, type[RuleBroken]] = {}
 
 
-class RuleBroken(Exception):
+class RuleBroken(DocketError):
     """A command that breaks a rule: nothing is written."""
 
-    status: ClassVar[int] = 409
-    rule: ClassVar[str] = "rule-broken"
-    title: ClassVar[str] = "A rule of the procedure was broken"
+    status = 409
+    slug = "rule-broken"
+    rule: str = "rule-broken"
+    title = "A rule of the procedure was broken"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         RULES[cls.rule] = cls
 
     def __init__(self, detail: str) -> None:
+        # the rule, status and title are the class's: an instance only says what happened
         super().__init__(detail)
-        self.detail = detail
-
-    @property
-    def type(self) -> str:
-        return PROBLEM_BASE + self.rule
-
-    def problem(self) -> dict[str, Any]:
-        """The RFC 9457 problem document."""
-        return {
-            "type": self.type,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            "rule": self.rule,
-        }
 
 
 class RequestNotFound(RuleBroken):

@@ -215,7 +215,10 @@ class CheckpointWriter:
                 if await self.run_once(last_signed):
                     last_signed = time.monotonic()
             except Exception as error:
-                log.warning("docket.checkpoint.failed", error=repr(error), exc_info=error)
+                # A fresh logger proxy: the configuration in force now (a cached module
+                # logger would keep the one of its first use).
+                failed = structlog.get_logger("docket.checkpoints")
+                failed.warning("docket.checkpoint.failed", error=repr(error), exc_info=error)
             await asyncio.sleep(poll_interval)
 
     async def run_once(self, last_signed: float) -> bool:

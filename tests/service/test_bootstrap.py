@@ -15,9 +15,12 @@ from typer.testing import CliRunner
 
 from service import bootstrap, cli
 from service.app import create_app
+from service.commands import Meta
 from service.public.source import SqlPublicSource
+from service.rules import commands as cmd
 from service.runtime import Runtime
 from service.settings import Settings, get_settings
+from service.tokens import Caller
 
 
 def _settings(database_url: str, tmp_path: Path, **more: object) -> Settings:
@@ -113,8 +116,23 @@ async def test_workers_run_while_inside_and_stop_after(database_url: str, tmp_pa
     def running() -> set[str]:
         return {task.get_name() for task in asyncio.all_tasks() if not task.done()}
 
-    async with bootstrap.build(_settings(database_url, tmp_path)) as runtime:
+    settings = _settings(database_url, tmp_path, checkpoint_interval_events=1)
+    meta = Meta(caller=Caller("tok_test", "test", "secretariat"), correlation_id="test")
+    async with bootstrap.build(settings) as runtime:
         async with bootstrap.workers(runtime):
-            await asyncio.sleep(0)
             assert {"docket.projections", "docket.checkpoints"} <= running()
+            seated = await runtime.commands.seat_member(
+                cmd.SeatMember(member="FRA", term_start="1945-10-24"), meta
+            )
+            position = seated.body["position"]
+            # the workers do their work: the projections reach the append, a checkpoint
+            # covers it (then both are idle, so none is cut off inside a query)
+            for _ in range(1500):
+                checkpoint = await runtime.tree.latest_checkpoint()
+                reached = min((await runtime.runner.checkpoints()).values())
+                if checkpoint is not None and reached >= position:
+                    break
+                await asyncio.sleep(0.02)
+            assert checkpoint is not None and checkpoint.tree_size >= position
+            assert reached >= position
         assert not {"docket.projections", "docket.checkpoints"} & running()

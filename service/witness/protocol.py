@@ -29,7 +29,6 @@ __all__ = [
     "SizeConflict",
     "Submission",
     "check_submission",
-    "format_submission",
     "parse_submission",
     "verify_submitted_checkpoint",
 ]
@@ -76,12 +75,6 @@ class Latest:
 
 def _malformed(detail: str) -> Refusal:
     return Refusal(400, "witness.malformed-request", detail)
-
-
-def format_submission(old_size: int, proof: Sequence[bytes], note: str) -> bytes:
-    """The request body a log sends."""
-    lines = [f"old {old_size}", *(base64.b64encode(h).decode() for h in proof)]
-    return ("".join(line + "\n" for line in lines) + "\n" + note).encode()
 
 
 def parse_submission(body: bytes) -> Submission:

@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.checkpoints import split_note
 from events.cosignature import Cosigner, verify_cosignature_line
+from events.witnessing import submission_body as format_submission
 from service.witness.app import create_witness_app
-from service.witness.protocol import Latest, format_submission
+from service.witness.protocol import Latest
 from service.witness.storage import WitnessStore
 from service.witness.witness import Witness, trusted_logs
 from tests.witness.logs import FakeLog

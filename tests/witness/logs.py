@@ -15,13 +15,15 @@ ORIGIN = "docket.example.org/log"
 class FakeLog:
     """A growing RFC 9162 tree under a signing key; `fork` shares the key and the past."""
 
-    def __init__(self, key: Ed25519PrivateKey | None = None, origin: str = ORIGIN) -> None:
+    def __init__(
+        self, key: Ed25519PrivateKey | None = None, origin: str = ORIGIN, salt: bytes = b"main"
+    ) -> None:
         self.key = key or Ed25519PrivateKey.generate()
         self.signer = Signer(origin, self.key)
         self.origin = origin
         self.builder = MerkleBuilder()
         self.nodes: dict[tuple[int, int], bytes] = {}
-        self.salt = b"main"
+        self.salt = salt
 
     @property
     def size(self) -> int:

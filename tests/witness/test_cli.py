@@ -107,7 +107,12 @@ def served(tmp_path: Path, witness_database_url: str) -> Iterator[tuple[str, str
 
 async def test_serve_cosigns_for_the_logs_given(served: tuple[str, str, FakeLog]) -> None:
     url, vkey, log = served
-    described = httpx.get(url + "/").json()
+    async with httpx.AsyncClient() as http:
+        described = (await http.get(url + "/")).json()
+        stranger = FakeLog(origin="nobody.example/log").grow(1)
+        body = f"old 0\n\n{stranger.checkpoint()}"
+        answer = await http.post(url + "/add-checkpoint", content=body)
+    assert answer.status_code == 404
     assert described["vkey"] == vkey and log.vkey() in described["logs"]
     publisher = WitnessPublisher([WitnessConfig(url, vkey)], log.async_proof, timeout=10)
     try:
@@ -116,8 +121,5 @@ async def test_serve_cosigns_for_the_logs_given(served: tuple[str, str, FakeLog]
             note = log.checkpoint()
             [cosignature] = await publisher.cosign(note)
             verify_cosignature_line(split_note(note)[0], cosignature.line, parse_cosigner_key(vkey))
-        stranger = FakeLog(origin="nobody.example/log").grow(1)
-        answer = httpx.post(url + "/add-checkpoint", content=f"old 0\n\n{stranger.checkpoint()}")
-        assert answer.status_code == 404
     finally:
         await publisher.aclose()

@@ -14,7 +14,7 @@ from events.checkpoints import split_note
 from events.cosignature import Cosigner, verify_cosignature_line
 from events.witnessing import submission_body as format_submission
 from service.witness.app import create_witness_app
-from service.witness.protocol import Latest
+from service.witness.protocol import Latest, SizeConflict
 from service.witness.storage import WitnessStore
 from service.witness.witness import Witness, trusted_logs
 from tests.witness.logs import FakeLog
@@ -251,3 +251,33 @@ def test_format_submission_is_the_spec_layout() -> None:
     assert lines[1] == base64.b64encode(b"\x01" * 32).decode()
     assert lines[3] == ""
     assert lines[4] == "origin"
+
+
+async def test_two_processes_of_one_witness_share_its_state(
+    witness_database_url: str, log: FakeLog, cosigner: Cosigner
+) -> None:
+    """Each remembers what it stored last; neither refuses on that memory when stale."""
+    stores = [WitnessStore(witness_database_url), WitnessStore(witness_database_url)]
+    for opened in stores:
+        await opened.open()
+    first, second = (
+        Witness(cosigner, trusted_logs([log.vkey()]), opened, clock=lambda: NOW)
+        for opened in stores
+    )
+    try:
+
+        def body(old: int) -> bytes:
+            return format_submission(old, log.proof(old, log.size), log.checkpoint())
+
+        await first.add_checkpoint(body(0))  # first remembers 10
+        log.grow(5)
+        await second.add_checkpoint(body(10))  # the stored state is now 15
+        log.grow(5)
+        await first.add_checkpoint(body(15))  # first's memory (10) is stale, not fatal
+        with pytest.raises(SizeConflict) as conflict:
+            await second.add_checkpoint(body(15))  # second remembers 15, truly stale
+        assert conflict.value.latest_size == 20
+        assert await stores[0].latest(log.origin) == Latest(20, log.root())
+    finally:
+        for opened in stores:
+            await opened.close()

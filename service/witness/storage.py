@@ -4,7 +4,8 @@ One table, `witness_checkpoints`, created by the witness itself on SQLite or Pos
 (it is not a Docket database and has no migrations to run). The check-and-store is one
 compare-and-set statement (an UPDATE guarded by the size and root the check saw, or an
 INSERT guarded by the primary key), so two submissions from the same old size cannot both
-be stored, and a smaller checkpoint can never overwrite a larger one.
+be stored, and a smaller checkpoint can never overwrite a larger one. Each statement
+commits by itself (autocommit): the guarded statement is the whole transaction.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ class WitnessStore:
         """Connect and create the table if it is missing (idempotent)."""
         if self._engine is not None:
             return
-        options: dict[str, object] = {}
+        # Each statement is its own transaction: the compare-and-set is one guarded UPDATE
+        # (or INSERT), atomic by itself, so it costs one round trip and one commit.
+        options: dict[str, object] = {"isolation_level": "AUTOCOMMIT"}
         if self.url.startswith("sqlite"):
             # Concurrent submissions wait for SQLite's single writer instead of failing.
             options["connect_args"] = {"timeout": 30}
@@ -103,7 +106,7 @@ class WitnessStore:
         """Store `new` for `origin` if the latest is still `expected`; whether it was."""
         now = datetime.now(UTC)
         values = {"tree_size": new.size, "root": new.root, "checkpoint": note, "cosigned_at": now}
-        async with self.engine.begin() as conn:
+        async with self.engine.connect() as conn:
             if expected is None:
                 try:
                     await conn.execute(insert(witness_checkpoints).values(origin=origin, **values))

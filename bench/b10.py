@@ -91,6 +91,24 @@ async def _rounds(
         return times, bare
 
 
+async def _single_row_commits(database: str, rounds: int = 200) -> list[float]:
+    """Reference: the witness's one durable write, bare (asyncpg, autocommit UPDATE)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(db.dsn(database))
+    try:
+        await conn.execute("CREATE TABLE bench_b10_row (k text PRIMARY KEY, v bigint)")
+        await conn.execute("INSERT INTO bench_b10_row VALUES ('a', 0)")
+        times = []
+        for i in range(rounds):
+            start = time.perf_counter()
+            await conn.execute("UPDATE bench_b10_row SET v = $1 WHERE k = 'a'", i)
+            times.append(time.perf_counter() - start)
+        return times
+    finally:
+        await conn.close()
+
+
 def run(events: int = 200_000, seconds: float = 8.0) -> Result:
     result = Result(
         "B10", "checkpoint signed -> cosigned by 3 witnesses -> published", f"{events:,} leaves"
@@ -142,6 +160,7 @@ def run(events: int = 200_000, seconds: float = 8.0) -> Result:
                     except httpx.TransportError:
                         time.sleep(0.1)
             times, bare = asyncio.run(_rounds(witnesses, signer, tree, seconds))
+            commits = asyncio.run(_single_row_commits(names[0]))
         finally:
             for process in processes:
                 process.terminate()
@@ -153,6 +172,9 @@ def run(events: int = 200_000, seconds: float = 8.0) -> Result:
     result.add("rounds", len(times), "")
     result.add(
         "reference: bare HTTP round trip to a witness p50", statistics.median(bare) * 1000, "ms"
+    )
+    result.add(
+        "reference: one PostgreSQL single-row commit p50", statistics.median(commits) * 1000, "ms"
     )
     result.check("p50 ≤ 50 ms", p50 <= 50)
     result.notes.append(

@@ -17,7 +17,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import httpx
@@ -260,17 +260,22 @@ class WitnessPublisher:
         """The witnesses' cosigner keys (for `published`)."""
         return [client.key for client in self.clients]
 
-    async def cosign(self, note: str) -> list[Cosignature]:
-        """The verified cosignatures of `note` that came back within the timeout."""
+    async def cosign(self, note: str, skip: Collection[str] = ()) -> list[Cosignature]:
+        """The verified cosignatures of `note` that came back within the timeout.
+
+        `skip` names witnesses (key names) that already cosigned it: to retry a checkpoint
+        still short of its quorum, ask only the others.
+        """
         try:
             checkpoint = parse_checkpoint(note)
         except CheckpointError as error:
             raise ValueError(f"not a signed checkpoint: {error}") from None
-        if not self.clients:
+        asked = [client for client in self.clients if client.key.name not in skip]
+        if not asked:
             return []
         tasks = {
             asyncio.create_task(client.submit(note, checkpoint, self._proof)): client
-            for client in self.clients
+            for client in asked
         }
         done, pending = await asyncio.wait(tasks, timeout=self.timeout)
         for task in pending:

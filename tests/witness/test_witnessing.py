@@ -121,6 +121,22 @@ class TestCosign:
             await honest.aclose()
             await forked.aclose()
 
+    async def test_a_checkpoint_short_of_its_quorum_is_asked_again(
+        self, log: FakeLog, three: list[tuple[str, Cosigner]]
+    ) -> None:
+        publisher = WitnessPublisher(configs(three), log.async_proof, timeout=10)
+        try:
+            note = log.checkpoint()
+            first = await publisher.cosign(note, skip={"w1.example/w", "w2.example/w"})
+            assert [c.witness for c in first] == ["w0.example/w"]
+            # The same checkpoint again (no new events): the others cosign it now, and
+            # a witness that cosigned it already cosigns it again (old size = size).
+            again = await publisher.cosign(note, skip={"w2.example/w"})
+            assert sorted(c.witness for c in again) == ["w0.example/w", "w1.example/w"]
+            assert await publisher.cosign(note, skip={c.key.name for c in publisher.clients}) == []
+        finally:
+            await publisher.aclose()
+
 
 class TestFaultyWitnesses:
     async def test_down_slow_and_garbage_never_hold_the_caller(

@@ -231,8 +231,8 @@ def _detail(answer: httpx.Response) -> str:
 class WitnessPublisher:
     """Asks every witness to cosign each new checkpoint, within `timeout` seconds.
 
-    `known_sizes` maps a witness URL to the size it last cosigned (from the cosignatures
-    table), so the first submission after a restart needs no 409 round trip.
+    `known_sizes` maps a witness's key name to the size it last cosigned (from the
+    cosignatures table), so the first submission after a restart needs no 409 round trip.
     """
 
     def __init__(
@@ -251,7 +251,7 @@ class WitnessPublisher:
         self._proof = consistency_proof
         known = known_sizes or {}
         self.clients = [
-            WitnessClient(w, self._http, known_size=known.get(w.url), clock=clock)
+            WitnessClient(w, self._http, known_size=known.get(w.cosigner_key().name), clock=clock)
             for w in witnesses
         ]
         self._pending: set[asyncio.Task[Cosignature]] = set()

@@ -93,7 +93,7 @@ class TestCosign:
     ) -> None:
         url, cosigner = three[0]
         publisher = WitnessPublisher(
-            [config(url, cosigner)], log.async_proof, timeout=10, known_sizes={url: 7}
+            [config(url, cosigner)], log.async_proof, timeout=10, known_sizes={cosigner.name: 7}
         )
         try:
             # The log believed the witness at 7; it has nothing: 409 "0", then old 0.

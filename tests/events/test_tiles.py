@@ -7,6 +7,8 @@ import hashlib
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from events.merkle import (
     MerkleBuilder,
@@ -226,3 +228,34 @@ class TestSpecClient:
 
         assert TilesClient(recording, 70000).root() == tree.root
         assert "tile/2/000.p/1" in asked
+
+
+class TestLaws:
+    """For any tree size, the tiles hold every hash a root or proof needs, and nothing else."""
+
+    @staticmethod
+    def check(size: int, index: int, old: int) -> None:
+        tree = Tree(size)
+        fetch = tree.serve()
+        stored = node_source(tree.nodes)
+        nodes = [
+            *nodes_needed_for_root(size),
+            *nodes_needed_for_inclusion(index, size),
+            *nodes_needed_for_consistency(old, size),
+        ]
+        reader = fetched(size, fetch, nodes)
+        assert subtree_root(0, size, reader.hash_at) == tree.root
+        assert inclusion_proof(index, size, reader.hash_at) == inclusion_proof(index, size, stored)
+        assert consistency_proof(old, size, reader.hash_at) == consistency_proof(old, size, stored)
+        client = TilesClient(fetch, size)
+        assert client.root() == tree.root
+        assert client.inclusion_path(index) == inclusion_proof(index, size, stored)
+        assert client.consistency_proof(old) == consistency_proof(old, size, stored)
+
+    @given(st.data())
+    @settings(max_examples=40, deadline=None)
+    def test_any_size(self, data: st.DataObject) -> None:
+        size = data.draw(st.integers(1, 3 * 256 + 7), label="size")
+        index = data.draw(st.integers(0, size - 1), label="index")
+        old = data.draw(st.integers(1, size), label="old")
+        self.check(size, index, old)

@@ -287,8 +287,11 @@ class WitnessPublisher:
             task.add_done_callback(self._forget)
         cosignatures = []
         for task in done:
-            if task.exception() is None:
+            failure = task.exception()
+            if failure is None:
                 cosignatures.append(task.result())
+            elif not isinstance(failure, WitnessError):
+                tasks[task].record_error(f"{type(failure).__name__}: {failure}")
         return cosignatures
 
     def _forget(self, task: asyncio.Task[Cosignature]) -> None:

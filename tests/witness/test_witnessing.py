@@ -137,6 +137,22 @@ class TestCosign:
         finally:
             await publisher.aclose()
 
+    async def test_a_proof_the_log_cannot_compute_is_reported(
+        self, log: FakeLog, three: list[tuple[str, Cosigner]]
+    ) -> None:
+        async def broken(old: int, new: int) -> list[bytes]:
+            raise RuntimeError("merkle_nodes unreachable")
+
+        url, cosigner = three[0]
+        publisher = WitnessPublisher(
+            [config(url, cosigner)], broken, timeout=10, known_sizes={cosigner.name: 3}
+        )
+        try:
+            assert await publisher.cosign(log.checkpoint()) == []
+            assert "merkle_nodes unreachable" in (publisher.status()[0].last_error or "")
+        finally:
+            await publisher.aclose()
+
 
 class TestFaultyWitnesses:
     async def test_down_slow_and_garbage_never_hold_the_caller(

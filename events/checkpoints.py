@@ -38,6 +38,7 @@ __all__ = [
     "load_or_create_signing_key",
     "parse_checkpoint",
     "parse_verifier_key",
+    "split_note",
     "verify_checkpoint",
 ]
 
@@ -275,3 +276,11 @@ def verify_checkpoint(note: str, verifier_key_text: str) -> Checkpoint:
         except InvalidSignature:
             raise CheckpointError(f"bad signature by {key.name} on the checkpoint") from None
     return _parse_body(text)
+
+
+def split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
+    """The text of a signed note and the (name, key id, signature) of each signature line.
+
+    Nothing is verified; the text is checked for shape only. Raises `CheckpointError`.
+    """
+    return _split_note(note)

@@ -326,3 +326,11 @@ def demo() -> None:
         typer.echo(f"demo not loaded: {error}", err=True)
         raise typer.Exit(code=1) from error
     typer.echo(f"demo: {len(ids)} requests loaded")
+
+
+# Command groups kept in their own modules (imported here, last, to register them).
+from service.monitor import monitor  # noqa: E402
+from service.witness.cli import witness_app  # noqa: E402
+
+app.add_typer(witness_app, name="witness")
+app.command("monitor")(monitor)

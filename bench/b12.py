@@ -1,0 +1,232 @@
+"""B12: 1,000 open `/v1/events/stream` subscribers on one `docket serve` process while
+B1's load runs. Target: every subscriber sees every event; database queries per second
+independent of the subscriber count.
+
+Database load is the server database's `xact_commit + xact_rollback` delta in
+`pg_stat_database` over a window (every single-statement read is a transaction; the
+statistics are flushed by each backend about once a second, so a window is ≥ 10 s):
+idle with 0, 100 and 1,000 subscribers, then with B1's load (its 32 in-process callers,
+bench/b1.py, appending through the store of this process) with 0 and with 1,000
+subscribers. The subscribers are raw HTTP/1.0 connections (close-delimited, no chunk
+framing to undo) that count `id:` lines; after the load each must have counted every
+position from where it joined to the final head, with no repeat (a subscriber the server
+drops is reconnected with `Last-Event-ID`, and the reconnections are reported).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+from bench import b1, db, gen
+from bench.cli import parser, report
+from bench.db import Result
+from bench.http import serve
+
+COUNTS = (0, 100, 1_000)
+MIN_WINDOW_S = 10.0
+CATCH_UP_S = 120.0  # how long subscribers may take to drain after the load stops
+
+
+@dataclass
+class Subscriber:
+    """One SSE connection, counting the positions it is sent."""
+
+    port: int
+    token: str
+    after: int
+    seen: int = 0
+    repeats: int = 0
+    gaps: int = 0
+    reconnects: int = 0
+    connected: bool = False
+    failed: str | None = None
+
+    @property
+    def last(self) -> int:
+        return self.after + self.seen
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._follow(stop)
+            except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+                self.failed = f"{type(error).__name__}: {error}"
+            if stop.is_set():
+                return
+            self.reconnects += 1
+            await asyncio.sleep(0.1)
+
+    async def _follow(self, stop: asyncio.Event) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            writer.write(
+                (
+                    f"GET /v1/events/stream HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                    f"Authorization: Bearer {self.token}\r\nLast-Event-ID: {self.last}\r\n\r\n"
+                ).encode()
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            if status != 200:
+                raise ValueError(f"stream answered {status}")
+            self.connected = True
+            pending = b""
+            while not stop.is_set():
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return  # dropped by the server: reconnect from the last position
+                frames = (pending + chunk).split(b"\n\n")
+                pending = frames.pop()
+                for frame in frames:
+                    if frame.startswith(b"id: "):
+                        self._saw(int(frame[4 : frame.index(b"\n")]))
+        finally:
+            writer.close()
+
+    def _saw(self, position: int) -> None:
+        if position <= self.last:
+            self.repeats += 1
+        elif position != self.last + 1:
+            self.gaps += 1
+            self.seen = position - self.after
+        else:
+            self.seen += 1
+
+
+async def _transactions(database: str) -> int:
+    conn = await asyncpg.connect(db.admin_dsn())
+    try:
+        value = await conn.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1",
+            database,
+        )
+        return int(value)
+    finally:
+        await conn.close()
+
+
+async def _rate(database: str, seconds: float) -> float:
+    before, start = await _transactions(database), time.perf_counter()
+    await asyncio.sleep(seconds)
+    after = await _transactions(database)
+    # our own two statistics queries are on the admin database, not counted here
+    return (after - before) / (time.perf_counter() - start)
+
+
+async def _head(database: str) -> int:
+    conn = await asyncpg.connect(db.dsn(database))
+    try:
+        return int(await conn.fetchval("SELECT coalesce(max(position), 0) FROM events"))
+    finally:
+        await conn.close()
+
+
+async def _until(done: Callable[[], bool], within: float, step: float = 0.2) -> None:
+    for _ in range(int(within / step)):
+        if done():
+            return
+        await asyncio.sleep(step)
+
+
+async def _measure(
+    port: int, token: str, database: str, url: str, seconds: float
+) -> dict[str, float]:
+    window = max(seconds, MIN_WINDOW_S)
+    out: dict[str, float] = {}
+    subscribers: list[Subscriber] = []
+    tasks: list[asyncio.Task[None]] = []
+    stop = asyncio.Event()
+    requests = gen.open_request_ids()
+
+    async def grow_to(count: int) -> None:
+        joined_at = await _head(database)
+        while len(subscribers) < count:
+            subscriber = Subscriber(port, token, joined_at)
+            subscribers.append(subscriber)
+            tasks.append(asyncio.create_task(subscriber.run(stop)))
+        await _until(lambda: all(s.connected for s in subscribers), 60)
+        await asyncio.sleep(1.0)  # let the connect burst's queries leave the window
+
+    async def loaded(count: int) -> None:
+        load = asyncio.create_task(b1.command_rate(url, requests, seconds=window, warmup=0.5))
+        await asyncio.sleep(0.5)
+        out[f"tx/s under B1's load, {count} subscribers"] = await _rate(database, window)
+        commands, elapsed, _ = await load
+        out[f"B1 commands/s, {count} subscribers"] = commands / elapsed
+
+    try:
+        out["tx/s idle, 0 subscribers"] = await _rate(database, window)
+        await loaded(0)
+        for count in COUNTS[1:]:
+            await grow_to(count)
+            out[f"tx/s idle, {count} subscribers"] = await _rate(database, window)
+        await loaded(COUNTS[-1])
+        final = await _head(database)
+        await _until(lambda: all(s.last >= final for s in subscribers), CATCH_UP_S)
+        complete = [s for s in subscribers if s.last >= final and not s.gaps and not s.repeats]
+        out["events appended while subscribed"] = final - min(s.after for s in subscribers)
+        out["subscribers that saw every event exactly once"] = len(complete)
+        out["subscribers with a gap or a repeat"] = sum(
+            1 for s in subscribers if s.gaps or s.repeats
+        )
+        out["subscriber reconnections"] = sum(s.reconnects for s in subscribers)
+        out["subscribers"] = len(subscribers)
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return out
+
+
+async def _copy(events: int, database: str) -> str:
+    return await db.copy_of(await gen.log_template(events), database)
+
+
+def run(events: int = 10_000, seconds: float = 10.0) -> Result:
+    result = Result(
+        "B12",
+        "1,000 /v1/events/stream subscribers on one process while B1's load runs",
+        f"log of {events:,} events, 1,000 open requests",
+    )
+    database = f"{db.PREFIX}b12_run"
+    url = asyncio.run(_copy(events, database))
+    try:
+        with serve(url, workers=1) as server:
+            figures = asyncio.run(_measure(server.port, server.token, database, url, seconds))
+    finally:
+        asyncio.run(db.drop(database))
+    for name, value in figures.items():
+        result.add(name, value, "/s" if "/s" in name else "")
+    idle = [figures[f"tx/s idle, {n} subscribers"] for n in COUNTS]
+    loaded = [figures[f"tx/s under B1's load, {n} subscribers"] for n in (0, COUNTS[-1])]
+    result.add("idle tx/s per subscriber (1,000 vs 0)", (idle[-1] - idle[0]) / COUNTS[-1], "/s")
+    everyone = figures["subscribers that saw every event exactly once"] == figures["subscribers"]
+    result.check("every subscriber sees every event", everyone)
+    # "independent of the subscriber count": 1,000 subscribers cost less than a tenth of a
+    # transaction per second each idle, and the loaded rate grows by no more than a tenth
+    result.check(
+        "idle database load independent of subscribers (≤ +10%, ≤ +100 tx/s)",
+        idle[-1] <= max(idle[0] * 1.1, idle[0] + 100),
+    )
+    result.check(
+        "loaded database load independent of subscribers (≤ +10% per command)",
+        loaded[1] / max(figures[f"B1 commands/s, {COUNTS[-1]} subscribers"], 1e-9)
+        <= 1.1 * loaded[0] / max(figures["B1 commands/s, 0 subscribers"], 1e-9),
+    )
+    return result
+
+
+def main() -> None:
+    p = parser(__doc__ or "", events=10_000, seconds=10.0)
+    args = p.parse_args()
+    report(run(args.events, args.seconds), args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -247,7 +247,10 @@ def hot_standby() -> Iterator[HotStandby]:
 
     Raises `StandbyUnavailable` when this machine has no server binaries to run."""
     runner = _runner()
-    root = Path(tempfile.mkdtemp(prefix="docket-replica-"))
+    # under root the servers run as postgres, who must reach the directory: a private
+    # TMPDIR (say under /root) would not do, /tmp (world-traversable) does
+    parent = os.environ.get("DOCKET_REPLICA_DIR") or ("/tmp" if runner.as_user else None)
+    root = Path(tempfile.mkdtemp(prefix="docket-replica-", dir=parent))
     if runner.as_user is not None:
         shutil.chown(root, user=runner.as_user, group=runner.as_user)
     pair = HotStandby(root, free_port(), free_port(), runner, standby_running=False)

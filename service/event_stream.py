@@ -5,12 +5,17 @@ client reconnecting with `Last-Event-ID` resumes after the last one it got. A su
 the follower dropped for being too slow gets a last `event: resume` frame naming where to
 resume, then the stream ends. A comment line every `keepalive_s` while the log is idle
 keeps proxies from closing the connection.
+
+Frames are rendered once per event, by the follower's reader (`framing`), not once per
+subscriber: with a thousand subscribers the JSON of an event is encoded once, and each
+subscriber is sent the same bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -32,6 +37,27 @@ class StreamedEvent(Protocol):
 E = TypeVar("E", bound=StreamedEvent)
 
 
+@dataclass(frozen=True, slots=True)
+class Framed:
+    """An event as the stream sends it: its position and its SSE frame."""
+
+    position: int
+    frame: bytes
+
+
+def framing(
+    read_after: Callable[[int, int], Awaitable[Sequence[E]]], wire: Callable[[E], Any]
+) -> Callable[[int, int], Awaitable[list[Framed]]]:
+    """A `read_after` for the follower of the stream: the events of `read_after`, each
+    rendered once as its frame."""
+
+    async def read(position: int, limit: int) -> list[Framed]:
+        events = await read_after(position, limit)
+        return [Framed(e.position, event_frame(e.position, e.event_type, wire(e))) for e in events]
+
+    return read
+
+
 def event_frame(position: int, event_type: str, wire: Any) -> bytes:
     return f"id: {position}\nevent: {event_type}\ndata: ".encode() + orjson.dumps(wire) + b"\n\n"
 
@@ -47,8 +73,7 @@ def resume_frame(dropped: Dropped) -> bytes:
 
 
 async def sse_frames(
-    subscription: Subscription[E],
-    wire: Callable[[E], Any],
+    subscription: Subscription[Framed],
     *,
     keepalive_s: float = 15.0,
     until: int | None = None,
@@ -71,6 +96,6 @@ async def sse_frames(
             if isinstance(item, Dropped):
                 yield resume_frame(item)
                 return
-            yield event_frame(item.position, item.event_type, wire(item))
+            yield item.frame
     finally:
         subscription.close()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import orjson
 
 from events.follower import LogFollower
-from service.event_stream import KEEPALIVE, sse_frames
+from service.event_stream import KEEPALIVE, framing, sse_frames
 
 GUARD_S = 60
 
@@ -60,9 +60,9 @@ async def frames_of(stream: AsyncIterator[bytes], count: int) -> list[bytes]:
 async def test_each_event_is_a_frame_with_its_position_as_id() -> None:
     log = Log()
     log.append(2)
-    async with LogFollower(log.read_after, log.wait_for_change) as follower:
+    async with LogFollower(framing(log.read_after, wire), log.wait_for_change) as follower:
         subscription = follower.subscribe(0)
-        frames = await frames_of(sse_frames(subscription, wire, until=2), 3)
+        frames = await frames_of(sse_frames(subscription, until=2), 3)
     assert frames == [
         b'id: 1\nevent: Noted\ndata: {"position":1}\n\n',
         b'id: 2\nevent: Noted\ndata: {"position":2}\n\n',
@@ -71,11 +71,13 @@ async def test_each_event_is_a_frame_with_its_position_as_id() -> None:
 
 async def test_a_dropped_subscriber_gets_a_resume_frame_and_the_end() -> None:
     log = Log()
-    async with LogFollower(log.read_after, log.wait_for_change, queue_size=3) as follower:
+    async with LogFollower(
+        framing(log.read_after, wire), log.wait_for_change, queue_size=3
+    ) as follower:
         subscription = follower.subscribe(0)
         log.append(5)
         await follower.wait_beyond(4, GUARD_S)
-        frames = await frames_of(sse_frames(subscription, wire), 10)
+        frames = await frames_of(sse_frames(subscription), 10)
     assert len(frames) == 4
     head, _, data = frames[-1].partition(b"data: ")
     assert head == b"id: 3\nevent: resume\n"
@@ -85,9 +87,9 @@ async def test_a_dropped_subscriber_gets_a_resume_frame_and_the_end() -> None:
 
 async def test_an_idle_stream_sends_keep_alives_and_closing_leaves_the_fan_out() -> None:
     log = Log()
-    async with LogFollower(log.read_after, log.wait_for_change) as follower:
+    async with LogFollower(framing(log.read_after, wire), log.wait_for_change) as follower:
         subscription = follower.subscribe(0)
-        stream = sse_frames(subscription, wire, keepalive_s=0.01)
+        stream = sse_frames(subscription, keepalive_s=0.01)
         assert await frames_of(stream, 2) == [KEEPALIVE, KEEPALIVE]
         await stream.aclose()
         assert follower.subscriber_count == 0

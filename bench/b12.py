@@ -27,6 +27,10 @@ from bench import b1, db, gen
 from bench.cli import parser, report
 from bench.db import Result
 from bench.http import serve
+from events.follower import Dropped, LogFollower
+from events.model import RecordedEvent
+from events.notify_pg import PostgresNotifyWaiter, dsn_connect
+from events.store import EventStore
 
 SUBSCRIBERS = 1_000
 MIN_WINDOW_S = 10.0
@@ -198,10 +202,81 @@ async def _measure(
 
 
 async def _copy(events: int, database: str) -> str:
-    return await db.copy_of(await gen.log_template(events), database)
+    copied = await db.copy_of(await gen.log_template(events), database)
+    # a template kept from an older run may predate the events trigger (migration 0003)
+    await asyncio.to_thread(db._migrate, copied)
+    return copied
 
 
-def run(events: int = 10_000, seconds: float = 10.0, subscribers: int = SUBSCRIBERS) -> Result:
+async def _follower_reference(
+    database: str, url: str, seconds: float, subscribers: int
+) -> dict[str, float]:
+    """What the wiring will give, measured now without HTTP: one LogFollower woken by
+    LISTEN/NOTIFY (events/notify_pg.py) in this process, `subscribers` in-memory
+    subscribers, B1's load appending through another store of the same process."""
+    window = max(seconds, MIN_WINDOW_S)
+    out: dict[str, float] = {}
+    store = await EventStore.open(url)
+    waiter = PostgresNotifyWaiter(dsn_connect(db.dsn(database)))
+
+    async def read_after(position: int, limit: int) -> list[RecordedEvent]:
+        return await store.read_all(position, limit)
+
+    head = await _head(database)
+    follower = LogFollower(read_after, waiter.wait_for_change, start_after=head)
+    seen = [0] * subscribers
+    dropped = [0] * subscribers
+
+    async def consume(k: int) -> None:
+        subscription = follower.subscribe(head)
+        while True:
+            async for item in subscription:
+                if isinstance(item, Dropped):
+                    dropped[k] += 1
+                    subscription = follower.subscribe(item.resume_after)
+                    break
+                seen[k] += 1
+            else:
+                return
+
+    try:
+        async with waiter, follower:
+            out["follower: tx/s idle, 0 subscribers"] = await _rate(database, window)
+            tasks = [asyncio.create_task(consume(k)) for k in range(subscribers)]
+            out[f"follower: tx/s idle, {subscribers} subscribers"] = await _rate(database, window)
+            load = asyncio.create_task(
+                b1.command_rate(url, gen.open_request_ids(), seconds=window, warmup=WARMUP_S)
+            )
+            await asyncio.sleep(WARMUP_S)
+            out[f"follower: tx/s under B1's load, {subscribers} subscribers"] = await _rate(
+                database, window
+            )
+            commands, elapsed, _ = await load
+            out[f"follower: B1 commands/s, {subscribers} subscribers"] = commands / elapsed
+            final = await _head(database)
+            await _until(lambda: all(n >= final - head for n in seen), CATCH_UP_S)
+            out["follower: events appended"] = final - head
+            out["follower: subscribers that saw every event"] = sum(
+                1 for n in seen if n == final - head
+            )
+            out["follower: subscribers dropped (and resumed)"] = sum(1 for d in dropped if d)
+            out["follower: log reads"] = follower.reads
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await store.close()
+    return out
+
+
+def run(
+    events: int = 10_000,
+    seconds: float = 10.0,
+    subscribers: int = SUBSCRIBERS,
+    *,
+    follower: bool = True,
+) -> Result:
+    reference: dict[str, float] = {}
     counts = (0, subscribers // 10, subscribers)
     result = Result(
         "B12",
@@ -215,6 +290,8 @@ def run(events: int = 10_000, seconds: float = 10.0, subscribers: int = SUBSCRIB
             figures = asyncio.run(
                 _measure(server.port, server.token, database, url, seconds, counts)
             )
+        if follower:
+            reference = asyncio.run(_follower_reference(database, url, seconds, subscribers))
     finally:
         asyncio.run(db.drop(database))
     for name, value in figures.items():
@@ -236,14 +313,23 @@ def run(events: int = 10_000, seconds: float = 10.0, subscribers: int = SUBSCRIB
         "database load under B1's load independent of subscribers (≤ +10%, ≤ +100 tx/s)",
         loaded[1] <= max(loaded[0] * 1.1, loaded[0] + 100),
     )
+    for name, value in reference.items():
+        result.add(name, value, "/s" if "/s" in name else "")
+    if reference:
+        result.notes.append(
+            "follower: figures are a reference without HTTP (one LogFollower + LISTEN/NOTIFY "
+            "in the bench process), what /v1/events/stream gets once wired to it"
+        )
     return result
 
 
 def main() -> None:
     p = parser(__doc__ or "", events=10_000, seconds=10.0)
     p.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
+    p.add_argument("--no-follower", action="store_true", help="skip the in-process reference")
     args = p.parse_args()
-    report(run(args.events, args.seconds, args.subscribers), args.json)
+    result = run(args.events, args.seconds, args.subscribers, follower=not args.no_follower)
+    report(result, args.json)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ class PostgresNotifyWaiter:
     async def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
+            conn.remove_termination_listener(self._on_terminated)  # not a lost connection
             with contextlib.suppress(Exception):
                 await conn.remove_listener(self._channel, self._on_notify)
             await conn.close()

@@ -249,7 +249,11 @@ class LogFollower(Generic[E]):
                 self._fan_out(events)
                 if len(events) == self.page_size:
                     continue  # more may be waiting: read on before sleeping
-            await self._wait_for_change(self.idle_read_s)
+            try:
+                await self._wait_for_change(self.idle_read_s)
+            except Exception as error:  # a waiter that fails must not stop the follower
+                log.warning("docket.follower.wait_failed", error=str(error)[:200])
+                await asyncio.sleep(delay)
 
     def _fan_out(self, events: Sequence[E]) -> None:
         self.position = events[-1].position

@@ -204,3 +204,27 @@ async def test_polling_waiter_wakes_on_a_nudge_without_polling() -> None:
     waiter.nudge()
     await waiting
     assert waiter.polls == 0
+
+
+async def test_a_failing_waiter_does_not_stop_the_follower() -> None:
+    memory = MemoryLog()
+    failures = 3
+    exhausted = asyncio.Event()
+
+    async def flaky_wait(seconds: float) -> None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            if not failures:
+                exhausted.set()
+            raise ConnectionError("listen connection lost")
+        await memory.wait_for_change(seconds)
+
+    async with LogFollower(
+        memory.read_after, flaky_wait, error_backoff_s=(0.001, 0.002)
+    ) as follower:
+        subscription = follower.subscribe(0)
+        async with asyncio.timeout(GUARD_S):
+            await exhausted.wait()  # the waiter failed three times over
+        memory.append(3)
+        assert positions(await take(subscription, 3)) == [1, 2, 3]

@@ -1,4 +1,4 @@
-"""Run every benchmark (B1–B8), each in its own process, and write the results table into
+"""Run every benchmark (B1–B8, B12), each in its own process, and write the results table into
 `docs/BENCHMARKS.md` (between its `bench:results` markers) and `bench/results.json`.
 
 `python -m bench.all [--events N] [--seconds S] [--keep] [--only b1,b3]`: N is the size
@@ -86,7 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=db.default_events(200_000))
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--only", default="b1,b2,b3,b4,b5,b6,b7,b8")
+    parser.add_argument("--only", default="b1,b2,b3,b4,b5,b6,b7,b8,b12")
     parser.add_argument("--keep", action="store_true", help="keep the generated databases")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite BENCHMARKS.md")
     args = parser.parse_args()
@@ -94,7 +94,7 @@ def main() -> None:
     info = machine()
     print(f"machine: {info}", flush=True)
     limits = _limits(args.seconds)
-    sizes = {"b1": SMALL, "b2": SMALL, "b7": SMALL}
+    sizes = {"b1": SMALL, "b2": SMALL, "b7": SMALL, "b12": SMALL}
     results = []
     with tempfile.TemporaryDirectory(prefix="docket-bench-") as tmp:
         for name in args.only.split(","):

@@ -1,0 +1,101 @@
+"""Server-Sent Events frames of a log follower subscription (`GET /v1/events/stream`).
+
+Each event is a frame `id: <position>`, `event: <type>`, `data: <wire JSON>`, so that a
+client reconnecting with `Last-Event-ID` resumes after the last one it got. A subscriber
+the follower dropped for being too slow gets a last `event: resume` frame naming where to
+resume, then the stream ends. A comment line every `keepalive_s` while the log is idle
+keeps proxies from closing the connection.
+
+Frames are rendered once per event, by the follower's reader (`framing`), not once per
+subscriber: with a thousand subscribers the JSON of an event is encoded once, and each
+subscriber is sent the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import orjson
+
+from events.follower import Dropped, Subscription
+
+RESUME_EVENT = "resume"
+KEEPALIVE = b": keep-alive\n\n"
+
+
+class StreamedEvent(Protocol):
+    @property
+    def position(self) -> int: ...
+
+    @property
+    def event_type(self) -> str: ...
+
+
+E = TypeVar("E", bound=StreamedEvent)
+
+
+@dataclass(frozen=True, slots=True)
+class Framed:
+    """An event as the stream sends it: its position and its SSE frame."""
+
+    position: int
+    frame: bytes
+
+
+def framing(
+    read_after: Callable[[int, int], Awaitable[Sequence[E]]], wire: Callable[[E], Any]
+) -> Callable[[int, int], Awaitable[list[Framed]]]:
+    """A `read_after` for the follower of the stream: the events of `read_after`, each
+    rendered once as its frame."""
+
+    async def read(position: int, limit: int) -> list[Framed]:
+        events = await read_after(position, limit)
+        return [Framed(e.position, event_frame(e.position, e.event_type, wire(e))) for e in events]
+
+    return read
+
+
+def event_frame(position: int, event_type: str, wire: Any) -> bytes:
+    return f"id: {position}\nevent: {event_type}\ndata: ".encode() + orjson.dumps(wire) + b"\n\n"
+
+
+def resume_frame(dropped: Dropped) -> bytes:
+    """The last frame of a dropped subscriber; its id is the position to resume after."""
+    body = {"resume_after": dropped.resume_after, "reason": dropped.reason}
+    return (
+        f"id: {dropped.resume_after}\nevent: {RESUME_EVENT}\ndata: ".encode()
+        + orjson.dumps(body)
+        + b"\n\n"
+    )
+
+
+async def sse_frames(
+    subscription: Subscription[Framed],
+    *,
+    keepalive_s: float = 15.0,
+    until: int | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """The frames of `subscription` until it is dropped or the client goes (the caller's
+    generator is closed: the subscription leaves the fan-out). With `until`, stops after
+    that position (`follow=false`: what the log holds now, then the end)."""
+    try:
+        while True:
+            if until is not None and subscription.last_given >= until:
+                return
+            try:
+                # cancel-safe: Subscription.get changes no state before its wait returns
+                item = await asyncio.wait_for(subscription.get(), keepalive_s)
+            except TimeoutError:
+                yield KEEPALIVE
+                continue
+            if item is None:
+                return
+            if isinstance(item, Dropped):
+                yield resume_frame(item)
+                return
+            yield item.frame
+    finally:
+        subscription.close()

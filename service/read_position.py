@@ -1,0 +1,152 @@
+"""Read-your-writes on a read side that lags (SPEC §9, R12).
+
+Every read answer says which log position it reflects (`X-Docket-Position`). A read that
+carries `X-Docket-Min-Position: N` (a position a command answered) waits, polling with
+back-off, until the read side reflects N, and otherwise answers 503 with `Retry-After`:
+never data older than asked.
+
+"The read side reflects p" means the replica has applied the log up to p *and* the
+projections it serves are checkpointed at p or later, both as seen on the replica:
+`read_side_position` reads the minimum of the two. The position is a lower bound of what
+the read that follows sees, because a replica only moves forward; read it in the same
+snapshot (a REPEATABLE READ transaction) as the rows to make it exact.
+
+Pure except for the injected position source and clock, so the timing rules are tested
+with plain values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.api.problems import Unavailable, Unprocessable
+
+MIN_POSITION_HEADER = "X-Docket-Min-Position"
+POSITION_HEADER = "X-Docket-Position"
+
+#: Positions are BIGINT in the log; anything wider cannot have been answered by a command.
+MAX_POSITION = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+#: The position the read side reflects, measured now.
+PositionSource = Callable[[], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    """How long a read waits for the read side, and how often it looks."""
+
+    bound_s: float = 2.0  # then 503: a client retrying is better than a request held open
+    first_delay_s: float = 0.005
+    max_delay_s: float = 0.1
+    growth: float = 2.0
+
+    def delays(self) -> list[float]:
+        """The sleeps between looks, back-off capped, summing to the bound."""
+        out: list[float] = []
+        delay, total = self.first_delay_s, 0.0
+        while total < self.bound_s:
+            step = min(delay, self.max_delay_s, self.bound_s - total)
+            out.append(step)
+            total += step
+            delay *= self.growth
+        return out
+
+
+class ReadSideBehind(Unavailable):
+    """503: the replica or the projections have not reached the position asked."""
+
+    slug, title = "read-side-behind", "The read side has not reached the position asked"
+
+
+def parse_min_position(raw: str | None) -> int | None:
+    """The value of `X-Docket-Min-Position`: None when absent, else a position ≥ 0.
+
+    Anything else is the caller's mistake, a 422 naming the header (never a 500, and
+    never a read that silently ignores what was asked)."""
+    if raw is None:
+        return None
+    value = raw.strip()
+    if not _DIGITS.fullmatch(value) or int(value) > MAX_POSITION:
+        raise Unprocessable(
+            f"{MIN_POSITION_HEADER} must be a log position (an integer from 0 to "
+            f"{MAX_POSITION}), not {raw[:40]!r}",
+            slug="invalid-min-position",
+            header=MIN_POSITION_HEADER,
+        )
+    return int(value)
+
+
+def retry_after_s(asked: int, reflected: int, policy: WaitPolicy) -> int:
+    """Whole seconds for `Retry-After`: at least 1; the bound when far behind, because
+    the replica is then lagging by more than a moment."""
+    return 1 if asked - reflected <= 1 else max(1, math.ceil(policy.bound_s))
+
+
+async def wait_for_position(
+    asked: int | None,
+    source: PositionSource,
+    policy: WaitPolicy = WaitPolicy(),
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """The position the read side reflects, once it is ≥ `asked` (at once when `asked`
+    is None); `ReadSideBehind` (503, `Retry-After`) when it is not within the bound."""
+    reflected = await source()
+    if asked is None or reflected >= asked:
+        return reflected
+    deadline = clock() + policy.bound_s
+    for delay in policy.delays():
+        remaining = deadline - clock()
+        if remaining <= 0:
+            break
+        await sleep(min(delay, remaining))
+        reflected = await source()
+        if reflected >= asked:
+            return reflected
+    raise ReadSideBehind(
+        f"the read side reflects position {reflected}, not yet {asked}; retry shortly",
+        headers={
+            "Retry-After": str(retry_after_s(asked, reflected, policy)),
+            POSITION_HEADER: str(reflected),
+        },
+        asked=asked,
+        reflected=reflected,
+    )
+
+
+def set_position(headers: MutableMapping[str, str], position: int) -> None:
+    """Say on a read answer which log position it reflects."""
+    headers[POSITION_HEADER] = str(position)
+
+
+async def read_at_least(
+    request_headers: Mapping[str, str],
+    response_headers: MutableMapping[str, str],
+    source: PositionSource,
+    policy: WaitPolicy = WaitPolicy(),
+) -> int:
+    """The whole rule for one read: parse `X-Docket-Min-Position`, wait for it, set
+    `X-Docket-Position`. Returns the position the read reflects."""
+    asked = parse_min_position(request_headers.get(MIN_POSITION_HEADER))
+    reflected = await wait_for_position(asked, source, policy)
+    set_position(response_headers, reflected)
+    return reflected
+
+
+async def read_side_position(conn: AsyncConnection, projections: Collection[str]) -> int:
+    """On the read database: the smallest of the last applied log position and the
+    checkpoints of `projections` (a projection not checkpointed yet counts as 0)."""
+    applied = await conn.scalar(text("SELECT coalesce(max(position), 0) FROM events"))
+    rows = await conn.execute(text("SELECT name, position FROM projection_checkpoints"))
+    checkpoints = {row.name: int(row.position) for row in rows}
+    return min([int(applied or 0), *(checkpoints.get(name, 0) for name in projections)])

@@ -1,0 +1,518 @@
+"""Bitemporal intervals of a request: its status and its holds in business time and in
+log position, so that "as of T at position P" is an interval lookup (pure).
+
+The law behind it. `request.fold(events, as_of=T, at_position=P)` folds the stream's
+events with `position <= P` and `occurred_at <= T`. Within a stream both positions and
+business times grow with the version (SPEC §3: `occurred_at` is never before the stream's
+last event), so those events are a *prefix* of the stream: the first
+`k = min(A(P), B(T))` events, `A(P)` counting positions `<= P`, `B(T)` times `<= T`.
+Folding that prefix is the state `S_k` (a retraction in the prefix removes its target;
+a retraction after it does not). The moments `(T, P)` of prefix `k` form an L-shaped
+region, the union of two rectangles:
+
+- the *live* rectangle: `P in [p_k, p_k+1)`, `T in [t_k, ...)`;
+- the *settled* rectangle: `P in [p_k+1, ...)`, `T in [t_k, t_k+1)`.
+
+While `k` is the stream's last event, its live rectangle is open upwards in position.
+The next event `k+1` closes it at `p_k+1` (the log no longer shows only `k`) and adds the
+settled rectangle, which no later event can change: every later event happens at or
+after `t_k+1`. So rows are only ever inserted, or closed once in `recorded_to`.
+
+Within a rectangle the status can still change with business time alone, without an
+event: `under_review` becomes `awaiting_decision` the microsecond after the deadline, and
+`active` becomes `expired` when the committee's calendar day passes `valid_until`. Each
+rectangle is cut there, so a row's status holds on the whole of it.
+
+Holds are versions too: a hold (named by the position that placed it) as `holds.fold` of
+a prefix shows it. A version present in prefixes `[a, b)` covers the same two rectangles
+with `a` and `b` in place of `k` and `k+1`; a retraction may end a version and bring an
+earlier one back, which is just another run.
+
+Intervals are half-open: `[valid_from, valid_to)` in business time (`None` = no end) and
+`[recorded_from, recorded_to)` in log position (`None` = still shown at the head).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from events.model import utc_text
+from projections import holds as hold_rows
+from projections.history import EventRow, request_id_of
+from projections.request import RequestState, Status, evolve, fold, status
+
+__all__ = [
+    "SUMMARY_FIELDS",
+    "HoldInterval",
+    "StatusInterval",
+    "Step",
+    "StreamHead",
+    "StreamIntervals",
+    "Version",
+    "change_at",
+    "hold_at",
+    "status_at",
+    "step",
+    "stream_intervals",
+    "summary",
+]
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInterval:
+    """One row of `request_status_intervals`: the request `request_id` was in `status`
+    (with these flags) for business times `[valid_from, valid_to)` as the log showed it
+    at positions `[recorded_from, recorded_to)`; `version` is the position of the last
+    event folded into that state (its row of `request_versions`)."""
+
+    request_id: str
+    version: int
+    status: Status
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_from: int
+    recorded_to: int | None
+    submitted_at: datetime
+    applicant_name: str
+    # members with an active hold, sorted
+    held_by: tuple[str, ...]
+    information_pending: bool
+    open_procedure: str | None
+
+    @property
+    def key(self) -> tuple[str, int, datetime]:
+        """The row's identity: (request_id, recorded_from, valid_from)."""
+        return (self.request_id, self.recorded_from, self.valid_from)
+
+    def covers(self, at: datetime, position: int) -> bool:
+        return _covers(
+            self.valid_from, self.valid_to, self.recorded_from, self.recorded_to, at, position
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HoldInterval:
+    """One row of `hold_intervals`: the hold placed at `hold_position`, as it stood
+    (`ended_at`, `end_kind`) for business times `[valid_from, valid_to)` as the log showed
+    it at positions `[recorded_from, recorded_to)`."""
+
+    request_id: str
+    hold_position: int
+    member: str
+    procedure: str
+    placed_at: datetime
+    ended_at: datetime | None
+    end_kind: hold_rows.EndKind | None
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_from: int
+    recorded_to: int | None
+
+    @property
+    def key(self) -> tuple[str, int, int, datetime]:
+        """The row's identity: (request_id, hold_position, recorded_from, valid_from)."""
+        return (self.request_id, self.hold_position, self.recorded_from, self.valid_from)
+
+    def hold(self) -> hold_rows.Hold:
+        return hold_rows.Hold(
+            position=self.hold_position,
+            request_id=self.request_id,
+            procedure=self.procedure,
+            member=self.member,
+            placed_at=self.placed_at,
+            ended_at=self.ended_at,
+            end=self.end_kind,
+        )
+
+    def covers(self, at: datetime, position: int) -> bool:
+        return _covers(
+            self.valid_from, self.valid_to, self.recorded_from, self.recorded_to, at, position
+        )
+
+
+def _covers(
+    valid_from: datetime,
+    valid_to: datetime | None,
+    recorded_from: int,
+    recorded_to: int | None,
+    at: datetime,
+    position: int,
+) -> bool:
+    return (
+        valid_from <= at
+        and (valid_to is None or at < valid_to)
+        and recorded_from <= position
+        and (recorded_to is None or position < recorded_to)
+    )
+
+
+#: The fields of `GET /v1/requests/{id}` kept per state for collection reads as of a
+#: moment (SPEC §6's "at least" list and the list filters), `status` excepted: it is
+#: the interval's.
+SUMMARY_FIELDS = (
+    "request_id",
+    "applicant",
+    "channel",
+    "title",
+    "urgent",
+    "disclosure",
+    "submitted_at",
+    "open_procedure",
+    "information_pending",
+    "deadline",
+    "active_holds",
+    "approved_at",
+    "valid_from",
+    "valid_until",
+    "letter_ref",
+    "shipments",
+    "decided_at",
+    "refused_at",
+    "withdrawn_at",
+    "stream_version",
+    "position",
+)
+
+
+def _text(moment: datetime | None) -> str | None:
+    return None if moment is None else utc_text(moment)
+
+
+def _day(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def summary(state: RequestState) -> dict[str, Any]:
+    """`{field: view(state)[field] for field in SUMMARY_FIELDS}`, without the whole view."""
+    return {
+        "request_id": state.request_id,
+        "applicant": dict(state.applicant),
+        "channel": state.channel,
+        "title": state.title,
+        "urgent": state.urgent,
+        "disclosure": state.disclosure,
+        "submitted_at": _text(state.submitted_at),
+        "open_procedure": state.open_procedure,
+        "information_pending": state.information_pending,
+        "deadline": _text(state.deadline),
+        "active_holds": [
+            {"member": hold.member, "placed_at": _text(hold.placed_at)}
+            for hold in state.active_holds
+        ],
+        "approved_at": _text(state.approved_at),
+        "valid_from": _day(state.valid_from),
+        "valid_until": _day(state.valid_until),
+        "letter_ref": state.letter_ref,
+        "shipments": [shipment.to_dict() for shipment in state.shipments],
+        "decided_at": _text(state.decided_at),
+        "refused_at": _text(state.refused_at),
+        "withdrawn_at": _text(state.withdrawn_at),
+        "stream_version": state.stream_version,
+        "position": state.position,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One row of `request_versions`: what the statistics and lists need of the state
+    after the event at `position` (the status excepted, which the intervals carry)."""
+
+    request_id: str
+    position: int
+    submitted_at: datetime
+    circulated_at: datetime | None
+    # the initial procedure's decision: approved, refused or withdrawn
+    decided_at: datetime | None
+    outcome: str | None
+    approved_at: datetime | None
+    refused_at: datetime | None
+    withdrawn_at: datetime | None
+    valid_from: date | None
+    valid_until: date | None
+    disclosure: str
+    summary: dict[str, Any]
+
+    @classmethod
+    def of(cls, state: RequestState) -> Version:
+        initial = state.procedures[0]
+        return cls(
+            request_id=state.request_id,
+            position=state.position,
+            submitted_at=state.submitted_at,
+            circulated_at=initial.circulated_at,
+            decided_at=initial.decided_at,
+            outcome=initial.outcome,
+            approved_at=state.approved_at,
+            refused_at=state.refused_at,
+            withdrawn_at=state.withdrawn_at,
+            valid_from=state.valid_from,
+            valid_until=state.valid_until,
+            disclosure=state.disclosure,
+            summary=summary(state),
+        )
+
+
+# --- the status within one state, over business time --------------------------------------
+
+
+def _expiry(valid_until: date, tz: tzinfo) -> datetime | None:
+    """The first instant whose calendar day in `tz` is after `valid_until`. A local
+    midnight that a clock change skips maps (fold 0) to the instant of the change, and
+    one that happens twice to its first occurrence: the first instant of the next day."""
+    if valid_until == date.max:
+        return None
+    midnight = datetime.combine(valid_until + timedelta(days=1), time(0), tzinfo=tz)
+    return midnight.astimezone(UTC)
+
+
+def change_at(state: RequestState, tz: tzinfo = UTC) -> datetime | None:
+    """The instant from which `status(state, T)` differs from its value just before,
+    when the state can change status with time alone; None when it cannot.
+
+    Mirrors `request.status`: a decided request changes only from `active` to `expired`;
+    a circulated request without holds from `under_review` to `awaiting_decision`
+    (`T > deadline`, i.e. from the next microsecond)."""
+    if state.withdrawn_at is not None or state.refused_at is not None:
+        return None
+    if state.approved_at is not None and state.valid_until is not None:
+        return _expiry(state.valid_until, tz)
+    initial = state.procedures[0]
+    if initial.circulated_at is None or initial.deadline is None or state.active_holds:
+        return None
+    return initial.deadline + _MICROSECOND
+
+
+def _pieces(
+    state: RequestState, start: datetime, end: datetime | None, tz: tzinfo
+) -> list[tuple[Status, datetime, datetime | None]]:
+    """`[start, end)` cut where the status changes, each piece with its status."""
+    cut = change_at(state, tz)
+    if cut is None or cut <= start or (end is not None and cut >= end):
+        return [(status(state, start, tz), start, end)]
+    return [(status(state, start, tz), start, cut), (status(state, cut, tz), cut, end)]
+
+
+def _status_rows(
+    state: RequestState, position: int, start: datetime, tz: tzinfo
+) -> tuple[StatusInterval, ...]:
+    """The live rows of a new last state: from `start` on, at positions from `position`."""
+    held = tuple(sorted(hold.member for hold in state.active_holds))
+    pending = state.information_pending
+    return tuple(
+        StatusInterval(
+            request_id=state.request_id,
+            version=state.position,
+            status=piece_status,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            recorded_from=position,
+            recorded_to=None,
+            submitted_at=state.submitted_at,
+            applicant_name=str(state.applicant.get("name", "")),
+            held_by=held,
+            information_pending=pending,
+            open_procedure=state.open_procedure,
+        )
+        for piece_status, valid_from, valid_to in _pieces(state, start, None, tz)
+    )
+
+
+# --- one event of one stream ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHead:
+    """What the projection keeps of a stream between events: its last state and holds,
+    and the rows still live (their rectangle open upwards in position)."""
+
+    state: RequestState
+    holds: hold_rows.Holds
+    live_status: tuple[StatusInterval, ...]
+    live_holds: tuple[HoldInterval, ...]
+
+    @property
+    def position(self) -> int:
+        return self.state.position
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.state.last_occurred_at
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one event changes: rows to insert (with `recorded_to` None: live, or settled),
+    keys of live rows to close at `closed_at`, and the versions to insert."""
+
+    head: StreamHead | None
+    closed_at: int
+    close_status: tuple[tuple[str, int, datetime], ...] = ()
+    close_holds: tuple[tuple[str, int, int, datetime], ...] = ()
+    insert_status: tuple[StatusInterval, ...] = ()
+    insert_holds: tuple[HoldInterval, ...] = ()
+    version: Version | None = None
+
+
+def _settled_valid_to(valid_to: datetime | None, until: datetime) -> datetime:
+    return until if valid_to is None or valid_to > until else valid_to
+
+
+def step(
+    head: StreamHead | None,
+    state: RequestState | None,
+    holds: hold_rows.Holds,
+    position: int,
+    occurred_at: datetime,
+    tz: tzinfo = UTC,
+) -> Step:
+    """The rows of the event at `position` (business time `occurred_at`) after which the
+    stream's state is `state` and its holds (`holds.fold` of the stream so far) `holds`.
+
+    Every live row of `head` whose content the new prefix no longer shows is closed at
+    `position`, and its settled part (`valid_to` cut at `occurred_at`) is inserted, if
+    not empty; the new state's rows open at `(occurred_at, position)`."""
+    if head is not None and occurred_at < head.occurred_at:
+        raise ValueError(
+            f"position {position} occurred before the stream's last event: "
+            "business time must not go back within a stream (SPEC §3)"
+        )
+    close_status: list[tuple[str, int, datetime]] = []
+    close_holds: list[tuple[str, int, int, datetime]] = []
+    insert_status: list[StatusInterval] = []
+    insert_holds: list[HoldInterval] = []
+    kept_holds: dict[hold_rows.Hold, HoldInterval] = {}
+    if head is not None:
+        for row in head.live_status:
+            close_status.append(row.key)
+            end = _settled_valid_to(row.valid_to, occurred_at)
+            if row.valid_from < end:
+                insert_status.append(
+                    replace(row, valid_to=end, recorded_from=position, recorded_to=None)
+                )
+        still = set(holds)
+        for hold_row in head.live_holds:
+            shown = hold_row.hold()
+            if shown in still:
+                kept_holds[shown] = hold_row
+                continue
+            close_holds.append(hold_row.key)
+            end = _settled_valid_to(hold_row.valid_to, occurred_at)
+            if hold_row.valid_from < end:
+                insert_holds.append(
+                    replace(hold_row, valid_to=end, recorded_from=position, recorded_to=None)
+                )
+    if state is None:
+        return Step(None, position, tuple(close_status), tuple(close_holds), tuple(insert_status))
+    live_status = _status_rows(state, position, occurred_at, tz)
+    insert_status.extend(live_status)
+    live_holds: list[HoldInterval] = []
+    for hold in holds:
+        known = kept_holds.get(hold)
+        if known is not None:
+            live_holds.append(known)
+            continue
+        opened = HoldInterval(
+            request_id=hold.request_id,
+            hold_position=hold.position,
+            member=hold.member,
+            procedure=hold.procedure,
+            placed_at=hold.placed_at,
+            ended_at=hold.ended_at,
+            end_kind=hold.end,
+            valid_from=occurred_at,
+            valid_to=None,
+            recorded_from=position,
+            recorded_to=None,
+        )
+        live_holds.append(opened)
+        insert_holds.append(opened)
+    return Step(
+        head=StreamHead(state, holds, live_status, tuple(live_holds)),
+        closed_at=position,
+        close_status=tuple(close_status),
+        close_holds=tuple(close_holds),
+        insert_status=tuple(insert_status),
+        insert_holds=tuple(insert_holds),
+        version=Version.of(state),
+    )
+
+
+def advance(
+    head: StreamHead | None,
+    event: EventRow,
+    history: Sequence[EventRow] | None,
+    tz: tzinfo = UTC,
+) -> Step:
+    """`step` for the next event of a stream. A retraction re-folds `history` (the
+    stream's events before `event`), as `request.evolve` does; other events evolve the
+    head's state."""
+    if event.event_type == "EventRetracted":
+        if history is None:
+            raise ValueError("a retraction needs the stream's history")
+        stream = [*history, event]
+        state = fold(stream)
+        holds = hold_rows.fold(stream)  # type: ignore[arg-type]
+    else:
+        state = evolve(None if head is None else head.state, event)
+        before = () if head is None else head.holds
+        holds = hold_rows.evolve(before, event)
+    return step(head, state, holds, event.position, event.occurred_at, tz)
+
+
+# --- a whole stream, and lookups --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StreamIntervals:
+    """Every row of one stream, each closed where a later event closed it."""
+
+    status: tuple[StatusInterval, ...]
+    holds: tuple[HoldInterval, ...]
+    versions: tuple[Version, ...]
+
+
+def stream_intervals(events: Iterable[EventRow], tz: tzinfo = UTC) -> StreamIntervals:
+    """The rows of one request stream (events in version order), as the projection
+    writes them event by event."""
+    status_rows: dict[tuple[str, int, datetime], StatusInterval] = {}
+    hold_rows_: dict[tuple[str, int, int, datetime], HoldInterval] = {}
+    versions: list[Version] = []
+    head: StreamHead | None = None
+    seen: list[EventRow] = []
+    for event in events:
+        if request_id_of(event.stream_id) is None:
+            continue
+        result = advance(head, event, seen, tz)
+        seen.append(event)
+        for key in result.close_status:
+            status_rows[key] = replace(status_rows[key], recorded_to=result.closed_at)
+        for hold_key in result.close_holds:
+            hold_rows_[hold_key] = replace(hold_rows_[hold_key], recorded_to=result.closed_at)
+        status_rows.update((row.key, row) for row in result.insert_status)
+        hold_rows_.update((row.key, row) for row in result.insert_holds)
+        if result.version is not None:
+            versions.append(result.version)
+        head = result.head
+    return StreamIntervals(tuple(status_rows.values()), tuple(hold_rows_.values()), tuple(versions))
+
+
+def status_at(rows: Iterable[StatusInterval], at: datetime, position: int) -> StatusInterval | None:
+    """The row in force at business time `at` and log position `position`, if any."""
+    found = [row for row in rows if row.covers(at, position)]
+    if len(found) > 1:
+        raise AssertionError(f"overlapping intervals at ({at}, {position}): {found}")
+    return found[0] if found else None
+
+
+def hold_at(rows: Iterable[HoldInterval], at: datetime, position: int) -> list[hold_rows.Hold]:
+    """The holds shown at business time `at` and log position `position`, by position."""
+    return sorted((row.hold() for row in rows if row.covers(at, position)), key=_by_position)
+
+
+def _by_position(hold: hold_rows.Hold) -> int:
+    return hold.position

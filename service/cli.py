@@ -19,9 +19,11 @@ from events.verify_log import LogReport, verify_log
 from projections.runner import ProjectionLockBusy, ProjectionRunner
 from service.db import upgrade_to_head
 from service.logging import configure_logging
+from service.report_cli import report_command
 from service.settings import Settings, get_settings
 
 app = typer.Typer(help="Docket: the committee's verifiable audit log.", no_args_is_help=True)
+app.command("report")(report_command)
 
 
 @app.callback()

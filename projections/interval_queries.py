@@ -71,12 +71,31 @@ def _in_force(c: Any, moment: Moment) -> ColumnElement[bool]:
     return and_(*clauses)
 
 
-def _joined(moment: Moment, *columns: Any) -> Select[Any]:
-    joined = request_status_intervals.join(
-        request_versions,
-        and_(_V.request_id == _S.request_id, _V.position == _S.version),
+def _in_force_status(moment: Moment, *columns: Any) -> Select[Any]:
+    return select(*columns).where(_in_force(_S, moment))
+
+
+async def _summaries(
+    conn: AsyncConnection, moment: Moment, request_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Each request's list item fields at `moment`: its last version with
+    `position <= at_position` and `occurred_at <= as_of`."""
+    if not request_ids:
+        return {}
+    later = request_versions.alias("later")
+    newer = select(later.c.position).where(
+        later.c.request_id == _V.request_id,
+        later.c.position > _V.position,
+        later.c.occurred_at <= moment.as_of,
     )
-    return select(*columns).select_from(joined).where(_in_force(_S, moment))
+    query = select(_V.request_id, _V.summary).where(
+        _V.request_id.in_(request_ids), _V.occurred_at <= moment.as_of
+    )
+    if moment.at_position is not None:
+        query = query.where(_V.position <= moment.at_position)
+        newer = newer.where(later.c.position <= moment.at_position)
+    query = query.where(~newer.exists())
+    return {row.request_id: row.summary for row in (await conn.execute(query)).all()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +123,7 @@ async def requests_as_of(
 
     `applicant` is the applicant's name (an applicant caller passes its own); `after` is
     the decoded cursor (the last request id of the previous page)."""
-    query = _joined(moment, _S.request_id, _S.status, _V.summary)
+    query = _in_force_status(moment, _S.request_id, _S.status)
     if status is not None:
         query = query.where(_S.status == status)
     if held_by is not None:
@@ -118,7 +137,8 @@ async def requests_as_of(
     if after is not None:
         query = query.where(_S.request_id > after)
     rows = (await conn.execute(query.order_by(_S.request_id).limit(limit + 1))).all()
-    items = [{**row.summary, "status": row.status} for row in rows[:limit]]
+    shown = await _summaries(conn, moment, [row.request_id for row in rows[:limit]])
+    items = [{**shown[row.request_id], "status": row.status} for row in rows[:limit]]
     next_after = rows[limit - 1].request_id if len(rows) > limit else None
     return RequestPage(items, next_after)
 
@@ -174,7 +194,9 @@ async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, A
 
 async def processing_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /v1/stats/processing` as of `moment`: `{years: [...]}`."""
-    query = _joined(moment, _S.request_id, _S.status, _V.submitted_at, _V.decided_at, _V.outcome)
+    query = _in_force_status(
+        moment, _S.request_id, _S.status, _S.submitted_at, _S.decided_at, _S.outcome
+    )
     facts = [
         RequestFacts(
             request_id=row.request_id,
@@ -198,21 +220,7 @@ def _day(value: date | None) -> str | None:
 
 async def public_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /public/stats` as of `moment`: aggregates only, no member, no request."""
-    query = _joined(
-        moment,
-        _S.request_id,
-        _S.status,
-        _V.submitted_at,
-        _V.circulated_at,
-        _V.decided_at,
-        _V.outcome,
-        _V.approved_at,
-        _V.refused_at,
-        _V.withdrawn_at,
-        _V.valid_from,
-        _V.valid_until,
-        _V.disclosure,
-    )
+    query = _in_force_status(moment, request_status_intervals)
     views = [
         # the fields of the state view that `public_statistics` reads, no more
         {
@@ -222,8 +230,8 @@ async def public_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str,
             "approved_at": _time(row.approved_at),
             "refused_at": _time(row.refused_at),
             "withdrawn_at": _time(row.withdrawn_at),
-            "valid_from": _day(row.valid_from),
-            "valid_until": _day(row.valid_until),
+            "valid_from": _day(row.exemption_from),
+            "valid_until": _day(row.exemption_until),
             "disclosure": row.disclosure,
             "procedures": [
                 {

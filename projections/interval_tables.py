@@ -28,8 +28,6 @@ request_status_intervals = Table(
     Column("valid_from", UtcTime, primary_key=True),
     Column("recorded_to", Position, nullable=True),
     Column("valid_to", UtcTime, nullable=True),
-    # the position of the state's last event: its row of `request_versions`
-    Column("version", Position, nullable=False),
     Column("status", Text, nullable=False),
     Column("submitted_at", UtcTime, nullable=False),
     Column("applicant_name", Text, nullable=False),
@@ -37,7 +35,18 @@ request_status_intervals = Table(
     Column("held_by", Text, nullable=True),
     Column("information_pending", Boolean, nullable=False),
     Column("open_procedure", Text, nullable=True),
-    Index(None, "status", "valid_from"),
+    Column("circulated_at", UtcTime, nullable=True),
+    # the initial procedure's decision (approved, refused, withdrawn)
+    Column("decided_at", UtcTime, nullable=True),
+    Column("outcome", Text, nullable=True),
+    Column("approved_at", UtcTime, nullable=True),
+    Column("refused_at", UtcTime, nullable=True),
+    Column("withdrawn_at", UtcTime, nullable=True),
+    # the exemption's validity (the request's `valid_from`, `valid_until`)
+    Column("exemption_from", Date, nullable=True),
+    Column("exemption_until", Date, nullable=True),
+    Column("disclosure", Text, nullable=False),
+    Index(None, "status", "request_id"),
     Index(None, "valid_from"),
 )
 
@@ -46,17 +55,8 @@ request_versions = Table(
     metadata,
     Column("request_id", Text, primary_key=True),
     Column("position", Position, primary_key=True, autoincrement=False),
-    Column("submitted_at", UtcTime, nullable=False),
-    Column("circulated_at", UtcTime, nullable=True),
-    Column("decided_at", UtcTime, nullable=True),
-    Column("outcome", Text, nullable=True),
-    Column("approved_at", UtcTime, nullable=True),
-    Column("refused_at", UtcTime, nullable=True),
-    Column("withdrawn_at", UtcTime, nullable=True),
-    Column("valid_from", Date, nullable=True),
-    Column("valid_until", Date, nullable=True),
-    Column("disclosure", Text, nullable=False),
-    # `projections.intervals.summary` of the state
+    Column("occurred_at", UtcTime, nullable=False),
+    # `projections.intervals.summary` of the state after the event at `position`
     Column("summary", JSON, nullable=False),
 )
 
@@ -88,19 +88,28 @@ def held_by_text(members: tuple[str, ...]) -> str | None:
 
 def status_record(row: StatusInterval) -> tuple[Any, ...]:
     """A status interval in `request_status_intervals`' column order."""
+    facts = row.facts
     return (
         row.request_id,
         row.recorded_from,
         row.valid_from,
         row.recorded_to,
         row.valid_to,
-        row.version,
         row.status,
-        row.submitted_at,
-        row.applicant_name,
-        held_by_text(row.held_by),
-        row.information_pending,
-        row.open_procedure,
+        facts.submitted_at,
+        facts.applicant_name,
+        held_by_text(facts.held_by),
+        facts.information_pending,
+        facts.open_procedure,
+        facts.circulated_at,
+        facts.decided_at,
+        facts.outcome,
+        facts.approved_at,
+        facts.refused_at,
+        facts.withdrawn_at,
+        facts.exemption_from,
+        facts.exemption_until,
+        facts.disclosure,
     )
 
 
@@ -109,16 +118,7 @@ def version_record(version: Version) -> tuple[Any, ...]:
     return (
         version.request_id,
         version.position,
-        version.submitted_at,
-        version.circulated_at,
-        version.decided_at,
-        version.outcome,
-        version.approved_at,
-        version.refused_at,
-        version.withdrawn_at,
-        version.valid_from,
-        version.valid_until,
-        version.disclosure,
+        version.occurred_at,
         orjson.dumps(version.summary).decode(),
     )
 

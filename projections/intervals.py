@@ -23,10 +23,16 @@ event: `under_review` becomes `awaiting_decision` the microsecond after the dead
 `active` becomes `expired` when the committee's calendar day passes `valid_until`. Each
 rectangle is cut there, so a row's status holds on the whole of it.
 
-Holds are versions too: a hold (named by the position that placed it) as `holds.fold` of
-a prefix shows it. A version present in prefixes `[a, b)` covers the same two rectangles
-with `a` and `b` in place of `k` and `k+1`; a retraction may end a version and bring an
-earlier one back, which is just another run.
+Rows are kept per *run*, not per event: a row's content (the status and the facts the
+lists and statistics filter on, `StatusFacts`; or a hold as `holds.fold` shows it) that
+stays the same over prefixes `[a, b)` covers the union of their L's — the same two
+rectangles with `a` and `b` in place of `k` and `k+1`. An event that changes none of it
+(a review, an annotation, a shipment) writes no interval row. A live piece that ended in
+business time before the next event (`valid_to <= t_k+1`) is final as it is: no prefix
+after `k` reaches those times. A retraction may end a run and bring earlier content back,
+which is just another run. What a list item shows of the state (`summary`) changes with
+every event: it is kept per event in `Version`, found for `(T, P)` as the stream's last
+version with `position <= P` and `occurred_at <= T`.
 
 Intervals are half-open: `[valid_from, valid_to)` in business time (`None` = no end) and
 `[recorded_from, recorded_to)` in log position (`None` = still shown at the head).
@@ -47,47 +53,95 @@ from projections.request import _time as request_time_text
 __all__ = [
     "SUMMARY_FIELDS",
     "HoldInterval",
+    "StatusFacts",
     "StatusInterval",
     "Step",
     "StreamHead",
     "StreamIntervals",
     "Version",
+    "advance",
     "change_at",
     "hold_at",
     "status_at",
     "step",
     "stream_intervals",
     "summary",
+    "version_at",
 ]
 
 _MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
-class StatusInterval:
-    """One row of `request_status_intervals`: the request `request_id` was in `status`
-    (with these flags) for business times `[valid_from, valid_to)` as the log showed it
-    at positions `[recorded_from, recorded_to)`; `version` is the position of the last
-    event folded into that state (its row of `request_versions`)."""
+class StatusFacts:
+    """What a status interval says of the request besides its status: the list filters
+    and flags, and the facts the statistics count. Equal facts continue a run."""
 
-    request_id: str
-    version: int
-    status: Status
-    valid_from: datetime
-    valid_to: datetime | None
-    recorded_from: int
-    recorded_to: int | None
     submitted_at: datetime
     applicant_name: str
     # members with an active hold, sorted
     held_by: tuple[str, ...]
     information_pending: bool
     open_procedure: str | None
+    circulated_at: datetime | None
+    # the initial procedure's decision: approved, refused or withdrawn
+    decided_at: datetime | None
+    outcome: str | None
+    approved_at: datetime | None
+    refused_at: datetime | None
+    withdrawn_at: datetime | None
+    exemption_from: date | None
+    exemption_until: date | None
+    disclosure: str
+    # where time alone changes the status (`change_at`)
+    cut: datetime | None
+
+    @classmethod
+    def of(cls, state: RequestState, cut: datetime | None) -> StatusFacts:
+        initial = state.procedures[0]
+        active = state.active_holds
+        return cls(
+            state.submitted_at,
+            str(state.applicant.get("name", "")),
+            tuple(sorted(hold.member for hold in active)) if active else (),
+            bool(state.open_questions) and state.information_pending,
+            state.open_procedure,
+            initial.circulated_at,
+            initial.decided_at,
+            initial.outcome,
+            state.approved_at,
+            state.refused_at,
+            state.withdrawn_at,
+            state.valid_from,
+            state.valid_until,
+            state.disclosure,
+            cut,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInterval:
+    """One row of `request_status_intervals`: request `request_id` was in `status`, with
+    `facts`, for business times `[valid_from, valid_to)` as the log showed it at
+    positions `[recorded_from, recorded_to)`."""
+
+    request_id: str
+    status: Status
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_from: int
+    recorded_to: int | None
+    facts: StatusFacts
 
     @property
     def key(self) -> tuple[str, int, datetime]:
         """The row's identity: (request_id, recorded_from, valid_from)."""
         return (self.request_id, self.recorded_from, self.valid_from)
+
+    @property
+    def run(self) -> tuple[StatusFacts, str, datetime | None]:
+        """What a later state must show for this row to stay live."""
+        return (self.facts, self.status, self.valid_to)
 
     def covers(self, at: datetime, position: int) -> bool:
         return _covers(
@@ -151,7 +205,7 @@ def _covers(
     )
 
 
-#: The fields of `GET /v1/requests/{id}` kept per state for collection reads as of a
+#: The fields of `GET /v1/requests/{id}` kept per event for collection reads as of a
 #: moment (SPEC §6's "at least" list and the list filters), `status` excepted: it is
 #: the interval's.
 SUMMARY_FIELDS = (
@@ -209,7 +263,9 @@ def summary(state: RequestState) -> dict[str, Any]:
         "valid_from": _day(state.valid_from),
         "valid_until": _day(state.valid_until),
         "letter_ref": state.letter_ref,
-        "shipments": [shipment.to_dict() for shipment in state.shipments],
+        "shipments": [shipment.to_dict() for shipment in state.shipments]
+        if state.shipments
+        else [],
         "decided_at": _text(state.decided_at),
         "refused_at": _text(state.refused_at),
         "withdrawn_at": _text(state.withdrawn_at),
@@ -220,42 +276,28 @@ def summary(state: RequestState) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Version:
-    """One row of `request_versions`: what the statistics and lists need of the state
-    after the event at `position` (the status excepted, which the intervals carry)."""
+    """One row of `request_versions`: the list item's fields of the state after the event
+    at `position` (business time `occurred_at`)."""
 
     request_id: str
     position: int
-    submitted_at: datetime
-    circulated_at: datetime | None
-    # the initial procedure's decision: approved, refused or withdrawn
-    decided_at: datetime | None
-    outcome: str | None
-    approved_at: datetime | None
-    refused_at: datetime | None
-    withdrawn_at: datetime | None
-    valid_from: date | None
-    valid_until: date | None
-    disclosure: str
+    occurred_at: datetime
     summary: dict[str, Any]
 
     @classmethod
     def of(cls, state: RequestState) -> Version:
-        initial = state.procedures[0]
-        return cls(
-            request_id=state.request_id,
-            position=state.position,
-            submitted_at=state.submitted_at,
-            circulated_at=initial.circulated_at,
-            decided_at=initial.decided_at,
-            outcome=initial.outcome,
-            approved_at=state.approved_at,
-            refused_at=state.refused_at,
-            withdrawn_at=state.withdrawn_at,
-            valid_from=state.valid_from,
-            valid_until=state.valid_until,
-            disclosure=state.disclosure,
-            summary=summary(state),
-        )
+        return cls(state.request_id, state.position, state.last_occurred_at, summary(state))
+
+
+def version_at(versions: Iterable[Version], at: datetime, position: int) -> Version | None:
+    """The version shown at `(at, position)`: the last with `position <= position` and
+    `occurred_at <= at` (one stream's versions)."""
+    found = None
+    for version in versions:
+        shown = version.position <= position and version.occurred_at <= at
+        if shown and (found is None or version.position > found.position):
+            found = version
+    return found
 
 
 # --- the status within one state, over business time --------------------------------------
@@ -289,40 +331,13 @@ def change_at(state: RequestState, tz: tzinfo = UTC) -> datetime | None:
 
 
 def _pieces(
-    state: RequestState, start: datetime, end: datetime | None, tz: tzinfo
+    state: RequestState, start: datetime, tz: tzinfo
 ) -> list[tuple[Status, datetime, datetime | None]]:
-    """`[start, end)` cut where the status changes, each piece with its status."""
+    """`[start, ...)` cut where the status changes, each piece with its status."""
     cut = change_at(state, tz)
-    if cut is None or cut <= start or (end is not None and cut >= end):
-        return [(status(state, start, tz), start, end)]
-    return [(status(state, start, tz), start, cut), (status(state, cut, tz), cut, end)]
-
-
-def _status_rows(
-    state: RequestState, position: int, start: datetime, tz: tzinfo
-) -> tuple[StatusInterval, ...]:
-    """The live rows of a new last state: from `start` on, at positions from `position`."""
-    active = state.active_holds
-    held = tuple(sorted(hold.member for hold in active)) if active else ()
-    pending = bool(state.open_questions) and state.information_pending
-    applicant = str(state.applicant.get("name", ""))
-    return tuple(
-        StatusInterval(
-            state.request_id,
-            state.position,
-            piece_status,
-            valid_from,
-            valid_to,
-            position,
-            None,
-            state.submitted_at,
-            applicant,
-            held,
-            pending,
-            state.open_procedure,
-        )
-        for piece_status, valid_from, valid_to in _pieces(state, start, None, tz)
-    )
+    if cut is None or cut <= start:
+        return [(status(state, start, tz), start, None)]
+    return [(status(state, start, tz), start, cut), (status(state, cut, tz), cut, None)]
 
 
 # --- one event of one stream ---------------------------------------------------------------
@@ -349,8 +364,8 @@ class StreamHead:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """What one event changes: rows to insert (with `recorded_to` None: live, or settled),
-    keys of live rows to close at `closed_at`, and the versions to insert."""
+    """What one event changes: rows to insert (with `recorded_to` None), keys of live
+    rows to close at `closed_at`, and the version to insert."""
 
     head: StreamHead | None
     closed_at: int
@@ -361,30 +376,15 @@ class Step:
     version: Version | None = None
 
 
-def _settled_valid_to(valid_to: datetime | None, until: datetime) -> datetime:
-    return until if valid_to is None or valid_to > until else valid_to
-
-
 def settled(row: StatusInterval, position: int, until: datetime) -> StatusInterval | None:
     """The settled part of live `row` closed by the event at (`until`, `position`): from
     `position` on, business time cut at `until`; None when that is empty."""
     end = until if row.valid_to is None or row.valid_to > until else row.valid_to
     if row.valid_from >= end:
         return None
-    # positional, not `dataclasses.replace`: one of these per event in a rebuild
+    # positional, not `dataclasses.replace`: rebuilds make many of these
     return StatusInterval(
-        row.request_id,
-        row.version,
-        row.status,
-        row.valid_from,
-        end,
-        position,
-        None,
-        row.submitted_at,
-        row.applicant_name,
-        row.held_by,
-        row.information_pending,
-        row.open_procedure,
+        row.request_id, row.status, row.valid_from, end, position, None, row.facts
     )
 
 
@@ -408,6 +408,49 @@ def settled_hold(row: HoldInterval, position: int, until: datetime) -> HoldInter
     )
 
 
+def _status_step(
+    head: StreamHead | None,
+    state: RequestState | None,
+    position: int,
+    occurred_at: datetime,
+    tz: tzinfo,
+    close: list[tuple[str, int, datetime]],
+    insert: list[StatusInterval],
+) -> tuple[StatusInterval, ...]:
+    """The status rows of a step; returns the new live rows."""
+    wanted: list[tuple[Status, datetime, datetime | None]] = []
+    facts = None
+    if state is not None:
+        wanted = _pieces(state, occurred_at, tz)
+        facts = StatusFacts.of(state, change_at(state, tz))
+    live: list[StatusInterval] = []
+    kept: set[tuple[StatusFacts, str, datetime | None]] = set()
+    if head is not None:
+        runs = {(facts, piece, valid_to) for piece, _, valid_to in wanted}
+        for row in head.live_status:
+            if row.valid_to is not None and row.valid_to <= occurred_at:
+                continue  # no prefix from here on reaches its times: final as it is
+            if row.run in runs:
+                live.append(row)
+                kept.add(row.run)
+                continue
+            close.append(row.key)
+            part = settled(row, position, occurred_at)
+            if part is not None:
+                insert.append(part)
+    if facts is not None:
+        assert state is not None
+        for piece, valid_from, valid_to in wanted:
+            if (facts, piece, valid_to) in kept:
+                continue
+            row = StatusInterval(
+                state.request_id, piece, valid_from, valid_to, position, None, facts
+            )
+            live.append(row)
+            insert.append(row)
+    return tuple(live)
+
+
 def step(
     head: StreamHead | None,
     state: RequestState | None,
@@ -419,9 +462,9 @@ def step(
     """The rows of the event at `position` (business time `occurred_at`) after which the
     stream's state is `state` and its holds (`holds.fold` of the stream so far) `holds`.
 
-    Every live row of `head` whose content the new prefix no longer shows is closed at
-    `position`, and its settled part (`valid_to` cut at `occurred_at`) is inserted, if
-    not empty; the new state's rows open at `(occurred_at, position)`."""
+    A live row whose content the new state still shows stays live; any other is closed
+    at `position` and its settled part (`valid_to` cut at `occurred_at`) inserted, if not
+    empty; content the old rows did not show opens at `(occurred_at, position)`."""
     if head is not None and occurred_at < head.occurred_at:
         raise ValueError(
             f"position {position} occurred before the stream's last event: "
@@ -431,38 +474,35 @@ def step(
     close_holds: list[tuple[str, int, int, datetime]] = []
     insert_status: list[StatusInterval] = []
     insert_holds: list[HoldInterval] = []
-    kept_holds: dict[hold_rows.Hold, HoldInterval] = {}
-    unchanged_holds = head is not None and holds is head.holds
-    if head is not None:
-        for row in head.live_status:
-            close_status.append(row.key)
-            part = settled(row, position, occurred_at)
-            if part is not None:
-                insert_status.append(part)
-        if not unchanged_holds:
-            still = set(holds)
-            for hold_row in head.live_holds:
-                shown = hold_row.hold()
-                if shown in still:
-                    kept_holds[shown] = hold_row
-                    continue
-                close_holds.append(hold_row.key)
-                hold_part = settled_hold(hold_row, position, occurred_at)
-                if hold_part is not None:
-                    insert_holds.append(hold_part)
+    live_status = _status_step(head, state, position, occurred_at, tz, close_status, insert_status)
     if state is None:
         return Step(
-            None, position, tuple(close_status), tuple(close_holds), tuple(insert_status)
+            None,
+            position,
+            tuple(close_status),
+            tuple(close_holds),
+            tuple(insert_status),
         )
-    live_status = _status_rows(state, position, occurred_at, tz)
-    insert_status.extend(live_status)
-    if unchanged_holds:
-        assert head is not None
-        live_holds = head.live_holds
+    if head is not None and holds is head.holds:
+        live_holds = head.live_holds  # the event left the holds alone
     else:
+        # `holds.evolve` hands unchanged holds on as the same objects: match by identity
+        # first, by value only for holds it rebuilt (or a re-fold made anew)
+        rows_of: dict[int, HoldInterval] = {}
+        before: dict[int, hold_rows.Hold] = {}
+        if head is not None:
+            rows_of = {id(h): row for h, row in zip(head.holds, head.live_holds, strict=True)}
+            before = {id(h): h for h in head.holds}
+        by_value: dict[hold_rows.Hold, int] | None = None
         opened_holds: list[HoldInterval] = []
         for hold in holds:
-            known = kept_holds.get(hold)
+            known = rows_of.pop(id(hold), None)
+            if known is None and rows_of:
+                if by_value is None:
+                    by_value = {before[key]: key for key in rows_of}
+                key = by_value.pop(hold, None)
+                if key is not None:
+                    known = rows_of.pop(key)
             if known is not None:
                 opened_holds.append(known)
                 continue
@@ -481,6 +521,11 @@ def step(
             )
             opened_holds.append(opened)
             insert_holds.append(opened)
+        for hold_row in rows_of.values():  # shown no more
+            close_holds.append(hold_row.key)
+            hold_part = settled_hold(hold_row, position, occurred_at)
+            if hold_part is not None:
+                insert_holds.append(hold_part)
         live_holds = tuple(opened_holds)
     return Step(
         head=StreamHead(state, holds, live_status, live_holds),
@@ -544,8 +589,12 @@ def stream_intervals(events: Iterable[EventRow], tz: tzinfo = UTC) -> StreamInte
             status_rows[key] = replace(status_rows[key], recorded_to=result.closed_at)
         for hold_key in result.close_holds:
             hold_rows_[hold_key] = replace(hold_rows_[hold_key], recorded_to=result.closed_at)
-        status_rows.update((row.key, row) for row in result.insert_status)
-        hold_rows_.update((row.key, row) for row in result.insert_holds)
+        for row in result.insert_status:
+            assert row.key not in status_rows, row
+            status_rows[row.key] = row
+        for hold_row in result.insert_holds:
+            assert hold_row.key not in hold_rows_, hold_row
+            hold_rows_[hold_row.key] = hold_row
         if result.version is not None:
             versions.append(result.version)
         head = result.head

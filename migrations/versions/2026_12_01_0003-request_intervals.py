@@ -31,21 +31,29 @@ def upgrade() -> None:
         sa.Column("valid_from", UTC_TIME, nullable=False),
         sa.Column("recorded_to", POSITION, nullable=True),
         sa.Column("valid_to", UTC_TIME, nullable=True),
-        sa.Column("version", POSITION, nullable=False),
         sa.Column("status", sa.Text(), nullable=False),
         sa.Column("submitted_at", UTC_TIME, nullable=False),
         sa.Column("applicant_name", sa.Text(), nullable=False),
         sa.Column("held_by", sa.Text(), nullable=True),
         sa.Column("information_pending", sa.Boolean(), nullable=False),
         sa.Column("open_procedure", sa.Text(), nullable=True),
+        sa.Column("circulated_at", UTC_TIME, nullable=True),
+        sa.Column("decided_at", UTC_TIME, nullable=True),
+        sa.Column("outcome", sa.Text(), nullable=True),
+        sa.Column("approved_at", UTC_TIME, nullable=True),
+        sa.Column("refused_at", UTC_TIME, nullable=True),
+        sa.Column("withdrawn_at", UTC_TIME, nullable=True),
+        sa.Column("exemption_from", sa.Date(), nullable=True),
+        sa.Column("exemption_until", sa.Date(), nullable=True),
+        sa.Column("disclosure", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint(
             "request_id", "recorded_from", "valid_from", name=op.f("pk_request_status_intervals")
         ),
     )
     op.create_index(
-        op.f("ix_request_status_intervals_status_valid_from"),
+        op.f("ix_request_status_intervals_status_request_id"),
         "request_status_intervals",
-        ["status", "valid_from"],
+        ["status", "request_id"],
     )
     op.create_index(
         op.f("ix_request_status_intervals_valid_from"), "request_status_intervals", ["valid_from"]
@@ -55,16 +63,7 @@ def upgrade() -> None:
         "request_versions",
         sa.Column("request_id", sa.Text(), nullable=False),
         sa.Column("position", POSITION, autoincrement=False, nullable=False),
-        sa.Column("submitted_at", UTC_TIME, nullable=False),
-        sa.Column("circulated_at", UTC_TIME, nullable=True),
-        sa.Column("decided_at", UTC_TIME, nullable=True),
-        sa.Column("outcome", sa.Text(), nullable=True),
-        sa.Column("approved_at", UTC_TIME, nullable=True),
-        sa.Column("refused_at", UTC_TIME, nullable=True),
-        sa.Column("withdrawn_at", UTC_TIME, nullable=True),
-        sa.Column("valid_from", sa.Date(), nullable=True),
-        sa.Column("valid_until", sa.Date(), nullable=True),
-        sa.Column("disclosure", sa.Text(), nullable=False),
+        sa.Column("occurred_at", UTC_TIME, nullable=False),
         sa.Column("summary", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("request_id", "position", name=op.f("pk_request_versions")),
     )
@@ -105,7 +104,7 @@ def downgrade() -> None:
         op.f("ix_request_status_intervals_valid_from"), table_name="request_status_intervals"
     )
     op.drop_index(
-        op.f("ix_request_status_intervals_status_valid_from"),
+        op.f("ix_request_status_intervals_status_request_id"),
         table_name="request_status_intervals",
     )
     op.drop_table("request_status_intervals")

@@ -30,21 +30,25 @@ def _streams(log: list[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
 def _check(log: list[RecordedEvent], tz: ZoneInfo) -> None:
     for events in _streams(log).values():
         rows = intervals.stream_intervals(events, tz)
-        versions = {v.position: v for v in rows.versions}
         for at, position in histories.moments(events):
             chosen = [e for e in events if e.position <= position and e.occurred_at <= at]
             state = fold(events, as_of=at, at_position=position)
             found = intervals.status_at(rows.status, at, position)
             if state is None:
                 assert found is None
+                assert intervals.version_at(rows.versions, at, position) is None
             else:
                 assert found is not None, (at, position)
                 assert found.status == status(state, at, tz), (at, position)
-                assert found.version == state.position
-                assert found.held_by == tuple(sorted(h.member for h in state.active_holds))
-                assert found.information_pending == state.information_pending
-                assert found.open_procedure == state.open_procedure
-                assert versions[found.version].summary == intervals.summary(state)
+                facts = found.facts
+                assert facts.held_by == tuple(sorted(h.member for h in state.active_holds))
+                assert facts.information_pending == state.information_pending
+                assert facts.open_procedure == state.open_procedure
+                assert facts.decided_at == state.procedures[0].decided_at
+                assert facts.outcome == state.procedures[0].outcome
+                assert facts.exemption_until == state.valid_until
+                shown = intervals.version_at(rows.versions, at, position)
+                assert shown is not None and shown.summary == intervals.summary(state)
             assert intervals.hold_at(rows.holds, at, position) == sorted(
                 hold_rows.fold(chosen), key=lambda h: h.position
             ), (at, position)

@@ -19,10 +19,12 @@ from service import bootstrap
 from service.commands import CommandService
 from service.db import upgrade_to_head
 from service.logging import configure_logging
+from service.report_cli import report_command
 from service.runtime import Runtime
 from service.settings import get_settings
 
 app = typer.Typer(help="Docket: the committee's verifiable audit log.", no_args_is_help=True)
+app.command("report")(report_command)
 T = TypeVar("T")
 
 

@@ -1,0 +1,247 @@
+"""Collection reads as of a moment, from the bitemporal projection: the requests (with the
+filters of `GET /v1/requests`), a member's holds, the hold, processing and public
+statistics — each equal to a fold of the log to that moment (`tests/projections/
+test_interval_queries.py` proves it on both backends).
+
+A moment is a business time `as_of` (what was true then) and a log position
+`at_position` (what the log held then; None: everything the projection has applied).
+A read without `as_of` is a read as of now. Retractions behave as for one request: at a
+position before the retraction the retracted event counts, at or after it not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from events.model import utc_text
+from projections.holds import Hold
+from projections.interval_tables import hold_intervals, request_status_intervals, request_versions
+from projections.public import public_statistics
+from projections.stats import RequestFacts, hold_stats, processing_stats
+
+__all__ = [
+    "Moment",
+    "RequestPage",
+    "hold_items",
+    "hold_stats_as_of",
+    "member_holds_as_of",
+    "processing_stats_as_of",
+    "public_stats_as_of",
+    "requests_as_of",
+]
+
+_S = request_status_intervals.c
+_V = request_versions.c
+_H = hold_intervals.c
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """Business time `as_of` (aware), as the log showed it at `at_position` (None: the
+    projection's head)."""
+
+    as_of: datetime
+    at_position: int | None = None
+
+    def stamp(self) -> dict[str, Any]:
+        """What an answer says of the moment it reflects."""
+        return {"as_of": utc_text(self.as_of), "at_position": self.at_position}
+
+
+def _in_force(c: Any, moment: Moment) -> ColumnElement[bool]:
+    """Rows whose business interval holds `as_of` and whose recorded interval holds
+    `at_position`."""
+    at = moment.as_of
+    clauses = [c.valid_from <= at, or_(c.valid_to.is_(None), c.valid_to > at)]
+    if moment.at_position is None:
+        clauses.append(c.recorded_to.is_(None))
+    else:
+        position = moment.at_position
+        clauses += [
+            c.recorded_from <= position,
+            or_(c.recorded_to.is_(None), c.recorded_to > position),
+        ]
+    return and_(*clauses)
+
+
+def _in_force_status(moment: Moment, *columns: Any) -> Select[Any]:
+    return select(*columns).where(_in_force(_S, moment))
+
+
+async def _summaries(
+    conn: AsyncConnection, moment: Moment, request_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Each request's list item fields at `moment`: its last version with
+    `position <= at_position` and `occurred_at <= as_of`."""
+    if not request_ids:
+        return {}
+    later = request_versions.alias("later")
+    newer = select(later.c.position).where(
+        later.c.request_id == _V.request_id,
+        later.c.position > _V.position,
+        later.c.occurred_at <= moment.as_of,
+    )
+    query = select(_V.request_id, _V.summary).where(
+        _V.request_id.in_(request_ids), _V.occurred_at <= moment.as_of
+    )
+    if moment.at_position is not None:
+        query = query.where(_V.position <= moment.at_position)
+        newer = newer.where(later.c.position <= moment.at_position)
+    query = query.where(~newer.exists())
+    return {row.request_id: row.summary for row in (await conn.execute(query)).all()}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPage:
+    """A page of requests: each item `intervals.summary` of the state then, with the
+    status then; `next_after` the request id to continue after (None: the last page)."""
+
+    items: list[dict[str, Any]]
+    next_after: str | None
+
+
+async def requests_as_of(
+    conn: AsyncConnection,
+    moment: Moment,
+    *,
+    status: str | None = None,
+    held_by: str | None = None,
+    applicant: str | None = None,
+    submitted_after: datetime | None = None,
+    submitted_before: datetime | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> RequestPage:
+    """The requests as of `moment`, every filter applied as of then, by request id.
+
+    `applicant` is the applicant's name (an applicant caller passes its own); `after` is
+    the decoded cursor (the last request id of the previous page)."""
+    query = _in_force_status(moment, _S.request_id, _S.status)
+    if status is not None:
+        query = query.where(_S.status == status)
+    if held_by is not None:
+        query = query.where(_S.held_by.contains(f",{held_by},", autoescape=True))
+    if applicant is not None:
+        query = query.where(_S.applicant_name == applicant)
+    if submitted_after is not None:
+        query = query.where(_S.submitted_at > submitted_after)
+    if submitted_before is not None:
+        query = query.where(_S.submitted_at < submitted_before)
+    if after is not None:
+        query = query.where(_S.request_id > after)
+    rows = (await conn.execute(query.order_by(_S.request_id).limit(limit + 1))).all()
+    shown = await _summaries(conn, moment, [row.request_id for row in rows[:limit]])
+    items = [{**shown[row.request_id], "status": row.status} for row in rows[:limit]]
+    next_after = rows[limit - 1].request_id if len(rows) > limit else None
+    return RequestPage(items, next_after)
+
+
+async def _holds(conn: AsyncConnection, moment: Moment, member: str | None) -> list[Hold]:
+    query = select(hold_intervals).where(_in_force(_H, moment))
+    if member is not None:
+        query = query.where(_H.member == member)
+    rows = (await conn.execute(query.order_by(_H.hold_position))).all()
+    return [
+        Hold(
+            position=row.hold_position,
+            request_id=row.request_id,
+            procedure=row.procedure,
+            member=row.member,
+            placed_at=row.placed_at,
+            ended_at=row.ended_at,
+            end=row.end_kind,
+        )
+        for row in rows
+    ]
+
+
+async def member_holds_as_of(conn: AsyncConnection, member: str, moment: Moment) -> list[Hold]:
+    """The holds `member` had placed as of `moment`, active and ended, by position."""
+    return await _holds(conn, moment, member)
+
+
+def _round(days: float | None) -> float | None:
+    return None if days is None else round(days, 2)
+
+
+def hold_items(holds: Sequence[Hold], at: datetime) -> list[dict[str, Any]]:
+    """The items of `GET /v1/members/{member}/holds`, durations counted up to `at`."""
+    return [
+        {
+            "request_id": h.request_id,
+            "procedure": h.procedure,
+            "placed_at": utc_text(h.placed_at),
+            "ended_at": utc_text(h.ended_at) if h.ended_at else None,
+            "end": h.end,
+            "active": h.active,
+            "duration_days": _round(h.duration_days(at)),
+        }
+        for h in holds
+    ]
+
+
+async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
+    """`GET /v1/stats/holds` as of `moment`: `{members: [...]}`."""
+    return {"members": hold_stats(await _holds(conn, moment, None), moment.as_of)}
+
+
+async def processing_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
+    """`GET /v1/stats/processing` as of `moment`: `{years: [...]}`."""
+    query = _in_force_status(
+        moment, _S.request_id, _S.status, _S.submitted_at, _S.decided_at, _S.outcome
+    )
+    facts = [
+        RequestFacts(
+            request_id=row.request_id,
+            submitted_at=row.submitted_at,
+            status=row.status,
+            decided_at=row.decided_at if row.outcome in ("approved", "refused") else None,
+            outcome=row.outcome if row.outcome in ("approved", "refused") else None,
+        )
+        for row in (await conn.execute(query)).all()
+    ]
+    return {"years": processing_stats(facts)}
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else utc_text(value)
+
+
+def _day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+async def public_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
+    """`GET /public/stats` as of `moment`: aggregates only, no member, no request."""
+    query = _in_force_status(moment, request_status_intervals)
+    views = [
+        # the fields of the state view that `public_statistics` reads, no more
+        {
+            "request_id": row.request_id,
+            "status": row.status,
+            "submitted_at": _time(row.submitted_at),
+            "approved_at": _time(row.approved_at),
+            "refused_at": _time(row.refused_at),
+            "withdrawn_at": _time(row.withdrawn_at),
+            "valid_from": _day(row.exemption_from),
+            "valid_until": _day(row.exemption_until),
+            "disclosure": row.disclosure,
+            "procedures": [
+                {
+                    "name": "initial",
+                    "circulated_at": _time(row.circulated_at),
+                    "decided_at": _time(row.decided_at),
+                    "outcome": row.outcome,
+                }
+            ],
+        }
+        for row in (await conn.execute(query.order_by(_S.request_id))).all()
+    ]
+    return public_statistics(views, moment.as_of)

@@ -1,0 +1,170 @@
+"""The bitemporal law: for every moment (T, P), the interval rows in force equal a fold of
+the stream's events with position <= P and occurred_at <= T (as
+`GET /v1/requests/{id}?as_of=&at_position=` folds), status and holds alike."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from events.model import RecordedEvent
+from projections import holds as hold_rows
+from projections import intervals
+from projections.request import fold, status, view
+from tests.projections import histories
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _streams(log: list[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
+    streams: dict[str, list[RecordedEvent]] = defaultdict(list)
+    for event in log:
+        streams[event.stream_id].append(event)
+    return streams
+
+
+def _check(log: list[RecordedEvent], tz: ZoneInfo) -> None:
+    for events in _streams(log).values():
+        rows = intervals.stream_intervals(events, tz)
+        for at, position in histories.moments(events):
+            chosen = [e for e in events if e.position <= position and e.occurred_at <= at]
+            state = fold(events, as_of=at, at_position=position)
+            found = intervals.status_at(rows.status, at, position)
+            if state is None:
+                assert found is None
+                assert intervals.version_at(rows.versions, at, position) is None
+            else:
+                assert found is not None, (at, position)
+                assert found.status == status(state, at, tz), (at, position)
+                facts = found.facts
+                assert facts.held_by == tuple(sorted(h.member for h in state.active_holds))
+                assert facts.information_pending == state.information_pending
+                assert facts.open_procedure == state.open_procedure
+                assert facts.decided_at == state.procedures[0].decided_at
+                assert facts.outcome == state.procedures[0].outcome
+                assert facts.exemption_until == state.valid_until
+                shown = intervals.version_at(rows.versions, at, position)
+                assert shown is not None and shown.summary == intervals.summary(state)
+            assert intervals.hold_at(rows.holds, at, position) == sorted(
+                hold_rows.fold(chosen), key=lambda h: h.position
+            ), (at, position)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories.steps, histories.starts)
+def test_intervals_equal_a_fold_at_every_moment(
+    draws: list[histories.Draw], start_days: list[int]
+) -> None:
+    _check(histories.build(draws, start_days), NEW_YORK)
+
+
+def test_rows_are_only_inserted_or_closed_once() -> None:
+    """Settled rows never change: replaying a longer stream keeps every settled row of a
+    shorter one, and each live row of the shorter is either live or closed in the longer."""
+    draws = [(0, 0, 0, 7), (0, 0, 60, 7), (0, 1, 3600, 1), (0, 12, 60, 0), (0, 6, 86400, 5)]
+    log = histories.build(draws, [0, 0, 0, 0])
+    for cut in range(1, len(log)):
+        short = {r.key: r for r in intervals.stream_intervals(log[:cut]).status}
+        long = {r.key: r for r in intervals.stream_intervals(log).status}
+        for key, row in short.items():
+            if row.recorded_to is not None or row.recorded_from < log[cut - 1].position:
+                assert long[key] == row
+            else:
+                assert long[key].recorded_to in (None, *[e.position for e in log[cut:]])
+
+
+def _history() -> list[RecordedEvent]:
+    sub = histories.submission("HX-2025-0001", "Relief 0")
+    t = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)
+    rid = "request-HX-2025-0001"
+    deadline = t + timedelta(days=5)
+    return [
+        histories.recorded(1, rid, 1, "RequestSubmitted", sub, t),
+        histories.recorded(
+            2,
+            rid,
+            2,
+            "RequestCirculated",
+            {"procedure": "initial", "deadline": "2025-03-08T15:00:00Z", "expedited": False},
+            t + timedelta(days=1),
+        ),
+        histories.recorded(
+            3, rid, 3, "HoldPlaced", {"procedure": "initial", "member": "USA"}, deadline
+        ),
+        histories.recorded(
+            4, rid, 4, "EventRetracted", {"target_position": 3, "reason": "x"}, deadline
+        ),
+        histories.recorded(
+            5,
+            rid,
+            5,
+            "ExemptionApproved",
+            {
+                "procedure": "initial",
+                "valid_from": "2025-03-20",
+                "valid_until": "2025-09-20",
+                "letter_ref": "L-1",
+                "shipments_allowed": 3,
+            },
+            datetime(2025, 3, 20, 12, tzinfo=UTC),
+        ),
+    ]
+
+
+def test_time_alone_moves_a_status() -> None:
+    """No event between circulation and the hold, yet the status passes from
+    `under_review` to `awaiting_decision` the microsecond after the deadline; and an
+    exemption expires at midnight in the committee's zone after `valid_until`."""
+    log = _history()
+    rows = intervals.stream_intervals(log, NEW_YORK).status
+    deadline = datetime(2025, 3, 8, 15, tzinfo=UTC)
+    tick = timedelta(microseconds=1)
+    assert intervals.status_at(rows, deadline, 2)
+    assert intervals.status_at(rows, deadline, 2).status == "under_review"  # type: ignore[union-attr]
+    assert intervals.status_at(rows, deadline + tick, 2).status == "awaiting_decision"  # type: ignore[union-attr]
+    # at position 3 the hold counts from its time on; at position 4 it is retracted
+    assert intervals.status_at(rows, deadline, 3).status == "on_hold"  # type: ignore[union-attr]
+    assert intervals.status_at(rows, deadline, 4).status == "under_review"  # type: ignore[union-attr]
+    assert intervals.status_at(rows, deadline + tick, 4).status == "awaiting_decision"  # type: ignore[union-attr]
+    # valid through 20 September in New York: 21 Sept 04:00 UTC is midnight there (EDT)
+    end = datetime(2025, 9, 21, 4, tzinfo=UTC)
+    assert intervals.status_at(rows, end - tick, 5).status == "active"  # type: ignore[union-attr]
+    assert intervals.status_at(rows, end, 5).status == "expired"  # type: ignore[union-attr]
+    assert intervals.status_at(rows, end, 4).status == "awaiting_decision"  # type: ignore[union-attr]
+    assert intervals.status_at(rows, deadline, 0) is None
+
+
+def test_summary_is_the_view_s_fields() -> None:
+    log = _history()
+    for cut in range(1, len(log) + 1):
+        state = fold(log[:cut])
+        assert state is not None
+        document = view(state, datetime(2026, 1, 1, tzinfo=UTC))
+        assert intervals.summary(state) == {k: document[k] for k in intervals.SUMMARY_FIELDS}
+
+
+def test_expiry_at_a_skipped_midnight() -> None:
+    """Where a clock change skips local midnight, the exemption expires at the change."""
+    from projections.intervals import _expiry
+
+    santiago = ZoneInfo("America/Santiago")  # DST began at 00:00 on 2023-09-03
+    moment = _expiry(date(2023, 9, 2), santiago)
+    assert moment is not None
+    assert (moment - timedelta(microseconds=1)).astimezone(santiago).date() == date(2023, 9, 2)
+    assert moment.astimezone(santiago).date() == date(2023, 9, 3)
+
+
+def test_business_time_never_goes_back_within_a_stream() -> None:
+    log = _history()
+    head = None
+    for event in log[:2]:
+        head = intervals.advance(head, event, None).head
+    late = histories.recorded(
+        3, log[0].stream_id, 3, "HoldPlaced", {"member": "USA"}, log[0].occurred_at
+    )
+    with pytest.raises(ValueError, match="business time must not go back"):
+        intervals.advance(head, late, None)

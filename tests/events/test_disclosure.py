@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events import disclosure
+from events.canonical import is_plain
 from events.disclosure import (
     CLEAR_FIELDS,
     DISCLOSED_FIELDS,
@@ -25,7 +26,6 @@ from events.disclosure import (
     sealed_digest,
     split,
 )
-from events.canonical import is_plain
 from events.types import EVENT_TYPES
 from tests.events.test_canonical import json_values, tricky_text
 

@@ -7,8 +7,9 @@ signed and its witnesses cosigned, and the events that checkpoint does not cover
 the log key, the witness keys and the quorum (never the keys the receipt names).
 
 `verify_receipt` answers a `ReceiptCheck` naming every failure: which event (position,
-stream version) and which check (`receipt`, `log key`, `origin`, `checkpoint signature`,
-`quorum`, `stream`, `leaf index`, `sealed field`, `inclusion proof`, `pending`).
+stream version) and which check (`receipt`, `log key`, `witness key`, `origin`,
+`checkpoint signature`, `quorum`, `stream`, `leaf index`, `sealed field`, `leaf`,
+`inclusion proof`, `pending`).
 
 Cosignatures are C2SP `tlog-cosignature` `cosignature/v1` (Ed25519, key type 0x04). The
 check is a parameter (`cosigners`) so that the witness module's verifier can replace
@@ -283,6 +284,12 @@ def verify_receipt(
         trusted = parse_verifier_key(log_key)
     except CheckpointError as error:
         return ReceiptCheck((Failure("log key", f"the log key given is unusable: {error}"),))
+    for key_text in witness_keys:
+        try:
+            parse_witness_key(key_text)
+        except ValueError as error:
+            detail = f"a witness key given is unusable: {error}"
+            return ReceiptCheck((Failure("witness key", detail),), request_id)
     try:
         checkpoint = verify_checkpoint(note, log_key)
     except CheckpointError as error:

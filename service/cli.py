@@ -19,6 +19,7 @@ from events.verify_log import LogReport, verify_log
 from projections.runner import ProjectionLockBusy, ProjectionRunner
 from service.db import upgrade_to_head
 from service.logging import configure_logging
+from service.receipt_cli import app as receipt_app
 from service.settings import Settings, get_settings
 
 app = typer.Typer(help="Docket: the committee's verifiable audit log.", no_args_is_help=True)
@@ -293,6 +294,8 @@ def token_revoke(token_id: str = typer.Argument(..., metavar="ID")) -> None:
         raise typer.Exit(code=1)
     typer.echo(f"revoked {token_id}")
 
+
+app.add_typer(receipt_app, name="receipt")
 
 roster_app = typer.Typer(help="The committee's roster.", no_args_is_help=True)
 app.add_typer(roster_app, name="roster")

@@ -7,6 +7,7 @@ that all of them check the same receipts the pure core builds.
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -134,21 +135,10 @@ def sample(
     position = 0
     for version, (event_type, data) in enumerate(ours, start=1):
         for _ in range(spacing):
+            # Other entries of the log: only their leaf hashes matter to the proofs.
             position += 1
-            filler = {
-                "position": position,
-                "event_id": str(uuid.UUID(int=position)),
-                "stream_id": "committee",
-                "stream_version": position,
-                "event_type": "MemberSeated",
-                "schema_version": 1,
-                "occurred_at": utc_text(START),
-                "recorded_at": utc_text(START),
-                "data": {"member": "FRA", "term_start": "2026-01-01", "term_end": None},
-                "metadata": {},
-                "salt": new_salt(),
-            }
-            for level, index, digest in builder.append(leaf_hash_v2(filler)):
+            filler = hashlib.sha256(b"other entry" + position.to_bytes(8, "big")).digest()
+            for level, index, digest in builder.append(filler):
                 nodes[(level, index)] = digest
         position += 1
         moment = START + timedelta(days=version, minutes=position)

@@ -40,6 +40,7 @@ __all__ = [
     "clear_fields",
     "disclosed_form",
     "disclosed_leaf_hash",
+    "event_hashes_v2",
     "leaf_hash_v2",
     "new_salt",
     "public_fields",
@@ -266,3 +267,12 @@ def leaf_hash_v2(event: Mapping[str, Any], *, plain: bool = False) -> bytes:
 def disclosed_leaf_hash(disclosed: Mapping[str, Any]) -> bytes:
     """`SHA-256(0x00 || JCS(disclosed form))`: the leaf as a receipt's reader recomputes it."""
     return hashlib.sha256(b"\x00" + canonical(disclosed)).digest()
+
+
+def event_hashes_v2(
+    event: Mapping[str, Any], prev_hash: bytes, *, plain: bool = False
+) -> tuple[bytes, bytes]:
+    """The leaf hash and the chain hash `SHA-256(prev_hash || leaf)` of an event given
+    whole (with its salt): what `events.hashing.event_hashes` is for canonical form v1."""
+    leaf = hashlib.sha256(b"\x00" + canonical_v2(event, plain=plain)).digest()
+    return leaf, hashlib.sha256(prev_hash + leaf).digest()

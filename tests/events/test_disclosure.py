@@ -20,6 +20,7 @@ from events.disclosure import (
     clear_fields,
     disclosed_form,
     disclosed_leaf_hash,
+    event_hashes_v2,
     leaf_hash_v2,
     new_salt,
     public_fields,
@@ -265,6 +266,13 @@ def test_canonical_v2_is_rfc8785_of_the_disclosed_form(
     if isinstance(expected, bytes):
         assert disclosed_form(event) == reference_form
         assert leaf_hash_v2(event) == hashlib.sha256(b"\x00" + expected).digest()
+
+
+def test_event_hashes_v2_chain_the_leaf() -> None:
+    prev = bytes(range(32))
+    leaf, chain = event_hashes_v2(_event(), prev)
+    assert leaf == leaf_hash_v2(_event())
+    assert chain == hashlib.sha256(prev + leaf).digest()
 
 
 def test_module_names_what_it_exports() -> None:

@@ -15,9 +15,10 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 
-from events.disclosure import split
+from events.disclosure import disclosed_form, split
 from events.types import EVENT_TYPES
 from projections.public import public_request, public_statistics
 from projections.request import fold, view
@@ -85,6 +86,39 @@ def test_no_public_output_reads_a_sealed_field(built: list[Built]) -> None:
     assert _bodies(asyncio.run(_public_outputs(as_logged))) == _bodies(
         asyncio.run(_public_outputs(resealed))
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories())
+def test_no_disclosed_form_holds_what_section_7_keeps_private(built: list[Built]) -> None:
+    """What a receipt shows of an event never holds a note, reason, justification,
+    question, response, member code or actor: the generator of these histories knows
+    §7's list independently of the §7.1 table."""
+    for b in built:
+        private = b.never | b.member_codes
+        private |= {
+            e.data[name]
+            for e in b.events
+            for name in ("purpose", "beneficiaries", "questions", "response")
+            if name in e.data
+        }
+        for event in b.events:
+            whole = {
+                "position": event.position,
+                "event_id": "00000000-0000-4000-8000-000000000000",
+                "stream_id": "request-X",
+                "stream_version": event.stream_version,
+                "event_type": event.event_type,
+                "schema_version": EVENT_TYPES[event.event_type][1],
+                "occurred_at": "2026-01-01T00:00:00.000000Z",
+                "recorded_at": "2026-01-01T00:00:00.000000Z",
+                "data": event.data,
+                "metadata": {"actor": {"id": "QZZ-ACTOR-TOKEN", "name": "ACTOR NAME"}},
+                "salt": "00" * 32,
+            }
+            shown = orjson.dumps(disclosed_form(whole)).decode()
+            for value in private | {"QZZ-ACTOR-TOKEN", "ACTOR NAME"}:
+                assert value not in shown, (event.event_type, value)
 
 
 def test_the_check_sees_a_page_that_reads_a_sealed_field() -> None:

@@ -213,22 +213,27 @@ def canonical_v2(event: Mapping[str, Any], *, plain: bool = False) -> bytes:
 
 
 def _canonical_plain(event: Mapping[str, Any], data: Any, metadata: Any) -> bytes:
+    position = event["position"]
+    event_id = event["event_id"]
+    stream_id = event["stream_id"]
+    stream_version = event["stream_version"]
     event_type = event["event_type"]
     schema_version = event["schema_version"]
-    envelope = (
-        event["position"],
-        event["event_id"],
-        event["stream_id"],
-        event["stream_version"],
-        event_type,
-        schema_version,
-        event["occurred_at"],
-        event["recorded_at"],
-    )
-    # orjson would write a UUID or a datetime its own way; the reference refuses them.
-    for value, kind in zip(envelope, _ENVELOPE_TYPES, strict=True):
-        if type(value) is not kind:
-            raise TypeError("an envelope field of the wrong type")
+    occurred_at = event["occurred_at"]
+    recorded_at = event["recorded_at"]
+    # orjson would write a UUID, a datetime or a bool its own way; the reference refuses
+    # the first two and keeps bools apart from integers.
+    if not (
+        type(position) is int
+        and type(stream_version) is int
+        and type(schema_version) is int
+        and type(event_id) is str
+        and type(stream_id) is str
+        and type(event_type) is str
+        and type(occurred_at) is str
+        and type(recorded_at) is str
+    ):
+        raise TypeError("an envelope field of the wrong type")
     clear_names = CLEAR_FIELDS.get((event_type, schema_version), _NOTHING)
     clear: dict[str, Any] = {}
     sealed: dict[str, Any] = {}
@@ -237,25 +242,21 @@ def _canonical_plain(event: Mapping[str, Any], data: Any, metadata: Any) -> byte
             clear[name] = value
         else:
             sealed[name] = value
-    digest = hashlib.sha256(_salt_bytes(event["salt"]))
-    digest.update(dumps_plain({"data": sealed, "metadata": metadata}))
+    seal = _salt_bytes(event["salt"]) + dumps_plain({"data": sealed, "metadata": metadata})
     return dumps_plain(
         {
-            "position": envelope[0],
-            "event_id": envelope[1],
-            "stream_id": envelope[2],
-            "stream_version": envelope[3],
+            "position": position,
+            "event_id": event_id,
+            "stream_id": stream_id,
+            "stream_version": stream_version,
             "event_type": event_type,
             "schema_version": schema_version,
-            "occurred_at": envelope[6],
-            "recorded_at": envelope[7],
+            "occurred_at": occurred_at,
+            "recorded_at": recorded_at,
             "data": clear,
-            "sealed": digest.hexdigest(),
+            "sealed": hashlib.sha256(seal).hexdigest(),
         }
     )
-
-
-_ENVELOPE_TYPES = (int, str, str, int, str, int, str, str)
 
 
 def leaf_hash_v2(event: Mapping[str, Any], *, plain: bool = False) -> bytes:

@@ -191,8 +191,12 @@ def verify_cosignatures(note: str, witness_keys: Sequence[str]) -> list[Cosigned
     Lines by other keys are ignored; a witness with several valid lines counts once."""
     text, lines = _note_parts(note)
     found: list[Cosigned] = []
+    seen: set[tuple[str, bytes]] = set()
     for key_text in witness_keys:
         key = parse_witness_key(key_text)
+        if (key.name, key.public_key) in seen:
+            continue  # a witness named twice still counts once
+        seen.add((key.name, key.public_key))
         verifier = Ed25519PublicKey.from_public_bytes(key.public_key)
         for name, blob in lines:
             if name != key.name or len(blob) != 76 or blob[:4] != key.key_id:

@@ -237,8 +237,8 @@ def cosigners(note: str, witness_keys: list[str]) -> list[str]:
     body, _, lines = note.partition("\n\n")
     body += "\n"
     found = []
-    for key in witness_keys:
-        name, key_id_hex, key_b64 = key.strip().split("+", 2)
+    for key in dict.fromkeys(k.strip() for k in witness_keys):  # each witness once
+        name, key_id_hex, key_b64 = key.split("+", 2)
         raw = base64.b64decode(key_b64)
         if len(raw) != 33 or raw[0] != 0x04:
             raise Failed(f"witness key {name} is not a cosignature/v1 key (type byte 0x04)")

@@ -172,7 +172,7 @@
   async function cosigners(note, witnessKeys) {
     const { text, lines } = splitNote(note);
     const found = [];
-    for (const keyText of witnessKeys) {
+    for (const keyText of new Set(witnessKeys.map((k) => String(k).trim()))) {  // each witness once
       const key = await parseKey(keyText, 0x04);
       for (const line of lines) {
         if (line.name !== key.name || line.blob.length !== 76 || !equal(line.blob.slice(0, 4), key.id)) continue;

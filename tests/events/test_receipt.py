@@ -138,6 +138,13 @@ def test_dropping_cosignature_lines_below_quorum_fails(good: Sample) -> None:
     assert check(good, receipt, quorum=1).ok
 
 
+def test_a_witness_named_twice_counts_once() -> None:
+    s = sample(1, witnesses=2, cosigned_by=1, other_entries=0)
+    twice = [s.witnesses[0].vkey, s.witnesses[0].vkey]
+    result = verify_receipt(s.receipt, s.log_key, twice, 2)
+    assert checks(result) == {("quorum", None)}
+
+
 def test_the_quorum_defaults_to_every_witness_given() -> None:
     s = sample(1, witnesses=3, cosigned_by=2, other_entries=0)
     assert not verify_receipt(s.receipt, s.log_key, [w.vkey for w in s.witnesses]).ok

@@ -85,6 +85,24 @@ def test_too_few_cosignatures_fail(good: Sample, tmp_path: Path) -> None:
     assert code == 1 and "FAILED: 1 valid witness cosignatures, 2 required" in out
 
 
+def test_a_witness_named_twice_counts_once(good: Sample, tmp_path: Path) -> None:
+    receipt = copy.deepcopy(good.receipt)
+    lines = receipt["checkpoint"].rstrip("\n").split("\n")
+    receipt["checkpoint"] = "\n".join(lines[:-2]) + "\n"
+    twice = ["--witness", good.witnesses[0].vkey] * 2
+    (tmp_path / "receipt.json").write_text(json.dumps(receipt))
+    (tmp_path / "log.key").write_text(good.log_key)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "receipt", "receipt.json", "log.key", *twice],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "1 valid witness cosignatures, 2 required" in done.stdout
+
+
 def test_a_changed_checkpoint_fails(good: Sample, tmp_path: Path) -> None:
     receipt = copy.deepcopy(good.receipt)
     receipt["checkpoint"] = receipt["checkpoint"].replace("\n", "\n1", 1)

@@ -116,6 +116,16 @@ def test_a_tampered_receipt_is_reported_failing(
     assert page.get_attribute("#outcome", "data-verified") == "no"
 
 
+def test_a_witness_named_twice_counts_once(page: Any, good: Sample) -> None:
+    receipt = _few_cosignatures(good)
+    twice = [good.witnesses[0].vkey] * 2
+    outcome = page.evaluate(
+        "([r, k, w]) => DocketReceipt.verify(r, k, w, 2)", [receipt, good.log_key, twice]
+    )
+    assert not outcome["ok"]
+    assert [f["check"] for f in outcome["failures"]] == ["quorum"]
+
+
 def _values(rng: random.Random, depth: int = 0) -> Any:
     chars = 'aZ09 "\\/\b\f\n\r\t\x00\x1f\x7f\u00e9\u2028\ue000\uffff\U0001f600\U0010ffff'
     kind = rng.randrange(8 if depth < 3 else 5)

@@ -207,6 +207,59 @@ DISCLOSED = [
 ]
 
 
+#: SPEC §7.1: the clear fields of `data` by (event type, schema version); every other
+#: field, and all of `metadata`, is sealed. Written out here so that this file needs
+#: nothing of Docket (a test holds it equal to Docket's table).
+CLEAR_FIELDS_V2: dict[tuple[str, int], set[str]] = {
+    ("MemberSeated", 1): {"member", "term_start", "term_end"},
+    ("MemberDeparted", 1): {"member", "on"},
+    ("RequestSubmitted", 1): {
+        "request_id", "applicant", "channel", "title", "items", "urgent",
+        "requested_validity_months", "disclosure",
+    },
+    ("RequestCirculated", 1): {"procedure"},
+    ("HoldPlaced", 1): {"procedure"},
+    ("HoldReleased", 1): {"procedure"},
+    ("HoldLapsed", 1): {"procedure"},
+    ("InformationRequested", 1): {"procedure"},
+    ("InformationProvided", 1): {"procedure"},
+    ("ReviewStepRecorded", 1): {"procedure"},
+    ("ExemptionApproved", 1): {
+        "procedure", "valid_from", "valid_until", "letter_ref", "shipments_allowed",
+    },
+    ("ExemptionRefused", 1): {"procedure"},
+    ("ExtensionRefused", 1): {"procedure"},
+    ("AmendmentRefused", 1): {"procedure"},
+    ("RequestWithdrawn", 1): {"procedure"},
+    ("ExtensionRequested", 1): {"procedure", "requested_until"},
+    ("ExtensionGranted", 1): {"procedure", "valid_until"},
+    ("AmendmentRequested", 1): {"procedure", "items"},
+    ("AmendmentApproved", 1): {"procedure", "items"},
+    ("ShipmentRecorded", 1): {"shipment_no", "shipped_on"},
+    ("EntryAnnotated", 1): {"target_position"},
+    ("EventRetracted", 1): {"target_position"},
+}  # fmt: skip
+
+
+def leaf_hash_v2(event: dict[str, Any]) -> bytes:
+    """The leaf of an event given whole (an export line, with its `salt`), canonical form
+    v2: the disclosed form holds the clear fields of `data` and
+    `sealed = SHA-256(salt bytes || JCS({"data": <the other fields>, "metadata": ...}))`.
+    (For the bundle check once the log is in v2; receipts give the disclosed form.)"""
+    clear_names = CLEAR_FIELDS_V2.get((event["event_type"], event["schema_version"]), set())
+    clear = {k: v for k, v in event["data"].items() if k in clear_names}
+    sealed = {k: v for k, v in event["data"].items() if k not in clear_names}
+    salt = bytes.fromhex(event["salt"])
+    if len(salt) != 32 or salt.hex() != event["salt"]:
+        raise Failed(f"position {event['position']}: the salt is not 64 lowercase hex digits")
+    form = {k: event[k] for k in DISCLOSED if k not in ("data", "sealed")}
+    form["data"] = clear
+    form["sealed"] = sha256(
+        salt + rfc8785.dumps({"data": sealed, "metadata": event["metadata"]})
+    ).hex()
+    return sha256(b"\x00" + rfc8785.dumps(form))
+
+
 def read_key(value: str) -> str:
     """A verifier key given as its text or as a file holding it."""
     path = Path(value)

@@ -12,10 +12,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.receipt_sample import Sample, sample
+from events.disclosure import CLEAR_FIELDS
+from tests.events.test_canonical import json_values
 
 SCRIPT = Path(__file__).parents[2] / "docs" / "examples" / "check_log.py"
+
+
+def _load() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_log_receipt", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CHECK_LOG = _load()
 ALLOWED = {"__future__", "argparse", "base64", "hashlib", "json", "sys", "pathlib", "typing"}
 
 
@@ -113,3 +131,44 @@ def test_a_changed_checkpoint_fails(good: Sample, tmp_path: Path) -> None:
 def test_a_malformed_receipt_fails_by_name(good: Sample, tmp_path: Path) -> None:
     code, out = run(good, tmp_path, {"checkpoint": good.receipt["checkpoint"]})
     assert code == 1 and "FAILED: the receipt is malformed" in out
+
+
+def test_its_table_is_docket_s_table() -> None:
+    table = _load().CLEAR_FIELDS_V2
+    assert {key: frozenset(names) for key, names in table.items()} == dict(CLEAR_FIELDS)
+
+
+@settings(max_examples=200)
+@given(
+    event_type=st.sampled_from([*sorted({t for t, _ in CLEAR_FIELDS}), "Unknown"]),
+    data=st.dictionaries(
+        st.one_of(st.text(max_size=8), st.sampled_from(["procedure", "member", "items"])),
+        json_values,
+        max_size=6,
+    ),
+    metadata=st.dictionaries(st.text(max_size=8), json_values, max_size=4),
+    salt=st.binary(min_size=32, max_size=32).map(bytes.hex),
+)
+def test_its_v2_leaf_is_docket_s(
+    event_type: str, data: dict[str, Any], metadata: dict[str, Any], salt: str
+) -> None:
+    from events.disclosure import leaf_hash_v2
+
+    event = {
+        "position": 7,
+        "event_id": "0b6c8f0e-7d0c-4b8e-9a51-3f0d7c1e2a44",
+        "stream_id": "request-HX-2026-0001",
+        "stream_version": 2,
+        "event_type": event_type,
+        "schema_version": 1,
+        "occurred_at": "2026-12-01T10:00:00.000000Z",
+        "recorded_at": "2026-12-01T10:00:01.000000Z",
+        "data": data,
+        "metadata": metadata,
+        "salt": salt,
+    }
+    try:
+        ours = leaf_hash_v2(event)
+    except rfc8785.CanonicalizationError:
+        return
+    assert CHECK_LOG.leaf_hash_v2(event) == ours

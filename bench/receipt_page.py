@@ -63,10 +63,24 @@ async function timed(name, rounds) {
 """
 
 
+#: A page as the request page would use the script: one element names the receipt.
+CHECKED_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>receipt check</title></head>
+<body>
+<div id="outcome" data-docket-receipt="/{receipt}" data-log-key="/log-key.txt"
+     data-witnesses="/witnesses.json"></div>
+<script src="/receipt.js"></script>
+</body>
+</html>
+"""
+
+
 @contextmanager
 def serve(files: Mapping[str, bytes]) -> Iterator[str]:
-    """Serve the page at `/`, the script at `/receipt.js` and `files` by name; yields the
-    base URL."""
+    """Serve the page at `/`, the script at `/receipt.js`, `files` by name, and at
+    `/check/<name>` a page whose element names `/<name>` as its receipt; yields the base
+    URL."""
     content = {
         "/": (PAGE.encode(), "text/html; charset=utf-8"),
         "/receipt.js": (SCRIPT.read_bytes(), "text/javascript; charset=utf-8"),
@@ -76,7 +90,11 @@ def serve(files: Mapping[str, bytes]) -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            found = content.get(self.path.split("?")[0])
+            path = self.path.split("?")[0]
+            found = content.get(path)
+            if found is None and path.startswith("/check/"):
+                page = CHECKED_PAGE.format(receipt=path.removeprefix("/check/"))
+                found = (page.encode(), "text/html; charset=utf-8")
             if found is None:
                 self.send_error(404)
                 return

@@ -408,5 +408,48 @@
     return words;
   }
 
-  global.DocketReceipt = { jcs, verify, describe, render, CanonicalizationError };
+  // --- on a page -------------------------------------------------------------------------
+
+  async function fetched(url, as) {
+    const answer = await fetch(url, { headers: { Accept: as === "json" ? "application/json" : "text/plain" } });
+    if (!answer.ok) throw new Error(url + " answered " + answer.status);
+    return as === "json" ? answer.json() : answer.text();
+  }
+
+  /**
+   * Verifies the receipt an element names and writes the outcome into it:
+   * <div data-docket-receipt="/public/requests/HX-2026-0042/receipt"
+   *      data-log-key="/public/log-key" data-witnesses="/public/log/witnesses"></div>
+   * The witness policy is {quorum, witnesses: [{name, vkey}]}; without data-witnesses no
+   * cosignature is asked for.
+   */
+  async function check(element) {
+    const ds = element.dataset;
+    try {
+      const [receipt, logKey, policy] = await Promise.all([
+        fetched(ds.docketReceipt, "json"),
+        fetched(ds.logKey || "/public/log-key", "text"),
+        ds.witnesses ? fetched(ds.witnesses, "json") : Promise.resolve({ quorum: 0, witnesses: [] }),
+      ]);
+      const keys = (policy.witnesses || []).map((w) => w.vkey || w.key);
+      const quorum = Number.isInteger(policy.quorum) ? policy.quorum : keys.length;
+      return render(element, await verify(receipt, logKey.trim(), keys, quorum));
+    } catch (error) {
+      element.replaceChildren();
+      element.dataset.verified = "no";
+      const line = document.createElement("p");
+      line.className = "receipt-failed";
+      line.textContent = "The receipt could not be checked: " + error.message;
+      element.append(line);
+      return { ok: false, headline: line.textContent, lines: [] };
+    }
+  }
+
+  if (typeof document !== "undefined") {
+    const start = () => document.querySelectorAll("[data-docket-receipt]").forEach(check);
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+    else start();
+  }
+
+  global.DocketReceipt = { jcs, verify, describe, render, check, CanonicalizationError };
 })(typeof window !== "undefined" ? window : globalThis);

@@ -54,8 +54,14 @@ def site(good: Sample) -> Iterator[str]:
         "few.json": _few_cosignatures(good),
         "proof.json": _bad_proof(good),
         "keys.json": keys,
+        "witnesses.json": {
+            "quorum": 2,
+            "witnesses": [{"name": w.name, "vkey": w.vkey} for w in good.witnesses],
+        },
     }
-    with receipt_page.serve({k: json.dumps(v).encode() for k, v in files.items()}) as url:
+    served = {k: json.dumps(v).encode() for k, v in files.items()}
+    served["log-key.txt"] = good.log_key.encode() + b"\n"
+    with receipt_page.serve(served) as url:
         yield url
 
 
@@ -124,6 +130,27 @@ def test_a_witness_named_twice_counts_once(page: Any, good: Sample) -> None:
     )
     assert not outcome["ok"]
     assert [f["check"] for f in outcome["failures"]] == ["quorum"]
+
+
+@pytest.mark.parametrize(("name", "verified"), [("good.json", "yes"), ("tampered.json", "no")])
+def test_an_element_naming_its_receipt_is_checked_on_load(
+    page: Any, site: str, name: str, verified: str
+) -> None:
+    page.goto(f"{site}/check/{name}")
+    page.wait_for_selector(f"#outcome[data-verified={verified}]")
+    shown = page.locator("#outcome").inner_text()
+    expected = "This approval is in" if verified == "yes" else "Not verified"
+    assert shown.startswith(expected)
+    page.goto(site + "/")
+
+
+def test_a_receipt_that_cannot_be_fetched_is_said_so(page: Any, site: str) -> None:
+    page.goto(f"{site}/check/missing.json")
+    page.wait_for_selector("#outcome[data-verified=no]")
+    assert (
+        "could not be checked: /missing.json answered 404" in page.locator("#outcome").inner_text()
+    )
+    page.goto(site + "/")
 
 
 def _values(rng: random.Random, depth: int = 0) -> Any:

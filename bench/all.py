@@ -86,7 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=db.default_events(200_000))
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--only", default="b1,b2,b3,b4,b5,b6,b7,b8,b12")
+    parser.add_argument("--only", default="b1,b2,b3,b4,b5,b6,b7,b8,b11,b12")
     parser.add_argument("--keep", action="store_true", help="keep the generated databases")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite BENCHMARKS.md")
     args = parser.parse_args()

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 import rfc8785
 
-__all__ = ["CanonicalizationError", "canonical"]
+__all__ = ["CanonicalizationError", "canonical", "dumps_plain", "is_plain"]
 
 CanonicalizationError = rfc8785.CanonicalizationError
 
@@ -98,3 +98,20 @@ def _with_float_fragments(value: Any) -> Any:
     if kind is list or kind is tuple:
         return [_with_float_fragments(item) for item in value]
     return value
+
+
+def is_plain(value: Any) -> bool:
+    """True when `dumps_plain(value)` is `canonical(value)` (no float, no late key, no odd
+    type), so that a caller serialising several parts of one value walks it only once."""
+    try:
+        return _walk(value) == _PLAIN
+    except (_Unsupported, AttributeError, RecursionError):
+        return False
+
+
+def dumps_plain(value: Any) -> bytes:
+    """orjson's sorted, strict-integer bytes of a value `is_plain` accepted.
+
+    Raises `orjson.JSONEncodeError` where orjson refuses (surrogates, big integers): the
+    caller then falls back to `canonical`."""
+    return orjson.dumps(value, option=_OPTIONS)

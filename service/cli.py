@@ -19,6 +19,7 @@ from service import bootstrap
 from service.commands import CommandService
 from service.db import upgrade_to_head
 from service.logging import configure_logging
+from service.receipt_cli import app as receipt_app
 from service.report_cli import report_command
 from service.runtime import Runtime
 from service.settings import get_settings
@@ -283,6 +284,8 @@ def token_revoke(token_id: str = typer.Argument(..., metavar="ID")) -> None:
         raise typer.Exit(code=1)
     typer.echo(f"revoked {token_id}")
 
+
+app.add_typer(receipt_app, name="receipt")
 
 roster_app = typer.Typer(help="The committee's roster.", no_args_is_help=True)
 app.add_typer(roster_app, name="roster")

@@ -6,6 +6,8 @@ of what they are trusting. See docs/VERIFYING.md.
 
     python check_log.py checkpoint.note log.key [--bundle docket-log.jsonl]
                         [--inclusion proof.json] [--consistency proof.json]
+    python check_log.py receipt receipt.json log.key [--witness witness.key ...]
+                        [--quorum K]
 
 Exit status 0 when everything given verifies, 1 naming what does not.
 """
@@ -18,6 +20,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
@@ -187,7 +190,192 @@ def check_consistency(proof: dict[str, object], size: int, root: bytes) -> None:
     print(f"consistency: the tree of {second} extends the signed tree of {first}")
 
 
+# -- receipts (SPEC §6.2): disclosed events, their proofs, a cosigned checkpoint -------------
+
+#: the members of an event's disclosed form: c(e) of canonical form v2
+DISCLOSED = [
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "recorded_at",
+    "data",
+    "sealed",
+]
+
+
+#: SPEC §7.1: the clear fields of `data` by (event type, schema version); every other
+#: field, and all of `metadata`, is sealed. Written out here so that this file needs
+#: nothing of Docket (a test holds it equal to Docket's table).
+CLEAR_FIELDS_V2: dict[tuple[str, int], set[str]] = {
+    ("MemberSeated", 1): {"member", "term_start", "term_end"},
+    ("MemberDeparted", 1): {"member", "on"},
+    ("RequestSubmitted", 1): {
+        "request_id", "applicant", "channel", "title", "items", "urgent",
+        "requested_validity_months", "disclosure",
+    },
+    ("RequestCirculated", 1): {"procedure"},
+    ("HoldPlaced", 1): {"procedure"},
+    ("HoldReleased", 1): {"procedure"},
+    ("HoldLapsed", 1): {"procedure"},
+    ("InformationRequested", 1): {"procedure"},
+    ("InformationProvided", 1): {"procedure"},
+    ("ReviewStepRecorded", 1): {"procedure"},
+    ("ExemptionApproved", 1): {
+        "procedure", "valid_from", "valid_until", "letter_ref", "shipments_allowed",
+    },
+    ("ExemptionRefused", 1): {"procedure"},
+    ("ExtensionRefused", 1): {"procedure"},
+    ("AmendmentRefused", 1): {"procedure"},
+    ("RequestWithdrawn", 1): {"procedure"},
+    ("ExtensionRequested", 1): {"procedure", "requested_until"},
+    ("ExtensionGranted", 1): {"procedure", "valid_until"},
+    ("AmendmentRequested", 1): {"procedure", "items"},
+    ("AmendmentApproved", 1): {"procedure", "items"},
+    ("ShipmentRecorded", 1): {"shipment_no", "shipped_on"},
+    ("EntryAnnotated", 1): {"target_position"},
+    ("EventRetracted", 1): {"target_position"},
+}  # fmt: skip
+
+
+def leaf_hash_v2(event: dict[str, Any]) -> bytes:
+    """The leaf of an event given whole (an export line, with its `salt`), canonical form
+    v2: the disclosed form holds the clear fields of `data` and
+    `sealed = SHA-256(salt bytes || JCS({"data": <the other fields>, "metadata": ...}))`.
+    (For the bundle check once the log is in v2; receipts give the disclosed form.)"""
+    clear_names = CLEAR_FIELDS_V2.get((event["event_type"], event["schema_version"]), set())
+    clear = {k: v for k, v in event["data"].items() if k in clear_names}
+    sealed = {k: v for k, v in event["data"].items() if k not in clear_names}
+    salt = bytes.fromhex(event["salt"])
+    if len(salt) != 32 or salt.hex() != event["salt"]:
+        raise Failed(f"position {event['position']}: the salt is not 64 lowercase hex digits")
+    form = {k: event[k] for k in DISCLOSED if k not in ("data", "sealed")}
+    form["data"] = clear
+    form["sealed"] = sha256(
+        salt + rfc8785.dumps({"data": sealed, "metadata": event["metadata"]})
+    ).hex()
+    return sha256(b"\x00" + rfc8785.dumps(form))
+
+
+def read_key(value: str) -> str:
+    """A verifier key given as its text or as a file holding it."""
+    path = Path(value)
+    return path.read_text().strip() if "+" not in value and path.is_file() else value.strip()
+
+
+def inclusion_root(leaf: bytes, index: int, size: int, path: list[bytes]) -> bytes | None:
+    """The root an RFC 9162 inclusion proof leads to, or None if its length is wrong."""
+    fn, sn, r = index, size - 1, leaf
+    for sibling in path:
+        if sn == 0:
+            return None
+        if fn % 2 == 1 or fn == sn:
+            r = node(sibling, r)
+            while fn % 2 == 0 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node(r, sibling)
+        fn, sn = fn >> 1, sn >> 1
+    return r if sn == 0 else None
+
+
+def cosigners(note: str, witness_keys: list[str]) -> list[str]:
+    """The witnesses with a valid C2SP cosignature/v1 line on the note (key type 0x04).
+
+    The line is `— <name> base64(key id || 8-byte big-endian time || Ed25519 signature)`;
+    the signature is over `cosignature/v1\\ntime <time>\\n` and the note's text."""
+    body, _, lines = note.partition("\n\n")
+    body += "\n"
+    found = []
+    for key in dict.fromkeys(k.strip() for k in witness_keys):  # each witness once
+        name, key_id_hex, key_b64 = key.split("+", 2)
+        raw = base64.b64decode(key_b64)
+        if len(raw) != 33 or raw[0] != 0x04:
+            raise Failed(f"witness key {name} is not a cosignature/v1 key (type byte 0x04)")
+        key_id = sha256(name.encode() + b"\n" + raw)[:4]
+        if key_id.hex() != key_id_hex:
+            raise Failed(f"witness key {name}: its id does not match its name and bytes")
+        for line in lines.splitlines():
+            signer, _, blob = line.removeprefix("\u2014 ").partition(" ")
+            signature = base64.b64decode(blob)
+            if signer != name or len(signature) != 76 or signature[:4] != key_id:
+                continue
+            time = int.from_bytes(signature[4:12], "big")
+            message = f"cosignature/v1\ntime {time}\n{body}".encode()
+            try:
+                Ed25519PublicKey.from_public_bytes(raw[1:]).verify(signature[12:], message)
+            except InvalidSignature:
+                continue
+            found.append(name)
+            break
+    return found
+
+
+def check_receipt(
+    receipt: dict[str, Any], log_key: str, witness_keys: list[str], quorum: int
+) -> None:
+    """Every event of the receipt is in the tree the log signed and the witnesses cosigned."""
+    size, root = check_checkpoint(receipt["checkpoint"], log_key)
+    origin = receipt["checkpoint"].split("\n", 1)[0]
+    if receipt["log"]["origin"] != origin:
+        raise Failed(f"the receipt names log {receipt['log']['origin']}, the checkpoint {origin}")
+    names = cosigners(receipt["checkpoint"], witness_keys)
+    if len(names) < quorum:
+        raise Failed(f"{len(names)} valid witness cosignatures, {quorum} required")
+    print(f"cosignatures: {len(names)} of {len(witness_keys)} witnesses ({quorum} required)")
+    stream = "request-" + receipt["request_id"]
+    for event in receipt["events"]:
+        where = f"event at position {event['position']} (stream version {event['stream_version']})"
+        if sorted(k for k in event if k not in ("leaf_index", "inclusion_proof")) != sorted(
+            DISCLOSED
+        ):
+            raise Failed(f"{where}: not a disclosed form")
+        if event["stream_id"] != stream:
+            raise Failed(f"{where}: of stream {event['stream_id']}, not {stream}")
+        if event["leaf_index"] != event["position"] - 1:
+            raise Failed(f"{where}: leaf_index is not position - 1")
+        leaf = sha256(b"\x00" + rfc8785.dumps({k: event[k] for k in DISCLOSED}))
+        path = [digest(p) for p in event["inclusion_proof"]]
+        if not 0 <= event["leaf_index"] < size:
+            raise Failed(f"{where}: not in a tree of {size}")
+        if inclusion_root(leaf, event["leaf_index"], size, path) != root:
+            raise Failed(f"{where}: the inclusion proof does not reach the signed root")
+        print(f"event: position {event['position']}, {event['event_type']}, in the signed tree")
+    for event in receipt["pending"]:
+        if event["position"] <= size:
+            raise Failed(f"pending event at position {event['position']} is covered yet unproven")
+    if receipt["pending"]:
+        print(f"pending: {len(receipt['pending'])} events not yet under a checkpoint")
+    print(f"receipt of {receipt['request_id']}: {len(receipt['events'])} events verified")
+
+
+def receipt_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="check_log.py receipt", description="Check a receipt.")
+    parser.add_argument("receipt", type=Path)
+    parser.add_argument("key", help="the log's verifier key, or a file holding it")
+    parser.add_argument("--witness", action="append", default=[], help="a witness key (or file)")
+    parser.add_argument("--quorum", type=int, default=None, help="default: every witness")
+    args = parser.parse_args(argv)
+    witnesses = [read_key(w) for w in args.witness]
+    quorum = len(witnesses) if args.quorum is None else args.quorum
+    try:
+        receipt = json.loads(args.receipt.read_text())
+        check_receipt(receipt, read_key(args.key), witnesses, quorum)
+    except Failed as failed:
+        print(f"FAILED: {failed}")
+        return 1
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        print(f"FAILED: the receipt is malformed ({type(error).__name__}: {error})")
+        return 1
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["receipt"]:
+        return receipt_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("key", type=Path)

@@ -30,7 +30,9 @@ PublicStatus = Literal[
 CACHE_CONTROL = "public, max-age=60"
 ATOM_MEDIA_TYPE = "application/atom+xml; charset=utf-8"
 JSON_FEED_MEDIA_TYPE = "application/feed+json"
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8; header=present"
+# No `header=present` (RFC 4180 allows it): libhxl, and so HXL Proxy, recognise a CSV
+# answer only as `text/csv` or `text/csv; charset=...` and refuse any other parameter.
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 HTML_MEDIA_TYPE = "text/html; charset=utf-8"
 
 

@@ -6,8 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The base URL of links when `DOCKET_PUBLIC_URL` is unset (development and tests only).
+DEVELOPMENT_PUBLIC_URL = "http://localhost:8000"
 
 
 class Settings(BaseSettings):
@@ -20,6 +23,9 @@ class Settings(BaseSettings):
     read_database_url: str | None = None
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"
+
+    #: Links, feed ids and receipts use it, never the request's Host header.
+    public_url: str | None = None
 
     signing_key_file: Path = Path("docket-signing.key")
     log_origin: str = "docket.example.org/log"
@@ -38,9 +44,26 @@ class Settings(BaseSettings):
     checkpoint_interval_seconds: float = Field(default=60.0, gt=0)
     projection_lag_bound: int = Field(default=10_000, ge=0)
 
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, _, rest = value.partition("://")
+        if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#@ "):
+            raise ValueError(
+                "DOCKET_PUBLIC_URL is an absolute http(s) URL without query, fragment or "
+                "credentials, e.g. https://docket.example.org"
+            )
+        return value.rstrip("/")
+
     @model_validator(mode="after")
     def _production_needs_real_values(self) -> Settings:
         if self.environment == "production":
+            if self.public_url is None:
+                raise ValueError(
+                    "DOCKET_PUBLIC_URL is required in production: links and feed ids use it"
+                )
             if not self.signing_key_file.exists():
                 raise ValueError(
                     "DOCKET_SIGNING_KEY_FILE must name an existing Ed25519 key in production"

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from projections.public import public_request, public_requests, public_statistics, time_text
 from service.api.problems import NotFound, Unprocessable, problem_openapi
 from service.public import feeds, pages
+from service.public.base_url import get_public_url
 from service.public.conditional import http_date, last_modified_for, make_etag, not_modified
 from service.public.source import PublicSource, SqlPublicSource
 
@@ -53,6 +54,7 @@ async def get_now() -> datetime:
 
 Source = Annotated[PublicSource, Depends(get_public_source)]
 Now = Annotated[datetime, Depends(get_now)]
+PublicUrl = Annotated[str, Depends(get_public_url)]
 
 Render = Callable[[], Awaitable[tuple[bytes | str, int]]]
 
@@ -84,10 +86,6 @@ async def _answer(
 
 def _json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 async def _records(source: PublicSource, now: datetime) -> list[dict[str, Any]]:
@@ -161,19 +159,19 @@ async def get_public_stats(request: Request, source: Source, now: Now) -> Respon
 
 
 @router.get("/public/feed.atom", include_in_schema=False)
-async def atom_feed(request: Request, source: Source, now: Now) -> Response:
+async def atom_feed(request: Request, source: Source, now: Now, base: PublicUrl) -> Response:
     async def render() -> tuple[bytes, int]:
         records = await _records(source, now)
-        return feeds.atom_feed(records, _base_url(request), _updated(records, now)), 200
+        return feeds.atom_feed(records, base, _updated(records, now)), 200
 
     return await _answer(request, source, now, ATOM_MEDIA_TYPE, render)
 
 
 @router.get("/public/feed.json", summary="JSON Feed 1.1 of public requests")
-async def json_feed(request: Request, source: Source, now: Now) -> Response:
+async def json_feed(request: Request, source: Source, now: Now, base: PublicUrl) -> Response:
     async def render() -> tuple[bytes, int]:
         records = await _records(source, now)
-        return _json(feeds.json_feed(records, _base_url(request))), 200
+        return _json(feeds.json_feed(records, base)), 200
 
     return await _answer(request, source, now, JSON_FEED_MEDIA_TYPE, render)
 

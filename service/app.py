@@ -18,6 +18,7 @@ from events.store import EventStore
 from projections.runner import ProjectionRunner
 from service.api.middleware import RequestContextMiddleware
 from service.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from service.api.security_headers import SecurityHeadersMiddleware
 from service.commands import CommandService
 from service.db import create_engine
 from service.logging import configure_logging
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     )
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, body_limit=settings.body_limit_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
 
     from service.api import commands, log, ops, reads
     from service.public import routes as public_routes

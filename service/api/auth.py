@@ -63,6 +63,21 @@ async def auditor_or_secretariat(caller: Annotated[Caller, Depends(authenticate)
     return caller
 
 
+async def optional_overseer(
+    request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
+) -> Caller | None:
+    """The secretariat or auditor calling, or None for anyone else (no token, a bad one,
+    another role): for answers that tell more to those who oversee (`/readyz`)."""
+    if not request.headers.get("authorization"):
+        return None
+    try:
+        caller = await authenticate(request, runtime)
+    except Unauthorized:
+        return None
+    return caller if caller.role in ("secretariat", "auditor") else None
+
+
 AnyCaller = Annotated[Caller, Depends(reader)]
 Secretariat = Annotated[Caller, Depends(secretariat)]
 Overseer = Annotated[Caller, Depends(auditor_or_secretariat)]
+MaybeOverseer = Annotated[Caller | None, Depends(optional_overseer)]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel
 
+from service.api.applicants import check_owner, refuse_occurred_at, without_hidden_times
 from service.api.auth import AnyCaller, Secretariat
 from service.api.problems import (
     Conflict,
@@ -183,12 +184,16 @@ async def provide_information(
 ) -> ORJSONResponse:
     if caller.role == "auditor":
         raise Forbidden("auditors read; they do not answer information requests")
-    if caller.role == "applicant":
-        state = await commands.request_state(request_id)
-        if state is None or state.applicant.get("name") != caller.org:
-            raise NotFound(f"no request {request_id} of {caller.org}")
+    await check_owner(commands, caller, request_id)
+    refuse_occurred_at(caller, body.occurred_at)
     meta = _meta(request, caller, idempotency_key, if_match)
-    return await _run(commands.on_request(request_id, body, meta))
+    try:
+        return await _run(commands.on_request(request_id, body, meta))
+    except Conflict as conflict:
+        told = without_hidden_times(caller, conflict)
+        if told is conflict:
+            raise
+        raise told from None
 
 
 @router.post(

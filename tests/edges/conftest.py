@@ -15,6 +15,7 @@ from service.db import create_engine
 from service.settings import Settings
 from service.tokens import create_token
 from tests.api.conftest import OTHER_ORG, WHO
+from tests.api.conftest import api as api  # the in-process app fixture, here too
 from tests.conftest import run_async
 from tests.serving import serve
 

@@ -11,13 +11,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from events.bundle import BundleError, verify_bundle
-from events.checkpoints import Signer, load_or_create_signing_key
+from events.checkpoints import Signer
 from events.log_tree import LogTree
 from events.store import EventStore
 from events.transfer import ImportRefused, export_log, import_log
 from events.verify_log import LogReport, verify_log
 from projections.runner import ProjectionLockBusy, ProjectionRunner
 from service.db import upgrade_to_head
+from service.keys import key_app, open_signing_key
 from service.logging import configure_logging
 from service.settings import Settings, get_settings
 
@@ -87,10 +88,7 @@ async def _verify(*, show_progress: bool) -> LogReport:
 
 
 def _signer(settings: Settings) -> Signer:
-    key = load_or_create_signing_key(
-        settings.signing_key_file, create=settings.environment != "production"
-    )
-    return Signer(settings.log_origin, key)
+    return Signer(settings.log_origin, open_signing_key(settings))
 
 
 @app.command()
@@ -296,6 +294,7 @@ def token_revoke(token_id: str = typer.Argument(..., metavar="ID")) -> None:
 
 roster_app = typer.Typer(help="The committee's roster.", no_args_is_help=True)
 app.add_typer(roster_app, name="roster")
+app.add_typer(key_app, name="key")
 
 
 async def _with_commands(work: Any) -> Any:

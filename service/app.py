@@ -10,9 +10,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import ORJSONResponse
 
-from events.checkpoints import Signer, load_or_create_signing_key
+from events.checkpoints import Signer
 from events.log_tree import CheckpointWriter, LogTree
 from events.store import EventStore
 from projections.runner import ProjectionRunner
@@ -21,6 +20,7 @@ from service.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from service.api.security_headers import SecurityHeadersMiddleware
 from service.commands import CommandService
 from service.db import create_engine
+from service.keys import open_signing_key
 from service.logging import configure_logging
 from service.runtime import Runtime
 from service.settings import Settings, get_settings
@@ -62,9 +62,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         tree = LogTree(store)
         signer = Signer(
             settings.log_origin,
-            load_or_create_signing_key(
-                settings.signing_key_file, create=settings.environment != "production"
-            ),
+            open_signing_key(settings),
         )
         runtime.extras["tree"] = tree
         runtime.extras["signer"] = signer
@@ -97,7 +95,6 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         title="Docket",
         version="1.0",
         summary="The verifiable audit log of a sanctions committee's humanitarian exemptions",
-        default_response_class=ORJSONResponse,
         lifespan=lifespan,
     )
     install_problem_handlers(app)

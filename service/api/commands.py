@@ -3,11 +3,11 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel
 
 from service.api.applicants import check_owner, refuse_occurred_at, without_hidden_times
 from service.api.auth import AnyCaller, Secretariat
+from service.api.json_answer import JsonAnswer
 from service.api.problems import (
     Conflict,
     Forbidden,
@@ -75,14 +75,14 @@ async def _service(request: Request) -> CommandService:
 Commands = Annotated[CommandService, Depends(_service)]
 
 
-def _respond(outcome: Outcome) -> ORJSONResponse:
+def _respond(outcome: Outcome) -> JsonAnswer:
     headers = {}
     if outcome.stream_version is not None:
         headers["ETag"] = f'"{outcome.stream_version}"'
-    return ORJSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+    return JsonAnswer(outcome.body, status_code=outcome.status_code, headers=headers)
 
 
-async def _run(coro: Any) -> ORJSONResponse:
+async def _run(coro: Any) -> JsonAnswer:
     try:
         outcome = await coro
     except RuleBroken as broken:
@@ -101,7 +101,7 @@ def _request_route(path: str, model: type[cmd.Command], summary: str) -> None:
         commands: Commands,
         idempotency_key: IdempotencyKey = None,
         if_match: IfMatch = None,
-    ) -> ORJSONResponse:
+    ) -> JsonAnswer:
         meta = _meta(request, caller, idempotency_key, if_match)
         return await _run(commands.on_request(request_id, body, meta))
 
@@ -122,7 +122,7 @@ async def submit_request(
     caller: Secretariat,
     commands: Commands,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     return await _run(commands.submit(body, _meta(request, caller, idempotency_key, None)))
 
 
@@ -162,7 +162,7 @@ async def release_hold(
     commands: Commands,
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     meta = _meta(request, caller, idempotency_key, if_match)
     return await _run(commands.on_request(request_id, body, meta, member=member))
 
@@ -181,7 +181,7 @@ async def provide_information(
     commands: Commands,
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     if caller.role == "auditor":
         raise Forbidden("auditors read; they do not answer information requests")
     await check_owner(commands, caller, request_id)
@@ -209,7 +209,7 @@ async def release_all(
     caller: Secretariat,
     commands: Commands,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     meta = _meta(request, caller, idempotency_key, None)
     return await _run(commands.release_all(member, body, meta))
 
@@ -227,7 +227,7 @@ async def seat_member(
     caller: Secretariat,
     commands: Commands,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     return await _run(commands.seat_member(body, _meta(request, caller, idempotency_key, None)))
 
 
@@ -244,6 +244,6 @@ async def depart_member(
     caller: Secretariat,
     commands: Commands,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     meta = _meta(request, caller, idempotency_key, None)
     return await _run(commands.depart_member(member, body, meta))

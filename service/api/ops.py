@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.auth import MaybeOverseer, Overseer
+from service.api.json_answer import JsonAnswer
 from service.api.problems import Forbidden, Unauthorized, problem_openapi
 from service.metrics import LOG_HEAD, PROJECTION_LAG
 from service.runtime import Runtime, get_runtime
@@ -35,18 +36,18 @@ async def readyz(
         body = {"status": "unavailable"}
         if overseer is not None:
             body["detail"] = str(exc).splitlines()[0][:200]
-        return ORJSONResponse(body, status_code=503, headers={"Retry-After": "2"})
+        return JsonAnswer(body, status_code=503, headers={"Retry-After": "2"})
     ready = lag <= runtime.settings.projection_lag_bound
     body = {"status": "ok" if ready else "lagging"}
     if overseer is not None:
         body |= {"log_head": head, "projection_lag": lag}
     if not ready:
-        return ORJSONResponse(
+        return JsonAnswer(
             {"status": "unavailable"} if overseer is None else body,
             status_code=503,
             headers={"Retry-After": "2"},
         )
-    return ORJSONResponse(body)
+    return JsonAnswer(body)
 
 
 @router.get(

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import and_, select
 
 from events.model import parse_utc, utc_text
@@ -20,6 +19,7 @@ from projections.stats import RequestFacts, hold_stats, processing_stats
 from projections.tables import held_by_is, holds, request_state, status_at, status_is
 from service.api.applicants import check_owner, no_such_request, owns
 from service.api.auth import AnyCaller, Overseer
+from service.api.json_answer import JsonAnswer
 from service.api.problems import Forbidden, NotFound, Unauthorized, Unprocessable, problem_openapi
 from service.commands import CommandService
 from service.runtime import Runtime, get_runtime
@@ -173,7 +173,7 @@ async def get_request(
     id: RequestIdPath,
     as_of: Time = None,
     at_position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     moment = _time(as_of, "as_of")
     # ownership on the current state first: a fold as of a time before another
     # organisation's submission must answer as one after it does
@@ -182,9 +182,7 @@ async def get_request(
     _own(caller, state, id)
     assert state is not None
     document = request.view(state, moment or datetime.now(UTC), _zone(runtime))
-    return ORJSONResponse(
-        _shown_to(caller, document), headers={"ETag": f'"{state.stream_version}"'}
-    )
+    return JsonAnswer(_shown_to(caller, document), headers={"ETag": f'"{state.stream_version}"'})
 
 
 @router.get(

@@ -16,6 +16,7 @@ from events.log_tree import CheckpointWriter, LogTree
 from events.store import EventStore
 from projections.runner import ProjectionRunner
 from service.api.middleware import RequestContextMiddleware
+from service.api.openapi_responses import complete as complete_responses
 from service.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from service.api.security_headers import SecurityHeadersMiddleware
 from service.commands import CommandService
@@ -119,7 +120,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             schema["components"]["securitySchemes"] = {
                 "bearer": {"type": "http", "scheme": "bearer"}
             }
-            app.openapi_schema = schema
+            app.openapi_schema = complete_responses(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

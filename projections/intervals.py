@@ -48,7 +48,7 @@ from typing import Any
 from projections import holds as hold_rows
 from projections.history import EventRow, request_id_of
 from projections.request import RequestState, Status, evolve, fold, status
-from projections.request import _time as request_time_text
+from projections.request.state import _time as request_time_text
 
 __all__ = [
     "SUMMARY_FIELDS",

@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import Table, and_, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events.types import REQUEST_STREAM_PREFIX
 from projections import interval_tables as tables
-from projections.history import REQUEST_STREAM_PREFIX, EventRow
+from projections.history import EventRow
 from projections.intervals import HoldInterval, StatusInterval, StreamHead, Version, advance
-from projections.tables import insert_records
+from projections.writes import insert_records
 
 #: Reads a stream's events with positions up to `to_position`, in version order, at
 #: their latest schema version (`EventStore.read_stream(stream_id, to_position=...)`).

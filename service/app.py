@@ -8,11 +8,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import ORJSONResponse
 
 from service import bootstrap
 from service.api.middleware import RequestContextMiddleware
+from service.api.openapi_responses import complete as complete_responses
 from service.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from service.api.security_headers import SecurityHeadersMiddleware
 from service.logging import configure_logging
 from service.settings import Settings, get_settings
 
@@ -48,11 +49,11 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         title="Docket",
         version="1.0",
         summary="The verifiable audit log of a sanctions committee's humanitarian exemptions",
-        default_response_class=ORJSONResponse,
         lifespan=lifespan,
     )
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, body_limit=settings.body_limit_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
 
     from service.api import commands, log, ops, reads
     from service.public import routes as public_routes
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             schema["components"]["securitySchemes"] = {
                 "bearer": {"type": "http", "scheme": "bearer"}
             }
-            app.openapi_schema = schema
+            app.openapi_schema = complete_responses(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

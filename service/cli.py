@@ -18,6 +18,7 @@ from projections.runner import ProjectionLockBusy
 from service import bootstrap
 from service.commands import CommandService
 from service.db import upgrade_to_head
+from service.keys import key_app
 from service.logging import configure_logging
 from service.receipt_cli import app as receipt_app
 from service.report_cli import report_command
@@ -289,6 +290,7 @@ app.add_typer(receipt_app, name="receipt")
 
 roster_app = typer.Typer(help="The committee's roster.", no_args_is_help=True)
 app.add_typer(roster_app, name="roster")
+app.add_typer(key_app, name="key")
 
 
 def _with_commands(work: Callable[[CommandService], Awaitable[T]]) -> T:

@@ -11,7 +11,7 @@ from functools import cached_property
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
-from events.checkpoints import Signer, load_or_create_signing_key
+from events.checkpoints import Signer
 from events.log_tree import CheckpointWriter, LogTree
 from events.store import EventStore
 from projections.runner import ProjectionRunner
@@ -42,10 +42,11 @@ class Runtime:
 
     @cached_property
     def signer(self) -> Signer:
-        """The log's checkpoint signer (its key created outside production if missing)."""
-        create = self.settings.environment != "production"
-        key = load_or_create_signing_key(self.settings.signing_key_file, create=create)
-        return Signer(self.settings.log_origin, key)
+        """The log's checkpoint signer (`service.keys.open_signing_key`: production never
+        creates a key; development creates one, loudly)."""
+        from service.keys import open_signing_key  # the key rules and its CLI live together
+
+        return Signer(self.settings.log_origin, open_signing_key(self.settings))
 
     @cached_property
     def commands(self) -> CommandService:

@@ -6,8 +6,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+#: The base URL of links when `DOCKET_PUBLIC_URL` is unset (development and tests only).
+DEVELOPMENT_PUBLIC_URL = "http://localhost:8000"
+
+
+#: The example origin of the defaults: a log published under it cannot be told from any
+#: other deployment that forgot to set DOCKET_LOG_ORIGIN.
+PLACEHOLDER_LOG_ORIGIN = "docket.example.org/log"
 
 
 class Settings(BaseSettings):
@@ -18,11 +27,17 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./docket.db"
     read_database_url: str | None = None
+    #: A file holding the database password (a compose/Kubernetes secret), put into
+    #: `database_url` at start-up so the password is in no environment variable.
+    database_password_file: Path | None = None
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"
 
+    #: Links, feed ids and receipts use it, never the request's Host header.
+    public_url: str | None = None
+
     signing_key_file: Path = Path("docket-signing.key")
-    log_origin: str = "docket.example.org/log"
+    log_origin: str = PLACEHOLDER_LOG_ORIGIN
 
     time_zone: str = "America/New_York"
     working_days: int = Field(default=5, ge=1, le=60)
@@ -38,12 +53,48 @@ class Settings(BaseSettings):
     checkpoint_interval_seconds: float = Field(default=60.0, gt=0)
     projection_lag_bound: int = Field(default=10_000, ge=0)
 
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, _, rest = value.partition("://")
+        if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#@ "):
+            raise ValueError(
+                "DOCKET_PUBLIC_URL is an absolute http(s) URL without query, fragment or "
+                "credentials, e.g. https://docket.example.org"
+            )
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _password_from_its_file(self) -> Settings:
+        if self.database_password_file is not None:
+            password = self.database_password_file.read_text().rstrip("\r\n")
+            url = make_url(self.database_url).set(password=password)
+            self.database_url = url.render_as_string(hide_password=False)
+        return self
+
     @model_validator(mode="after")
     def _production_needs_real_values(self) -> Settings:
         if self.environment == "production":
+            if self.public_url is None:
+                raise ValueError(
+                    "DOCKET_PUBLIC_URL is required in production: links and feed ids use it"
+                )
             if not self.signing_key_file.exists():
                 raise ValueError(
-                    "DOCKET_SIGNING_KEY_FILE must name an existing Ed25519 key in production"
+                    "DOCKET_SIGNING_KEY_FILE must name an existing Ed25519 key in production "
+                    "(`docket key generate FILE` makes one); production never creates a key"
+                )
+            if self.signing_key_file.stat().st_mode & 0o077:
+                raise ValueError(
+                    f"DOCKET_SIGNING_KEY_FILE {self.signing_key_file} is readable by group or "
+                    f"others: chmod 600 it"
+                )
+            if self.log_origin == PLACEHOLDER_LOG_ORIGIN:
+                raise ValueError(
+                    "DOCKET_LOG_ORIGIN is the placeholder docket.example.org/log: set the "
+                    "log's own origin (e.g. docket.committee.example/log) in production"
                 )
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production runs on PostgreSQL: set DOCKET_DATABASE_URL")

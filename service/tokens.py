@@ -96,11 +96,16 @@ async def revoke_token(engine: AsyncEngine, token_id: str) -> bool:
 
 async def find_caller(engine: AsyncEngine, secret: str) -> Caller | None:
     """The live token with this secret, if any."""
+    return await find_caller_by_hash(engine, hash_token(secret))
+
+
+async def find_caller_by_hash(engine: AsyncEngine, digest: str) -> Caller | None:
+    """The live token whose SHA-256 hex is `digest`, if any."""
     async with engine.connect() as conn:
         row = (
             await conn.execute(
                 sa.select(tokens.c.id, tokens.c.name, tokens.c.role, tokens.c.org).where(
-                    tokens.c.token_hash == hash_token(secret), tokens.c.revoked_at.is_(None)
+                    tokens.c.token_hash == digest, tokens.c.revoked_at.is_(None)
                 )
             )
         ).first()

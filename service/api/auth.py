@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from service.api.problems import Forbidden, Unauthorized
+from service.api.token_cache import CACHE, token_digest, well_formed
 from service.runtime import Runtime, get_runtime
-from service.tokens import Caller, find_caller
-
-_CACHE_SECONDS = 5.0  # a revoked token stops working within this many seconds
-_cache: dict[str, tuple[float, Caller | None]] = {}
+from service.tokens import Caller, find_caller_by_hash
 
 
 async def authenticate(
@@ -27,21 +24,33 @@ async def authenticate(
             headers={"WWW-Authenticate": "Bearer"},
         )
     secret = secret.strip()
-    now = time.monotonic()
-    cached = _cache.get(secret)
-    if cached is not None and now - cached[0] < _CACHE_SECONDS:
-        caller = cached[1]
-    else:
-        caller = await find_caller(runtime.engine, secret)
-        if len(_cache) > 10_000:
-            _cache.clear()
-        _cache[secret] = (now, caller)
+    if not well_formed(secret):  # refused before it is hashed, looked up or cached
+        raise Unauthorized(
+            "not a Docket token (dkt_ and 43 characters, from `docket token create`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    digest = token_digest(secret)
+    caller = await current_caller(runtime, digest)
     if caller is None:
         raise Unauthorized(
             "the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
         )
     request.state.caller = caller
+    request.state.token_digest = digest
     return caller
+
+
+async def current_caller(runtime: Runtime, digest: str) -> Caller | None:
+    """The live token with this hash, through the process's bounded cache (so a
+    revocation is seen within `token_cache.TTL_SECONDS`)."""
+    return await CACHE.caller(digest, lambda d: find_caller_by_hash(runtime.engine, d))
+
+
+async def still_authorised(request: Request, runtime: Runtime) -> bool:
+    """Whether the token that opened this (long) request is still live: streams ask as
+    they go, so that a revocation ends them."""
+    digest = getattr(request.state, "token_digest", None)
+    return digest is not None and await current_caller(runtime, digest) is not None
 
 
 async def secretariat(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
@@ -63,6 +72,21 @@ async def auditor_or_secretariat(caller: Annotated[Caller, Depends(authenticate)
     return caller
 
 
+async def optional_overseer(
+    request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
+) -> Caller | None:
+    """The secretariat or auditor calling, or None for anyone else (no token, a bad one,
+    another role): for answers that tell more to those who oversee (`/readyz`)."""
+    if not request.headers.get("authorization"):
+        return None
+    try:
+        caller = await authenticate(request, runtime)
+    except Unauthorized:
+        return None
+    return caller if caller.role in ("secretariat", "auditor") else None
+
+
 AnyCaller = Annotated[Caller, Depends(reader)]
 Secretariat = Annotated[Caller, Depends(secretariat)]
 Overseer = Annotated[Caller, Depends(auditor_or_secretariat)]
+MaybeOverseer = Annotated[Caller | None, Depends(optional_overseer)]

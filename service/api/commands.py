@@ -3,10 +3,11 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel
 
+from service.api.applicants import check_owner, refuse_occurred_at, without_hidden_times
 from service.api.auth import AnyCaller, Secretariat
+from service.api.json_answer import JsonAnswer
 from service.api.problems import (
     Conflict,
     Forbidden,
@@ -73,14 +74,14 @@ async def _service(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Command
 Commands = Annotated[CommandService, Depends(_service)]
 
 
-def _respond(outcome: Outcome) -> ORJSONResponse:
+def _respond(outcome: Outcome) -> JsonAnswer:
     headers = {}
     if outcome.stream_version is not None:
         headers["ETag"] = f'"{outcome.stream_version}"'
-    return ORJSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+    return JsonAnswer(outcome.body, status_code=outcome.status_code, headers=headers)
 
 
-async def _run(coro: Any) -> ORJSONResponse:
+async def _run(coro: Any) -> JsonAnswer:
     # A broken rule is a `DocketError`: it goes up to the problem handler as it is.
     return _respond(await coro)
 
@@ -94,7 +95,7 @@ def _request_route(path: str, model: type[cmd.Command], summary: str) -> None:
         commands: Commands,
         idempotency_key: IdempotencyKey = None,
         if_match: IfMatch = None,
-    ) -> ORJSONResponse:
+    ) -> JsonAnswer:
         meta = _meta(request, caller, idempotency_key, if_match)
         return await _run(commands.on_request(request_id, body, meta))
 
@@ -115,7 +116,7 @@ async def submit_request(
     caller: Secretariat,
     commands: Commands,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     return await _run(commands.submit(body, _meta(request, caller, idempotency_key, None)))
 
 
@@ -155,7 +156,7 @@ async def release_hold(
     commands: Commands,
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     meta = _meta(request, caller, idempotency_key, if_match)
     return await _run(commands.on_request(request_id, body, meta, member=member))
 
@@ -174,15 +175,19 @@ async def provide_information(
     commands: Commands,
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     if caller.role == "auditor":
         raise Forbidden("auditors read; they do not answer information requests")
-    if caller.role == "applicant":
-        state = await commands.request_state(request_id)
-        if state is None or state.applicant.get("name") != caller.org:
-            raise NotFound(f"no request {request_id} of {caller.org}")
+    await check_owner(commands, caller, request_id)
+    refuse_occurred_at(caller, body.occurred_at)
     meta = _meta(request, caller, idempotency_key, if_match)
-    return await _run(commands.on_request(request_id, body, meta))
+    try:
+        return await _run(commands.on_request(request_id, body, meta))
+    except Conflict as conflict:
+        told = without_hidden_times(caller, conflict)
+        if told is conflict:
+            raise
+        raise told from None
 
 
 @router.post(
@@ -198,7 +203,7 @@ async def release_all(
     caller: Secretariat,
     commands: Commands,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     meta = _meta(request, caller, idempotency_key, None)
     return await _run(commands.release_all(member, body, meta))
 
@@ -216,7 +221,7 @@ async def seat_member(
     caller: Secretariat,
     commands: Commands,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     return await _run(commands.seat_member(body, _meta(request, caller, idempotency_key, None)))
 
 
@@ -233,6 +238,6 @@ async def depart_member(
     caller: Secretariat,
     commands: Commands,
     idempotency_key: IdempotencyKey = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     meta = _meta(request, caller, idempotency_key, None)
     return await _run(commands.depart_member(member, body, meta))

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from events.log_tree import LogTree, TreeError
-from service.api.auth import Overseer
+from service.api.auth import Overseer, still_authorised
 from service.api.problems import Forbidden, NotFound, Unauthorized, Unprocessable, problem_openapi
 from service.runtime import Runtime, get_runtime
 
@@ -56,6 +56,12 @@ async def stream_events(
         position = start
         idle = 0.0
         while True:
+            # the token is checked again before every batch (through the cache, so at most
+            # one lookup per token and TTL): a revoked token ends the stream with a last
+            # event saying why, within a second, on every process
+            if not await still_authorised(request, runtime):
+                yield b'event: revoked\ndata: {"detail": "the token was revoked"}\n\n'
+                return
             batch = await runtime.store.read_all(after=position, limit=500)
             for event in batch:
                 position = event.position

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import and_, select
 
 from events.model import parse_utc, utc_text
@@ -19,7 +18,9 @@ from projections.holds import Hold
 from projections.request import STATUSES
 from projections.stats import RequestFacts, hold_stats, processing_stats
 from projections.tables import held_by_is, holds, request_state, status_at, status_is
+from service.api.applicants import check_owner, no_such_request, owns
 from service.api.auth import AnyCaller, Overseer
+from service.api.json_answer import JsonAnswer
 from service.api.problems import Forbidden, NotFound, Unauthorized, Unprocessable, problem_openapi
 from service.runtime import Runtime, get_runtime
 from service.tokens import Caller
@@ -65,10 +66,8 @@ def _shown_to(caller: Caller, document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _own(caller: Caller, state: request.RequestState | None, request_id: str) -> None:
-    if state is None:
-        raise NotFound(f"no request {request_id}", rule="request-not-found")
-    if caller.role == "applicant" and state.applicant.get("name") != caller.org:
-        raise NotFound(f"no request {request_id} of {caller.org}", rule="request-not-found")
+    if state is None or not owns(caller, state.applicant):
+        raise no_such_request(request_id)
 
 
 def _round(days: float | None) -> float | None:
@@ -164,15 +163,16 @@ async def get_request(
     id: RequestIdPath,
     as_of: Time = None,
     at_position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
-) -> ORJSONResponse:
+) -> JsonAnswer:
     moment = _time(as_of, "as_of")
+    # ownership on the current state first: a fold as of a time before another
+    # organisation's submission must answer as one after it does
+    await check_owner(runtime.commands, caller, id)
     state = await _state(runtime, id, moment, at_position)
     _own(caller, state, id)
     assert state is not None
     document = request.view(state, moment or datetime.now(UTC), _zone(runtime))
-    return ORJSONResponse(
-        _shown_to(caller, document), headers={"ETag": f'"{state.stream_version}"'}
-    )
+    return JsonAnswer(_shown_to(caller, document), headers={"ETag": f'"{state.stream_version}"'})
 
 
 @router.get(

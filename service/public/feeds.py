@@ -17,6 +17,7 @@ from xml.etree import ElementTree as ET
 import orjson
 
 from projections.public import PUBLIC_STATUSES
+from service.public.xmltext import xml_safe
 
 Record = Mapping[str, Any]
 
@@ -166,9 +167,11 @@ def atom_feed(records: Sequence[Record], base_url: str, updated: str) -> bytes:
     ET.register_namespace("", ATOM_NS)
 
     def sub(parent: ET.Element, name: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{name}", attrs)
+        # ElementTree escapes markup but not code points XML cannot hold: replace those.
+        safe = {key: xml_safe(value) for key, value in attrs.items()}
+        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{name}", safe)
         if text is not None:
-            element.text = text
+            element.text = xml_safe(text)
         return element
 
     base = base_url.rstrip("/")

@@ -1,13 +1,13 @@
 """Public routes (no token): JSON, Atom, JSON Feed, CSV, HTML pages and their stylesheet.
 
-Every answer is computed from public records (`projections.public`), carries an ETag made of
-the log position it reflects and the query, and a Last-Modified; conditional GETs get 304.
+Every answer is computed from public records (`projections.public`), carries an ETag and a
+Last-Modified made only of what it shows (`service.public.etag`); conditional GETs get 304.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -19,7 +19,9 @@ from fastapi.responses import Response
 from projections.public import public_request, public_requests, public_statistics, time_text
 from service.api.problems import NotFound, Unprocessable, problem_openapi
 from service.public import feeds, pages
-from service.public.conditional import http_date, last_modified_for, make_etag, not_modified
+from service.public.base_url import get_public_url
+from service.public.conditional import http_date, not_modified
+from service.public.etag import body_etag, newest_public_date, shown_last_modified
 from service.public.source import PublicSource
 
 router = APIRouter(tags=["public"])
@@ -30,7 +32,9 @@ PublicStatus = Literal[
 CACHE_CONTROL = "public, max-age=60"
 ATOM_MEDIA_TYPE = "application/atom+xml; charset=utf-8"
 JSON_FEED_MEDIA_TYPE = "application/feed+json"
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8; header=present"
+# No `header=present` (RFC 4180 allows it): libhxl, and so HXL Proxy, recognise a CSV
+# answer only as `text/csv` or `text/csv; charset=...` and refuse any other parameter.
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 HTML_MEDIA_TYPE = "text/html; charset=utf-8"
 
 
@@ -49,8 +53,12 @@ async def get_now() -> datetime:
 
 Source = Annotated[PublicSource, Depends(get_public_source)]
 Now = Annotated[datetime, Depends(get_now)]
+PublicUrl = Annotated[str, Depends(get_public_url)]
 
-Render = Callable[[], Awaitable[tuple[bytes | str, int]]]
+#: A renderer gives the body, its status and the public records it shows (their dates
+#: make Last-Modified); an aggregate shows none.
+Shown = Sequence[Mapping[str, Any]]
+Render = Callable[[], Awaitable[tuple[bytes | str, int, Shown]]]
 
 
 async def _answer(
@@ -62,28 +70,27 @@ async def _answer(
     *,
     extra_headers: dict[str, str] | None = None,
 ) -> Response:
-    # The position is read before the data, so an ETag never claims more than it holds.
-    position = await source.last_position()
-    modified = last_modified_for(await source.last_modified(), now)
-    etag = make_etag(position, request.url.path, request.url.query, now.date().isoformat())
+    # Validators come from the rendered answer alone (service.public.etag): nothing of the
+    # log's position or of its last event's time, which move on confidential events.
+    body, status, shown = await render()
+    content = body.encode() if isinstance(body, str) else body
+    modified = shown_last_modified(newest_public_date(shown), now)
+    etag = body_etag(content, media_type)
     headers = {
         "ETag": etag,
         "Last-Modified": http_date(modified),
         "Cache-Control": CACHE_CONTROL,
         **(extra_headers or {}),
     }
-    if not_modified(request.headers, etag, modified):
+    # If-Modified-Since alone is honoured only where the answer shows its records' dates;
+    # an aggregate may change within a day, and only its ETag tells.
+    if not_modified(request.headers, etag, modified if shown else None):
         return Response(status_code=304, headers=headers)
-    body, status = await render()
-    return Response(body, status_code=status, media_type=media_type, headers=headers)
+    return Response(content, status_code=status, media_type=media_type, headers=headers)
 
 
 def _json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 async def _records(source: PublicSource, now: datetime) -> list[dict[str, Any]]:
@@ -119,10 +126,10 @@ async def list_public_requests(
         except feeds.BadCursor as error:
             raise Unprocessable(f"cursor: {error}") from error
 
-    async def render() -> tuple[bytes, int]:
+    async def render() -> tuple[bytes, int, Shown]:
         chosen = feeds.filter_records(await _records(source, now), status, year, q)
         items, next_cursor = feeds.page(chosen, cursor, limit)
-        return _json({"items": items, "next_cursor": next_cursor}), 200
+        return _json({"items": items, "next_cursor": next_cursor}), 200, items
 
     return await _answer(request, source, now, "application/json", render)
 
@@ -135,20 +142,20 @@ async def list_public_requests(
 async def get_public_request(
     request: Request, request_id: str, source: Source, now: Now
 ) -> Response:
-    async def render() -> tuple[bytes, int]:
+    async def render() -> tuple[bytes, int, Shown]:
         state = await source.get_state(request_id)
         record = None if state is None else public_request(state, now)
         if record is None:
             raise NotFound(f"no public request {request_id}")
-        return _json(record), 200
+        return _json(record), 200, [record]
 
     return await _answer(request, source, now, "application/json", render)
 
 
 @router.get("/public/stats", summary="Public aggregate statistics")
 async def get_public_stats(request: Request, source: Source, now: Now) -> Response:
-    async def render() -> tuple[bytes, int]:
-        return _json(public_statistics(await source.list_states(), now)), 200
+    async def render() -> tuple[bytes, int, Shown]:
+        return _json(public_statistics(await source.list_states(), now)), 200, []
 
     return await _answer(request, source, now, "application/json", render)
 
@@ -157,27 +164,28 @@ async def get_public_stats(request: Request, source: Source, now: Now) -> Respon
 
 
 @router.get("/public/feed.atom", include_in_schema=False)
-async def atom_feed(request: Request, source: Source, now: Now) -> Response:
-    async def render() -> tuple[bytes, int]:
+async def atom_feed(request: Request, source: Source, now: Now, base: PublicUrl) -> Response:
+    async def render() -> tuple[bytes, int, Shown]:
         records = await _records(source, now)
-        return feeds.atom_feed(records, _base_url(request), _updated(records, now)), 200
+        return feeds.atom_feed(records, base, _updated(records, now)), 200, records
 
     return await _answer(request, source, now, ATOM_MEDIA_TYPE, render)
 
 
 @router.get("/public/feed.json", summary="JSON Feed 1.1 of public requests")
-async def json_feed(request: Request, source: Source, now: Now) -> Response:
-    async def render() -> tuple[bytes, int]:
+async def json_feed(request: Request, source: Source, now: Now, base: PublicUrl) -> Response:
+    async def render() -> tuple[bytes, int, Shown]:
         records = await _records(source, now)
-        return _json(feeds.json_feed(records, _base_url(request))), 200
+        return _json(feeds.json_feed(records, base)), 200, records
 
     return await _answer(request, source, now, JSON_FEED_MEDIA_TYPE, render)
 
 
 @router.get("/public/requests.csv", include_in_schema=False)
 async def requests_csv(request: Request, source: Source, now: Now) -> Response:
-    async def render() -> tuple[str, int]:
-        return feeds.csv_text(await _records(source, now)), 200
+    async def render() -> tuple[str, int, Shown]:
+        records = await _records(source, now)
+        return feeds.csv_text(records), 200, records
 
     return await _answer(
         request,
@@ -206,7 +214,7 @@ async def index_page(
     chosen_status = status if status in feeds.STATUS_CHOICES else None
     chosen_year = int(year) if year and year.isdigit() and len(year) == 4 else None
 
-    async def render() -> tuple[str, int]:
+    async def render() -> tuple[str, int, Shown]:
         records = await _records(source, now)
         chosen = feeds.filter_records(records, chosen_status, chosen_year, q)
         try:
@@ -222,27 +230,27 @@ async def index_page(
             total=len(chosen),
             next_cursor=next_cursor,
         )
-        return html, 200
+        return html, 200, list(items)
 
     return await _answer(request, source, now, HTML_MEDIA_TYPE, render)
 
 
 @router.get("/requests/{request_id}", include_in_schema=False)
 async def request_page(request: Request, request_id: str, source: Source, now: Now) -> Response:
-    async def render() -> tuple[str, int]:
+    async def render() -> tuple[str, int, Shown]:
         state = await source.get_state(request_id)
         record = None if state is None else public_request(state, now)
         if record is None:
-            return pages.render_not_found(request_id), 404
-        return pages.render_request(record, now), 200
+            return pages.render_not_found(request_id), 404, []
+        return pages.render_request(record, now), 200, [record]
 
     return await _answer(request, source, now, HTML_MEDIA_TYPE, render)
 
 
 @router.get("/stats", include_in_schema=False)
 async def stats_page(request: Request, source: Source, now: Now) -> Response:
-    async def render() -> tuple[str, int]:
-        return pages.render_stats(public_statistics(await source.list_states(), now)), 200
+    async def render() -> tuple[str, int, Shown]:
+        return pages.render_stats(public_statistics(await source.list_states(), now)), 200, []
 
     return await _answer(request, source, now, HTML_MEDIA_TYPE, render)
 

@@ -271,9 +271,16 @@ async def test_operations(api: Api) -> None:
     assert (await api.get("/healthz", None)).json() == {"status": "ok"}
     await seat(api, ("USA",))
     ready = await api.get("/readyz", None)
+    assert ready.status_code == 200 and ready.json() == {"status": "ok"}
+    for role in ("applicant", "secretariat"):
+        told = (await api.get("/readyz", role)).json()
+        assert ("log_head" in told) == (role == "secretariat"), told
+    ready = await api.get("/readyz", "auditor")
     assert ready.status_code == 200 and ready.json()["status"] == "ok"
     assert ready.json()["log_head"] == await api.head()
-    metrics = await api.get("/metrics", None)
+    assert (await api.get("/metrics", None)).status_code == 401
+    assert (await api.get("/metrics", "applicant")).status_code == 403
+    metrics = await api.get("/metrics", "auditor")
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     for name in (

@@ -22,6 +22,11 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from service.app import create_app
 from service.db import create_engine
@@ -33,6 +38,13 @@ from tests.conftest import run_async
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 MAX_EXAMPLES = 25
+#: Every answer below 500, and every status, media type and body as the schema says.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 ROLES = ("secretariat", "auditor", "applicant", None)
 
 
@@ -128,7 +140,7 @@ def _explore(
         response = case.call(base_url=base, headers=headers, timeout=30)
         label = f"{role} {case.method} {case.formatted_path} {case.query} {case.body!r:.200}"
         try:
-            case.validate_response(response, checks=[not_a_server_error])
+            case.validate_response(response, checks=CHECKS)
         except Exception as error:  # collect them all, report at the end
             failures.append(f"{label}: {response.status_code} {response.text[:300]} {error}")
             return

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from projections.request import fold, view
 from service.api.problems import install_problem_handlers
 from service.public import routes
+from service.public.base_url import get_public_url
 from service.public.source import MemoryPublicSource
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -246,4 +247,5 @@ def make_app(
         states, position=position, modified=modified or datetime(2026, 2, 28, 10, tzinfo=UTC)
     )
     app.dependency_overrides[routes.get_now] = lambda: now
+    app.dependency_overrides[get_public_url] = lambda: "http://docket.test"
     return app

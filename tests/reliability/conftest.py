@@ -280,13 +280,16 @@ async def head_position(client: httpx.AsyncClient, dep: Deployment) -> int:
     return int(rows[0]["head"])
 
 
-async def wait_caught_up(client: httpx.AsyncClient, seconds: float = 30.0) -> None:
-    """Poll `/readyz` until the projections have no lag (bounded)."""
+async def wait_caught_up(
+    client: httpx.AsyncClient, headers: dict[str, str], seconds: float = 30.0
+) -> None:
+    """Poll `/readyz` until the projections have no lag (bounded). The lag is told only to
+    a secretariat or auditor token: pass `dep.headers()`."""
     deadline = time.monotonic() + seconds
     last: Any = None
     while time.monotonic() < deadline:
         try:
-            r = await client.get("/readyz")
+            r = await client.get("/readyz", headers=headers)
             last = r.text
             if r.status_code == 200 and r.json().get("projection_lag") == 0:
                 return

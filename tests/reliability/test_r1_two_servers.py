@@ -54,7 +54,7 @@ def _race(dep: Deployment, requests: int, commands: int, seconds: float) -> dict
             assert checked["events"] == len(setup) + len(tally.events)
             for url in urls:
                 async with httpx.AsyncClient(base_url=url, timeout=10) as probe:
-                    await wait_caught_up(probe)
+                    await wait_caught_up(probe, dep.headers())
             return {
                 **tally.figures(),
                 "requests": requests,

@@ -87,7 +87,7 @@ def _kill_and_restart(
             unacked = [e for e in holds_written if e["event_id"] not in tally.events]
             for url in urls:
                 async with httpx.AsyncClient(base_url=url, timeout=10) as probe:
-                    await wait_caught_up(probe)
+                    await wait_caught_up(probe, dep.headers())
             return {
                 **tally.figures(),
                 "requests": requests,

@@ -107,7 +107,7 @@ def _outage(dep: Deployment, requests: int, outages: int, down_s: float, seconds
             assert max(recoveries) <= RECOVERY_BOUND_S, recoveries
             log = await all_events(client, dep)
             checked = check_log(log, tally.events)
-            await wait_caught_up(client)
+            await wait_caught_up(client, dep.headers())
             return {
                 **tally.figures(),
                 "outages": outages,

@@ -89,7 +89,7 @@ async def test_a_paused_replica_answers_503_never_older_data(docket: Docket) -> 
 
     with pytest.raises(ReadSideBehind) as behind:
         await wait_for_position(asked, docket.reflected, WaitPolicy(bound_s=0.3))
-    assert behind.value.status_code == 503
+    assert behind.value.status == 503
     assert "Retry-After" in behind.value.headers
     assert behind.value.extra["reflected"] == before < asked
 

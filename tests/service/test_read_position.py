@@ -64,8 +64,8 @@ def test_no_header_asks_for_nothing() -> None:
 def test_anything_else_is_a_422_naming_the_header(raw: str) -> None:
     with pytest.raises(Unprocessable) as refused:
         parse_min_position(raw)
-    assert refused.value.status_code == 422
-    body = refused.value.body()
+    assert refused.value.status == 422
+    body = refused.value.problem()
     assert body["type"].endswith("/invalid-min-position")
     assert body["header"] == MIN_POSITION_HEADER
 
@@ -95,10 +95,10 @@ async def test_a_read_side_that_does_not_get_there_answers_503_with_retry_after(
     with pytest.raises(ReadSideBehind) as behind:
         await wait_for_position(50, Replica(10, 20, 30), policy, sleep=clock.sleep, clock=clock)
     problem = behind.value
-    assert problem.status_code == 503
+    assert problem.status == 503
     assert problem.headers["Retry-After"] == "2"
     assert problem.headers[POSITION_HEADER] == "30"
-    assert problem.body()["type"].endswith("/read-side-behind")
+    assert problem.problem()["type"].endswith("/read-side-behind")
     assert (problem.extra["asked"], problem.extra["reflected"]) == (50, 30)
     assert clock.now == pytest.approx(2.0)  # waited the whole bound, no longer
 

@@ -1,0 +1,70 @@
+"""Bearer tokens as the API meets them: their shape checked before any lookup, lookups
+cached briefly by the token's hash in a bounded cache.
+
+- Shape: `docket token create` makes `dkt_` + 43 URL-safe base64 characters (32 random
+  bytes). Anything else is refused before it is hashed or looked up, so a client cannot
+  make the server hold or hash megabytes of bearer.
+- Cache: keyed by the SHA-256 of the token (what the database stores), never the token;
+  at most `MAX_ENTRIES` entries of a 64-character key and a small `Caller` (~ 300 bytes
+  each, ~ 1.2 MB in all), least recently used out first.
+- Revocation: an entry lives `TTL_SECONDS`; every process looks the token up again after
+  that, so `docket token revoke` in any process takes effect everywhere within a second
+  (open `/v1/events/stream` included: it re-checks through this cache as it goes).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+
+from service.tokens import Caller, hash_token
+
+TOKEN_SHAPE = re.compile(r"dkt_[A-Za-z0-9_-]{43}")
+TTL_SECONDS = 0.5
+MAX_ENTRIES = 4096
+
+Lookup = Callable[[str], Awaitable[Caller | None]]
+
+
+def well_formed(secret: str) -> bool:
+    """Whether `secret` has the shape of a token this service hands out."""
+    return TOKEN_SHAPE.fullmatch(secret) is not None
+
+
+class TokenCache:
+    """Callers by token hash, each for `ttl` seconds, at most `max_entries` of them."""
+
+    def __init__(self, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[float, Caller | None]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def keys(self) -> list[str]:
+        return list(self._entries)
+
+    async def caller(self, digest: str, lookup: Lookup) -> Caller | None:
+        """The live token with this hash (None if unknown or revoked), looked up with
+        `lookup(digest)` when not cached or older than the TTL."""
+        now = time.monotonic()
+        cached = self._entries.get(digest)
+        if cached is not None and now - cached[0] < self.ttl:
+            self._entries.move_to_end(digest)
+            return cached[1]
+        found = await lookup(digest)
+        self._entries[digest] = (now, found)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return found
+
+
+CACHE = TokenCache()
+
+
+def token_digest(secret: str) -> str:
+    return hash_token(secret)

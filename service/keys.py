@@ -1,0 +1,118 @@
+"""The log's signing key as an operator handles it (SPEC §8).
+
+- `docket key generate FILE`: a new Ed25519 key in the format the service reads (PKCS#8
+  PEM), mode 0600, never over an existing file; prints the verifier key (C2SP note vkey)
+  on standard output for monitors, witnesses and receipts' readers.
+- `open_signing_key(settings)`: the key the service signs with. In production it must
+  exist and be readable by its owner only, and is never created. Elsewhere a missing key
+  is created on first use, and said so loudly: a development key is no key to publish.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Annotated
+
+import structlog
+import typer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from events.checkpoints import Signer, SigningKeyError, load_or_create_signing_key
+from service.settings import Settings, get_settings
+
+log = structlog.get_logger("docket.keys")
+
+#: Permission bits a production key file may not have: anything for group or others.
+_SHARED_BITS = stat.S_IRWXG | stat.S_IRWXO
+
+
+def key_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def generate_key_file(path: Path, origin: str) -> str:
+    """Write a new Ed25519 key to `path` (mode 0600, created exclusively: an existing
+    file is never replaced) and give back its verifier key under `origin`."""
+    key = Ed25519PrivateKey.generate()
+    signer = Signer(origin, key)  # checks the origin before anything is written
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)  # whatever the umask
+        os.write(descriptor, key_pem(key))
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return signer.verifier_key()
+
+
+def shared_bits(path: Path) -> int:
+    """The group and other permission bits of `path` (0 when its owner's alone)."""
+    return stat.S_IMODE(path.stat().st_mode) & _SHARED_BITS
+
+
+def check_private(path: Path) -> None:
+    """Refuse a key file that its group or others may read, write or run."""
+    bits = shared_bits(path)
+    if bits:
+        raise SigningKeyError(
+            f"{path} is mode {stat.S_IMODE(path.stat().st_mode):04o}: a signing key must be "
+            f"readable by its owner only (chmod 600 {path})"
+        )
+
+
+def open_signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The key checkpoints are signed with (see the module's doc for the rules)."""
+    path = settings.signing_key_file
+    if settings.environment == "production":
+        if not path.exists():
+            raise SigningKeyError(
+                f"no signing key at {path}; production never creates one: "
+                "`docket key generate FILE` makes one"
+            )
+        check_private(path)
+        return load_or_create_signing_key(path, create=False)
+    existed = path.exists()
+    key = load_or_create_signing_key(path, create=True)
+    if not existed:
+        log.warning(
+            "docket.signing_key.created",
+            path=str(path.resolve()),
+            verifier_key=Signer(settings.log_origin, key).verifier_key(),
+            detail=(
+                "a NEW signing key was generated because none was at DOCKET_SIGNING_KEY_FILE; "
+                "fine for development, never for a published log: production refuses to "
+                "create one (use `docket key generate FILE`)"
+            ),
+        )
+    return key
+
+
+key_app = typer.Typer(help="The log's Ed25519 signing key.", no_args_is_help=True)
+
+
+@key_app.command("generate")
+def generate(
+    file: Annotated[Path, typer.Argument(help="where to write the new key (must not exist)")],
+    origin: Annotated[
+        str | None, typer.Option(help="the log origin the vkey names (default: DOCKET_LOG_ORIGIN)")
+    ] = None,
+) -> None:
+    """A new Ed25519 signing key, mode 0600; prints its verifier key on standard output."""
+    name = origin or get_settings().log_origin
+    try:
+        vkey = generate_key_file(file, name)
+    except FileExistsError:
+        typer.echo(f"refused: {file} exists; a signing key is never overwritten", err=True)
+        raise typer.Exit(1) from None
+    except ValueError as error:  # the origin is not a note name
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(vkey)

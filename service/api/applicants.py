@@ -13,6 +13,7 @@ from typing import Any
 
 from service.api.problems import Conflict, NotFound, Unprocessable
 from service.commands import CommandService
+from service.errors import DocketError
 from service.tokens import Caller
 
 #: The rule of the one 404 an applicant gets for any request not its own.
@@ -51,7 +52,7 @@ def refuse_occurred_at(caller: Caller, occurred_at: object) -> None:
         )
 
 
-def without_hidden_times(caller: Caller, conflict: Conflict) -> Conflict:
+def without_hidden_times(caller: Caller, conflict: DocketError) -> DocketError:
     """A refusal that quotes the time of the stream's last event (maybe a confidential
     review step) becomes one without it for an applicant."""
     if caller.role != "applicant" or conflict.rule not in _TIMED_RULES:

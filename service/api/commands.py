@@ -18,6 +18,7 @@ from service.api.problems import (
     problem_openapi,
 )
 from service.commands import CommandService, Meta, Outcome
+from service.errors import DocketError
 from service.rules import commands as cmd
 from service.runtime import Runtime, get_runtime
 from service.tokens import Caller
@@ -183,7 +184,7 @@ async def provide_information(
     meta = _meta(request, caller, idempotency_key, if_match)
     try:
         return await _run(commands.on_request(request_id, body, meta))
-    except Conflict as conflict:
+    except DocketError as conflict:  # a broken rule (RuleBroken) or a Conflict
         told = without_hidden_times(caller, conflict)
         if told is conflict:
             raise

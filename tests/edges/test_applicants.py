@@ -85,7 +85,7 @@ async def test_no_hidden_event_time_in_an_applicant_answer(api: Api) -> None:
     review = await api.ok(f"/v1/requests/{rid}/reviews", {"step": "legal", "outcome": "ok"})
     hidden = review["events"][0]["occurred_at"]
     # this process's clock a little behind the one that recorded the review (skew)
-    commands = api.app.state.runtime.extras["commands"]
+    commands = api.app.state.runtime.commands
     real = commands.clock
     commands.clock = lambda: real() - timedelta(seconds=5)
     try:

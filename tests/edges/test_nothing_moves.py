@@ -54,7 +54,7 @@ class World:
         ]
 
     async def caught_up(self) -> None:
-        runner = self.api.app.state.runtime.extras["runner"]
+        runner = self.api.app.state.runtime.runner
         await runner.catch_up()
 
     async def snapshot(self) -> dict[str, tuple[int, bytes, str, str]]:

@@ -14,8 +14,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from events.schema import metadata
 from events.engines import create_engine, is_sqlite
+from events.schema import metadata
 
 config = context.config
 

@@ -526,7 +526,9 @@ class CommandService:
             200,
             touches_committee=False,
         )
-        released = sorted({e["stream_id"].removeprefix(REQUEST_PREFIX) for e in outcome.body["events"]})
+        released = sorted(
+            {e["stream_id"].removeprefix(REQUEST_PREFIX) for e in outcome.body["events"]}
+        )
         return replace(outcome, body={"released": released, **outcome.body})
 
     async def _committee_command(

@@ -482,7 +482,8 @@ async def load_demo(
                 request_id, model.model_validate(body), meta, member=member
             )
         for event in outcome.body["events"]:
-            last_position[event["stream_id"].removeprefix(REQUEST_STREAM_PREFIX)] = event["position"]
+            request_id = event["stream_id"].removeprefix(REQUEST_STREAM_PREFIX)
+            last_position[request_id] = event["position"]
         if progress is not None:
             progress(done, len(steps))
     return ids

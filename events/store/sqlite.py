@@ -26,6 +26,7 @@ from events.schema import events, merkle_nodes
 from events.store import core
 from events.store.contract import Batch, BatchState, Written
 from events.store.rows import ChainRow, RawRow, event_id_text
+from events.store.sqlite_tables import SqliteTables
 
 _COLUMNS = tuple(events.c[name] for name in EVENT_COLUMNS)
 
@@ -130,7 +131,7 @@ async def _versions(conn: AsyncConnection, stream_ids: list[str]) -> dict[str, i
     return {row[0]: row[1] for row in result if row[1] is not None}
 
 
-class SqliteBackend:
+class SqliteBackend(SqliteTables):
     """The event store on SQLite (see the module's docstring)."""
 
     raw_times_as_text = True

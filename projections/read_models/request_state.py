@@ -16,18 +16,13 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events.store.contract import TableWriter
 from events.types import request_stream
 from projections.projection import Batch, EventRow
 from projections.read_models.requests import request_events
 from projections.request import RequestState, evolve, fold, view
 from projections.tables import request_state
-from projections.writes import (
-    asyncpg_connection,
-    delete_keys,
-    insert_records,
-    keyed,
-    update_by_key,
-)
+from projections.writes import delete_keys
 
 
 def state_row(state: RequestState) -> dict[str, Any]:
@@ -108,10 +103,6 @@ def state_record(state: RequestState) -> tuple[Any, ...]:
     )
 
 
-_UPDATE_STATE = update_by_key(request_state, "request_id")
-_PG_DELETE_STATES = "DELETE FROM request_state WHERE request_id = ANY($1::text[])"
-
-
 @dataclass(slots=True)
 class StateWrites:
     """The rows of `request_state` one batch writes."""
@@ -123,24 +114,19 @@ class StateWrites:
     # requests with a retraction in the batch, re-folded (None: nothing left of them)
     refolded: dict[str, RequestState | None] = field(default_factory=dict)
 
-    async def flush(self, conn: AsyncConnection) -> None:
+    async def flush(self, conn: AsyncConnection, tables: TableWriter) -> None:
         if self.refolded:
             await delete_keys(conn, request_state, "request_id", self.refolded)
             for request_id, state in self.refolded.items():
                 if state is not None:
                     self.new[request_id] = state
-        inserted = list(self.new.values())
-        if self.changed:
-            driver = await asyncpg_connection(conn)
-            if driver is not None:
-                # a changed row is replaced whole: delete it and COPY it with the new
-                await driver.execute(_PG_DELETE_STATES, list(self.changed))
-                inserted.extend(self.changed.values())
-            else:
-                rows = [keyed(state_row(s), "request_id") for s in self.changed.values()]
-                await conn.execute(_UPDATE_STATE, rows)
-        if inserted:
-            await insert_records(conn, request_state, [state_record(s) for s in inserted])
+        await tables.replace_rows(
+            conn,
+            request_state,
+            "request_id",
+            [state_record(s) for s in self.changed.values()],
+            new=[state_record(s) for s in self.new.values()],
+        )
 
 
 class RequestStates:

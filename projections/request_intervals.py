@@ -1,9 +1,10 @@
 """The bitemporal projection: keeps `request_status_intervals`, `hold_intervals` and
 `request_versions` (see `projections.intervals` for the law) up to date with the log.
 
-A `Projection` in the runner's sense: `apply(events)` folds a batch in memory, `flush(conn)`
-writes it in the runner's transaction (which also moves the projection's checkpoint,
-`NAME`), `reset()` forgets what is in memory (after a rollback, and before a rebuild).
+A `Projection` in the runner's sense: `apply(events)` folds a batch in memory,
+`flush(conn, writer)` writes it in the runner's transaction (which also moves the
+projection's checkpoint, `NAME`; bulk rows through the backend's `TableWriter`),
+`reset()` forgets what is in memory (after a rollback, and before a rebuild).
 Heads of streams not in memory are recomputed by replaying the stream, read through
 `load_stream(stream_id, to_position)`; so is the history a retraction re-folds.
 """

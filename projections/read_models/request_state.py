@@ -25,48 +25,11 @@ from projections.tables import request_state
 from projections.writes import delete_keys
 
 
-def state_row(state: RequestState) -> dict[str, Any]:
-    """The `request_state` row of a request state (its document is `view` as of the last
-    event; the list and statistics endpoints derive the status now from the columns)."""
-    document = view(state, state.last_occurred_at)
-    active = state.active_holds
-    initial = state.procedures[0]
-    applicant = state.applicant
-    return {
-        "request_id": state.request_id,
-        "stream_id": request_stream(state.request_id),
-        "stream_version": state.stream_version,
-        "position": state.position,
-        "submitted_at": state.submitted_at,
-        "last_occurred_at": state.last_occurred_at,
-        "applicant_name": str(applicant.get("name", "")),
-        "applicant_kind": str(applicant.get("kind", "")),
-        "channel": state.channel,
-        "sponsor": state.sponsor,
-        "title": state.title,
-        "urgent": bool(state.urgent),
-        "disclosure": state.disclosure,
-        "status_hint": document["status"],
-        "open_procedure": state.open_procedure,
-        "circulated_at": initial.circulated_at,
-        "deadline": state.deadline,
-        "active_holds": len(active),
-        "held_by": "," + ",".join(sorted({h.member for h in active})) + "," if active else None,
-        "information_pending": state.information_pending,
-        "decided_at": initial.decided_at,
-        "outcome": initial.outcome,
-        "approved_at": state.approved_at,
-        "refused_at": state.refused_at,
-        "withdrawn_at": state.withdrawn_at,
-        "valid_from": state.valid_from,
-        "valid_until": state.valid_until,
-        "document": document,
-    }
-
-
 def state_record(state: RequestState) -> tuple[Any, ...]:
-    """`state_row(state)` as a tuple in `request_state`'s column order, the document as
-    JSON text (what a bulk write sends)."""
+    """The `request_state` row of a request state, as a tuple in the table's column order
+    (what a bulk write sends): its document is `view` of the state as of the last event,
+    as JSON text; the list and statistics endpoints derive the status now from the
+    columns."""
     document = view(state, state.last_occurred_at)
     active = state.active_holds
     initial = state.procedures[0]

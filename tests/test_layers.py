@@ -79,6 +79,26 @@ def test_only_the_store_backends_touch_a_driver() -> None:
     assert found == []
 
 
+#: Where naming a dialect is the point: URLs and engine set-up, the one column type that
+#: stores times as text on SQLite, and the map from a URL to its backend.
+DIALECT_MODULES = {"events/engines.py", "events/schema.py", "events/store/backends.py"}
+
+
+def test_no_dialect_checks_outside_the_backends() -> None:
+    found = [
+        f"{where}:{node.lineno} reads the dialect's name"
+        for package in FORBIDDEN
+        for path in _modules(package)
+        if (where := str(path.relative_to(ROOT))) not in BACKEND_MODULES | DIALECT_MODULES
+        for node in ast.walk(ast.parse(path.read_text(), where))
+        if isinstance(node, ast.Attribute)
+        and node.attr in {"name", "get_backend_name"}
+        and isinstance(node.value, ast.Attribute | ast.Name)
+        and getattr(node.value, "attr", getattr(node.value, "id", None)) == "dialect"
+    ]
+    assert found == []
+
+
 def test_the_rule_sees_a_violation() -> None:
     # the walk itself: an upward import and a driver import are found
     tree = ast.parse("import asyncpg\nfrom service.errors import DocketError\n")

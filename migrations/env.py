@@ -14,8 +14,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
+from events.engines import create_engine, is_sqlite
 from events.schema import metadata
-from service.db import create_engine, is_sqlite
 
 config = context.config
 
@@ -39,7 +39,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         url=url,
         target_metadata=metadata,
         render_as_batch=sqlite,
-        # We emit SQLite's BEGIN ourselves (service.db), so its DDL is transactional too:
+        # We emit SQLite's BEGIN ourselves (events.engines), so its DDL is transactional too:
         # a failed upgrade leaves the schema as it was.
         transactional_ddl=True,
         compare_type=True,

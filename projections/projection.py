@@ -25,6 +25,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.model import RecordedEvent
+from events.store.contract import TableWriter
 from projections.history import EventRow
 
 __all__ = ["Batch", "EventRow", "LogReader", "Projection", "Writes"]
@@ -61,9 +62,10 @@ class Batch:
 class Writes(Protocol):
     """What one projection writes for one batch."""
 
-    async def flush(self, conn: AsyncConnection) -> None:
+    async def flush(self, conn: AsyncConnection, tables: TableWriter) -> None:
         """Write the batch's rows in the runner's open transaction (which also moves
-        the checkpoint and commits, or rolls everything back)."""
+        the checkpoint and commits, or rolls everything back); bulk writes go through
+        `tables` (the store's backend: COPY on PostgreSQL)."""
         ...
 
 

@@ -1,9 +1,10 @@
 """The bitemporal projection: keeps `request_status_intervals`, `hold_intervals` and
 `request_versions` (see `projections.intervals` for the law) up to date with the log.
 
-A `Projection` in the runner's sense: `apply(events)` folds a batch in memory, `flush(conn)`
-writes it in the runner's transaction (which also moves the projection's checkpoint,
-`NAME`), `reset()` forgets what is in memory (after a rollback, and before a rebuild).
+A `Projection` in the runner's sense: `apply(events)` folds a batch in memory,
+`flush(conn, writer)` writes it in the runner's transaction (which also moves the
+projection's checkpoint, `NAME`; bulk rows through the backend's `TableWriter`),
+`reset()` forgets what is in memory (after a rollback, and before a rebuild).
 Heads of streams not in memory are recomputed by replaying the stream, read through
 `load_stream(stream_id, to_position)`; so is the history a retraction re-folds.
 """
@@ -19,11 +20,11 @@ from typing import Any
 from sqlalchemy import Table, and_, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events.store.contract import TableWriter
 from events.types import REQUEST_STREAM_PREFIX
 from projections import interval_tables as tables
 from projections.history import EventRow
 from projections.intervals import HoldInterval, StatusInterval, StreamHead, Version, advance
-from projections.writes import insert_records
 
 #: Reads a stream's events with positions up to `to_position`, in version order, at
 #: their latest schema version (`EventStore.read_stream(stream_id, to_position=...)`).
@@ -138,7 +139,7 @@ class RequestIntervals:
                 self._versions.append(result.version)
             self._remember(stream_id, result.head)
 
-    async def flush(self, conn: AsyncConnection) -> None:
+    async def flush(self, conn: AsyncConnection, writer: TableWriter) -> None:
         """Write the batch in `conn`'s transaction: close superseded rows, insert new."""
         try:
             if self._close_status:
@@ -168,17 +169,17 @@ class RequestIntervals:
                         for (r, h, p, v), to in self._close_holds.items()
                     ],
                 )
-            await insert_records(
+            await writer.copy_rows(
                 conn,
                 tables.request_status_intervals,
                 [tables.status_record(row) for row in self._status.values()],
             )
-            await insert_records(
+            await writer.copy_rows(
                 conn,
                 tables.hold_intervals,
                 [tables.hold_record(row) for row in self._holds.values()],
             )
-            await insert_records(
+            await writer.copy_rows(
                 conn, tables.request_versions, [tables.version_record(v) for v in self._versions]
             )
         finally:

@@ -118,17 +118,7 @@ def held_by_is(member: str) -> ColumnElement[bool]:
 def status_at(row: Any, at: datetime, tz: tzinfo = UTC) -> Status:
     """The derived status (SPEC §3) of a `request_state` row as of `at`:
     `projections.request.derived_status` of the row's columns."""
-    return derived_status(
-        withdrawn_at=row.withdrawn_at,
-        refused_at=row.refused_at,
-        approved_at=row.approved_at,
-        valid_until=row.valid_until,
-        circulated_at=row.circulated_at,
-        deadline=row.deadline,
-        holds=row.active_holds,
-        at=at,
-        tz=tz,
-    )
+    return derived_status(row, at, tz)
 
 
 def status_is(status: str, at: datetime, tz: tzinfo = UTC) -> ColumnElement[bool]:

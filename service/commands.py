@@ -453,7 +453,7 @@ class CommandService:
 
     async def _next_request_id(self, at: datetime) -> str:
         year = at.astimezone(UTC).year
-        prefix = f"request-HX-{year}-"
+        prefix = request_stream(f"HX-{year}-")
         taken = [s[len(prefix) :] for s in await self.store.streams_with_prefix(prefix)]
         sequence = max((int(s) for s in taken if s.isdigit()), default=0) + 1
         return request_id_for(at, sequence)
@@ -526,7 +526,9 @@ class CommandService:
             200,
             touches_committee=False,
         )
-        released = sorted({e["stream_id"].removeprefix("request-") for e in outcome.body["events"]})
+        released = sorted(
+            {e["stream_id"].removeprefix(REQUEST_PREFIX) for e in outcome.body["events"]}
+        )
         return replace(outcome, body={"released": released, **outcome.body})
 
     async def _committee_command(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from events.types import REQUEST_STREAM_PREFIX
 from service.commands import CommandService, Meta
 from service.data.roster_2025_2026 import ROSTER_2025_2026
 from service.rules import commands as cmd
@@ -481,7 +482,8 @@ async def load_demo(
                 request_id, model.model_validate(body), meta, member=member
             )
         for event in outcome.body["events"]:
-            last_position[event["stream_id"].removeprefix("request-")] = event["position"]
+            request_id = event["stream_id"].removeprefix(REQUEST_STREAM_PREFIX)
+            last_position[request_id] = event["position"]
         if progress is not None:
             progress(done, len(steps))
     return ids

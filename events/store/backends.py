@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
 from events.engines import backend_name
 from events.store.contract import Backend
 from events.store.postgres import PostgresBackend
@@ -23,3 +25,14 @@ def open_backend(url: str) -> Backend:
     if opener is None:
         raise ValueError(f"unsupported database backend: {name!r}")
     return opener(url)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True for errors of reaching the database (retry later), false for errors of what was
+    sent to it (bugs): the SQLAlchemy classes that say so, else each backend's reading of
+    its own driver's errors (`Backend.is_unavailable`)."""
+    if not isinstance(error, DBAPIError):
+        return isinstance(error, OSError)  # ConnectionError is an OSError
+    if error.connection_invalidated or isinstance(error, OperationalError | InterfaceError):
+        return True
+    return PostgresBackend.is_unavailable(error) or SqliteBackend.is_unavailable(error)

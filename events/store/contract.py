@@ -3,23 +3,27 @@ with the backend-neutral writer (`BatchState`, `Batch`, `Written`).
 
 A backend holds the dialect and nothing else: how to read the batch's state under the
 log's single-writer lock and insert what the writer decided, how to read events, pages and
-raw rows, how to copy an import in, and the lock and bulk insert the Merkle tree's writer
-uses. The group-commit queue, validation and hashing are shared (`events.store.writer`);
-`EventStore` (`events.store.store`) is the only way in for everything else.
+raw rows, how to copy an import in, the lock and bulk insert the Merkle tree's writer
+uses, and what the projections ask beyond the log (bulk row writes, a session lock) and
+the API (which driver errors mean "unavailable"). The group-commit queue, validation and
+hashing are shared (`events.store.writer`); `EventStore` (`events.store.store`) is the
+only way in for everything else.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.model import RecordedEvent
+from events.store.locks import SessionLock
 from events.store.rows import ChainRow, RawRow
 
 #: What one call of a batch came to: its recorded events, or why it was refused.
@@ -65,7 +69,43 @@ class Written:
     events: int
 
 
-class Backend(Protocol):
+class TableWriter(Protocol):
+    """Bulk writes of projection rows in an open transaction of the backend's engine, in
+    the fastest form the database has (PostgreSQL: COPY and arrays on the transaction's
+    own driver connection; SQLite: executemany). Records are tuples in the table's column
+    order, JSON columns already as JSON text; times as aware datetimes."""
+
+    async def copy_rows(
+        self, conn: AsyncConnection, table: Table, records: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Insert `records` into `table`."""
+        ...
+
+    async def replace_rows(
+        self,
+        conn: AsyncConnection,
+        table: Table,
+        key: str,
+        changed: Sequence[tuple[Any, ...]],
+        new: Sequence[tuple[Any, ...]] = (),
+    ) -> None:
+        """Replace each row whose `key` column is that of a `changed` record by it (the row
+        exists), and insert the `new` records."""
+        ...
+
+    async def update_rows(
+        self,
+        conn: AsyncConnection,
+        table: Table,
+        key: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+    ) -> None:
+        """Set `columns` of the row with key `row[0]` to `row[1:]`, for each of `rows`."""
+        ...
+
+
+class Backend(TableWriter, Protocol):
     """One database dialect under the event store. Reads return the stored form (no
     upcasting); positions are gap-free and assigned in commit order across processes."""
 
@@ -146,4 +186,15 @@ class Backend(Protocol):
 
     async def insert_nodes(self, conn: AsyncConnection, nodes: list[tuple[int, int, str]]) -> None:
         """Insert `(level, idx, hash hex)` rows into `merkle_nodes` in `conn`'s transaction."""
+        ...
+
+    # -- beyond the log: what the projection runner and the API ask of the database --------
+
+    def session_lock(self, key: int) -> SessionLock:
+        """The lock that lets one worker per database run (`NoLock` where there is none)."""
+        ...
+
+    def is_unavailable(self, error: BaseException) -> bool:
+        """Whether `error`, of this backend's driver, means "the database is unreachable
+        or busy, retry" rather than "what was sent is wrong" (a bug)."""
         ...

@@ -34,6 +34,7 @@ from events.store import core
 from events.store import postgres_sql as sql
 from events.store.contract import Batch, BatchState, Written
 from events.store.postgres_sql import APPEND_LOCK_KEY, TREE_LOCK_KEY
+from events.store.postgres_tables import PostgresTables
 from events.store.rows import ChainRow, RawRow, event_id_text, row_event
 
 log = structlog.get_logger("docket.store")
@@ -145,7 +146,7 @@ async def _close_quietly(conn: asyncpg.Connection) -> None:
         conn.terminate()
 
 
-class PostgresBackend:
+class PostgresBackend(PostgresTables):
     """The event store on PostgreSQL (see the module's docstring)."""
 
     raw_times_as_text = False

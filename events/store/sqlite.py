@@ -26,6 +26,7 @@ from events.schema import events, merkle_nodes
 from events.store import core
 from events.store.contract import Batch, BatchState, Written
 from events.store.rows import ChainRow, RawRow, event_id_text
+from events.store.sqlite_tables import SqliteTables
 
 _COLUMNS = tuple(events.c[name] for name in EVENT_COLUMNS)
 
@@ -44,21 +45,10 @@ def _select_events() -> Select[Any]:
 
 
 def _to_event(row: Sequence[Any]) -> RecordedEvent:
-    """A row of `_select_events` (converted by SQLAlchemy's types)."""
-    return RecordedEvent(
-        position=row[0],
-        event_id=uuid.UUID(row[1]),
-        stream_id=row[2],
-        stream_version=row[3],
-        event_type=row[4],
-        schema_version=row[5],
-        data=row[6],
-        metadata=row[7],
-        occurred_at=row[8],
-        recorded_at=row[9],
-        prev_hash=row[10],
-        hash=row[11],
-    )
+    """A row of `_select_events`, already converted by SQLAlchemy's types (JSON decoded,
+    times aware): its columns are `RecordedEvent`'s fields, in order, but for the id's
+    parse (`rows.row_event` is the same for raw rows, which want decoding)."""
+    return RecordedEvent(row[0], uuid.UUID(row[1]), *row[2:])
 
 
 def _row(event: RecordedEvent) -> dict[str, Any]:
@@ -130,7 +120,7 @@ async def _versions(conn: AsyncConnection, stream_ids: list[str]) -> dict[str, i
     return {row[0]: row[1] for row in result if row[1] is not None}
 
 
-class SqliteBackend:
+class SqliteBackend(SqliteTables):
     """The event store on SQLite (see the module's docstring)."""
 
     raw_times_as_text = True

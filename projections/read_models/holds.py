@@ -9,32 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events.store.contract import TableWriter
 from events.types import request_stream
 from projections import holds as hold_rows
 from projections.projection import Batch, EventRow
 from projections.read_models.requests import request_events
 from projections.tables import holds
-from projections.writes import asyncpg_connection, delete_keys, insert_records
-
-_PG_END_HOLDS = (
-    "UPDATE holds SET ended_at = u.ended_at, end_kind = u.end_kind"
-    " FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) AS u(position, ended_at, end_kind)"
-    " WHERE holds.position = u.position"
-)
-_UPDATE_HOLD = (
-    update(holds)
-    .where(holds.c.position == bindparam("k_position"))
-    .values(ended_at=bindparam("ended_at"), end_kind=bindparam("end_kind"))
-)
-
-
-def _hold_end(hold: hold_rows.Hold) -> dict[str, Any]:
-    return {"k_position": hold.position, "ended_at": hold.ended_at, "end_kind": hold.end}
+from projections.writes import delete_keys
 
 
 @dataclass(slots=True)
@@ -48,25 +33,21 @@ class HoldWrites:
     # every hold of a request with a retraction in the batch: its rows are replaced
     refolded: dict[str, hold_rows.Holds] = field(default_factory=dict)
 
-    async def flush(self, conn: AsyncConnection) -> None:
+    async def flush(self, conn: AsyncConnection, tables: TableWriter) -> None:
         if self.refolded:
             await delete_keys(conn, holds, "request_id", self.refolded)
             for every in self.refolded.values():
                 self.new.update((hold.position, hold) for hold in every)
         if self.new:
-            await insert_records(conn, holds, [hold.record() for hold in self.new.values()])
+            await tables.copy_rows(conn, holds, [hold.record() for hold in self.new.values()])
         if self.ended:
-            ended = list(self.ended.values())
-            driver = await asyncpg_connection(conn)
-            if driver is not None:
-                await driver.execute(
-                    _PG_END_HOLDS,
-                    [hold.position for hold in ended],
-                    [hold.ended_at for hold in ended],
-                    [hold.end for hold in ended],
-                )
-            else:
-                await conn.execute(_UPDATE_HOLD, [_hold_end(hold) for hold in ended])
+            await tables.update_rows(
+                conn,
+                holds,
+                "position",
+                ("ended_at", "end_kind"),
+                [(hold.position, hold.ended_at, hold.end) for hold in self.ended.values()],
+            )
 
 
 class Holds:

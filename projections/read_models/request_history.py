@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events.store.contract import TableWriter
 from events.types import REQUEST_STREAM_PREFIX, request_stream
 from projections import history as history_rows
 from projections.projection import Batch, EventRow
 from projections.read_models.requests import RETRACTION
 from projections.tables import request_history
-from projections.writes import insert_records
 
 
 @dataclass(slots=True)
@@ -27,9 +27,9 @@ class HistoryWrites:
     # for each request with a retraction in the batch: target -> retraction in effect
     retractions: dict[str, dict[int, int]] = field(default_factory=dict)
 
-    async def flush(self, conn: AsyncConnection) -> None:
+    async def flush(self, conn: AsyncConnection, tables: TableWriter) -> None:
         if self.rows:
-            await insert_records(conn, request_history, self.rows)
+            await tables.copy_rows(conn, request_history, self.rows)
         if self.retractions:
             await _mark_retractions(conn, self.retractions)
 

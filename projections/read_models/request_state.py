@@ -16,62 +16,20 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events.store.contract import TableWriter
 from events.types import request_stream
 from projections.projection import Batch, EventRow
 from projections.read_models.requests import request_events
 from projections.request import RequestState, evolve, fold, view
 from projections.tables import request_state
-from projections.writes import (
-    asyncpg_connection,
-    delete_keys,
-    insert_records,
-    keyed,
-    update_by_key,
-)
-
-
-def state_row(state: RequestState) -> dict[str, Any]:
-    """The `request_state` row of a request state (its document is `view` as of the last
-    event; the list and statistics endpoints derive the status now from the columns)."""
-    document = view(state, state.last_occurred_at)
-    active = state.active_holds
-    initial = state.procedures[0]
-    applicant = state.applicant
-    return {
-        "request_id": state.request_id,
-        "stream_id": request_stream(state.request_id),
-        "stream_version": state.stream_version,
-        "position": state.position,
-        "submitted_at": state.submitted_at,
-        "last_occurred_at": state.last_occurred_at,
-        "applicant_name": str(applicant.get("name", "")),
-        "applicant_kind": str(applicant.get("kind", "")),
-        "channel": state.channel,
-        "sponsor": state.sponsor,
-        "title": state.title,
-        "urgent": bool(state.urgent),
-        "disclosure": state.disclosure,
-        "status_hint": document["status"],
-        "open_procedure": state.open_procedure,
-        "circulated_at": initial.circulated_at,
-        "deadline": state.deadline,
-        "active_holds": len(active),
-        "held_by": "," + ",".join(sorted({h.member for h in active})) + "," if active else None,
-        "information_pending": state.information_pending,
-        "decided_at": initial.decided_at,
-        "outcome": initial.outcome,
-        "approved_at": state.approved_at,
-        "refused_at": state.refused_at,
-        "withdrawn_at": state.withdrawn_at,
-        "valid_from": state.valid_from,
-        "valid_until": state.valid_until,
-        "document": document,
-    }
+from projections.writes import delete_keys
 
 
 def state_record(state: RequestState) -> tuple[Any, ...]:
-    """`state_row(state)` as a tuple in `request_state`'s column order, the document as
-    JSON text (what a bulk write sends)."""
+    """The `request_state` row of a request state, as a tuple in the table's column order
+    (what a bulk write sends): its document is `view` of the state as of the last event,
+    as JSON text; the list and statistics endpoints derive the status now from the
+    columns."""
     document = view(state, state.last_occurred_at)
     active = state.active_holds
     initial = state.procedures[0]
@@ -108,10 +66,6 @@ def state_record(state: RequestState) -> tuple[Any, ...]:
     )
 
 
-_UPDATE_STATE = update_by_key(request_state, "request_id")
-_PG_DELETE_STATES = "DELETE FROM request_state WHERE request_id = ANY($1::text[])"
-
-
 @dataclass(slots=True)
 class StateWrites:
     """The rows of `request_state` one batch writes."""
@@ -123,24 +77,19 @@ class StateWrites:
     # requests with a retraction in the batch, re-folded (None: nothing left of them)
     refolded: dict[str, RequestState | None] = field(default_factory=dict)
 
-    async def flush(self, conn: AsyncConnection) -> None:
+    async def flush(self, conn: AsyncConnection, tables: TableWriter) -> None:
         if self.refolded:
             await delete_keys(conn, request_state, "request_id", self.refolded)
             for request_id, state in self.refolded.items():
                 if state is not None:
                     self.new[request_id] = state
-        inserted = list(self.new.values())
-        if self.changed:
-            driver = await asyncpg_connection(conn)
-            if driver is not None:
-                # a changed row is replaced whole: delete it and COPY it with the new
-                await driver.execute(_PG_DELETE_STATES, list(self.changed))
-                inserted.extend(self.changed.values())
-            else:
-                rows = [keyed(state_row(s), "request_id") for s in self.changed.values()]
-                await conn.execute(_UPDATE_STATE, rows)
-        if inserted:
-            await insert_records(conn, request_state, [state_record(s) for s in inserted])
+        await tables.replace_rows(
+            conn,
+            request_state,
+            "request_id",
+            [state_record(s) for s in self.changed.values()],
+            new=[state_record(s) for s in self.new.values()],
+        )
 
 
 class RequestStates:

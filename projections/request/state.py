@@ -349,14 +349,26 @@ def status(state: RequestState, at: datetime, tz: tzinfo = UTC) -> Status:
     """The derived status of a request state as of `at` (`derived_status`), circulation
     and deadline those of the initial procedure."""
     initial = state.procedures[0]
-    return derived_status(
-        withdrawn_at=state.withdrawn_at,
-        refused_at=state.refused_at,
-        approved_at=state.approved_at,
-        valid_until=state.valid_until,
-        circulated_at=initial.circulated_at,
-        deadline=initial.deadline,
-        holds=len(state.active_holds),
-        at=at,
-        tz=tz,
+    facts = _Facts(
+        state.withdrawn_at,
+        state.refused_at,
+        state.approved_at,
+        state.valid_until,
+        initial.circulated_at,
+        initial.deadline,
+        len(state.active_holds),
     )
+    return derived_status(facts, at, tz)
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """`StatusInputs` of a state: circulation and deadline of the initial procedure."""
+
+    withdrawn_at: datetime | None
+    refused_at: datetime | None
+    approved_at: datetime | None
+    valid_until: date | None
+    circulated_at: datetime | None
+    deadline: datetime | None
+    active_holds: int

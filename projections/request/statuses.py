@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, tzinfo
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 Status = Literal[
     "submitted",
@@ -24,33 +24,46 @@ PENDING_STATUSES: frozenset[Status] = frozenset(
 )
 
 
-def derived_status(
-    *,
-    withdrawn_at: datetime | None,
-    refused_at: datetime | None,
-    approved_at: datetime | None,
-    valid_until: date | None,
-    circulated_at: datetime | None,
-    deadline: datetime | None,
-    holds: int,
-    at: datetime,
-    tz: tzinfo = UTC,
-) -> Status:
+class StatusInputs(Protocol):
+    """The facts the derived status depends on: a `request_state` row has them as
+    columns; `status(state)` takes them from a folded state."""
+
+    @property
+    def withdrawn_at(self) -> datetime | None: ...
+    @property
+    def refused_at(self) -> datetime | None: ...
+    @property
+    def approved_at(self) -> datetime | None: ...
+    @property
+    def valid_until(self) -> date | None: ...
+    @property
+    def circulated_at(self) -> datetime | None: ...
+    @property
+    def deadline(self) -> datetime | None: ...
+    @property
+    def active_holds(self) -> int:
+        """How many holds are active."""
+        ...
+
+
+def derived_status(facts: StatusInputs, at: datetime, tz: tzinfo = UTC) -> Status:
     """The derived status of SPEC §3 as of `at`, from the facts it depends on: the one
     rule, for a folded state (`status`) and a `request_state` row
     (`projections.tables.status_at`; `status_is` is its SQL form, tested against it).
-    `holds` is the number of active holds. Validity dates are read in `tz` (the
-    committee's zone): an exemption is active through the whole of `valid_until`, and
-    one approved with a later `valid_from` is `active` (approved, not expired)."""
-    if withdrawn_at is not None:
+    Validity dates are read in `tz` (the committee's zone): an exemption is active
+    through the whole of `valid_until`, and one approved with a later `valid_from` is
+    `active` (approved, not expired)."""
+    if facts.withdrawn_at is not None:
         return "withdrawn"
-    if refused_at is not None:
+    if facts.refused_at is not None:
         return "refused"
-    if approved_at is not None and valid_until is not None:
+    valid_until = facts.valid_until
+    if facts.approved_at is not None and valid_until is not None:
         return "expired" if at.astimezone(tz).date() > valid_until else "active"
-    if circulated_at is None or deadline is None:
+    deadline = facts.deadline
+    if facts.circulated_at is None or deadline is None:
         return "submitted"
-    if holds:
+    if facts.active_holds:
         return "on_hold"
     if at > deadline:
         return "awaiting_decision"

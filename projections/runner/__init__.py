@@ -3,7 +3,7 @@ compare-and-set checkpoints (`checkpoints`) and the read loop (`pages`) over a l
 projections (`projections.projection.Projection`, registered in
 `projections.read_models`)."""
 
-from projections.read_models.request_state import state_record, state_row
+from projections.read_models.request_state import state_record
 from projections.runner.lock import PROJECTION_LOCK_KEY, ProjectionLockBusy
 from projections.runner.runner import Progress, ProjectionRunner
 
@@ -13,5 +13,4 @@ __all__ = [
     "ProjectionLockBusy",
     "ProjectionRunner",
     "state_record",
-    "state_row",
 ]

@@ -66,9 +66,9 @@ class PageReader:
     def __init__(self, store: EventStore, batch_size: int) -> None:
         self._store = store
         self.batch_size = batch_size
-        # raw pages give aware datetimes on PostgreSQL only (text on SQLite, where the
-        # store's own pages are as fast)
-        self._raw_capable = store.engine.dialect.name == "postgresql"
+        # raw pages are read when their times are aware datetimes (PostgreSQL's: on
+        # SQLite they are text, and the store's own pages are as fast)
+        self._raw_capable = not store.raw_times_as_text
         self._prefetched: tuple[int, asyncio.Task[list[RecordedEvent]]] | None = None
         # the raw pages being read: (the position the next page starts after, pages)
         self._raw: tuple[int, AsyncGenerator[list[Any], None]] | None = None

@@ -33,7 +33,7 @@ from projections.projection import Batch, EventRow, Projection, Writes
 from projections.read_models import default_projections
 from projections.runner import checkpoints
 from projections.runner.checkpoints import CheckpointMoved
-from projections.runner.lock import ProjectionLockBusy, WorkerLock
+from projections.runner.lock import PROJECTION_LOCK_KEY, ProjectionLockBusy
 from projections.runner.pages import PageReader
 
 log = structlog.get_logger("docket.projections")
@@ -73,7 +73,7 @@ class ProjectionRunner:
         if len(self._by_name) != len(self._projections):
             raise ValueError("two projections of the same name")
         self._names = tuple(self._by_name)
-        self._lock = WorkerLock(engine)
+        self._lock = store.backend.session_lock(PROJECTION_LOCK_KEY)
         self._pages = PageReader(store, batch_size)
         self._lock_retry_seconds = lock_retry_seconds
         self._wake = asyncio.Event()
@@ -325,7 +325,7 @@ class ProjectionRunner:
         async with self._writer.begin() as conn:
             await checkpoints.move(conn, batch.names, batch.start, batch.end)
             for writes in batch.writes:
-                await writes.flush(conn)
+                await writes.flush(conn, self._store.backend)
 
     async def _written(
         self,

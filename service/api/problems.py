@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from events.model import ConcurrencyConflict
+from events.store import database_unavailable
 from service.errors import (
     PROBLEM_BASE,
     BadRequest,
@@ -55,26 +55,6 @@ __all__ = [
     "problem_openapi",
     "problem_response",
 ]
-
-
-#: SQLSTATE classes that mean "not now" rather than "wrong": connection exception,
-#: insufficient resources, operator intervention (shutdown, cannot connect now).
-_UNAVAILABLE_SQLSTATE = ("08", "53", "57")
-
-
-def database_unavailable(error: BaseException) -> bool:
-    """True for errors of reaching the database, false for errors of what was sent to it
-    (those are bugs: a 500 with the correlation id, not a 503 that invites retries)."""
-    if not isinstance(error, DBAPIError):
-        return isinstance(error, OSError)  # ConnectionError is an OSError
-    if error.connection_invalidated or isinstance(error, OperationalError | InterfaceError):
-        return True
-    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    if isinstance(state, str) and state[:2] in _UNAVAILABLE_SQLSTATE:
-        return True
-    # the driver's own error under SQLAlchemy's adapter: a connection left mid-operation
-    driver = getattr(error.orig, "__cause__", None)
-    return isinstance(driver, asyncpg.InternalClientError | asyncpg.InterfaceError | OSError)
 
 
 def problem_response(error: DocketError) -> Response:

@@ -25,6 +25,7 @@ from events.model import ZERO_HASH, RecordedEvent, utc_text
 from events.schema import checkpoints, merkle_nodes
 from events.store.contract import Batch, BatchState, Written
 from events.store.rows import ChainRow, RawRow, row_event
+from events.store.sqlite_tables import SqliteTables
 
 
 def _hashed_form(row: ChainRow) -> bytes:
@@ -61,7 +62,7 @@ def _raw(event: RecordedEvent, data: str, metadata: str) -> tuple[Any, ...]:
     )
 
 
-class FakeBackend:
+class FakeBackend(SqliteTables):
     """The `Backend` protocol over a Python list."""
 
     raw_times_as_text = True

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, inspect
 
 from events.model import RecordedEvent
+from events.store.backends import open_backend
 from projections import holds as hold_rows
 from projections import interval_queries as q
 from projections.history import EventRow
@@ -96,7 +97,8 @@ def _loader(log: list[RecordedEvent]) -> Any:
 
 
 async def _write(url: str, log: list[RecordedEvent], rng: random.Random) -> None:
-    engine = create_engine(url)
+    backend = open_backend(url)
+    engine = backend.engine
     projection = RequestIntervals(_loader(log), NEW_YORK, head_cache_size=2)
     try:
         async with engine.begin() as conn:
@@ -107,10 +109,10 @@ async def _write(url: str, log: list[RecordedEvent], rng: random.Random) -> None
             end = start + rng.randint(1, 25)
             await projection.apply(log[start:end])
             async with engine.begin() as conn:
-                await projection.flush(conn)
+                await projection.flush(conn, backend)
             start = end
     finally:
-        await engine.dispose()
+        await backend.close()
 
 
 async def _all_pages(conn: Any, moment: q.Moment, **filters: Any) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import BigInteger, Column, MetaData, Table, Text, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.store import EventStore
+from events.store import EventStore, TableWriter
 from projections import read_models
 from projections.projection import Batch, EventRow
 from projections.runner import ProjectionRunner
@@ -29,7 +29,7 @@ toy_table = Table(
 class _ToyWrites:
     rows: list[dict[str, object]]
 
-    async def flush(self, conn: AsyncConnection) -> None:
+    async def flush(self, conn: AsyncConnection, tables: TableWriter) -> None:
         if self.rows:
             await conn.execute(insert(toy_table), self.rows)
 

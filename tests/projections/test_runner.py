@@ -23,8 +23,8 @@ from projections import history as history_rows
 from projections import holds as hold_rows
 from projections.read_models import PROJECTIONS, TABLES
 from projections.read_models import request_state as request_state_module
-from projections.request import fold
-from projections.runner import ProjectionRunner, state_record, state_row
+from projections.request import fold, view
+from projections.runner import ProjectionRunner, state_record
 from projections.tables import (
     held_by_is,
     holds,
@@ -513,10 +513,17 @@ async def test_records_are_the_rows_in_column_order(store: EventStore) -> None:
     for stream in by_request.values():
         state = fold(stream)
         assert state is not None
-        row = state_row(state)
-        row["document"] = orjson.dumps(row["document"]).decode()
         names = [column.name for column in request_state.columns]
-        assert state_record(state) == tuple(row[name] for name in names)
+        record = dict(zip(names, state_record(state), strict=True))
+        document = orjson.loads(record["document"])
+        assert document == orjson.loads(orjson.dumps(view(state, state.last_occurred_at)))
+        assert (record["request_id"], record["stream_id"], record["position"]) == (
+            state.request_id,
+            f"request-{state.request_id}",
+            state.position,
+        )
+        assert record["status_hint"] == document["status"]
+        assert record["active_holds"] == len(state.active_holds)
         for hold in hold_rows.fold(stream):
             names = [column.name for column in holds.columns]
             assert hold.record() == tuple(hold.row()[name] for name in names)

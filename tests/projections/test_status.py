@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,17 +45,7 @@ def combinations() -> Iterator[dict[str, Any]]:
 
 
 def rule(facts: dict[str, Any], tz: tzinfo) -> Status:
-    return derived_status(
-        withdrawn_at=facts["withdrawn_at"],
-        refused_at=facts["refused_at"],
-        approved_at=facts["approved_at"],
-        valid_until=facts["valid_until"],
-        circulated_at=facts["circulated_at"],
-        deadline=facts["deadline"],
-        holds=facts["active_holds"],
-        at=AT,
-        tz=tz,
-    )
+    return derived_status(SimpleNamespace(**facts), AT, tz)
 
 
 def row(n: int, facts: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,177 @@
+"""What the PostgreSQL backend offers beyond the log: bulk writes of projection rows
+(COPY, DELETE + COPY, `UPDATE … FROM unnest`), session advisory locks, and which asyncpg
+errors mean "the database is unreachable". Mixed into `PostgresBackend`.
+
+Rows go to asyncpg as tuples on the transaction's own connection (so they join its open
+transaction): SQLAlchemy's per-row parameter processing would cost more than the fold of
+a rebuild, and it offers neither COPY nor array parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Table, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from events.store.locks import SessionLock
+
+#: SQLSTATE classes that mean "not now" rather than "wrong": connection exception,
+#: insufficient resources, operator intervention (shutdown, cannot connect now).
+UNAVAILABLE_SQLSTATE = ("08", "53", "57")
+
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+async def _driver(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under `conn` (what it runs joins `conn`'s transaction)."""
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+def _array_type(table: Table, column: str) -> str:
+    return f"{table.c[column].type.compile(dialect=_DIALECT)}[]"
+
+
+def update_from_unnest(table: Table, key: str, columns: Sequence[str]) -> str:
+    """`UPDATE table SET c = u.c, … FROM unnest($1::…[], …) AS u(key, c, …) WHERE
+    table.key = u.key`: one statement for any number of rows, one array per column."""
+    names = [key, *columns]
+    arrays = ", ".join(f"${i}::{_array_type(table, name)}" for i, name in enumerate(names, 1))
+    sets = ", ".join(f'"{name}" = u."{name}"' for name in columns)
+    quoted = ", ".join(f'"{name}"' for name in names)
+    return (
+        f'UPDATE "{table.name}" SET {sets} FROM unnest({arrays}) AS u({quoted})'
+        f' WHERE "{table.name}"."{key}" = u."{key}"'
+    )
+
+
+class PostgresTables:
+    """Projection-row writes, session locks and error classes of `PostgresBackend`."""
+
+    _engine: AsyncEngine
+
+    async def copy_rows(
+        self, conn: AsyncConnection, table: Table, records: Sequence[tuple[Any, ...]]
+    ) -> None:
+        if not records:
+            return
+        driver = await _driver(conn)
+        names = [column.name for column in table.columns]
+        await driver.copy_records_to_table(table.name, records=records, columns=names)
+
+    async def replace_rows(
+        self,
+        conn: AsyncConnection,
+        table: Table,
+        key: str,
+        changed: Sequence[tuple[Any, ...]],
+        new: Sequence[tuple[Any, ...]] = (),
+    ) -> None:
+        # a changed row is replaced whole: delete it and COPY it with the new ones
+        if changed:
+            driver = await _driver(conn)
+            index = list(table.columns.keys()).index(key)
+            await driver.execute(
+                f'DELETE FROM "{table.name}" WHERE "{key}" = ANY($1::{_array_type(table, key)})',
+                [record[index] for record in changed],
+            )
+        await self.copy_rows(conn, table, [*new, *changed])
+
+    async def update_rows(
+        self,
+        conn: AsyncConnection,
+        table: Table,
+        key: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+    ) -> None:
+        if not rows:
+            return
+        driver = await _driver(conn)
+        arrays = [list(values) for values in zip(*rows, strict=True)]
+        await driver.execute(update_from_unnest(table, key, columns), *arrays)
+
+    def session_lock(self, key: int) -> SessionLock:
+        return AdvisoryLock(self._engine, key)
+
+    @staticmethod
+    def is_unavailable(error: BaseException) -> bool:
+        if not isinstance(error, DBAPIError):
+            return False
+        state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+        if isinstance(state, str) and state[:2] in UNAVAILABLE_SQLSTATE:
+            return True
+        # asyncpg's own error under SQLAlchemy's adapter: a connection left mid-operation
+        driver = getattr(error.orig, "__cause__", None)
+        return isinstance(driver, asyncpg.InternalClientError | asyncpg.InterfaceError | OSError)
+
+
+class AdvisoryLock:
+    """A session advisory lock on `key`, held on a connection of `engine` kept for the
+    holder's lifetime (see `events.store.locks.SessionLock`)."""
+
+    exclusive = True
+
+    def __init__(self, engine: AsyncEngine, key: int) -> None:
+        self._engine = engine
+        self._key = key
+        self._conn: AsyncConnection | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None
+
+    async def try_acquire(self) -> bool:
+        if self.held:
+            return True
+        conn = await self._engine.connect()
+        try:
+            locked = bool(
+                await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key})
+            )
+            await conn.commit()  # a session lock outlives the transaction; don't idle in one
+        except BaseException:
+            await conn.close()
+            raise
+        if not locked:
+            await conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    async def alive(self) -> bool:
+        if self._conn is None:
+            return False
+        try:
+            await self._conn.execute(text("SELECT 1"))
+            await self._conn.commit()
+            return True
+        except (DBAPIError, OSError):
+            await self.drop()
+            return False
+
+    async def drop(self) -> bool:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return False
+        with contextlib.suppress(Exception):
+            await conn.invalidate()
+        return True
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
+            await conn.commit()
+        except (DBAPIError, OSError):
+            pass
+        finally:
+            await conn.close()

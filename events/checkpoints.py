@@ -216,20 +216,25 @@ def _split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
         raise CheckpointError("a signed note is text, a blank line, then signature lines")
     text = note[: cut + 1]
     _check_text(text)
-    lines = note[cut + 2 : -1].split("\n")
+    return text, signature_lines(note[cut + 2 : -1].split("\n"))
+
+
+def signature_lines(lines: list[str]) -> list[tuple[str, bytes, bytes]]:
+    """The (name, key id, signature) of each `— name base64` line (C2SP signed-note), at
+    most `_MAX_SIGNATURES` of them. Raises `CheckpointError`."""
     if len(lines) > _MAX_SIGNATURES:
         raise CheckpointError(f"more than {_MAX_SIGNATURES} signatures")
     signatures = []
     for line in lines:
         if not line.startswith(_SIGNATURE_PREFIX):
-            raise CheckpointError(f"not a signature line: {line!r}")
+            raise CheckpointError(f"not a signature line: {line[:80]!r}")
         name, _, encoded = line[len(_SIGNATURE_PREFIX) :].rpartition(" ")
         _check_name(name)
         raw = _b64(encoded, f"signature of {name!r}")
         if len(raw) < 5:
             raise CheckpointError(f"signature of {name!r} is too short")
         signatures.append((name, raw[:4], raw[4:]))
-    return text, signatures
+    return signatures
 
 
 def _check_checkpoint(checkpoint: Checkpoint) -> None:

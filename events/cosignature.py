@@ -34,6 +34,7 @@ from events.checkpoints import (
     Checkpoint,
     CheckpointError,
     parse_checkpoint,
+    signature_lines,
     split_note,
     verify_checkpoint,
 )
@@ -61,7 +62,6 @@ _HEADER = "cosignature/v1\n"
 _SIGNATURE_PREFIX = "\u2014 "  # em dash and a space
 _ED25519_SIGNATURE = 64
 _TIMESTAMP_LIMIT = 2**63 - 1
-_MAX_LINES = 100
 
 
 class CosignatureError(ValueError):
@@ -194,20 +194,10 @@ def parse_signature_lines(text: str) -> list[tuple[str, bytes, bytes]]:
     """
     if not text.endswith("\n"):
         raise CosignatureError("signature lines must each end in a newline")
-    lines = text[:-1].split("\n")
-    if len(lines) > _MAX_LINES:
-        raise CosignatureError(f"more than {_MAX_LINES} signature lines")
-    parsed = []
-    for line in lines:
-        if not line.startswith(_SIGNATURE_PREFIX):
-            raise CosignatureError(f"not a signature line: {line[:80]!r}")
-        name, _, encoded = line[len(_SIGNATURE_PREFIX) :].rpartition(" ")
-        _check_name(name)
-        raw = _b64(encoded, f"signature of {name!r}")
-        if len(raw) < 5:
-            raise CosignatureError(f"signature of {name!r} is too short")
-        parsed.append((name, raw[:4], raw[4:]))
-    return parsed
+    try:  # the signed note's own line syntax, parsed once for notes and cosignatures
+        return signature_lines(text[:-1].split("\n"))
+    except CheckpointError as error:
+        raise CosignatureError(str(error)) from None
 
 
 def _verify(key: CosignerKey, note_text: str, blob: bytes) -> int:

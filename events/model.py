@@ -96,8 +96,10 @@ class RecordedEvent:
         """The event whole as `/v1/events` and exports give it (all of `data`, `metadata`
         and `salt`) with its hashes: what an auditor recomputes every hash from."""
         body = self.hashed_fields()
+        del body["salt"]  # in `EVENT_COLUMNS` order: the salt after the hashes
         body["prev_hash"] = self.prev_hash
         body["hash"] = self.hash
+        body["salt"] = self.salt
         return body
 
 

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from events.checkpoints import Checkpoint, CheckpointError, verify_checkpoint
-from events.errors import BundleError
 from events.disclosure import canonical_v2
+from events.errors import BundleError
 from events.hashing import chain_hash, leaf_hash
 from events.merkle import EMPTY_ROOT, MerkleBuilder
 from events.model import HASHED_FIELDS, ZERO_HASH

@@ -4,8 +4,8 @@ v1 is refused with a message saying what to do, and left as it was."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -70,7 +70,7 @@ async def test_a_fresh_log_salts_every_event_and_refuses_a_row_without(empty_url
         moment = "2026-02-05T15:04:05.000000Z"
     engine = create_engine(empty_url)
     try:
-        with pytest.raises(Exception, match="(?i)check|constraint"):
+        with pytest.raises(Exception, match=r"(?i)check|constraint"):
             async with engine.begin() as conn:
                 await conn.execute(
                     text(

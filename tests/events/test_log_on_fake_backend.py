@@ -16,8 +16,8 @@ from structlog.testing import capture_logs
 
 from events import merkle
 from events.checkpoints import Signer
-from events.errors import ImportRefused, LogError, LogNotEmpty
 from events.disclosure import leaf_hash_v2
+from events.errors import ImportRefused, LogError, LogNotEmpty
 from events.log_tree import CheckpointWriter, LogTree, StoredCheckpoint
 from events.model import NewEvent, StreamAppend
 from events.store import EventStore

@@ -73,9 +73,12 @@ _SHIPMENTS: tuple[Source, ...] = (
 #: Every field of a public record (`public_request`) and what it is made of.
 RECORD_SOURCES: Mapping[str, tuple[Source, ...]] = {
     "request_id": (("RequestSubmitted", "request_id"),),
-    "status": (("RequestSubmitted", "disclosure"), ("RequestCirculated", None))
-    + _DECISIONS
-    + _VALIDITY,
+    "status": (
+        ("RequestSubmitted", "disclosure"),
+        ("RequestCirculated", None),
+        *_DECISIONS,
+        *_VALIDITY,
+    ),
     "applicant": (("RequestSubmitted", "applicant"),),
     "title": (("RequestSubmitted", "title"),),
     "items": _ITEMS,
@@ -91,11 +94,14 @@ RECORD_SOURCES: Mapping[str, tuple[Source, ...]] = {
     "extensions": _EXTENSIONS,
     "amendments": _AMENDMENTS,
     "shipments": _SHIPMENTS,
-    "updated": (("RequestSubmitted", None), ("RequestCirculated", None))
-    + _DECISIONS
-    + _EXTENSIONS
-    + _AMENDMENTS
-    + _SHIPMENTS,
+    "updated": (
+        ("RequestSubmitted", None),
+        ("RequestCirculated", None),
+        *_DECISIONS,
+        *_EXTENSIONS,
+        *_AMENDMENTS,
+        *_SHIPMENTS,
+    ),
 }
 
 #: The event types a public record is made of: the events of a public request that the
@@ -125,9 +131,7 @@ def receipt_events(view: View, events: Iterable[Any]) -> list[Any]:
     if not is_public(view):
         return []
     events = list(events)
-    retracted = {
-        e.data.get("target_position") for e in events if e.event_type == "EventRetracted"
-    }
+    retracted = {e.data.get("target_position") for e in events if e.event_type == "EventRetracted"}
     return [
         e
         for e in events

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from events.disclosure import DISCLOSED_FIELDS
 from events.receipt import verify_receipt
 from service.cli import app as cli
-from tests.api.conftest import WHO, Api, make_request, seat
+from tests.api.conftest import WHO, Api, make_request, seat, submission
 
 CHECK_LOG = Path(__file__).parents[2] / "docs" / "examples" / "check_log.py"
 PROOF_FIELDS = {"leaf_index", "inclusion_proof"}
@@ -247,3 +247,16 @@ async def test_the_request_page_checks_its_receipt_in_the_browser(api: Api) -> N
     script = await api.get("/static/receipt.js", None)
     assert script.status_code == 200 and "DocketReceipt" in script.text
     assert script.headers["content-type"].startswith("text/javascript")
+
+
+async def test_the_salt_is_given_to_auditors_whole_and_to_no_one_else(api: Api) -> None:
+    answer = await api.ok("/v1/requests", {**submission(), "disclosure": "public"})
+    assert all("salt" not in event for event in answer["events"])
+    rid = answer["request_id"]
+    await _publish(api)
+    page = (await api.get("/v1/events", "auditor")).json()["items"]
+    salt = page[-1]["salt"]
+    assert len(salt) == 64 and int(salt, 16) >= 0
+    for path in (f"/public/requests/{rid}", f"/public/requests/{rid}/receipt", f"/requests/{rid}"):
+        assert salt not in (await api.get(path, None)).text, path
+    assert salt not in (await api.get(f"/v1/requests/{rid}", "applicant")).text

@@ -2,8 +2,10 @@
 
 Every database the benchmarks make is called `docket_bench_*` and is dropped by
 `drop_all()` (what `bench.all` does at the end, unless `--keep`). Generated logs are kept
-between benchmarks of one run as templates (`docket_bench_log_<n>`), so that each
+between benchmarks of one run as templates (`docket_bench_v2_log_<n>`), so that each
 benchmark that writes starts from a fresh copy in a second instead of regenerating.
+Templates carry the canonical form in their names (`_v2`): one of an older form is never
+reused. `DOCKET_BENCH_PREFIX` replaces `docket_bench_` (runs side by side on one server).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ T = TypeVar("T")
 ADMIN_URL = os.environ.get(
     "DOCKET_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
-PREFIX = "docket_bench_"
-TEMPLATE = PREFIX + "template"
+PREFIX = os.environ.get("DOCKET_BENCH_PREFIX", "docket_bench_")
+TEMPLATE = PREFIX + "template_v2"
 
 
 def dsn(database: str) -> str:

@@ -10,7 +10,8 @@ withdrawn, many in flight at once so that their events interleave. It ends with:
 - one request of `LONG_EVENTS` events (`HX-LONG-00001`), spread over the whole log: B7's
   `as_of` subject.
 
-Hashes are computed here with the service's own canonical form (`events.hashing`), and
+Hashes are computed here with the service's own canonical form v2 (`events.hashing`: a
+random salt per event, as appends make them), and
 the rows go to the `events` table by COPY (PostgreSQL) or executemany (SQLite), never
 through `EventStore.append` one by one. `python -m bench.gen --events N --database D`.
 """
@@ -38,6 +39,9 @@ from events.model import EVENT_COLUMNS, ZERO_HASH, utc_text
 from events.types import request_stream
 from service.data.roster_2025_2026 import ROSTER_2025_2026
 
+#: Generated logs kept as templates: `docket_bench_v2_log_<n>` (canonical form v2; a v1
+#: template of an older run, `docket_bench_log_<n>`, is never reused).
+LOG_TEMPLATE = "v2_log_"
 OPEN_COUNT = 1000
 LONG_EVENTS = 500
 OPEN_PREFIX = "HX-OPEN-"
@@ -292,6 +296,7 @@ def rows(
             "metadata": metadata,
             "occurred_at": text,
             "recorded_at": text,
+            "salt": f"{rng.getrandbits(256):064x}",
         }
         prev = chain
         _, chain = event_hashes(hashed, prev)
@@ -310,6 +315,7 @@ def rows(
                 when,
                 prev.hex(),
                 chain.hex(),
+                hashed["salt"],
             )
         )
         if len(batch) >= chunk:
@@ -373,7 +379,7 @@ def _generated(events: int, open_count: int, seconds: float) -> Generated:
 
 async def log_template(events: int, open_count: int = OPEN_COUNT) -> str:
     """The template database of a generated log of `events` events (made once per run)."""
-    name = f"{db.PREFIX}log_{events}"
+    name = f"{db.PREFIX}{LOG_TEMPLATE}{events}"
     if await db.exists(name):
         conn = await asyncpg.connect(db.dsn(name))
         try:
@@ -397,7 +403,7 @@ def main() -> None:
         made = write_sqlite(args.sqlite, args.events)
         target = str(args.sqlite)
     else:
-        name = args.database or f"{db.PREFIX}log_{args.events}"
+        name = args.database or f"{db.PREFIX}{LOG_TEMPLATE}{args.events}"
         made = asyncio.run(write_postgres(name, args.events))
         target = name
     rate = made.events / made.seconds

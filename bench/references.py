@@ -33,7 +33,7 @@ import orjson
 
 from bench import db
 from bench.gen import COLUMNS
-from events.canonical import canonical
+from events.disclosure import canonical_v2, new_salt
 
 # -- PostgreSQL's own limits -----------------------------------------------------------------
 
@@ -120,8 +120,8 @@ async def bare_group_commit(
     """Appends/s of a bare group-commit loop on a fresh, migrated `database`: `callers`
     tasks each append one event and wait for it; a writer takes what is queued, and in
     one transaction takes the advisory lock, reads the head, chains SHA-256 hashes over
-    the RFC 8785 form and inserts the rows with one executemany. (appends, seconds,
-    batches)"""
+    the RFC 8785 form (canonical form v2: a fresh salt and the sealed digest, as appends
+    hash) and inserts the rows with one executemany. (appends, seconds, batches)"""
     await db.fresh(database)
     pool = await asyncpg.create_pool(db.dsn(database), min_size=2, max_size=4)
     queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[int]]] = asyncio.Queue()
@@ -129,7 +129,7 @@ async def bare_group_commit(
     batches = 0
     insert = (
         f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES "
-        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     )
 
     async def writer() -> None:
@@ -152,10 +152,11 @@ async def bare_group_commit(
                     for fields, _ in batch:
                         position += 1
                         event_id = str(uuid.uuid4())
+                        salt = new_salt()
                         hashed = {**fields, "position": position, "event_id": event_id,
                                   "stream_version": position, "occurred_at": stamp,
-                                  "recorded_at": stamp}  # fmt: skip
-                        leaf = hashlib.sha256(b"\x00" + canonical(hashed)).digest()
+                                  "recorded_at": stamp, "salt": salt}  # fmt: skip
+                        leaf = hashlib.sha256(b"\x00" + canonical_v2(hashed)).digest()
                         prev, chain = chain, hashlib.sha256(chain + leaf).digest()
                         records.append(
                             (
@@ -171,6 +172,7 @@ async def bare_group_commit(
                                 now,
                                 prev.hex(),
                                 chain.hex(),
+                                salt,
                             )
                         )
                     await conn.executemany(insert, records)

@@ -1,8 +1,9 @@
 """Offline verification of an exported log against a signed checkpoint: no database.
 
 A bundle is JSON Lines, one event a line in its wire form (`RecordedEvent.wire()`: the
-`c(e)` fields plus `prev_hash` and `hash`). Verification streams it once: positions run
-1, 2, 3 … without gaps, every hash is recomputed from the canonical form and chained, and
+event whole with its `salt`, plus `prev_hash` and `hash`). Verification streams it once:
+positions run 1, 2, 3 … without gaps, every hash is recomputed from canonical form v2 and
+chained (a bundle in the old form v1, without salts, is refused as such), and
 the Merkle root of the first `size` events is the root the checkpoint signs. Memory stays
 O(log n): only the tree's frontier is kept.
 """
@@ -15,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from events.canonical import CanonicalizationError, canonical
 from events.checkpoints import Checkpoint, CheckpointError, verify_checkpoint
+from events.disclosure import canonical_v2
 from events.errors import BundleError
 from events.hashing import chain_hash, leaf_hash
 from events.merkle import EMPTY_ROOT, MerkleBuilder
@@ -80,11 +81,17 @@ def verify_bundle(
         stored_hash = body.pop("hash", None)
         if stored_prev != prev_hex:
             raise BundleError(f"prev_hash {stored_prev!r} is not the hash before it", position)
+        if "salt" not in body and body.keys() == _HASHED_FIELDS - {"salt"}:
+            raise BundleError(
+                "no salt: the bundle is in the old canonical form v1, which this verifier "
+                "(canonical form v2, SPEC §4) cannot check; ask for a new export",
+                position,
+            )
         if body.keys() != _HASHED_FIELDS:
-            raise BundleError(f"fields {sorted(body)} are not those of c(e)", position)
+            raise BundleError(f"fields {sorted(body)} are not those of an event whole", position)
         try:
-            leaf = leaf_hash(canonical(body))
-        except CanonicalizationError as error:
+            leaf = leaf_hash(canonical_v2(body))
+        except (TypeError, ValueError) as error:
             raise BundleError(f"no canonical form: {error}", position) from None
         current = chain_hash(prev, leaf)
         if current.hex() != stored_hash:

@@ -128,6 +128,8 @@ def split(
     event_type: str, schema_version: int, data: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """`(clear, sealed)`: the fields of `data` on each side of the table; absent stay absent."""
+    if not isinstance(data, Mapping):
+        raise TypeError(f"data is a {type(data).__name__}, not a JSON object")
     clear_names = CLEAR_FIELDS.get((event_type, schema_version), _NOTHING)
     clear: dict[str, Any] = {}
     sealed: dict[str, Any] = {}
@@ -207,7 +209,7 @@ def canonical_v2(event: Mapping[str, Any], *, plain: bool = False) -> bytes:
     if plain or (type(data) is dict and is_plain(data) and is_plain(metadata)):
         try:
             return _canonical_plain(event, data, metadata)
-        except (orjson.JSONEncodeError, TypeError):
+        except (orjson.JSONEncodeError, TypeError, AttributeError):
             pass  # surrogates, big integers, odd envelope values: the reference decides
     return canonical(disclosed_form(event))
 

@@ -12,7 +12,8 @@ LogError
 ├── ProofError            a Merkle proof does not verify (also a ValueError)
 ├── CheckpointError       a checkpoint note does not parse or verify (also a ValueError)
 ├── SigningKeyError       the signing key file is missing or not an Ed25519 key
-└── BundleError           an export does not verify against its signed checkpoint
+├── BundleError           an export does not verify against its signed checkpoint
+└── OldCanonicalForm      a database holds a log hashed in canonical form v1 (no salts)
 ```
 
 Each is also importable from where it was first defined (`events.model`, `events.store`,
@@ -102,3 +103,17 @@ class BundleError(LogError):
         super().__init__(f"{at}{reason}")
         self.reason = reason
         self.position = position
+
+
+class OldCanonicalForm(LogError):
+    """The database holds events hashed in canonical form v1 (before salts, SPEC §4):
+    migration `0006_event_salt` refuses it rather than give it salts its hashes lack."""
+
+    def __init__(self, events: int) -> None:
+        super().__init__(
+            f"the database's log holds {events} events in the old canonical form v1 (no "
+            "salt), whose hashes cannot be carried into form v2. Keep it with the Docket "
+            "version that wrote it (`docket export` there for an archive), and point this "
+            "one at a new, empty database (DOCKET_DATABASE_URL), then `docket migrate`"
+        )
+        self.events = events

@@ -1,11 +1,12 @@
-"""Leaf hashes (RFC 9162) and the hash chain over the log (SPEC §4)."""
+"""Leaf hashes (RFC 9162) and the hash chain over the log (SPEC §4, canonical form v2)."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
-from events.canonical import canonical
-from events.model import JSON
+from events.disclosure import event_hashes_v2
 
 
 def leaf_hash(canonical_form: bytes) -> bytes:
@@ -18,7 +19,7 @@ def chain_hash(prev_hash: bytes, leaf: bytes) -> bytes:
     return hashlib.sha256(prev_hash + leaf).digest()
 
 
-def event_hashes(hashed_fields: JSON, prev_hash: bytes) -> tuple[bytes, bytes]:
-    """The leaf hash and chain hash of an event given its `c(e)` fields."""
-    leaf = leaf_hash(canonical(hashed_fields))
-    return leaf, chain_hash(prev_hash, leaf)
+def event_hashes(event: Mapping[str, Any], prev_hash: bytes) -> tuple[bytes, bytes]:
+    """The leaf hash and chain hash of an event given whole (`RecordedEvent.hashed_fields()`:
+    the envelope, `data`, `metadata` and `salt`), in canonical form v2."""
+    return event_hashes_v2(event, prev_hash)

@@ -71,9 +71,13 @@ class RecordedEvent:
     recorded_at: datetime
     prev_hash: str
     hash: str
+    #: 64 lowercase hex characters (32 random bytes): the seal of the sealed fields (SPEC
+    #: §4). Empty only on events made outside the store (tests of pure folds).
+    salt: str = ""
 
     def hashed_fields(self) -> JSON:
-        """The object whose RFC 8785 serialisation is the canonical form `c(e)`."""
+        """The event whole, as canonical form v2 is computed from it (SPEC §4): its
+        envelope with `data`, `metadata` and `salt` (`events.disclosure.canonical_v2`)."""
         return {
             "position": self.position,
             "event_id": str(self.event_id),
@@ -85,19 +89,24 @@ class RecordedEvent:
             "metadata": self.metadata,
             "occurred_at": utc_text(self.occurred_at),
             "recorded_at": utc_text(self.recorded_at),
+            "salt": self.salt,
         }
 
     def wire(self) -> JSON:
-        """The event as `/v1/events` and exports give it: `c(e)` fields plus the hashes."""
+        """The event whole as `/v1/events` and exports give it (all of `data`, `metadata`
+        and `salt`) with its hashes: what an auditor recomputes every hash from."""
         body = self.hashed_fields()
+        del body["salt"]  # in `EVENT_COLUMNS` order: the salt after the hashes
         body["prev_hash"] = self.prev_hash
         body["hash"] = self.hash
+        body["salt"] = self.salt
         return body
 
 
 ZERO_HASH = "00" * 32
 
-#: The fields of the canonical form `c(e)` (SPEC §4), in `hashed_fields()` order.
+#: The fields `c(e)` is computed from (SPEC §4, canonical form v2), in `hashed_fields()`
+#: order: the envelope, `data` and `metadata` whole, and the `salt`.
 HASHED_FIELDS = (
     "position",
     "event_id",
@@ -109,6 +118,10 @@ HASHED_FIELDS = (
     "metadata",
     "occurred_at",
     "recorded_at",
+    "salt",
 )
-#: The `events` table's columns, and the keys of an event's wire form, in that order.
-EVENT_COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+#: The `events` table's columns in `RawRow` order (prev_hash at 10, hash at 11, salt at
+#: 12), and the keys of an event's wire form.
+EVENT_COLUMNS = (*HASHED_FIELDS[:-1], "prev_hash", "hash", "salt")
+#: The canonical form an event is hashed in; logs and exports of an older form are refused.
+CANONICAL_FORM = 2

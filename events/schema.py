@@ -88,6 +88,7 @@ events = Table(
     Column("recorded_at", UtcTime, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("salt", String(64), nullable=False),
     UniqueConstraint("stream_id", "stream_version"),
     Index(None, "event_id", unique=True),
 )

@@ -4,6 +4,9 @@ An import is checked in full before anything is committed: positions, links and 
 hash are recomputed from the lines as they are streamed into one transaction (COPY on
 PostgreSQL), and a single bad line refuses the whole file, naming its position, and rolls
 the transaction back. The rows are written exactly as they were.
+
+Lines are events whole in canonical form v2 (SPEC §4: with their `salt`). An export made in
+the old form (v1, no `salt`) is refused with a message saying so, never hashed otherwise.
 """
 
 from __future__ import annotations
@@ -18,14 +21,35 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from events.canonical import canonical
+from events.disclosure import canonical_v2
 from events.errors import ImportRefused, LogNotEmpty
 from events.gcpause import gc_paused
 from events.model import ZERO_HASH, RecordedEvent, parse_utc
 from events.store import EventStore
 from events.verify_chain import ChainReport, verify_chain
 
-__all__ = ["ImportRefused", "check_file", "export_log", "import_log", "parse_line", "to_line"]
+__all__ = [
+    "OLD_FORM",
+    "ImportRefused",
+    "check_file",
+    "export_log",
+    "import_log",
+    "parse_line",
+    "to_line",
+]
+
+#: Why a line without `salt` is refused: a v1 hash cannot be recomputed in form v2.
+OLD_FORM = (
+    "line {line} has no salt: this export is in the old canonical form v1, whose hashes "
+    "this Docket (canonical form v2, SPEC §4) cannot check; verify it with the Docket "
+    "version that wrote it, and start this log afresh rather than importing it"
+)
+
+
+def _old_form(body: Any, line_no: int) -> ImportRefused | None:
+    if type(body) is dict and "hash" in body and "salt" not in body:
+        return ImportRefused(OLD_FORM.format(line=line_no))
+    return None
 
 
 def to_line(event: RecordedEvent) -> bytes:
@@ -49,6 +73,12 @@ def parse_line(line: bytes | str, line_no: int) -> RecordedEvent:
     """An event from its wire form; `ImportRefused` naming the line when malformed."""
     try:
         body: dict[str, Any] = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise ImportRefused(f"line {line_no} is not an event in wire form ({error})") from None
+    old = _old_form(body, line_no)
+    if old is not None:
+        raise old
+    try:
         return RecordedEvent(
             position=int(body["position"]),
             event_id=uuid.UUID(body["event_id"]),
@@ -62,8 +92,9 @@ def parse_line(line: bytes | str, line_no: int) -> RecordedEvent:
             recorded_at=parse_utc(body["recorded_at"]),
             prev_hash=str(body["prev_hash"]),
             hash=str(body["hash"]),
+            salt=str(body["salt"]),
         )
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise ImportRefused(f"line {line_no} is not an event in wire form ({error})") from None
 
 
@@ -127,7 +158,7 @@ class _Checker:
         if prev_hash != self.prev_hex:
             raise self.refuse(expected, "prev_hash does not link to the previous event's hash")
         try:
-            form = canonical(fields)
+            form = canonical_v2(fields)
         except (TypeError, ValueError) as error:
             raise self.refuse(expected, f"stored fields have no canonical form: {error}") from None
         hasher = _LEAF_PREFIX.copy()
@@ -153,6 +184,7 @@ class _Checker:
             recorded,
             prev_hash,
             stored,
+            fields["salt"],
         )
 
     def _fields(
@@ -176,6 +208,7 @@ class _Checker:
                 recorded_text = body["recorded_at"]
                 prev_hash = body["prev_hash"]
                 stored = body["hash"]
+                salt = body["salt"]
                 if (
                     type(position) is int
                     and type(stream_version) is int
@@ -185,6 +218,7 @@ class _Checker:
                     and type(event_type) is str
                     and type(prev_hash) is str
                     and type(stored) is str
+                    and type(salt) is str
                     and type(occurred_text) is str
                     and type(recorded_text) is str
                     and _CANONICAL_UUID.fullmatch(event_id)
@@ -205,6 +239,7 @@ class _Checker:
                         "metadata": body["metadata"],
                         "occurred_at": occurred_text,
                         "recorded_at": recorded_text,
+                        "salt": salt,
                     }
                     return fields, prev_hash, stored, occurred, recorded
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):

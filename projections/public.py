@@ -9,6 +9,13 @@ information requests; notes, reasons, questions, responses, justifications; acto
 tokens; anything of a confidential request before its approval. An applicant sees its own
 request with `on_hold` and `information_pending` and the questions put to it, but no
 member identity.
+
+What a public record shows is drawn from the clear fields of SPEC §7.1 only:
+`RECORD_SOURCES` names, for each field of a public record, the events and the fields of
+their `data` it is made of, and importing this module checks each against
+`events.disclosure.public_fields` (the table the leaf hash splits on). The events a
+receipt proves (`receipt_events`) are the events of those types: a receipt proves what
+the page shows, no more.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from events.disclosure import public_fields
 from projections.request import PENDING_STATUSES, STATUSES
 from projections.stats import RequestFacts, public_stats
 
@@ -29,6 +37,108 @@ _PENDING = PENDING_STATUSES - {"submitted"}
 #: Derived statuses an applicant sees (SPEC §3).
 _APPLICANT_STATUSES = frozenset(STATUSES)
 _APPLICANT_KINDS = frozenset({"ngo", "un_agency", "international_org", "member_state", "red_cross"})
+
+
+# --- the clear fields a public record is made of (SPEC §7.1) ---------------------------------
+
+#: `(event type, field of its data)`; `None` for the event's own time (its envelope).
+Source = tuple[str, str | None]
+
+_DECISIONS: tuple[Source, ...] = (
+    ("ExemptionApproved", None),
+    ("ExemptionRefused", None),
+    ("RequestWithdrawn", None),
+)
+_VALIDITY: tuple[Source, ...] = (
+    ("ExemptionApproved", "valid_from"),
+    ("ExemptionApproved", "valid_until"),
+    ("ExtensionGranted", "valid_until"),
+)
+_ITEMS: tuple[Source, ...] = (("RequestSubmitted", "items"), ("AmendmentApproved", "items"))
+_EXTENSIONS: tuple[Source, ...] = (
+    ("ExtensionGranted", None),
+    ("ExtensionGranted", "procedure"),
+    ("ExtensionGranted", "valid_until"),
+)
+_AMENDMENTS: tuple[Source, ...] = (
+    ("AmendmentApproved", None),
+    ("AmendmentApproved", "procedure"),
+    ("AmendmentApproved", "items"),
+)
+_SHIPMENTS: tuple[Source, ...] = (
+    ("ShipmentRecorded", "shipment_no"),
+    ("ShipmentRecorded", "shipped_on"),
+)
+
+#: Every field of a public record (`public_request`) and what it is made of.
+RECORD_SOURCES: Mapping[str, tuple[Source, ...]] = {
+    "request_id": (("RequestSubmitted", "request_id"),),
+    "status": (
+        ("RequestSubmitted", "disclosure"),
+        ("RequestCirculated", None),
+        *_DECISIONS,
+        *_VALIDITY,
+    ),
+    "applicant": (("RequestSubmitted", "applicant"),),
+    "title": (("RequestSubmitted", "title"),),
+    "items": _ITEMS,
+    "total_value_usd": _ITEMS,
+    "submitted_at": (("RequestSubmitted", None),),
+    "circulated_at": (("RequestCirculated", None), ("RequestCirculated", "procedure")),
+    "decided_at": _DECISIONS,
+    "days_pending": (("RequestSubmitted", None), *_DECISIONS),
+    "approved_at": (("ExemptionApproved", None),),
+    "valid_from": (("ExemptionApproved", "valid_from"),),
+    "valid_until": _VALIDITY,
+    "letter_ref": (("ExemptionApproved", "letter_ref"),),
+    "extensions": _EXTENSIONS,
+    "amendments": _AMENDMENTS,
+    "shipments": _SHIPMENTS,
+    "updated": (
+        ("RequestSubmitted", None),
+        ("RequestCirculated", None),
+        *_DECISIONS,
+        *_EXTENSIONS,
+        *_AMENDMENTS,
+        *_SHIPMENTS,
+    ),
+}
+
+#: The event types a public record is made of: the events of a public request that the
+#: public sees happen, and so the events its receipt proves.
+RECEIPT_EVENT_TYPES = frozenset(event_type for s in RECORD_SOURCES.values() for event_type, _ in s)
+
+
+def sealed_sources() -> list[tuple[str, str, str]]:
+    """`(record field, event type, data field)` of every source that §7.1 seals: none."""
+    return [
+        (name, event_type, field)
+        for name, sources in RECORD_SOURCES.items()
+        for event_type, field in sources
+        if field is not None and field not in public_fields(event_type, 1)
+    ]
+
+
+if sealed_sources():  # pragma: no cover - a wrong line above stops every public output
+    raise ImportError(f"public records would show sealed fields: {sealed_sources()}")
+
+
+def receipt_events(view: View, events: Iterable[Any]) -> list[Any]:
+    """The events of a request's stream (position order) that its receipt proves: none
+    unless the public may see the request (`is_public`), else those of
+    `RECEIPT_EVENT_TYPES`, the circulation of the initial procedure only, and none that a
+    retraction took back (the record does not show them either)."""
+    if not is_public(view):
+        return []
+    events = list(events)
+    retracted = {e.data.get("target_position") for e in events if e.event_type == "EventRetracted"}
+    return [
+        e
+        for e in events
+        if e.event_type in RECEIPT_EVENT_TYPES
+        and e.position not in retracted
+        and (e.event_type != "RequestCirculated" or e.data.get("procedure") == "initial")
+    ]
 
 
 # --- reading the view's values -------------------------------------------------------------

@@ -422,7 +422,8 @@ class CommandService:
         body: dict[str, Any] = {
             "position": recorded[-1].position if recorded else None,
             "stream_version": version,
-            "events": [e.wire() for e in recorded],
+            # The salt stays in the log (and /v1/events): the caller has no use for it.
+            "events": [_without_salt(e.wire()) for e in recorded],
         }
         if request_id is not None:
             body = {"request_id": request_id, **body}
@@ -588,3 +589,8 @@ class CommandService:
         if committee_events:
             outcome.body["stream_version"] = committee_events[-1].stream_version
         return outcome
+
+
+def _without_salt(wire: dict[str, Any]) -> dict[str, Any]:
+    del wire["salt"]
+    return wire

@@ -26,20 +26,6 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-#: the fields of the canonical form c(e): everything but the two hashes
-HASHED = [
-    "position",
-    "event_id",
-    "stream_id",
-    "stream_version",
-    "event_type",
-    "schema_version",
-    "data",
-    "metadata",
-    "occurred_at",
-    "recorded_at",
-]
-
 
 class Failed(Exception):
     pass
@@ -101,7 +87,12 @@ def check_bundle(path: Path, size: int, root: bytes) -> list[bytes]:
             event = json.loads(line)
             if event["position"] != position:
                 raise Failed(f"position {position}: the bundle gives {event['position']}")
-            leaf = sha256(b"\x00" + rfc8785.dumps({k: event[k] for k in HASHED}))
+            if "salt" not in event:
+                raise Failed(
+                    f"position {position}: no salt, so the bundle is in the old canonical "
+                    "form v1; this checker reads form v2 (SPEC §4): ask for a new export"
+                )
+            leaf = leaf_hash_v2(event)
             if event["prev_hash"] != chain.hex():
                 raise Failed(f"position {position}: prev_hash does not link to {position - 1}")
             chain = sha256(chain + leaf)
@@ -245,7 +236,7 @@ def leaf_hash_v2(event: dict[str, Any]) -> bytes:
     """The leaf of an event given whole (an export line, with its `salt`), canonical form
     v2: the disclosed form holds the clear fields of `data` and
     `sealed = SHA-256(salt bytes || JCS({"data": <the other fields>, "metadata": ...}))`.
-    (For the bundle check once the log is in v2; receipts give the disclosed form.)"""
+    (The bundle check; receipts give the disclosed form itself.)"""
     clear_names = CLEAR_FIELDS_V2.get((event["event_type"], event["schema_version"]), set())
     clear = {k: v for k, v in event["data"].items() if k in clear_names}
     sealed = {k: v for k, v in event["data"].items() if k not in clear_names}

@@ -25,8 +25,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from events.canonical import _OPTIONS as CANONICAL_OPTIONS
-from events.canonical import canonical
+from events.disclosure import canonical_v2
 from events.engines import create_engine
 from events.errors import LogNotEmpty, StoreClosed
 from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent
@@ -64,6 +63,7 @@ def _insert_columns(rows: list[tuple[RecordedEvent, str, str]]) -> list[list[Any
         [e.recorded_at for e in written],
         [e.prev_hash for e in written],
         [e.hash for e in written],
+        [e.salt for e in written],
     ]
 
 
@@ -102,28 +102,24 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
 
 
 def _hashed_form(row: ChainRow) -> bytes:
-    """`canonical(fields)`, skipping the walk when it could find nothing: no floats (the
-    last column is False), and data and metadata ASCII text with no \\u escape, so no key
-    needs UTF-16 ordering; orjson made every value, so all types are exact. Then
-    `canonical` would return exactly this dump (on any error, its own path)."""
-    fields = _hashed_fields(row)
+    """`c(e)` in canonical form v2, skipping the walk of data and metadata when it could
+    find nothing: no floats (the last column is False), and data and metadata ASCII text
+    with no \\u escape, so no key needs UTF-16 ordering; orjson made every value, so all
+    types are exact. `canonical_v2` then serialises with orjson directly (on any error,
+    its reference path)."""
     data, metadata = row[6], row[7]
-    if (
-        not row[12]
+    plain = (
+        not row[13]
         and data.isascii()
         and metadata.isascii()
         and "\\u" not in data
         and "\\u" not in metadata
-    ):
-        try:
-            return orjson.dumps(fields, option=CANONICAL_OPTIONS)
-        except orjson.JSONEncodeError:
-            pass
-    return canonical(fields)
+    )
+    return canonical_v2(_hashed_fields(row), plain=plain)
 
 
 def _hashed_fields(row: ChainRow) -> dict[str, Any]:
-    """The hashed fields of a `sql.HASHED` row (times already canonical text)."""
+    """The event whole of a `sql.HASHED` row (times already canonical text)."""
     loads = orjson.loads
     return {
         "position": row[0],
@@ -136,6 +132,7 @@ def _hashed_fields(row: ChainRow) -> dict[str, Any]:
         "metadata": loads(row[7]),
         "occurred_at": row[8],
         "recorded_at": row[9],
+        "salt": row[12],
     }
 
 

@@ -10,7 +10,7 @@ APPEND_LOCK_KEY = 0x646F636B6574
 
 COLUMNS = (
     "position, event_id, stream_id, stream_version, event_type, schema_version,"
-    " data::text, metadata::text, occurred_at, recorded_at, prev_hash, hash"
+    " data::text, metadata::text, occurred_at, recorded_at, prev_hash, hash, salt"
 )
 LOCK = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"
 # What the writer needs under the lock, in one round trip: the head, the current version
@@ -25,10 +25,10 @@ BATCH_STATE = (
 )
 INSERT = (
     "INSERT INTO events (position, event_id, stream_id, stream_version, event_type,"
-    " schema_version, data, metadata, occurred_at, recorded_at, prev_hash, hash)"
+    " schema_version, data, metadata, occurred_at, recorded_at, prev_hash, hash, salt)"
     " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[],"
     " $6::int[], $7::json[], $8::json[], $9::timestamptz[], $10::timestamptz[], $11::text[],"
-    " $12::text[])"
+    " $12::text[], $13::text[])"
 )
 HEAD = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
 STREAM_VERSION = "SELECT max(stream_version) FROM events WHERE stream_id = $1"
@@ -52,7 +52,8 @@ APPEND_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION pg_temp.docket_append(
     head_position bigint, head_hash text, stream_ids text[], stream_versions bigint[],
     event_ids text[], p bigint[], eid text[], sid text[], sv bigint[], et text[],
-    schv int[], d json[], m json[], oc timestamptz[], rc timestamptz[], ph text[], h text[]
+    schv int[], d json[], m json[], oc timestamptz[], rc timestamptz[], ph text[], h text[],
+    salts text[]
 ) RETURNS text LANGUAGE plpgsql AS $fn$
 DECLARE
     last_position bigint;
@@ -76,8 +77,8 @@ BEGIN
     END IF;
     INSERT INTO events (position, event_id, stream_id, stream_version, event_type,
                         schema_version, data, metadata, occurred_at, recorded_at,
-                        prev_hash, hash)
-        SELECT * FROM unnest(p, eid, sid, sv, et, schv, d, m, oc, rc, ph, h);
+                        prev_hash, hash, salt)
+        SELECT * FROM unnest(p, eid, sid, sv, et, schv, d, m, oc, rc, ph, h, salts);
     RETURN NULL;
 END
 $fn$
@@ -86,7 +87,7 @@ APPEND_CALL = (
     "SELECT pg_temp.docket_append($1::bigint, $2::text, $3::text[], $4::bigint[],"
     " $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::int[],"
     " $12::json[], $13::json[], $14::timestamptz[], $15::timestamptz[], $16::text[],"
-    " $17::text[])"
+    " $17::text[], $18::text[])"
 )
 
 
@@ -105,14 +106,15 @@ def _read_stream(to_position: bool, occurred_until: bool) -> str:
 READ_STREAM = {(p, o): _read_stream(p, o) for p in (False, True) for o in (False, True)}
 
 
-#: The chain walk's rows: `RawRow` order, the times as the canonical `utc_text` form made
-#: by PostgreSQL (`to_char` in UTC; four-digit years), and a last column saying whether
-#: data or metadata may hold a float: the hashed fields without `datetime`s or events.
+#: The chain walk's rows: `RawRow` order (salt at 12), the times as the canonical
+#: `utc_text` form made by PostgreSQL (`to_char` in UTC; four-digit years), and a last
+#: column (13) saying whether data or metadata may hold a float: the hashed fields without
+#: `datetime`s or events.
 UTC_TEXT = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 HASHED = (
     "SELECT position, event_id, stream_id, stream_version, event_type, schema_version,"
     f" data::text, metadata::text, {UTC_TEXT.format('occurred_at')},"
-    f" {UTC_TEXT.format('recorded_at')}, prev_hash, hash,"
+    f" {UTC_TEXT.format('recorded_at')}, prev_hash, hash, salt,"
     # May data or metadata hold a float, or an integer orjson reads as one? Any number
     # token with a fraction or exponent, or of 19+ digits, matches (it follows : , or [);
     # strings that look alike only send the row down the full canonical path.

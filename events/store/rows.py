@@ -13,11 +13,12 @@ from events.model import RecordedEvent, parse_utc
 
 #: A raw row of `events`: position, event_id, stream_id, stream_version, event_type,
 #: schema_version, data (JSON text), metadata (JSON text), occurred_at, recorded_at,
-#: prev_hash, hash. Times are aware datetimes, or canonical UTC text when the backend's
+#: prev_hash, hash, salt. Times are aware datetimes, or canonical UTC text when the backend's
 #: `raw_times_as_text` says so. A driver record or a tuple: index it, do not compare it.
 RawRow = Any
 
-#: A row of a chain walk: position at 0, prev_hash at 10, hash at 11 (as in `RawRow`);
+#: A row of a chain walk: position at 0, prev_hash at 10, hash at 11, salt at 12 (as in
+#: `RawRow`);
 #: the backend's `hashed_form(row)` is the canonical form `c(e)` of its hashed fields.
 ChainRow = Any
 
@@ -53,4 +54,5 @@ def row_event(row: RawRow) -> RecordedEvent:
         recorded_at=_utc(row[9]),
         prev_hash=row[10],
         hash=row[11],
+        salt=row[12],
     )

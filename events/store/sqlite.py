@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from events.canonical import canonical
+from events.disclosure import canonical_v2
 from events.engines import WRITER_OPTIONS, create_engine
 from events.errors import LogNotEmpty
 from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent, parse_utc, utc_text
@@ -65,12 +65,14 @@ def _row(event: RecordedEvent) -> dict[str, Any]:
         "recorded_at": event.recorded_at,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
+        "salt": event.salt,
     }
 
 
 def _hashed_form(row: ChainRow) -> bytes:
-    """The canonical form of a raw row (times stored as text, put in canonical form)."""
-    return canonical(
+    """`c(e)` (canonical form v2) of a raw row (times stored as text, put in canonical
+    form)."""
+    return canonical_v2(
         {
             "position": row[0],
             "event_id": event_id_text(row[1]),
@@ -82,6 +84,7 @@ def _hashed_form(row: ChainRow) -> bytes:
             "metadata": orjson.loads(row[7]),
             "occurred_at": utc_text(parse_utc(row[8])),
             "recorded_at": utc_text(parse_utc(row[9])),
+            "salt": row[12],
         }
     )
 

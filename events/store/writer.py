@@ -19,6 +19,7 @@ from functools import partial
 import orjson
 import structlog
 
+from events.disclosure import new_salt
 from events.errors import ConcurrencyConflict, DuplicateEvents, StoreClosed
 from events.hashing import event_hashes
 from events.model import ExpectedVersion, NewEvent, RecordedEvent, StreamAppend
@@ -224,8 +225,8 @@ def apply(pending: Pending, state: BatchState, recorded_at: datetime) -> list[Re
 def record(
     new: NewEvent, position: int, version: int, recorded_at: datetime, prev: bytes
 ) -> tuple[tuple[RecordedEvent, str, str], bytes]:
-    """The recorded event of `new` at `position`/`version`, its stored JSON texts, and the
-    chain hash after it."""
+    """The recorded event of `new` at `position`/`version` with a fresh salt, its stored
+    JSON texts, and the chain hash after it (canonical form v2)."""
     event = RecordedEvent(
         position=position,
         event_id=new.event_id,
@@ -239,6 +240,7 @@ def record(
         recorded_at=recorded_at,
         prev_hash=prev.hex(),
         hash="",
+        salt=new_salt(),
     )
     # Hashing first: RFC 8785 refuses what JSON cannot carry exactly (NaN, huge integers).
     _, chain = event_hashes(event.hashed_fields(), prev)

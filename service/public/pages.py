@@ -83,10 +83,13 @@ def render_index(
     )
 
 
-def render_request(record: Record, now: datetime) -> str:
-    """One public record: its facts, a timeline picture and the same dates as a list."""
+def render_request(record: Record, now: datetime, *, witnessed: bool = False) -> str:
+    """One public record: its facts, a timeline picture and the same dates as a list, and
+    its receipt checked in the reader's browser (`witnessed`: ask for the witnesses'
+    cosignatures as the policy at `/public/log/witnesses` says)."""
     return _env.get_template("request.html").render(
         r=record,
+        witnessed=witnessed,
         timeline=svg.timeline(record, now),
         milestones=svg.milestones(record, now),
         title=f"{record.get('request_id')}: {record.get('title')}",

@@ -23,6 +23,8 @@ from service.public.base_url import get_public_url
 from service.public.conditional import http_date, not_modified
 from service.public.etag import body_etag, newest_public_date, shown_last_modified
 from service.public.source import PublicSource
+from service.receipts import request_receipt, witness_policy
+from service.runtime import Runtime, get_runtime
 
 router = APIRouter(tags=["public"])
 
@@ -52,6 +54,7 @@ async def get_now() -> datetime:
 
 
 Source = Annotated[PublicSource, Depends(get_public_source)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 Now = Annotated[datetime, Depends(get_now)]
 PublicUrl = Annotated[str, Depends(get_public_url)]
 
@@ -152,6 +155,35 @@ async def get_public_request(
     return await _answer(request, source, now, "application/json", render)
 
 
+@router.get(
+    "/public/requests/{request_id}/receipt",
+    summary="The request's receipt: its public events proved against the published checkpoint",
+    responses=problem_openapi(NotFound),
+)
+async def get_public_receipt(
+    request: Request, request_id: str, source: Source, runtime: RuntimeDep, now: Now
+) -> Response:
+    """SPEC §6.2. `pending` lists the public events the published checkpoint does not
+    cover yet; the answer then carries `Retry-After`. A request nothing of which is public
+    is a 404 like one that does not exist."""
+    retry: dict[str, str] = {}
+
+    async def render() -> tuple[bytes, int, Shown]:
+        state = await source.get_state(request_id)
+        if state is None or public_request(state, now) is None:
+            raise NotFound(f"no public request {request_id}")
+        receipt = await request_receipt(runtime, request_id, state, now)
+        if receipt.retry_after is not None:
+            retry["Retry-After"] = str(receipt.retry_after)
+        # No records shown: the receipt moves with each published checkpoint, which no
+        # record's date tells, so only its ETag answers a conditional request.
+        return _json(receipt.body), 200, []
+
+    answer = await _answer(request, source, now, "application/json", render)
+    answer.headers.update(retry)
+    return answer
+
+
 @router.get("/public/stats", summary="Public aggregate statistics")
 async def get_public_stats(request: Request, source: Source, now: Now) -> Response:
     async def render() -> tuple[bytes, int, Shown]:
@@ -242,7 +274,9 @@ async def request_page(request: Request, request_id: str, source: Source, now: N
         record = None if state is None else public_request(state, now)
         if record is None:
             return pages.render_not_found(request_id), 404, []
-        return pages.render_request(record, now), 200, [record]
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        witnessed = runtime is not None and bool(witness_policy(runtime)[0])
+        return pages.render_request(record, now, witnessed=witnessed), 200, [record]
 
     return await _answer(request, source, now, HTML_MEDIA_TYPE, render)
 
@@ -255,14 +289,24 @@ async def stats_page(request: Request, source: Source, now: Now) -> Response:
     return await _answer(request, source, now, HTML_MEDIA_TYPE, render)
 
 
-_STYLESHEET = resources.files("service").joinpath("static", "docket.css")
+_STATIC = resources.files("service").joinpath("static")
+
+
+def _static(request: Request, name: str, media_type: str) -> Response:
+    body = _STATIC.joinpath(name).read_bytes()
+    etag = f'"{name.rsplit(".", 1)[-1]}-' + hashlib.sha256(body).hexdigest()[:16] + '"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 @router.get("/static/docket.css", include_in_schema=False)
 async def stylesheet(request: Request) -> Response:
-    body = _STYLESHEET.read_bytes()
-    etag = '"css-' + hashlib.sha256(body).hexdigest()[:16] + '"'
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="text/css; charset=utf-8", headers=headers)
+    return _static(request, "docket.css", "text/css; charset=utf-8")
+
+
+@router.get("/static/receipt.js", include_in_schema=False)
+async def receipt_script(request: Request) -> Response:
+    """The in-page receipt check (WebCrypto): the request pages load it."""
+    return _static(request, "receipt.js", "text/javascript; charset=utf-8")

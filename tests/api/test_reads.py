@@ -28,6 +28,7 @@ COLUMNS = {
     "recorded_at",
     "prev_hash",
     "hash",
+    "salt",  # SPEC §4: auditors get every event whole, to recompute every hash
 }
 UTC_TEXT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 

@@ -51,6 +51,8 @@ class World:
             *AGGREGATES,
             *(f"/public/requests/{rid}" for rid in ids),
             *(f"/requests/{rid}" for rid in ids),
+            # receipts of public requests, and the one 404 of confidential ones
+            *(f"/public/requests/{rid}/receipt" for rid in ids),
         ]
 
     async def caught_up(self) -> None:
@@ -169,7 +171,9 @@ def test_no_public_answer_moves_on_a_sealed_or_confidential_event(
     database_url: str, tmp_path: Path
 ) -> None:
     loop = asyncio.new_event_loop()
-    opened: AsyncGenerator[Api] = open_api(database_url, tmp_path)  # type: ignore[assignment]
+    opened: AsyncGenerator[Api] = open_api(
+        database_url, tmp_path, checkpoint_interval_seconds=86_400, checkpoint_interval_events=10**9
+    )  # type: ignore[assignment]
     try:
         api = loop.run_until_complete(anext(opened))
         world = loop.run_until_complete(_world(api))

@@ -19,7 +19,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from events.canonical import canonical
+from events.disclosure import canonical_v2
 from events.errors import LogNotEmpty
 from events.model import ZERO_HASH, RecordedEvent, utc_text
 from events.schema import checkpoints, merkle_nodes
@@ -29,7 +29,7 @@ from events.store.sqlite_tables import SqliteTables
 
 
 def _hashed_form(row: ChainRow) -> bytes:
-    return canonical(
+    return canonical_v2(
         {
             "position": row[0],
             "event_id": row[1],
@@ -41,6 +41,7 @@ def _hashed_form(row: ChainRow) -> bytes:
             "metadata": orjson.loads(row[7]),
             "occurred_at": row[8],
             "recorded_at": row[9],
+            "salt": row[12],
         }
     )
 
@@ -59,6 +60,7 @@ def _raw(event: RecordedEvent, data: str, metadata: str) -> tuple[Any, ...]:
         utc_text(event.recorded_at),
         event.prev_hash,
         event.hash,
+        event.salt,
     )
 
 

@@ -39,6 +39,7 @@ def chained(count: int) -> tuple[list[bytes], list[bytes]]:
             recorded_at=START + timedelta(minutes=position, microseconds=7),
             prev_hash=prev.hex(),
             hash="",
+            salt=f"{position:064x}",
         )
         leaf, current = event_hashes(event.hashed_fields(), prev)
         event = dataclasses.replace(event, hash=current.hex())
@@ -72,6 +73,26 @@ class TestVerifyBundle:
         report = verify_bundle(lines, note_for(signer, leaves, 20), signer.verifier_key())
         assert report.events == 37 and report.checkpoint.size == 20
         assert report.root == root_from_leaves(leaves)
+
+    def test_a_bundle_in_canonical_form_v1_is_refused_as_such(self, signer: Signer) -> None:
+        lines, leaves = chained(3)
+        old = []
+        for line in lines:
+            body = orjson.loads(line)
+            del body["salt"]
+            old.append(orjson.dumps(body))
+        with pytest.raises(BundleError, match="old canonical form v1") as raised:
+            verify_bundle(old, note_for(signer, leaves, 3), signer.verifier_key())
+        assert raised.value.position == 1
+
+    def test_a_changed_salt_is_named(self, signer: Signer) -> None:
+        lines, leaves = chained(4)
+        body = orjson.loads(lines[2])
+        body["salt"] = "ab" * 32
+        lines[2] = orjson.dumps(body)
+        with pytest.raises(BundleError, match="hash is not") as raised:
+            verify_bundle(lines, note_for(signer, leaves, 4), signer.verifier_key())
+        assert raised.value.position == 3
 
     def test_str_lines_and_blank_lines(self, signer: Signer) -> None:
         lines, leaves = chained(5)

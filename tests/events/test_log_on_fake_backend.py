@@ -9,20 +9,20 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from structlog.testing import capture_logs
 
 from events import merkle
-from events.canonical import canonical
 from events.checkpoints import Signer
+from events.disclosure import leaf_hash_v2
 from events.errors import ImportRefused, LogError, LogNotEmpty
-from events.hashing import leaf_hash
 from events.log_tree import CheckpointWriter, LogTree, StoredCheckpoint
 from events.model import NewEvent, StreamAppend
 from events.store import EventStore
-from events.transfer import export_log, import_log
+from events.transfer import check_file, export_log, import_log
 from events.verify_chain import leaf_hashes, verify_store_chain
 from tests.events.fake_backend import FakeBackend
 
@@ -72,7 +72,7 @@ async def test_the_chain_walk_names_a_broken_link(store: EventStore, fake: FakeB
 
 async def test_leaf_hashes_are_those_of_the_canonical_forms(store: EventStore) -> None:
     await fill(store, 7)
-    expected = [leaf_hash(canonical(e.hashed_fields())) for e in await store.read_all(0, 100)]
+    expected = [leaf_hash_v2(e.hashed_fields()) for e in await store.read_all(0, 100)]
     assert await leaf_hashes(store, 0, 100) == expected
     assert await leaf_hashes(store, 2, 3) == expected[2:5]
 
@@ -146,3 +146,40 @@ async def test_the_checkpoint_writer_logs_its_failures_and_carries_on(store: Eve
         repr(ConnectionError("the database went away"))
     ] * 2
     assert failed[0]["log_level"] == "warning"
+
+
+async def test_an_export_in_canonical_form_v1_is_refused_never_misread(
+    store: EventStore, tmp_path: Path
+) -> None:
+    await fill(store, 3)
+    out = io.BytesIO()
+    await export_log(store, out)
+    lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    assert all(len(line["salt"]) == 64 for line in lines)
+    for line in lines:
+        del line["salt"]
+    path = tmp_path / "v1.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    async with EventStore(FakeBackend()) as target:
+        with pytest.raises(ImportRefused, match="old canonical form v1") as refused:
+            await import_log(target, path)
+        assert "line 1 has no salt" in str(refused.value)
+        assert await target.read_all(0, 10) == []
+    with pytest.raises(ImportRefused, match="old canonical form v1"):
+        await check_file(path)
+
+
+async def test_an_import_with_one_salt_changed_names_its_position(
+    store: EventStore, tmp_path: Path
+) -> None:
+    await fill(store, 4)
+    out = io.BytesIO()
+    await export_log(store, out)
+    lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    lines[2]["salt"] = "0" * 64
+    path = tmp_path / "salted.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    async with EventStore(FakeBackend()) as target:
+        with pytest.raises(ImportRefused, match="hash does not match") as refused:
+            await import_log(target, path)
+    assert refused.value.position == 3

@@ -16,9 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events import merkle
 from events.bundle import BundleError, verify_bundle
-from events.canonical import canonical
 from events.checkpoints import Signer, verify_checkpoint
-from events.hashing import leaf_hash
+from events.disclosure import leaf_hash_v2
 from events.log_tree import LogTree, TreeError
 from events.model import NewEvent, StreamAppend
 from events.store import EventStore
@@ -42,7 +41,7 @@ async def fill(store: EventStore, count: int, first: int = 0) -> None:
 
 
 async def leaves(store: EventStore) -> list[bytes]:
-    return [leaf_hash(canonical(e.hashed_fields())) for e in await store.read_all(0, 10_000)]
+    return [leaf_hash_v2(e.hashed_fields()) for e in await store.read_all(0, 10_000)]
 
 
 @pytest.fixture

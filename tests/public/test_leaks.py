@@ -10,6 +10,7 @@ is searched for each value.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import string
 from dataclasses import dataclass, field
@@ -21,7 +22,15 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projections.public import applicant_request
+from events.disclosure import disclosed_form, new_salt
+from events.receipt import ProvedEvent, build_receipt
+from projections.public import (
+    RECORD_SOURCES,
+    applicant_request,
+    public_request,
+    receipt_events,
+    sealed_sources,
+)
 from tests.public.scenario import Event, make_app
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -254,6 +263,50 @@ async def _public_outputs(views: list[dict[str, Any]]) -> dict[str, str]:
     return out
 
 
+_SIBLING = hashlib.sha256(b"a sibling in the tree").digest()
+#: The actor every generated event is recorded by: metadata, always sealed.
+ACTOR = "ACTORSECRET00042"
+
+
+def _receipts(built: list[Built], views: list[dict[str, Any]]) -> dict[str, str]:
+    """Each request's receipt as the service builds it (`receipt_events`, disclosed forms),
+    from its events given whole: a salt each, the actor in metadata."""
+    out = {}
+    for b, v in zip(built, views, strict=True):
+        chosen = receipt_events(v, b.events)
+        disclosed = [
+            disclosed_form(
+                {
+                    "position": e.position,
+                    # letters among the digits: a 16-digit secret must not match by chance
+                    "event_id": f"{e.position:08x}-abcd-4abc-8abc-abcdefabcdef",
+                    "stream_id": f"request-{v['request_id']}",
+                    "stream_version": e.stream_version,
+                    "event_type": e.event_type,
+                    "schema_version": 1,
+                    "occurred_at": _time(e.occurred_at),
+                    "recorded_at": _time(e.occurred_at),
+                    "data": e.data,
+                    "metadata": {"actor": {"id": "tok_1", "name": ACTOR, "role": "secretariat"}},
+                    "salt": new_salt(),
+                }
+            )
+            for e in chosen
+        ]
+        receipt = build_receipt(
+            request_id=str(v["request_id"]),
+            origin="docket.test/log",
+            log_key="docket.test/log+00000000+AQ==",
+            witnesses=[],
+            quorum=0,
+            checkpoint="docket.test/log\n1\nAA==\n\n",
+            proved=[ProvedEvent(d, [_SIBLING]) for d in disclosed[:-1]],
+            pending=disclosed[-1:],
+        )
+        out[f"receipt:{v['request_id']}"] = orjson.dumps(receipt).decode()
+    return out
+
+
 def _contains_code(text: str, code: str) -> bool:
     return re.search(rf"(?<![A-Za-z0-9]){code}(?![A-Za-z0-9])", text) is not None
 
@@ -263,10 +316,11 @@ def _contains_code(text: str, code: str) -> bool:
 def test_no_confidential_value_in_any_public_or_applicant_output(built: list[Built]) -> None:
     views = _views(built)
     public = asyncio.run(_public_outputs(views))
+    public |= _receipts(built, views)
     applicant = {
         f"applicant:{v['request_id']}": orjson.dumps(applicant_request(v)).decode() for v in views
     }
-    never = set().union(*(b.never for b in built))
+    never = set().union(*(b.never for b in built)) | {ACTOR}
     not_public = set().union(*(b.not_public for b in built))
     codes = set().union(*(b.member_codes for b in built))
     # the public text of a hidden request may coincide with a published request's
@@ -285,6 +339,46 @@ def test_no_confidential_value_in_any_public_or_applicant_output(built: list[Bui
             assert value not in text, f"{value!r} leaked in {where}"
         for code in codes:
             assert not _contains_code(text, code), f"member {code} leaked in {where}"
+
+
+def test_every_field_of_a_public_record_names_its_clear_sources() -> None:
+    """One table, two uses: a public record shows only what `RECORD_SOURCES` says it is
+    made of, and none of that is sealed by the table the leaf hash splits on (§7.1)."""
+    assert sealed_sources() == []
+    approved = _views([_approved_history()])[0]
+    record = public_request(approved, NOW)
+    assert record is not None and set(record) == set(RECORD_SOURCES)
+
+
+def _approved_history() -> Built:
+    from tests.public.scenario import History
+
+    h = History("HX-2026-0777", START)
+    h.add(
+        "RequestSubmitted",
+        0,
+        request_id="HX-2026-0777",
+        applicant={"name": "zqorg", "kind": "ngo"},
+        channel="direct",
+        title="zqtitle",
+        purpose="P",
+        beneficiaries="B",
+        items=[{"description": "zqitem", "quantity": 1, "unit": "u", "value_usd": 1}],
+        urgent=False,
+        requested_validity_months=6,
+        disclosure="confidential",
+    )
+    h.add("RequestCirculated", 1, procedure="initial", deadline=_time(START), expedited=False)
+    h.add(
+        "ExemptionApproved",
+        9,
+        procedure="initial",
+        valid_from="2024-01-10",
+        valid_until="2024-07-10",
+        letter_ref="L",
+        shipments_allowed=3,
+    )
+    return Built(events=h.events)
 
 
 def test_the_checker_sees_a_leak() -> None:

@@ -1,0 +1,89 @@
+"""The receipt of a public request (SPEC §6.2): its public events, proved against the
+published checkpoint (`service.publication.published_checkpoint`).
+
+Which events: `projections.public.receipt_events` (the events the public record is made
+of, SPEC §7), read from the log in their stored form and shown in their disclosed form
+(`events.disclosure.disclosed_form`: clear fields and the `sealed` digest, never a
+sealed value, a salt or metadata). Those the published checkpoint covers get their
+RFC 9162 inclusion proof against its tree; the newer ones are `pending`, and the answer
+says when to ask again (`retry_after`, seconds to the next checkpoint at the latest).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from events.disclosure import disclosed_form
+from events.receipt import ProvedEvent, Witness, build_receipt
+from events.types import request_stream
+from projections.public import receipt_events
+from service.publication import published_checkpoint
+from service.runtime import Runtime
+
+__all__ = ["Receipt", "request_receipt", "witness_policy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A receipt document and, when some of its events are pending, the seconds until the
+    next checkpoint should cover them."""
+
+    body: dict[str, Any]
+    retry_after: int | None
+
+
+def witness_policy(runtime: Runtime) -> tuple[list[Witness], int]:
+    """The witnesses whose cosignatures the published checkpoint carries, and the quorum.
+
+    Read from the settings of SPEC §8 (`DOCKET_WITNESSES`, `DOCKET_WITNESS_QUORUM`) when
+    the deployment has them; none and 0 otherwise (every checkpoint published at once).
+    """
+    configured: Sequence[Any] = getattr(runtime.settings, "witnesses", None) or ()
+    witnesses = []
+    for witness in configured:
+        key = witness.get("key") if isinstance(witness, Mapping) else getattr(witness, "key", "")
+        if isinstance(key, str) and "+" in key:
+            witnesses.append(Witness(key.split("+", 1)[0], key))
+    quorum = getattr(runtime.settings, "witness_quorum", None)
+    return witnesses, quorum if isinstance(quorum, int) else len(witnesses)
+
+
+async def request_receipt(
+    runtime: Runtime, request_id: str, view: Mapping[str, Any], now: datetime
+) -> Receipt:
+    """The receipt of a request the public may see (`view` is its state document)."""
+    stored = await runtime.store.read_stream(request_stream(request_id), upcast=False)
+    shown = [disclosed_form(event.hashed_fields()) for event in receipt_events(view, stored)]
+    published = await published_checkpoint(runtime)
+    size = published.size if published is not None else 0
+    covered = [d for d in shown if d["position"] <= size]
+    proved = []
+    if covered:
+        tree = runtime.tree
+        if not await tree.covers(size):
+            await tree.extend()
+        for disclosed in covered:
+            _, _, proof = await tree.inclusion(disclosed["position"] - 1, size)
+            proved.append(ProvedEvent(disclosed, proof))
+    pending = [d for d in shown if d["position"] > size]
+    witnesses, quorum = witness_policy(runtime)
+    body = build_receipt(
+        request_id=request_id,
+        origin=runtime.settings.log_origin,
+        log_key=runtime.signer.verifier_key(),
+        witnesses=witnesses,
+        quorum=quorum,
+        checkpoint=published.note if published is not None else "",
+        proved=proved,
+        pending=pending,
+    )
+    retry_after = None
+    if pending:
+        interval = runtime.settings.checkpoint_interval_seconds
+        waited = (now - published.signed_at).total_seconds() if published is not None else 0.0
+        retry_after = max(1, math.ceil(interval - waited))
+    return Receipt(body, retry_after)

@@ -1,0 +1,262 @@
+"""`GET /public/requests/{id}/receipt` (SPEC §6.2) on both backends: what it proves, what it
+never shows, `pending` with `Retry-After`, the one 404, and the three verifiers (the core,
+`docket receipt verify`, the independent `docs/examples/check_log.py`) on served receipts.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+from typer.testing import CliRunner
+
+from events.disclosure import DISCLOSED_FIELDS
+from events.receipt import verify_receipt
+from service.cli import app as cli
+from tests.api.conftest import WHO, Api, make_request, seat, submission
+
+CHECK_LOG = Path(__file__).parents[2] / "docs" / "examples" / "check_log.py"
+PROOF_FIELDS = {"leaf_index", "inclusion_proof"}
+#: Values of the factories' sealed fields and metadata: never in a receipt.
+SEALED_VALUES = (
+    "Diagnose and treat tuberculosis",
+    "About 12,000 patients",
+    "dual use",
+    "more time",
+    "Which hospitals?",
+    "secretariat",
+    "salt",
+    "metadata",
+    "deadline",
+)
+
+
+async def _publish(api: Api) -> int:
+    """Project the log and sign a checkpoint of it, as the writer would; its size."""
+    runtime = api.app.state.runtime
+    await runtime.runner.catch_up()
+    await runtime.tree.sign_checkpoint(runtime.signer, runtime.settings.log_origin)
+    return await api.head()
+
+
+async def _receipt(api: Api, request_id: str) -> tuple[dict[str, Any], Any]:
+    await api.app.state.runtime.runner.catch_up()
+    response = await api.get(f"/public/requests/{request_id}/receipt", None)
+    assert response.status_code == 200, response.text
+    return response.json(), response
+
+
+def _log_key(api: Api) -> str:
+    key: str = api.app.state.runtime.signer.verifier_key()
+    return key
+
+
+async def _approved_with_shipment(api: Api) -> str:
+    await seat(api)
+    rid = await make_request(api, "on_hold")
+    base = f"/v1/requests/{rid}"
+    await api.ok(f"{base}/holds/USA/release", {"note": "satisfied"})
+    await api.ok(f"{base}/decision", {"outcome": "approved", "letter_ref": "S/AC.49/2026/7"})
+    await api.ok(f"{base}/shipments", {"shipment_no": 1, "shipped_on": "2026-12-01"})
+    return rid
+
+
+async def test_a_published_approval_has_a_receipt_every_verifier_accepts(
+    api: Api, tmp_path: Path
+) -> None:
+    rid = await _approved_with_shipment(api)
+    size = await _publish(api)
+    receipt, response = await _receipt(api, rid)
+    assert "retry-after" not in response.headers and response.headers["etag"]
+    kinds = [e["event_type"] for e in receipt["events"]]
+    # the hold, its release (and who placed it) are not public: not in the receipt
+    assert kinds == [
+        "RequestSubmitted",
+        "RequestCirculated",
+        "ExemptionApproved",
+        "ShipmentRecorded",
+    ]
+    assert receipt["pending"] == [] and receipt["request_id"] == rid
+    for event in receipt["events"]:
+        assert set(event) == set(DISCLOSED_FIELDS) | PROOF_FIELDS
+        assert event["leaf_index"] == event["position"] - 1 and event["position"] <= size
+    text = response.text
+    for value in SEALED_VALUES:
+        assert value not in text, value
+    assert receipt["events"][0]["data"]["applicant"]["name"] == WHO
+    assert receipt["events"][2]["data"]["letter_ref"] == "S/AC.49/2026/7"
+
+    check = verify_receipt(receipt, _log_key(api))
+    assert check.ok, check.failures
+    (tmp_path / "receipt.json").write_text(json.dumps(receipt))
+    (tmp_path / "log.key").write_text(_log_key(api) + "\n")
+    done = CliRunner().invoke(cli, ["receipt", "verify", str(tmp_path / "receipt.json"),
+                                    "--log-key", _log_key(api)])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "VERIFIED: the approval (letter S/AC.49/2026/7" in done.output
+    independent = _check_log(tmp_path)
+    assert independent.returncode == 0, independent.stdout
+    assert f"receipt of {rid}: 4 events verified" in independent.stdout
+
+
+def _check_log(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(CHECK_LOG), "receipt", "receipt.json", "log.key"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def _changes(receipt: dict[str, Any]) -> list[tuple[str, dict[str, Any], int]]:
+    """Each disclosed field of each event changed in turn: (what, receipt, its position)."""
+    out = []
+    for index, event in enumerate(receipt["events"]):
+        for name in DISCLOSED_FIELDS:
+            changed = copy.deepcopy(receipt)
+            target = changed["events"][index]
+            value = target[name]
+            if name == "data":
+                key = sorted(value)[0]
+                value[key] = "changed" if value[key] != "changed" else "again"
+            elif isinstance(value, int):
+                target[name] = value + 1
+            elif name in ("occurred_at", "recorded_at"):
+                target[name] = value.replace("T", "T", 1)[:-8] + "999999Z"
+            elif name == "sealed":
+                target[name] = ("0" if value[0] != "0" else "1") + value[1:]
+            else:
+                target[name] = value + "x"
+            out.append((f"{event['event_type']}.{name}", changed, event["position"]))
+    return out
+
+
+async def test_a_receipt_with_any_disclosed_field_changed_is_refused_by_all(
+    api: Api, tmp_path: Path
+) -> None:
+    rid = await _approved_with_shipment(api)
+    await _publish(api)
+    receipt, _ = await _receipt(api, rid)
+    key = _log_key(api)
+    (tmp_path / "log.key").write_text(key + "\n")
+    changes = _changes(receipt)
+    assert len(changes) == 4 * len(DISCLOSED_FIELDS)
+    for what, changed, position in changes:
+        check = verify_receipt(changed, key)
+        assert not check.ok, what
+        # the failure names the event (at its position as shown, if that was changed)
+        named = {f.position for f in check.failures}
+        assert named & {position, position + 1}, (what, check.failures)
+    # the two command-line verifiers, on a sample of the changes (each is a process)
+    for what, changed, position in changes[:: len(DISCLOSED_FIELDS) - 1]:
+        (tmp_path / "receipt.json").write_text(json.dumps(changed))
+        done = CliRunner().invoke(cli, ["receipt", "verify", str(tmp_path / "receipt.json"),
+                                        "--log-key", key])  # fmt: skip
+        assert done.exit_code == 1 and "NOT VERIFIED" in done.output, what
+        assert f"position {position}" in done.output or "stream" in done.output, what
+        independent = _check_log(tmp_path)
+        assert independent.returncode == 1 and "FAILED" in independent.stdout, what
+
+
+async def test_events_after_the_published_checkpoint_are_pending(api: Api) -> None:
+    rid = await _approved_with_shipment(api)
+    size = await _publish(api)
+    base = f"/v1/requests/{rid}"
+    await api.ok(f"{base}/shipments", {"shipment_no": 2, "shipped_on": "2026-12-02"})
+    receipt, response = await _receipt(api, rid)
+    assert [e["event_type"] for e in receipt["pending"]] == ["ShipmentRecorded"]
+    assert set(receipt["pending"][0]) == set(DISCLOSED_FIELDS)
+    assert receipt["pending"][0]["position"] > size
+    interval = api.settings.checkpoint_interval_seconds
+    assert 1 <= int(response.headers["retry-after"]) <= interval
+    assert verify_receipt(receipt, _log_key(api)).ok
+    await _publish(api)
+    receipt, response = await _receipt(api, rid)
+    assert receipt["pending"] == [] and len(receipt["events"]) == 5
+    assert "retry-after" not in response.headers
+
+
+async def test_nothing_published_yet_means_every_event_pending(api: Api) -> None:
+    rid = await make_request(api, "approved")
+    receipt, response = await _receipt(api, rid)
+    assert receipt["events"] == [] and receipt["checkpoint"] == ""
+    assert [e["event_type"] for e in receipt["pending"]][-1] == "ExemptionApproved"
+    assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_a_confidential_event_does_not_move_the_receipt(api: Api) -> None:
+    rid = await _approved_with_shipment(api)
+    await _publish(api)
+    before, first = await _receipt(api, rid)
+    await api.ok(
+        f"/v1/requests/{rid}/annotations",
+        {"target_position": before["events"][0]["position"], "text": "internal"},
+    )
+    other = await make_request(api, "on_hold")
+    await api.ok(f"/v1/requests/{other}/holds/USA/release", {"note": "ok"})
+    after, second = await _receipt(api, rid)
+    assert after == before and first.headers["etag"] == second.headers["etag"]
+    again = await api.get(
+        f"/public/requests/{rid}/receipt", None, headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert again.status_code == 304
+
+
+async def test_no_receipt_reveals_a_request_nothing_of_which_is_public(api: Api) -> None:
+    await seat(api)
+    confidential = await make_request(api, "on_hold", request_id="HX-2026-0901")
+    await _publish(api)
+    hidden = await api.get(f"/public/requests/{confidential}/receipt", None)
+    missing = await api.get("/public/requests/HX-2026-0902/receipt", None)
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.headers["content-type"] == missing.headers["content-type"]
+    one, two = hidden.json(), missing.json()
+    assert one["detail"].replace("0901", "0902") == two["detail"]
+    assert {k: v for k, v in one.items() if k != "detail"} == {
+        k: v for k, v in two.items() if k != "detail"
+    }
+
+
+async def test_a_public_request_not_yet_decided_proves_its_submission(api: Api) -> None:
+    rid = await make_request(api, "circulated", disclosure="public")
+    await _publish(api)
+    receipt, _ = await _receipt(api, rid)
+    assert [e["event_type"] for e in receipt["events"]] == ["RequestSubmitted", "RequestCirculated"]
+    assert "deadline" not in orjson.dumps(receipt).decode()
+    assert verify_receipt(receipt, _log_key(api)).ok
+
+
+async def test_the_request_page_checks_its_receipt_in_the_browser(api: Api) -> None:
+    rid = await make_request(api, "approved")
+    await _publish(api)
+    page = await api.get(f"/requests/{rid}", None)
+    assert page.status_code == 200
+    html = page.text
+    assert f'data-docket-receipt="/public/requests/{rid}/receipt"' in html
+    assert '<script src="/static/receipt.js" defer></script>' in html
+    assert f'download="receipt-{rid}.json"' in html
+    assert f"docket receipt verify receipt-{rid}.json --log-key" in html
+    script = await api.get("/static/receipt.js", None)
+    assert script.status_code == 200 and "DocketReceipt" in script.text
+    assert script.headers["content-type"].startswith("text/javascript")
+
+
+async def test_the_salt_is_given_to_auditors_whole_and_to_no_one_else(api: Api) -> None:
+    answer = await api.ok("/v1/requests", {**submission(), "disclosure": "public"})
+    assert all("salt" not in event for event in answer["events"])
+    rid = answer["request_id"]
+    await _publish(api)
+    page = (await api.get("/v1/events", "auditor")).json()["items"]
+    salt = page[-1]["salt"]
+    assert len(salt) == 64 and int(salt, 16) >= 0
+    for path in (f"/public/requests/{rid}", f"/public/requests/{rid}/receipt", f"/requests/{rid}"):
+        assert salt not in (await api.get(path, None)).text, path
+    assert salt not in (await api.get(f"/v1/requests/{rid}", "applicant")).text

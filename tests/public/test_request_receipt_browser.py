@@ -1,0 +1,120 @@
+"""The public request page of a running Docket checks its receipt in real Chromium: a
+served receipt is reported verified in plain words; one with a disclosed field changed on
+its way to the browser is reported failing, naming the event."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.public.test_pages_browser import ARGS, CHROMIUM, _free_port, _need_chromium
+
+pytestmark = pytest.mark.browser
+
+DOCKET = Path(sys.executable).with_name("docket")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`docket migrate`, `docket demo` and `docket serve` on a fresh SQLite file."""
+    _need_chromium()
+    home = tmp_path_factory.mktemp("receipt-site")
+    env = {
+        **os.environ,
+        "DOCKET_DATABASE_URL": f"sqlite+aiosqlite:///{home / 'docket.db'}",
+        "DOCKET_SIGNING_KEY_FILE": str(home / "signing.key"),
+        "DOCKET_ENVIRONMENT": "development",
+    }
+    for command in (["migrate"], ["demo"]):
+        subprocess.run([str(DOCKET), *command], env=env, cwd=home, check=True, timeout=120)
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(DOCKET), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/public/checkpoint", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("docket serve did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _active(site: str) -> str:
+    items = httpx.get(f"{site}/public/requests", params={"status": "active"}).json()["items"]
+    request_id: str = items[0]["request_id"]
+    return request_id
+
+
+@pytest.fixture
+def page(site: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        yield pg
+        assert errors == [], errors
+        browser.close()
+
+
+def test_the_page_reports_its_receipt_verified(page: Any, site: str) -> None:
+    request_id = _active(site)
+    receipt = httpx.get(f"{site}/public/requests/{request_id}/receipt").json()
+    approval = next(e for e in receipt["events"] if e["event_type"] == "ExemptionApproved")
+    page.goto(f"{site}/requests/{request_id}")
+    page.wait_for_selector("#receipt-outcome[data-verified=yes]", timeout=15_000)
+    shown = page.locator("#receipt-outcome").inner_text()
+    assert (
+        f"This approval is in the committee's signed log at position {approval['position']}"
+        in shown
+    )
+    assert approval["data"]["letter_ref"] in shown
+    link = page.locator(f"a[download='receipt-{request_id}.json']")
+    assert link.get_attribute("href") == f"/public/requests/{request_id}/receipt"
+    assert f"docket receipt verify receipt-{request_id}.json" in page.content()
+
+
+def test_a_tampered_receipt_is_reported_failing(page: Any, site: str) -> None:
+    request_id = _active(site)
+    receipt = httpx.get(f"{site}/public/requests/{request_id}/receipt").json()
+    index = next(
+        i for i, e in enumerate(receipt["events"]) if e["event_type"] == "ExemptionApproved"
+    )
+    receipt["events"][index]["data"]["valid_until"] = "2031-12-31"
+    forged = receipt["events"][index]
+
+    def forge(route: Any) -> None:
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(receipt))
+
+    page.route(f"**/public/requests/{request_id}/receipt", forge)
+    page.goto(f"{site}/requests/{request_id}")
+    page.wait_for_selector("#receipt-outcome[data-verified=no]", timeout=15_000)
+    shown = page.locator("#receipt-outcome").inner_text()
+    assert shown.startswith(f"Not verified: this receipt of {request_id} does not check out.")
+    where = f"event at position {forged['position']} (stream version {forged['stream_version']})"
+    assert f"inclusion proof: {where}" in shown

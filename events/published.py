@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.cosignature import Cosignature
+from events.engines import WRITER_OPTIONS
 from events.log_tree import StoredCheckpoint
 from events.schema import checkpoints, cosignatures
 
@@ -46,6 +47,9 @@ class CosignatureLog:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # A writer's transaction (SQLite: BEGIN IMMEDIATE, so that it queues on the lock
+        # instead of failing to upgrade a read lock while the log appends).
+        self._writer = engine.execution_options(**WRITER_OPTIONS)
 
     async def add(
         self,
@@ -68,7 +72,7 @@ class CosignatureLog:
         }
         if not rows:
             return 0
-        async with self.engine.begin() as conn:
+        async with self._writer.begin() as conn:
             kept = await conn.execute(
                 select(cosignatures.c.witness, cosignatures.c.key_id).where(
                     cosignatures.c.tree_size == tree_size,

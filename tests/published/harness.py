@@ -111,7 +111,7 @@ def witness_processes(
             witness.stop()
 
 
-def wait_for(condition: Callable[[], T | None | bool], what: str, timeout: float = 60) -> T:
+def wait_for(condition: Callable[[], T | bool | None], what: str, timeout: float = 60) -> T:
     """The first truthy value of `condition()`, polled every 0.1 s; fails after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:

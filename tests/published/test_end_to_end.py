@@ -25,7 +25,7 @@ from tests.tlog.tiles_client import TilesClient
 ORIGIN = "docket.example.org/log"
 
 
-async def test_three_witnesses_quorum_two_publish_cosigned_checkpoints(
+def test_three_witnesses_quorum_two_publish_cosigned_checkpoints(
     database_url: str, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "log.key"

@@ -26,7 +26,7 @@ def socket_on(port: int) -> socket.socket:
     return sock
 
 
-async def test_misbehaving_witnesses_never_slow_commands_and_publication_resumes(
+def test_misbehaving_witnesses_never_slow_commands_and_publication_resumes(
     database_url: str, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "log.key"

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
             return tuple(parse_witnesses(json.dumps(list(value))))
         return value
 
+    @field_validator("witness_quorum", mode="before")
+    @classmethod
+    def _blank_quorum_is_default(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _quorum_within_the_witnesses(self) -> Settings:
         if self.witness_quorum is not None and self.witness_quorum > len(self.witnesses):

@@ -101,8 +101,10 @@ async def _wired_rounds(
 ) -> dict[str, list[float]]:
     """The service's own path: a Runtime on PostgreSQL with DOCKET_WITNESSES (quorum 3).
     Each round appends 100 events, then times `tree.sign_checkpoint` (extend the stored
-    tree, sign, store), `cosigning.run_once` (proof from the stored tree, three
-    submissions, keep the cosignatures) and `published_checkpoint` (read and verify)."""
+    tree, sign, store; reported apart: B10 starts once the checkpoint is signed),
+    `cosigning.run_once` (proof from the stored tree, three submissions, keep the
+    cosignatures) and `published_checkpoint` (read and verify): signed -> published is
+    the last two."""
     from datetime import UTC, datetime
 
     from events.model import NewEvent, StreamAppend
@@ -148,7 +150,7 @@ async def _wired_rounds(
                 phases["sign"].append(after_sign - start)
                 phases["cosign"].append(after_cosign - after_sign)
                 phases["publish"].append(end - after_cosign)
-                phases["total"].append(end - start)
+                phases["total"].append(end - after_sign)
         finally:
             await cosigning.aclose()
     return phases
@@ -247,8 +249,13 @@ def run(events: int = 200_000, seconds: float = 8.0) -> Result:
         statistics.median(wired["total"]) * 1000,
         "ms",
     )
-    for phase in ("sign", "cosign", "publish"):
+    for phase in ("cosign", "publish"):
         result.add(f"  of which {phase} p50", statistics.median(wired[phase]) * 1000, "ms")
+    result.add(
+        "  (before it: sign, extend + sign + store, p50)",
+        statistics.median(wired["sign"]) * 1000,
+        "ms",
+    )
     result.add(
         "reference: bare HTTP round trip to a witness p50", statistics.median(bare) * 1000, "ms"
     )

@@ -89,6 +89,10 @@ class LogTree:
                 builder = merkle.MerkleBuilder.resume(size, merkle.node_source(stored))
                 new = builder.extend(leaves)
                 await self.store.insert_nodes(conn, [(lv, ix, h.hex()) for lv, ix, h in new])
+            if len(leaves) < batch:
+                # A short page was the head as of this read: no second transaction to learn
+                # that nothing follows (events appended since wait for the next extend).
+                return self._saw(size + len(leaves))
 
     async def _check_size(self, conn: AsyncConnection, tree_size: int) -> None:
         if tree_size <= self._covered:

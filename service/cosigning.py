@@ -65,13 +65,24 @@ class Cosigning:
         self._woken = asyncio.Event()
         #: The size of the checkpoint last submitted to every witness that had not cosigned.
         self._submitted = 0
+        self._proofs: dict[tuple[int, int], asyncio.Future[tuple[bytes, bytes, list[bytes]]]] = {}
 
     def wake(self, _signed: StoredCheckpoint | None = None) -> None:
         """A checkpoint was signed: submit it now (the checkpoint writer's `on_signed`)."""
         self._woken.set()
 
     async def _proof(self, old: int, new: int) -> list[bytes]:
-        _, _, proof = await self.tree.consistency(old, new)
+        # Witnesses that stand at the same size ask for the same proof: read it once.
+        key = (old, new)
+        if key not in self._proofs:
+            self._proofs[key] = asyncio.ensure_future(self.tree.consistency(old, new))
+            while len(self._proofs) > 16:
+                del self._proofs[next(iter(self._proofs))]
+        try:
+            _, _, proof = await asyncio.shield(self._proofs[key])
+        except Exception:
+            self._proofs.pop(key, None)  # not kept: the next round reads it again
+            raise
         return proof
 
     async def publisher(self) -> WitnessPublisher:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -88,6 +89,10 @@ class LogTree:
                 builder = merkle.MerkleBuilder.resume(size, merkle.node_source(stored))
                 new = builder.extend(leaves)
                 await self.store.insert_nodes(conn, [(lv, ix, h.hex()) for lv, ix, h in new])
+            if len(leaves) < batch:
+                # A short page was the head as of this read: no second transaction to learn
+                # that nothing follows (events appended since wait for the next extend).
+                return self._saw(size + len(leaves))
 
     async def _check_size(self, conn: AsyncConnection, tree_size: int) -> None:
         if tree_size <= self._covered:
@@ -142,6 +147,21 @@ class LogTree:
             merkle.consistency_proof(old, new, get),
         )
 
+    async def hashes(self, level: int, first: int, end: int) -> list[bytes]:
+        """The stored hashes of the nodes `(level, first) .. (level, end - 1)`, in order;
+        fewer if some are not stored yet (a hash tile is one such range)."""
+        async with self.engine.connect() as conn:
+            found = await conn.scalars(
+                select(merkle_nodes.c.hash)
+                .where(
+                    merkle_nodes.c.level == level,
+                    merkle_nodes.c.idx >= first,
+                    merkle_nodes.c.idx < end,
+                )
+                .order_by(merkle_nodes.c.idx)
+            )
+            return [bytes.fromhex(text) for text in found]
+
     # -- checkpoints ---------------------------------------------------------------------
 
     async def checkpoints(self) -> list[StoredCheckpoint]:
@@ -194,16 +214,24 @@ class LogTree:
 
 
 class CheckpointWriter:
-    """Signs a checkpoint every `every_events` events or `every_seconds` seconds."""
+    """Signs a checkpoint every `every_events` events or `every_seconds` seconds, and calls
+    `on_signed` with each checkpoint it signs (the witnesses' submitter is woken so)."""
 
     def __init__(
-        self, tree: LogTree, signer: Signer, origin: str, every_events: int, every_seconds: float
+        self,
+        tree: LogTree,
+        signer: Signer,
+        origin: str,
+        every_events: int,
+        every_seconds: float,
+        on_signed: Callable[[StoredCheckpoint], None] | None = None,
     ) -> None:
         self.tree = tree
         self.signer = signer
         self.origin = origin
         self.every_events = every_events
         self.every_seconds = every_seconds
+        self.on_signed = on_signed
 
     async def run_forever(self, poll_interval: float = 1.0) -> None:
         """Poll every `poll_interval` seconds until cancelled. A failed round (the database
@@ -231,7 +259,9 @@ class CheckpointWriter:
             head > signed_size and time.monotonic() - last_signed >= self.every_seconds
         )
         if due:
-            await self.tree.sign_checkpoint(self.signer, self.origin)
+            signed = await self.tree.sign_checkpoint(self.signer, self.origin)
+            if signed is not None and self.on_signed is not None:
+                self.on_signed(signed)
         else:
             await self.tree.extend()
         return due

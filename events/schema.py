@@ -102,6 +102,20 @@ checkpoints = Table(
     Column("created_at", UtcTime, nullable=False),
 )
 
+#: The witnesses' `cosignature/v1` lines (C2SP tlog-cosignature) of each signed checkpoint,
+#: append-only like `checkpoints` (migration 0007). `key_id` is the witness key id in hex.
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("tree_size", BigInteger, nullable=False, autoincrement=False),
+    Column("witness", Text, nullable=False),
+    Column("key_id", String(8), nullable=False),
+    Column("line", Text, nullable=False),
+    Column("received_at", UtcTime, nullable=False),
+    PrimaryKeyConstraint("tree_size", "witness", "key_id"),
+    Index(None, "witness", "tree_size"),
+)
+
 merkle_nodes = Table(
     "merkle_nodes",
     metadata,

@@ -15,6 +15,8 @@ from service.api.openapi_responses import complete as complete_responses
 from service.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from service.api.security_headers import SecurityHeadersMiddleware
 from service.logging import configure_logging
+from service.public_log import WitnessPolicy, public_log_router
+from service.publication import PublishedLog
 from service.settings import Settings, get_settings
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     routers = (ops.router, commands.router, reads.router, log.router, log.public_router)
     for router in (*routers, public_routes.router):
         app.include_router(router)
+    policy = WitnessPolicy(settings.effective_witness_quorum, settings.witnesses)
+    app.include_router(public_log_router(PublishedLog(lambda: app.state.runtime), policy))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

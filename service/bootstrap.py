@@ -59,12 +59,16 @@ async def build(settings: Settings) -> AsyncIterator[Runtime]:
 
 @asynccontextmanager
 async def workers(runtime: Runtime) -> AsyncIterator[None]:
-    """The service's background tasks while inside: the projection runner and the
-    checkpoint writer. Cancelled on exit (their errors are theirs to log)."""
+    """The service's background tasks while inside: the projection runner, the
+    checkpoint writer and, with witnesses configured, their submitter. Cancelled on exit
+    (their errors are theirs to log)."""
     tasks: list[asyncio.Task[Any]] = [
         asyncio.create_task(runtime.runner.run_forever(), name="docket.projections"),
         asyncio.create_task(runtime.checkpoint_writer.run_forever(), name="docket.checkpoints"),
     ]
+    cosigning = runtime.cosigning
+    if cosigning is not None:
+        tasks.append(asyncio.create_task(cosigning.run_forever(), name="docket.witnessing"))
     try:
         yield
     finally:
@@ -73,3 +77,5 @@ async def workers(runtime: Runtime) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if cosigning is not None:
+            await cosigning.aclose()

@@ -12,10 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
 from events.checkpoints import Signer
+from events.cosignature import CosignerKey
 from events.log_tree import CheckpointWriter, LogTree
+from events.published import CosignatureLog
 from events.store import EventStore
 from projections.runner import ProjectionRunner
 from service.commands import CommandService
+from service.cosigning import Cosigning
 from service.public.source import PublicSource
 from service.settings import Settings
 
@@ -61,7 +64,8 @@ class Runtime:
 
     @cached_property
     def checkpoint_writer(self) -> CheckpointWriter:
-        """Signs a checkpoint every so many events or seconds (a background task)."""
+        """Signs a checkpoint every so many events or seconds (a background task); each
+        one signed wakes the witnesses' submitter."""
         settings = self.settings
         return CheckpointWriter(
             self.tree,
@@ -69,6 +73,33 @@ class Runtime:
             settings.log_origin,
             settings.checkpoint_interval_events,
             settings.checkpoint_interval_seconds,
+            on_signed=self.cosigning.wake if self.cosigning is not None else None,
+        )
+
+    @cached_property
+    def cosignatures(self) -> CosignatureLog:
+        """The witnesses' cosignatures kept in the log's database."""
+        return CosignatureLog(self.engine)
+
+    @cached_property
+    def witness_keys(self) -> tuple[CosignerKey, ...]:
+        """The configured witnesses' cosigner keys (DOCKET_WITNESSES)."""
+        return tuple(w.cosigner_key() for w in self.settings.witnesses)
+
+    @cached_property
+    def cosigning(self) -> Cosigning | None:
+        """Submits each signed checkpoint to the witnesses (a background task); None
+        without witnesses."""
+        settings = self.settings
+        if not settings.witnesses:
+            return None
+        return Cosigning(
+            self.tree,
+            self.cosignatures,
+            settings.witnesses,
+            settings.effective_witness_quorum,
+            timeout=settings.witness_timeout_seconds,
+            retry_seconds=settings.witness_retry_seconds,
         )
 
 

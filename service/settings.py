@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
+
+from events.witnessing import WitnessConfig, parse_witnesses
 
 #: The base URL of links when `DOCKET_PUBLIC_URL` is unset (development and tests only).
 DEVELOPMENT_PUBLIC_URL = "http://localhost:8000"
@@ -52,6 +55,43 @@ class Settings(BaseSettings):
     checkpoint_interval_events: int = Field(default=1000, ge=1)
     checkpoint_interval_seconds: float = Field(default=60.0, gt=0)
     projection_lag_bound: int = Field(default=10_000, ge=0)
+
+    #: DOCKET_WITNESSES: a JSON list of `{"url": <submission prefix>, "key": <vkey>}`.
+    witnesses: Annotated[tuple[WitnessConfig, ...], NoDecode] = ()
+    #: Cosignatures a checkpoint needs to be published (default: every witness).
+    witness_quorum: int | None = Field(default=None, ge=0)
+    #: How long a round waits for each witness before going on without it.
+    witness_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    #: How often a checkpoint still short of its quorum is submitted again.
+    witness_retry_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+    @field_validator("witnesses", mode="before")
+    @classmethod
+    def _witness_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(parse_witnesses(value))
+        if isinstance(value, list | tuple) and all(isinstance(v, dict) for v in value):
+            return tuple(parse_witnesses(json.dumps(list(value))))
+        return value
+
+    @field_validator("witness_quorum", mode="before")
+    @classmethod
+    def _blank_quorum_is_default(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _quorum_within_the_witnesses(self) -> Settings:
+        if self.witness_quorum is not None and self.witness_quorum > len(self.witnesses):
+            raise ValueError(
+                f"DOCKET_WITNESS_QUORUM is {self.witness_quorum} but DOCKET_WITNESSES lists "
+                f"{len(self.witnesses)}: a quorum can never be reached"
+            )
+        return self
+
+    @property
+    def effective_witness_quorum(self) -> int:
+        """The quorum in force: DOCKET_WITNESS_QUORUM, else every witness (0 without)."""
+        return len(self.witnesses) if self.witness_quorum is None else self.witness_quorum
 
     @field_validator("public_url")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -13,6 +14,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from events.log_tree import LogTree, TreeError
 from service.api.auth import Overseer, still_authorised
 from service.api.problems import Forbidden, NotFound, Unauthorized, Unprocessable, problem_openapi
+from service.publication import published_checkpoint
 from service.runtime import Runtime, get_runtime
 
 router = APIRouter(tags=["log"])
@@ -135,6 +137,35 @@ async def _prove(
         raise NotFound(str(error), rule="beyond-the-log") from error
 
 
+async def _inclusion(runtime: Runtime, position: int, size: int) -> dict[str, Any]:
+    if position > size:
+        raise Unprocessable(f"position {position} is beyond the tree of {size}")
+    leaf, root, proof = await _prove(runtime, size, lambda tree: tree.inclusion(position - 1, size))
+    return {
+        "position": position,
+        "leaf_index": position - 1,
+        "tree_size": size,
+        "leaf_hash": leaf.hex(),
+        "root": root.hex(),
+        "proof": [p.hex() for p in proof],
+    }
+
+
+async def _consistency(runtime: Runtime, old: int, size: int) -> dict[str, Any]:
+    if old > size:
+        raise Unprocessable(f"from ({old}) is beyond to ({size})")
+    old_root, new_root, proof = await _prove(
+        runtime, size, lambda tree: tree.consistency(old, size)
+    )
+    return {
+        "from": old,
+        "to": size,
+        "root_from": old_root.hex(),
+        "root_to": new_root.hex(),
+        "proof": [p.hex() for p in proof],
+    }
+
+
 @router.get(
     "/v1/log/proofs/inclusion",
     summary="RFC 9162 inclusion proof of the event at `position`",
@@ -147,17 +178,7 @@ async def inclusion_proof(
     tree_size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> dict[str, Any]:
     size = tree_size if tree_size is not None else await _default_size(runtime)
-    if position > size:
-        raise Unprocessable(f"position {position} is beyond the tree of {size}")
-    leaf, root, proof = await _prove(runtime, size, lambda tree: tree.inclusion(position - 1, size))
-    return {
-        "position": position,
-        "leaf_index": position - 1,
-        "tree_size": size,
-        "leaf_hash": leaf.hex(),
-        "root": root.hex(),
-        "proof": [p.hex() for p in proof],
-    }
+    return await _inclusion(runtime, position, size)
 
 
 @router.get(
@@ -172,40 +193,78 @@ async def consistency_proof(
     to: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> dict[str, Any]:
     size = to if to is not None else await _default_size(runtime)
-    if from_ > size:
-        raise Unprocessable(f"from ({from_}) is beyond to ({size})")
-    old_root, new_root, proof = await _prove(
-        runtime, size, lambda tree: tree.consistency(from_, size)
-    )
-    return {
-        "from": from_,
-        "to": size,
-        "root_from": old_root.hex(),
-        "root_to": new_root.hex(),
-        "proof": [p.hex() for p in proof],
-    }
+    return await _consistency(runtime, from_, size)
 
 
 public_router = APIRouter(tags=["public"])
 
 
+async def _published_size(runtime: Runtime, wanted: int | None) -> int:
+    """`wanted`, or the published size when None; a size beyond what is published is a
+    404 naming the rule (the public sees only what the witnesses cosigned)."""
+    published = await published_checkpoint(runtime)
+    size = 0 if published is None else published.size
+    if size == 0:
+        raise NotFound("no checkpoint is published yet", rule="no-published-checkpoint")
+    if wanted is not None and wanted > size:
+        raise NotFound(
+            f"tree size {wanted} is beyond the published checkpoint of {size}: the public "
+            "proofs cover only the published tree",
+            rule="beyond-the-published-log",
+        )
+    return size if wanted is None else wanted
+
+
+@public_router.get(
+    "/public/log/proofs/inclusion",
+    summary="RFC 9162 inclusion proof within the published tree (no token)",
+    responses=problem_openapi(NotFound, Unprocessable),
+)
+async def public_inclusion_proof(
+    runtime: RuntimeDep,
+    position: Annotated[int, Query(ge=1, le=2**62)],
+    tree_size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> dict[str, Any]:
+    return await _inclusion(runtime, position, await _published_size(runtime, tree_size))
+
+
+@public_router.get(
+    "/public/log/proofs/consistency",
+    summary="RFC 9162 consistency proof within the published tree (no token)",
+    responses=problem_openapi(NotFound, Unprocessable),
+)
+async def public_consistency_proof(
+    runtime: RuntimeDep,
+    from_: Annotated[int, Query(alias="from", ge=1, le=2**62)],
+    to: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> dict[str, Any]:
+    return await _consistency(runtime, from_, await _published_size(runtime, to))
+
+
+def _note_etag(note: str) -> str:
+    return '"' + hashlib.sha256(note.encode()).hexdigest()[:32] + '"'
+
+
 @public_router.get(
     "/public/checkpoint",
-    summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+    summary="The published checkpoint with its cosignatures (C2SP tlog-checkpoint signed note)",
     response_class=PlainTextResponse,
     responses=problem_openapi(NotFound),
 )
 async def public_checkpoint(runtime: RuntimeDep) -> PlainTextResponse:
-    tree = _tree(runtime)
-    latest = await tree.latest_checkpoint()
-    if latest is None:
-        signed = await tree.sign_checkpoint(runtime.signer, runtime.settings.log_origin)
-        latest = signed or await tree.latest_checkpoint()
-    if latest is None:
-        raise NotFound("the log is empty: nothing to sign yet", rule="no-checkpoint")
+    published = await published_checkpoint(runtime)
+    if published is None and not runtime.settings.witnesses:
+        # Without witnesses, whatever the log signs is published: sign the first one now.
+        await _tree(runtime).sign_checkpoint(runtime.signer, runtime.settings.log_origin)
+        published = await published_checkpoint(runtime)
+    if published is None:
+        raise NotFound("no checkpoint is published yet", rule="no-published-checkpoint")
     return PlainTextResponse(
-        latest.note,
-        headers={"ETag": f'"{latest.tree_size}"', "Cache-Control": "no-cache"},
+        published.note,
+        headers={
+            "ETag": f'"{published.size}-{published.note.count(chr(10))}"',
+            "Cache-Control": "no-cache",
+        },
     )
 
 

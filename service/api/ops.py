@@ -13,6 +13,7 @@ from service.api.json_answer import JsonAnswer
 from service.api.problems import Forbidden, Unauthorized, problem_openapi
 from service.metrics import LOG_HEAD, PROJECTION_LAG
 from service.runtime import Runtime, get_runtime
+from service.witness_metrics import record_witness_status
 
 router = APIRouter(tags=["operations"])
 
@@ -63,4 +64,7 @@ async def metrics(runtime: Annotated[Runtime, Depends(get_runtime)], _caller: Ov
         PROJECTION_LAG.labels("all").set(await runtime.runner.lag())
     except Exception:  # metrics stay available while the database is not
         pass
+    if runtime.cosigning is not None:
+        # Per witness: the size it last cosigned and its last error (SPEC §4).
+        record_witness_status(runtime.cosigning.status())
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,54 @@
+"""DOCKET_WITNESSES and DOCKET_WITNESS_QUORUM (SPEC §8): read, checked, defaulted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import ValidationError
+
+from events.cosignature import Cosigner
+from service.settings import Settings
+
+
+def vkey(name: str) -> str:
+    return Cosigner(name, Ed25519PrivateKey.generate()).verifier_key()
+
+
+def test_witnesses_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    listed = [{"url": "https://w1.example/", "key": vkey("w1.example/w")}]
+    listed.append({"url": "https://w2.example", "key": vkey("w2.example/w")})
+    monkeypatch.setenv("DOCKET_WITNESSES", json.dumps(listed))
+    settings = Settings()
+    assert [w.url for w in settings.witnesses] == ["https://w1.example", "https://w2.example"]
+    assert settings.effective_witness_quorum == 2  # default: every witness
+    monkeypatch.setenv("DOCKET_WITNESS_QUORUM", "1")
+    assert Settings().effective_witness_quorum == 1
+    monkeypatch.setenv("DOCKET_WITNESS_QUORUM", "")  # compose's empty default
+    assert Settings().effective_witness_quorum == 2
+
+
+def test_no_witnesses_means_quorum_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKET_WITNESSES", "[]")
+    assert Settings().witnesses == () and Settings().effective_witness_quorum == 0
+
+
+@pytest.mark.parametrize(
+    ("witnesses", "quorum", "message"),
+    [
+        ("not json", None, "not JSON"),
+        ('[{"url": "https://w.example"}]', None, "is not"),
+        ('[{"url": "https://w.example", "key": "w+00000000+AAAA"}]', None, "witness 1"),
+        (None, "3", "a quorum can never be reached"),
+    ],
+)
+def test_refused(
+    monkeypatch: pytest.MonkeyPatch, witnesses: str | None, quorum: str | None, message: str
+) -> None:
+    listed = json.dumps([{"url": "https://w.example", "key": vkey("w.example/w")}])
+    monkeypatch.setenv("DOCKET_WITNESSES", witnesses or listed)
+    if quorum is not None:
+        monkeypatch.setenv("DOCKET_WITNESS_QUORUM", quorum)
+    with pytest.raises(ValidationError, match=message):
+        Settings()

@@ -12,7 +12,7 @@ says when to ask again (`retry_after`, seconds to the next checkpoint at the lat
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,19 +37,12 @@ class Receipt:
 
 
 def witness_policy(runtime: Runtime) -> tuple[list[Witness], int]:
-    """The witnesses whose cosignatures the published checkpoint carries, and the quorum.
-
-    Read from the settings of SPEC §8 (`DOCKET_WITNESSES`, `DOCKET_WITNESS_QUORUM`) when
-    the deployment has them; none and 0 otherwise (every checkpoint published at once).
-    """
-    configured: Sequence[Any] = getattr(runtime.settings, "witnesses", None) or ()
-    witnesses = []
-    for witness in configured:
-        key = witness.get("key") if isinstance(witness, Mapping) else getattr(witness, "key", "")
-        if isinstance(key, str) and "+" in key:
-            witnesses.append(Witness(key.split("+", 1)[0], key))
-    quorum = getattr(runtime.settings, "witness_quorum", None)
-    return witnesses, quorum if isinstance(quorum, int) else len(witnesses)
+    """The witnesses whose cosignatures the published checkpoint carries (SPEC §8,
+    `DOCKET_WITNESSES`), and the quorum in force (0 without witnesses: every checkpoint
+    is published at once)."""
+    settings = runtime.settings
+    witnesses = [Witness(w.key.split("+", 1)[0], w.key) for w in settings.witnesses]
+    return witnesses, settings.effective_witness_quorum
 
 
 async def request_receipt(

@@ -25,7 +25,6 @@ from alembic import op
 from events.errors import OldCanonicalForm
 
 revision: str = "0006_event_salt"
-# lead: chain after 0005_request_intervals
 down_revision: str | None = "0005_request_intervals"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

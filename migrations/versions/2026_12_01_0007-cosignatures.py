@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_cosignatures"
-# lead: chain after 0006_event_salt
-down_revision: str | None = "0005_request_intervals"
+down_revision: str | None = "0006_event_salt"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -109,6 +109,21 @@ class Subscription(Generic[E]):
             await self._ready.wait()
         return None
 
+    def ready(self, limit: int) -> list[E]:
+        """Up to `limit` more events that can be given now, without waiting (the rest of
+        a backlog page, what the fan-out queued): a sender batches them into one write."""
+        out: list[E] = []
+        while len(out) < limit and not self.closed:
+            if self._backlog:
+                out.append(self._give(self._backlog.popleft()))
+            elif self._backlog_after is None and self._queue:
+                event = self._queue.popleft()
+                if event.position > self.last_given:
+                    out.append(self._give(event))
+            else:
+                break
+        return out
+
     def _give(self, event: E) -> E:
         self.last_given = event.position
         return event

@@ -23,6 +23,8 @@ import orjson
 from events.follower import Dropped, Subscription
 
 RESUME_EVENT = "resume"
+#: At most this many events in one write to a subscriber.
+BURST = 256
 KEEPALIVE = b": keep-alive\n\n"
 
 
@@ -87,7 +89,8 @@ async def sse_frames(
                 return
             try:
                 # cancel-safe: Subscription.get changes no state before its wait returns
-                item = await asyncio.wait_for(subscription.get(), keepalive_s)
+                async with asyncio.timeout(keepalive_s):
+                    item = await subscription.get()
             except TimeoutError:
                 yield KEEPALIVE
                 continue
@@ -96,6 +99,11 @@ async def sse_frames(
             if isinstance(item, Dropped):
                 yield resume_frame(item)
                 return
-            yield item.frame
+            # what else is ready goes in the same write: one send for a burst, not one
+            # per event and subscriber
+            more = subscription.ready(BURST - 1)
+            if until is not None:
+                more = [framed for framed in more if framed.position <= until]
+            yield item.frame + b"".join(framed.frame for framed in more) if more else item.frame
     finally:
         subscription.close()

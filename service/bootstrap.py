@@ -44,9 +44,16 @@ async def build(settings: Settings) -> AsyncIterator[Runtime]:
     read_engine = store.engine
     runner = ProjectionRunner(store.engine, store)
     waiter = store.backend.change_waiter()
+
+    async def wait_for_change(seconds: float) -> None:
+        await waiter.wait_for_change(seconds)
+        # under load a wake-up comes with every group commit: the appends of the next few
+        # milliseconds are read together, in one query
+        await asyncio.sleep(FOLLOWER_SETTLE_S)
+
     follower: LogFollower[Framed] = LogFollower(
         framing(store.read_all, lambda event: event.wire()),
-        waiter.wait_for_change,
+        wait_for_change,
         idle_read_s=FOLLOWER_IDLE_READ_S,
     )
     try:
@@ -78,6 +85,7 @@ async def build(settings: Settings) -> AsyncIterator[Runtime]:
 #: checkpoint writer look on their own: an idle process costs a handful of queries a minute.
 FOLLOWER_IDLE_READ_S = 30.0
 IDLE_ROUND_S = 30.0
+FOLLOWER_SETTLE_S = 0.02
 
 
 async def _wake_on_log(runtime: Runtime) -> None:

@@ -73,8 +73,8 @@ class PostgresNotifyWaiter:
         await self.close()
 
     def nudge(self) -> None:
-        """This process appended (its NOTIFY comes too; this only saves the round trip)."""
-        self._changed.set()
+        """This process appended: its NOTIFY comes at commit; waking on both would read
+        the log twice for one batch."""
 
     @property
     def listening(self) -> bool:

@@ -29,8 +29,8 @@ from bench.db import Result
 from bench.http import serve
 from events.follower import Dropped, LogFollower
 from events.model import RecordedEvent
-from events.notify_pg import PostgresNotifyWaiter, dsn_connect
 from events.store import EventStore
+from events.store.postgres_notify import PostgresNotifyWaiter, dsn_connect
 
 SUBSCRIBERS = 1_000
 MIN_WINDOW_S = 10.0

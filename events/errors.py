@@ -5,7 +5,8 @@ LogError
 ├── StoreError            the store refused an append, or cannot take one
 │   ├── ConcurrencyConflict   a stream was not at the expected version
 │   ├── DuplicateEvents       some, not all, of an append's events are already recorded
-│   └── StoreClosed           the store was closed before the append was written
+│   ├── StoreClosed           the store was closed before the append was written
+│   └── NumberingExhausted    every stream looked up for a year's next request id was taken
 ├── ImportRefused         an import file does not verify, or the log is not empty
 │   └── LogNotEmpty           the log already holds events
 ├── TreeError             the stored Merkle tree cannot answer (a size beyond it, a bad range)
@@ -60,6 +61,11 @@ class DuplicateEvents(StoreError):
 
 class StoreClosed(StoreError):
     """The store was closed before the append could be written."""
+
+
+class NumberingExhausted(StoreError):
+    """Every stream looked up for a year's next server-assigned request id was taken
+    (a long run of ids callers chose themselves): retry, the number has moved past them."""
 
 
 class ImportRefused(LogError):

@@ -6,7 +6,8 @@ The database load of following the log is then one reader's, however many
 
 - `read_after(position, limit)`: up to `limit` events after `position`, in order;
 - `wait_for_change(seconds)`: returns when the log may have grown, or after `seconds`
-  (PostgreSQL: LISTEN/NOTIFY, `events.notify_pg`; SQLite: `PollingWaiter`). A spurious
+  (a backend's `change_waiter()`: PostgreSQL LISTEN/NOTIFY,
+  `events.store.postgres_notify`; SQLite: `PollingWaiter`). A spurious
   wake-up costs one empty read; a missed one costs at most `idle_read_s` of delay, because
   the follower reads again after that long anyway.
 
@@ -108,6 +109,21 @@ class Subscription(Generic[E]):
             await self._ready.wait()
         return None
 
+    def ready(self, limit: int) -> list[E]:
+        """Up to `limit` more events that can be given now, without waiting (the rest of
+        a backlog page, what the fan-out queued): a sender batches them into one write."""
+        out: list[E] = []
+        while len(out) < limit and not self.closed:
+            if self._backlog:
+                out.append(self._give(self._backlog.popleft()))
+            elif self._backlog_after is None and self._queue:
+                event = self._queue.popleft()
+                if event.position > self.last_given:
+                    out.append(self._give(event))
+            else:
+                break
+        return out
+
     def _give(self, event: E) -> E:
         self.last_given = event.position
         return event
@@ -177,8 +193,15 @@ class LogFollower(Generic[E]):
 
     # -- life --------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
+    async def start(self, after: int | None = None) -> None:
+        """Follow from `after` (else from where it was made to start); once."""
         if self._task is None:
+            if after is not None:
+                self.position = after
             self._task = asyncio.create_task(self._run(), name="docket-log-follower")
 
     async def stop(self) -> None:
@@ -291,6 +314,9 @@ class PollingWaiter:
 
     def nudge(self) -> None:
         self._nudged.set()
+
+    async def close(self) -> None:
+        """Nothing to release (a `ChangeWaiter`)."""
 
     async def wait_for_change(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ O(log n) nodes it needs, in one query.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -232,10 +233,18 @@ class CheckpointWriter:
         self.every_events = every_events
         self.every_seconds = every_seconds
         self.on_signed = on_signed
+        self._wake = asyncio.Event()
+        self._unsigned = False  # whether the last round saw events past the signed size
 
-    async def run_forever(self, poll_interval: float = 1.0) -> None:
-        """Poll every `poll_interval` seconds until cancelled. A failed round (the database
-        away, a tree that no longer matches a signed root) is logged as
+    def notify(self) -> None:
+        """The log moved: wake `run_forever` (the process's log follower calls this)."""
+        self._wake.set()
+
+    async def run_forever(self, poll_interval: float = 1.0, idle_s: float | None = None) -> None:
+        """A round every `poll_interval` seconds until cancelled; with `idle_s`, a round
+        only once `notify()` says the log moved (or `every_seconds` is due for events
+        not signed yet, or `idle_s` passed), at most every `poll_interval`. A failed round
+        (the database away, a tree that no longer matches a signed root) is logged as
         `docket.checkpoint.failed` and tried again at the next poll."""
         last_signed = time.monotonic()
         while True:
@@ -247,7 +256,19 @@ class CheckpointWriter:
                 # logger would keep the one of its first use).
                 failed = structlog.get_logger("docket.checkpoints")
                 failed.warning("docket.checkpoint.failed", error=repr(error), exc_info=error)
+                self._unsigned = True  # look again soon
             await asyncio.sleep(poll_interval)
+            if idle_s is not None:
+                await self._until_woken(idle_s, last_signed)
+
+    async def _until_woken(self, idle_s: float, last_signed: float) -> None:
+        timeout = idle_s
+        if self._unsigned:
+            timeout = min(idle_s, max(self.every_seconds - (time.monotonic() - last_signed), 0))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+        self._wake.clear()
 
     async def run_once(self, last_signed: float) -> bool:
         """One round: sign if due (`every_events` new events, or some and `every_seconds`
@@ -258,6 +279,7 @@ class CheckpointWriter:
         due = head - signed_size >= self.every_events or (
             head > signed_size and time.monotonic() - last_signed >= self.every_seconds
         )
+        self._unsigned = head > signed_size and not due
         if due:
             signed = await self.tree.sign_checkpoint(self.signer, self.origin)
             if signed is not None and self.on_signed is not None:

@@ -1,36 +1,56 @@
-"""Server-assigned request ids, race-free and O(1) (SPEC §9, R11).
+"""Server-assigned request ids, race-free and O(1) (SPEC §9, R11): the pure part.
 
 `HX-<year>-<seq>`: the year of the submission's `occurred_at` in UTC, the sequence
 counting that year's server-assigned ids, four digits, wider past 9999. The last number
-of each year is a row of `request_sequences` (migration 0004), updated in the same
-transaction as the append that writes the `RequestSubmitted`, under the append lock:
+of each year is a row of `request_sequences` (migration 0004). A submission without an id
+is a `NumberedRequest`, appended with `EventStore.append_numbered`: the writer numbers it
+inside the append's transaction, under the log's single-writer lock (PostgreSQL's
+advisory lock, SQLite's write lock), and the backend stores the year's new last number
+in that same transaction. So, across every process:
 
-- unique: the row lock serialises every caller of every process on that year's row;
-- gap-free: a transaction that rolls back gives its number back;
-- O(1): one row update and one primary-key lookup, not a scan of the year's requests;
+- unique: one writer at a time reads and moves the year's number;
+- gap-free: a number is taken only by a call that is written (a refused call, or an
+  idempotent retry whose events are already in the log, takes none), and a transaction
+  that rolls back takes its numbers back with it;
+- O(1): one primary-key read and one upsert per batch, plus one index probe per number
+  handed out, never a scan of the year's requests;
 - an id already in the log (one a caller chose, `HX-2026-0042`) is passed over, so a
   server id never collides with it; a caller-supplied id that exists is the stream
   conflict it always was (409 `request-already-exists`), decided by the rules.
 
-`taken` names ids of the same batch that are not inserted yet (group commit assigns the
-ids of a batch one after the other in one transaction, then inserts the rows).
-
-Call these inside the writer's transaction, after the append lock and before hashing the
-batch: the id is part of the event's data.
+The backend reads, with the batch's state, the versions of the next few streams of each
+year (`candidates`); `take_number` walks them. A batch that runs past them (a long run of
+ids callers chose themselves) refuses the call with `NumberingExhausted` after moving the
+year's number past that run, so the caller's retry gets further.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
-import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from events.errors import NumberingExhausted
+from events.model import NewEvent
+from events.types import request_stream
+
+__all__ = [
+    "SLACK",
+    "NumberedRequest",
+    "NumberingExhausted",
+    "candidate_streams",
+    "candidates",
+    "format_request_id",
+    "parse_request_id",
+    "take_number",
+]
 
 PREFIX = "HX"
-REQUEST_STREAM_PREFIX = "request-"
 _SERVER_ID = re.compile(r"HX-([0-9]{4})-([0-9]+)")
+
+#: Streams looked up beyond the numbers a batch needs, for ids callers chose themselves.
+SLACK = 8
 
 
 def format_request_id(year: int, sequence: int) -> str:
@@ -46,33 +66,41 @@ def parse_request_id(request_id: str) -> tuple[int, int] | None:
     return (int(found[1]), int(found[2])) if found else None
 
 
-_PG_NEXT = "SELECT docket_next_request_id($1::integer, $2::text[])"
+@dataclass(frozen=True, slots=True)
+class NumberedRequest:
+    """A new request stream under the next server id of `year`. `build(request_id)`
+    gives its events (each with an id of `event_ids`, in that order, for the stream
+    `request-<request_id>`); it may raise, and is then the call's refusal."""
+
+    year: int
+    event_ids: Sequence[uuid.UUID]
+    build: Callable[[str], Sequence[NewEvent]]
 
 
-async def postgres_next_id(
-    conn: asyncpg.Connection, year: int, *, taken: Collection[str] = ()
-) -> str:
-    """The next id of `year`, in `conn`'s open transaction: one round trip."""
-    request_id = await conn.fetchval(_PG_NEXT, year, list(taken))
-    assert isinstance(request_id, str)
-    return request_id
+def candidates(needed: Mapping[int, int], last: Mapping[int, int]) -> dict[int, int]:
+    """For each year, the highest sequence whose stream a batch looks up: the year's
+    last number, the count of its numbered calls, and `SLACK`."""
+    return {year: last.get(year, 0) + count + SLACK for year, count in needed.items()}
 
 
-_SQLITE_NEXT = text(
-    "INSERT INTO request_sequences (year, last) VALUES (:year, 1) "
-    "ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last"
-)
-_SQLITE_EXISTS = text("SELECT 1 FROM events WHERE stream_id = :stream_id AND stream_version = 1")
+def candidate_streams(limits: Mapping[int, int], last: Mapping[int, int]) -> list[str]:
+    """The streams of the sequences after each year's last number, up to its limit."""
+    return [
+        request_stream(format_request_id(year, sequence))
+        for year, limit in limits.items()
+        for sequence in range(last.get(year, 0) + 1, limit + 1)
+    ]
 
 
-async def sqlite_next_id(conn: AsyncConnection, year: int, *, taken: Collection[str] = ()) -> str:
-    """The next id of `year`, in `conn`'s open write transaction (`BEGIN IMMEDIATE`)."""
-    while True:
-        sequence = await conn.scalar(_SQLITE_NEXT, {"year": year})
-        assert isinstance(sequence, int)
+def take_number(
+    year: int, last: int, limit: int, exists: Callable[[str], bool]
+) -> tuple[str | None, int]:
+    """The first id after `last` whose stream does not `exist`, and the year's new last
+    number; `(None, n)` when every stream up to `limit` exists (n: the last of them)."""
+    sequence = last
+    while sequence < limit:
+        sequence += 1
         request_id = format_request_id(year, sequence)
-        if request_id in taken:
-            continue
-        stream_id = REQUEST_STREAM_PREFIX + request_id
-        if await conn.scalar(_SQLITE_EXISTS, {"stream_id": stream_id}) is None:
-            return request_id
+        if not exists(request_stream(request_id)):
+            return request_id, sequence
+    return None, sequence

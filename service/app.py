@@ -13,6 +13,7 @@ from service import bootstrap
 from service.api.middleware import RequestContextMiddleware
 from service.api.openapi_responses import complete as complete_responses
 from service.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from service.api.read_side import ReadPositionMiddleware
 from service.api.security_headers import SecurityHeadersMiddleware
 from service.logging import configure_logging
 from service.public_log import WitnessPolicy, public_log_router
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    # innermost of the three: its 503s are logged and counted like any answer
+    app.add_middleware(ReadPositionMiddleware)
     app.add_middleware(RequestContextMiddleware, body_limit=settings.body_limit_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
 

@@ -14,13 +14,19 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
+
+from events.follower import LogFollower
 from events.log_tree import LogTree
 from events.store import EventStore
 from projections.runner import ProjectionRunner
 from service.db import create_engine
+from service.event_stream import Framed, framing
 from service.public.source import SqlPublicSource
 from service.runtime import Runtime
 from service.settings import Settings
+
+log = structlog.get_logger("docket.bootstrap")
 
 
 def utc_now() -> datetime:
@@ -37,6 +43,19 @@ async def build(settings: Settings) -> AsyncIterator[Runtime]:
     store = await EventStore.open(settings.database_url)
     read_engine = store.engine
     runner = ProjectionRunner(store.engine, store)
+    waiter = store.backend.change_waiter()
+
+    async def wait_for_change(seconds: float) -> None:
+        await waiter.wait_for_change(seconds)
+        # under load a wake-up comes with every group commit: the appends of the next few
+        # milliseconds are read together, in one query
+        await asyncio.sleep(FOLLOWER_SETTLE_S)
+
+    follower: LogFollower[Framed] = LogFollower(
+        framing(store.read_all, lambda event: event.wire()),
+        wait_for_change,
+        idle_read_s=FOLLOWER_IDLE_READ_S,
+    )
     try:
         if settings.read_database_url:
             read_engine = create_engine(settings.read_database_url)
@@ -49,22 +68,55 @@ async def build(settings: Settings) -> AsyncIterator[Runtime]:
             tree=LogTree(store),
             public_source=SqlPublicSource(read_engine, store),
             clock=utc_now,
+            follower=follower,
+            change_waiter=waiter,
         )
     finally:
+        await follower.stop()
+        await waiter.close()
         if read_engine is not store.engine:
             await read_engine.dispose()
         await runner.close()
         await store.close()
 
 
+#: How often the follower reads the log with no wake-up (a notification lost with its
+#: connection is then seen this late), and how often the projection runner and the
+#: checkpoint writer look on their own: an idle process costs a handful of queries a minute.
+FOLLOWER_IDLE_READ_S = 30.0
+IDLE_ROUND_S = 30.0
+FOLLOWER_SETTLE_S = 0.02
+
+
+async def _wake_on_log(runtime: Runtime) -> None:
+    """Wake the projection runner and the checkpoint writer whenever the follower moves
+    (another process's appends included): they wait for it instead of polling."""
+    while True:
+        try:
+            follower = await runtime.following()
+            break
+        except Exception as error:  # the database away at start: the follower waits for it
+            log.warning("docket.follower.start_failed", error=repr(error)[:200])
+            await asyncio.sleep(1.0)
+    position = follower.position
+    while True:
+        position = await follower.wait_beyond(position, IDLE_ROUND_S)
+        runtime.runner.notify()
+        runtime.checkpoint_writer.notify()
+
+
 @asynccontextmanager
 async def workers(runtime: Runtime) -> AsyncIterator[None]:
-    """The service's background tasks while inside: the projection runner, the
-    checkpoint writer and, with witnesses configured, their submitter. Cancelled on exit
-    (their errors are theirs to log)."""
+    """The service's background tasks while inside: the log follower, the projection
+    runner and the checkpoint writer (both woken by the follower) and, with witnesses
+    configured, their submitter. Cancelled on exit (their errors are theirs to log)."""
+    writer = runtime.checkpoint_writer
     tasks: list[asyncio.Task[Any]] = [
-        asyncio.create_task(runtime.runner.run_forever(), name="docket.projections"),
-        asyncio.create_task(runtime.checkpoint_writer.run_forever(), name="docket.checkpoints"),
+        asyncio.create_task(_wake_on_log(runtime), name="docket.follower"),
+        asyncio.create_task(
+            runtime.runner.run_forever(poll_interval=IDLE_ROUND_S), name="docket.projections"
+        ),
+        asyncio.create_task(writer.run_forever(idle_s=IDLE_ROUND_S), name="docket.checkpoints"),
     ]
     cosigning = runtime.cosigning
     if cosigning is not None:

@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import select
 
 from events.model import ConcurrencyConflict, NewEvent, RecordedEvent, StreamAppend
+from events.request_ids import NumberedRequest, NumberingExhausted
 from events.store import DuplicateEvents, EventStore
 from events.types import COMMITTEE_STREAM, REQUEST_STREAM_PREFIX, Change, request_stream
 from projections import committee, request
@@ -307,8 +308,14 @@ class CommandService:
         found = await self.store.get_by_event_ids(meta.event_ids(_MAX_EVENTS_PER_COMMAND))
         return sorted(found, key=lambda e: e.position)
 
-    def _new_events(self, changes: Sequence[Change], meta: Meta) -> list[NewEvent]:
+    def _new_events(
+        self,
+        changes: Sequence[Change],
+        meta: Meta,
+        event_ids: Sequence[uuid.UUID] | None = None,
+    ) -> list[NewEvent]:
         metadata = meta.metadata()
+        ids = meta.event_ids(len(changes)) if event_ids is None else event_ids
         return [
             NewEvent(
                 stream_id=change.stream_id,
@@ -319,7 +326,7 @@ class CommandService:
                 event_id=event_id,
                 schema_version=change.schema_version,
             )
-            for change, event_id in zip(changes, meta.event_ids(len(changes)), strict=True)
+            for change, event_id in zip(changes, ids, strict=True)
         ]
 
     async def _append(
@@ -433,31 +440,52 @@ class CommandService:
 
     async def submit(self, command: cmd.SubmitRequest, meta: Meta) -> Outcome:
         """`RequestSubmitted`, under the caller's id or the next `HX-<year>-<seq>`."""
+        if not command.request_id:
+            return await self._submit_numbered(command, meta)
+        request_id = command.request_id
+
+        def decide(state: RequestState | None, ctx: rules.Context) -> list[Change]:
+            return rules.submit(state, command, ctx, request_id=request_id)
+
+        return await self.request_command(request_id, decide, meta, status_code=201)
+
+    async def _submit_numbered(self, command: cmd.SubmitRequest, meta: Meta) -> Outcome:
+        """A submission without an id: the store numbers it in the append's own
+        transaction (`EventStore.append_numbered`), so submissions sent at once, to one
+        process or several, get distinct ids with no gap, and none is refused."""
         for _ in range(_ATTEMPTS):
             replayed = await self._replay(meta)
             if replayed is not None:
                 return self._answer(replayed, 201, replayed[0].data["request_id"])
-            at = command.occurred_at or self.clock()
-            request_id = command.request_id or await self._next_request_id(at)
+            context = self.context(self._roster)
+            at = command.occurred_at or context.now
+            # decided once before numbering: a refusal takes no number and costs no append
+            probe = rules.submit(None, command, context, request_id=request_id_for(at, 1))
 
-            def decide(
-                state: RequestState | None, ctx: rules.Context, rid: str = request_id
-            ) -> list[Change]:
-                return rules.submit(state, command, ctx, request_id=rid)
+            event_ids = meta.event_ids(len(probe))
 
+            def build(
+                request_id: str, context: rules.Context = context, ids: list[uuid.UUID] = event_ids
+            ) -> list[NewEvent]:
+                changes = rules.submit(None, command, context, request_id=request_id)
+                return self._new_events(changes, meta, ids)
+
+            numbered = NumberedRequest(at.astimezone(UTC).year, event_ids, build)
             try:
-                return await self.request_command(request_id, decide, meta, status_code=201)
-            except Conflict:
-                if command.request_id:
-                    raise
+                recorded = await self.store.append_numbered(numbered)
+            except NumberingExhausted:
+                continue  # a run of ids callers chose: the number moved past it
+            except (RuleBroken, DuplicateEvents):
+                replayed = await self._replay_after_refusal(meta)
+                if replayed is not None:
+                    return self._answer(replayed, 201, replayed[0].data["request_id"])
+                raise
+            APPENDS.inc(len(recorded))
+            self.on_append()
+            stream = recorded[0].stream_id
+            self._after_append(stream, None, recorded)
+            return self._answer(recorded, 201, stream.removeprefix(REQUEST_PREFIX))
         raise Conflict("could not assign a request id; retry", rule="stream-version-conflict")
-
-    async def _next_request_id(self, at: datetime) -> str:
-        year = at.astimezone(UTC).year
-        prefix = request_stream(f"HX-{year}-")
-        taken = [s[len(prefix) :] for s in await self.store.streams_with_prefix(prefix)]
-        sequence = max((int(s) for s in taken if s.isdigit()), default=0) + 1
-        return request_id_for(at, sequence)
 
     async def on_request(
         self, request_id: str, command: cmd.Command, meta: Meta, *, member: str | None = None

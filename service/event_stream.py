@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -23,6 +22,8 @@ import orjson
 from events.follower import Dropped, Subscription
 
 RESUME_EVENT = "resume"
+#: At most this many events in one write to a subscriber.
+BURST = 256
 KEEPALIVE = b": keep-alive\n\n"
 
 
@@ -37,23 +38,36 @@ class StreamedEvent(Protocol):
 E = TypeVar("E", bound=StreamedEvent)
 
 
-@dataclass(frozen=True, slots=True)
 class Framed:
-    """An event as the stream sends it: its position and its SSE frame."""
+    """An event as the stream sends it: its position and its SSE frame, rendered when a
+    subscriber first asks for it (never, while nobody subscribes), then shared."""
 
-    position: int
-    frame: bytes
+    __slots__ = ("_event", "_frame", "_wire", "position")
+
+    def __init__(self, event: StreamedEvent, wire: Callable[[Any], Any]) -> None:
+        self.position = event.position
+        self._event: StreamedEvent | None = event
+        self._wire = wire
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        if self._frame is None:
+            event = self._event
+            assert event is not None
+            self._frame = event_frame(event.position, event.event_type, self._wire(event))
+            self._event = None  # the bytes are kept, not the event as well
+        return self._frame
 
 
 def framing(
     read_after: Callable[[int, int], Awaitable[Sequence[E]]], wire: Callable[[E], Any]
 ) -> Callable[[int, int], Awaitable[list[Framed]]]:
     """A `read_after` for the follower of the stream: the events of `read_after`, each
-    rendered once as its frame."""
+    rendered once as its frame, when first sent."""
 
     async def read(position: int, limit: int) -> list[Framed]:
-        events = await read_after(position, limit)
-        return [Framed(e.position, event_frame(e.position, e.event_type, wire(e))) for e in events]
+        return [Framed(event, wire) for event in await read_after(position, limit)]
 
     return read
 
@@ -87,7 +101,8 @@ async def sse_frames(
                 return
             try:
                 # cancel-safe: Subscription.get changes no state before its wait returns
-                item = await asyncio.wait_for(subscription.get(), keepalive_s)
+                async with asyncio.timeout(keepalive_s):
+                    item = await subscription.get()
             except TimeoutError:
                 yield KEEPALIVE
                 continue
@@ -96,6 +111,11 @@ async def sse_frames(
             if isinstance(item, Dropped):
                 yield resume_frame(item)
                 return
-            yield item.frame
+            # what else is ready goes in the same write: one send for a burst, not one
+            # per event and subscriber
+            more = subscription.ready(BURST - 1)
+            if until is not None:
+                more = [framed for framed in more if framed.position <= until]
+            yield item.frame + b"".join(framed.frame for framed in more) if more else item.frame
     finally:
         subscription.close()

@@ -13,12 +13,15 @@ from starlette.requests import Request
 
 from events.checkpoints import Signer
 from events.cosignature import CosignerKey
+from events.follower import LogFollower
 from events.log_tree import CheckpointWriter, LogTree
 from events.published import CosignatureLog
 from events.store import EventStore
+from events.store.contract import ChangeWaiter
 from projections.runner import ProjectionRunner
 from service.commands import CommandService
 from service.cosigning import Cosigning
+from service.event_stream import Framed
 from service.public.source import PublicSource
 from service.settings import Settings
 
@@ -42,6 +45,22 @@ class Runtime:
     tree: LogTree
     public_source: PublicSource
     clock: Callable[[], datetime]
+    #: the one reader of new events of this process (`/v1/events/stream`, and the wake-up
+    #: of the projection runner and the checkpoint writer), woken by `change_waiter`
+    follower: LogFollower[Framed]
+    change_waiter: ChangeWaiter
+
+    async def following(self) -> LogFollower[Framed]:
+        """The follower, started at the log's head if it is not running yet."""
+        if not self.follower.running:
+            head, _ = await self.store.head()
+            await self.follower.start(after=head)
+        return self.follower
+
+    def appended(self) -> None:
+        """This process appended: wake the projection runner and the follower now."""
+        self.runner.notify()
+        self.change_waiter.nudge()
 
     @cached_property
     def signer(self) -> Signer:
@@ -57,7 +76,7 @@ class Runtime:
         return CommandService(
             self.store,
             self.settings,
-            on_append=self.runner.notify,
+            on_append=self.appended,
             catch_up=self.runner.catch_up,
             clock=self.clock,
         )

@@ -17,14 +17,12 @@ FORBIDDEN = {"events": ("projections", "service"), "projections": ("service",), 
 #: The modules allowed to import a driver or reach the driver's connection.
 BACKEND_MODULES = {
     "events/store/postgres.py",
+    "events/store/postgres_ids.py",
+    "events/store/postgres_notify.py",
     "events/store/postgres_sql.py",
     "events/store/postgres_tables.py",
     "events/store/sqlite.py",
     "events/store/sqlite_tables.py",
-    # LISTEN/NOTIFY and the request-id sequence: PostgreSQL's own, being wired into the
-    # PostgreSQL backend (issue 14)
-    "events/notify_pg.py",
-    "events/request_ids.py",
 }
 DRIVERS = ("asyncpg", "aiosqlite")
 

@@ -44,6 +44,11 @@ class BatchState:
     #: What the batch writes, in position order: each event with its data and metadata as
     #: the JSON text stored.
     rows: list[tuple[RecordedEvent, str, str]] = field(default_factory=list)
+    #: Server-assigned request ids (`events.request_ids`): each year's last number, and
+    #: the highest one whose stream's version the backend read (in `versions`). `apply`
+    #: moves `sequences`; the backend stores what moved in the same transaction.
+    sequences: dict[int, int] = field(default_factory=dict)
+    sequence_limits: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,9 @@ class Batch:
     #: The pure step: validates each call against the state, hashes, fills `state.rows`.
     #: It may be called more than once (on a prediction that failed); the last counts.
     apply: Callable[[BatchState], list[Outcome]]
+    #: How many calls of each year want a server-assigned request id
+    #: (`EventStore.append_numbered`); such a batch has no prediction.
+    numbered: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,21 @@ class TableWriter(Protocol):
         ...
 
 
+class ChangeWaiter(Protocol):
+    """Wakes a log follower when the log may have grown (`events.follower`): PostgreSQL
+    LISTEN/NOTIFY, SQLite polling with back-off. A spurious wake-up costs one empty read."""
+
+    async def wait_for_change(self, seconds: float) -> None:
+        """Return when the log may have grown, or after `seconds`."""
+        ...
+
+    def nudge(self) -> None:
+        """This process appended: wake the waiter now."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class Backend(TableWriter, Protocol):
     """One database dialect under the event store. Reads return the stored form (no
     upcasting); positions are gap-free and assigned in commit order across processes."""
@@ -130,7 +153,11 @@ class Backend(TableWriter, Protocol):
 
     async def write(self, batch: Batch) -> Written:
         """Under the log's single-writer lock: the `BatchState` of `batch`, `batch.apply` on
-        it, insert `state.rows`, commit. Raises (writing nothing) if the database does."""
+        it, insert `state.rows`, commit. Raises (writing nothing) if the database does.
+
+        With `batch.numbered`: read each of those years' last number from
+        `request_sequences` and the versions of its `request_ids.candidate_streams` into
+        the state, and store the years whose number `apply` moved, in the transaction."""
         ...
 
     async def copy_in(self, chunks: Iterable[list[RawRow]]) -> int:
@@ -192,6 +219,11 @@ class Backend(TableWriter, Protocol):
 
     def session_lock(self, key: int) -> SessionLock:
         """The lock that lets one worker per database run (`NoLock` where there is none)."""
+        ...
+
+    def change_waiter(self) -> ChangeWaiter:
+        """A new waiter for the follower of this process (it holds its own connection on
+        PostgreSQL: close it)."""
         ...
 
     def is_unavailable(self, error: BaseException) -> bool:

@@ -29,9 +29,10 @@ from events.disclosure import canonical_v2
 from events.engines import create_engine
 from events.errors import LogNotEmpty, StoreClosed
 from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent
-from events.store import core
+from events.store import core, postgres_ids
 from events.store import postgres_sql as sql
 from events.store.contract import Batch, BatchState, Written
+from events.store.postgres_notify import PostgresNotifyWaiter, dsn_connect
 from events.store.postgres_sql import APPEND_LOCK_KEY, TREE_LOCK_KEY
 from events.store.postgres_tables import PostgresTables
 from events.store.rows import ChainRow, RawRow, event_id_text, row_event
@@ -183,6 +184,10 @@ class PostgresBackend(PostgresTables):
             await pool.close()
         if self._owns_engine:
             await self._engine.dispose()
+
+    def change_waiter(self) -> PostgresNotifyWaiter:
+        """LISTEN on `docket_events` (migration 0003's trigger), on its own connection."""
+        return PostgresNotifyWaiter(dsn_connect(self._dsn))
 
     # -- the raw pool ----------------------------------------------------------------------
 
@@ -343,7 +348,8 @@ class PostgresBackend(PostgresTables):
         return written
 
     async def _locked_write(self, conn: asyncpg.Connection, batch: Batch) -> Written:
-        stream_ids = batch.stream_ids
+        last, limits, looked_up = await postgres_ids.read_numbering(conn, batch.numbered)
+        stream_ids = sorted({*batch.stream_ids, *looked_up}) if looked_up else batch.stream_ids
         all_ids = [str(event_id) for event_id in batch.event_ids]
         row = await conn.fetchrow(sql.BATCH_STATE, stream_ids, all_ids)
         assert row is not None
@@ -356,10 +362,13 @@ class PostgresBackend(PostgresTables):
             chain=bytes.fromhex(last_hash or ZERO_HASH),
             versions={s: v for s, v in zip(stream_ids, versions, strict=True) if v},
             existing={e.event_id: e for e in existing},
+            sequences=dict(last),
+            sequence_limits=limits,
         )
         outcomes = batch.apply(state)
         if state.rows:
             await conn.execute(sql.INSERT, *_insert_columns(state.rows))
+        await postgres_ids.store_numbering(conn, last, state.sequences)
         self._head = (state.position, state.chain)
         return Written(outcomes, len(state.rows))
 

@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from events.disclosure import canonical_v2
 from events.engines import WRITER_OPTIONS, create_engine
 from events.errors import LogNotEmpty
+from events.follower import PollingWaiter
 from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent, parse_utc, utc_text
 from events.schema import events, merkle_nodes
-from events.store import core
+from events.store import core, sqlite_ids
 from events.store.contract import Batch, BatchState, Written
 from events.store.rows import ChainRow, RawRow, event_id_text
 from events.store.sqlite_tables import SqliteTables
@@ -145,6 +146,15 @@ class SqliteBackend(SqliteTables):
     def hashed_form(self) -> Callable[[ChainRow], bytes]:
         return _hashed_form
 
+    def change_waiter(self) -> PollingWaiter:
+        """No notifications on SQLite: the head, polled with back-off (and nudged by this
+        process's appends)."""
+
+        async def head_position() -> int:
+            return (await self.head())[0]
+
+        return PollingWaiter(head_position)
+
     async def close(self) -> None:
         if self._owns_engine:
             await self._engine.dispose()
@@ -153,16 +163,20 @@ class SqliteBackend(SqliteTables):
 
     async def write(self, batch: Batch) -> Written:
         async with self._writer_engine.begin() as conn:
+            last, limits, looked_up = await sqlite_ids.read_numbering(conn, batch.numbered)
             position, last_hash = await _head(conn)
             state = BatchState(
                 position=position,
                 chain=bytes.fromhex(last_hash),
-                versions=await _versions(conn, batch.stream_ids),
+                versions=await _versions(conn, [*batch.stream_ids, *looked_up]),
                 existing={e.event_id: e for e in await _by_event_ids(conn, batch.event_ids)},
+                sequences=dict(last),
+                sequence_limits=limits,
             )
             outcomes = batch.apply(state)
             if state.rows:
                 await conn.execute(events.insert(), [_row(row[0]) for row in state.rows])
+            await sqlite_ids.store_numbering(conn, last, state.sequences)
         return Written(outcomes, len(state.rows))
 
     async def copy_in(self, chunks: Iterable[list[RawRow]]) -> int:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.errors import StoreClosed
 from events.model import RecordedEvent, StreamAppend
+from events.request_ids import NumberedRequest
 from events.store.backends import open_backend
 from events.store.contract import Backend
 from events.store.rows import ChainRow, RawRow
@@ -95,6 +96,19 @@ class EventStore:
         if len(set(event_ids)) != len(event_ids):
             raise ValueError("an append names the same event_id twice")
         return await self._writer.submit(tuple(appends), event_ids)
+
+    async def append_numbered(self, numbered: NumberedRequest) -> list[RecordedEvent]:
+        """Append a new request stream under the next server-assigned id of
+        `numbered.year` (`events.request_ids`): the id is taken in the append's own
+        transaction, so it is unique and gap-free per year across processes. The events
+        are `numbered.build(request_id)`; if they already exist by `event_id` (a retry),
+        they are returned and no number is taken. `build`'s error is the call's."""
+        if self._closed:
+            raise StoreClosed("the event store is closed")
+        event_ids = list(numbered.event_ids)
+        if not event_ids or len(set(event_ids)) != len(event_ids):
+            raise ValueError("a numbered request needs distinct event ids")
+        return await self._writer.submit((), event_ids, numbered)
 
     async def copy_in(self, chunks: Iterable[list[RawRow]]) -> int:
         """Insert checked raw rows into an empty log in one transaction (an import; see

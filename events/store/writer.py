@@ -20,10 +20,12 @@ import orjson
 import structlog
 
 from events.disclosure import new_salt
-from events.errors import ConcurrencyConflict, DuplicateEvents, StoreClosed
+from events.errors import ConcurrencyConflict, DuplicateEvents, NumberingExhausted, StoreClosed
 from events.hashing import event_hashes
 from events.model import ExpectedVersion, NewEvent, RecordedEvent, StreamAppend
+from events.request_ids import NumberedRequest, take_number
 from events.store.contract import Backend, Batch, BatchState, Outcome
+from events.types import request_stream
 
 log = structlog.get_logger("docket.store")
 
@@ -49,6 +51,8 @@ class Pending:
     appends: tuple[StreamAppend, ...]
     event_ids: list[uuid.UUID]
     future: asyncio.Future[list[RecordedEvent]]
+    #: a new request under the next server id (then `appends` is empty)
+    numbered: NumberedRequest | None = None
 
 
 class GroupCommit:
@@ -62,13 +66,16 @@ class GroupCommit:
         self.stats = stats
 
     async def submit(
-        self, appends: tuple[StreamAppend, ...], event_ids: list[uuid.UUID]
+        self,
+        appends: tuple[StreamAppend, ...],
+        event_ids: list[uuid.UUID],
+        numbered: NumberedRequest | None = None,
     ) -> list[RecordedEvent]:
         """Queue one call (already checked by `check_append`) and wait for its outcome."""
         future: asyncio.Future[list[RecordedEvent]] = asyncio.get_running_loop().create_future()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._write_loop(), name="docket-event-writer")
-        self._queue.put_nowait(Pending(appends, event_ids, future))
+        self._queue.put_nowait(Pending(appends, event_ids, future, numbered))
         return await future
 
     async def stop(self) -> None:
@@ -102,6 +109,7 @@ class GroupCommit:
                     event_ids=[event_id for p in batch for event_id in p.event_ids],
                     predicted=predicted_versions(batch),
                     apply=partial(apply_all, batch),
+                    numbered=numbered_years(batch),
                 )
             )
         except asyncio.CancelledError:
@@ -158,6 +166,8 @@ def predicted_versions(batch: list[Pending]) -> dict[str, int] | None:
     """Each stream's version as the batch's calls expect it; None if one does not say."""
     predicted: dict[str, int] = {}
     for pending in batch:
+        if pending.numbered is not None:
+            return None  # its stream is known only under the lock
         for stream_append in pending.appends:
             expected = stream_append.expected
             if expected == "no_stream":
@@ -167,6 +177,15 @@ def predicted_versions(batch: list[Pending]) -> dict[str, int] | None:
             else:
                 return None
     return predicted
+
+
+def numbered_years(batch: list[Pending]) -> dict[int, int]:
+    """How many calls of the batch want a server-assigned request id, per year."""
+    years: dict[int, int] = {}
+    for pending in batch:
+        if pending.numbered is not None:
+            years[pending.numbered.year] = years.get(pending.numbered.year, 0) + 1
+    return years
 
 
 def apply_all(batch: list[Pending], state: BatchState) -> list[Outcome]:
@@ -200,10 +219,13 @@ def apply(pending: Pending, state: BatchState, recorded_at: datetime) -> list[Re
             return present
         if present:
             raise DuplicateEvents([event.event_id for event in present])
+    appends, sequence = pending.appends, None
+    if pending.numbered is not None:
+        appends, sequence = _numbered(pending, pending.numbered, state)
     versions: dict[str, int] = {}
     position, chain = state.position, state.chain
     recorded: list[tuple[RecordedEvent, str, str]] = []
-    for stream_append in pending.appends:
+    for stream_append in appends:
         stream_id = stream_append.stream_id
         version = versions.get(stream_id, state.versions.get(stream_id, 0))
         if not _matches(stream_append.expected, version):
@@ -215,11 +237,35 @@ def apply(pending: Pending, state: BatchState, recorded_at: datetime) -> list[Re
             recorded.append(row)
         versions[stream_id] = version
     state.position, state.chain = position, chain
+    if sequence is not None and pending.numbered is not None:
+        state.sequences[pending.numbered.year] = sequence
     state.versions.update(versions)
     for row in recorded:
         state.written[row[0].event_id] = row[0]
     state.rows.extend(recorded)
     return [row[0] for row in recorded]
+
+
+def _numbered(
+    pending: Pending, numbered: NumberedRequest, state: BatchState
+) -> tuple[tuple[StreamAppend, ...], int]:
+    """The call's append under the year's next free id, and the year's number after it.
+    The number moves in `state` only when the call is written (`apply`), but for a run
+    of taken streams that exhausted the lookup (`NumberingExhausted`): that moves it."""
+    year = numbered.year
+    last = state.sequences.get(year, 0)
+    limit = state.sequence_limits.get(year, last)
+    request_id, sequence = take_number(year, last, limit, lambda s: s in state.versions)
+    if request_id is None:
+        state.sequences[year] = sequence
+        raise NumberingExhausted(f"every id looked up after {year}'s number {last} is taken")
+    stream_id = request_stream(request_id)
+    events = list(numbered.build(request_id))
+    if [e.event_id for e in events] != pending.event_ids:
+        raise ValueError("a numbered request's events must have its event ids, in order")
+    stream_append = StreamAppend(stream_id, "no_stream", events)
+    check_append(stream_append)
+    return (stream_append,), sequence
 
 
 def record(

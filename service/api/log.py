@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import orjson
@@ -14,6 +13,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from events.log_tree import LogTree, TreeError
 from service.api.auth import Overseer, still_authorised
 from service.api.problems import Forbidden, NotFound, Unauthorized, Unprocessable, problem_openapi
+from service.event_stream import KEEPALIVE, event_frame, sse_frames
 from service.publication import published_checkpoint
 from service.runtime import Runtime, get_runtime
 
@@ -53,39 +53,47 @@ async def stream_events(
     follow: bool = True,
 ) -> StreamingResponse:
     start = int(last_event_id) if last_event_id is not None else after
+    frames: AsyncGenerator[bytes, None]
+    if follow:
+        # one follower per process fans new events out to every subscriber (SPEC §9)
+        subscription = (await runtime.following()).subscribe(start)
+        frames = sse_frames(subscription, keepalive_s=KEEPALIVE_S)
+    else:
+        frames = _frames_until(runtime, start, (await runtime.store.head())[0])
 
-    async def frames() -> AsyncIterator[bytes]:
-        position = start
-        idle = 0.0
-        while True:
-            # the token is checked again before every batch (through the cache, so at most
-            # one lookup per token and TTL): a revoked token ends the stream with a last
-            # event saying why, within a second, on every process
-            if not await still_authorised(request, runtime):
-                yield b'event: revoked\ndata: {"detail": "the token was revoked"}\n\n'
-                return
-            batch = await runtime.store.read_all(after=position, limit=500)
-            for event in batch:
-                position = event.position
-                yield (
-                    f"id: {event.position}\nevent: {event.event_type}\ndata: ".encode()
-                    + orjson.dumps(event.wire())
-                    + b"\n\n"
-                )
-            if batch:
-                idle = 0.0
-                continue
-            if not follow or await request.is_disconnected():
-                return
-            await asyncio.sleep(0.25)
-            idle += 0.25
-            if idle >= 15:
-                idle = 0.0
-                yield b": keep-alive\n\n"
+    async def checked() -> AsyncIterator[bytes]:
+        # the token is checked again before every event (through the cache: at most one
+        # lookup per token and TTL, however many subscribers): a revoked token ends the
+        # stream with a last event saying why, within a second, on every process
+        try:
+            async for frame in frames:
+                if frame is not KEEPALIVE and not await still_authorised(request, runtime):
+                    yield REVOKED
+                    return
+                yield frame
+        finally:
+            await frames.aclose()
 
     return StreamingResponse(
-        frames(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        checked(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
     )
+
+
+KEEPALIVE_S = 15.0
+REVOKED = b'event: revoked\ndata: {"detail": "the token was revoked"}\n\n'
+
+
+async def _frames_until(runtime: Runtime, after: int, head: int) -> AsyncGenerator[bytes, None]:
+    """The frames of the events in (after, head]: what the log holds now, then the end."""
+    while after < head:
+        batch = await runtime.store.read_all(after=after, limit=500)
+        for event in batch:
+            if event.position > head:
+                return
+            yield event_frame(event.position, event.event_type, event.wire())
+        if not batch:
+            return
+        after = batch[-1].position
 
 
 @router.get(

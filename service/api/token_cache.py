@@ -10,10 +10,14 @@ cached briefly by the token's hash in a bounded cache.
 - Revocation: an entry lives `TTL_SECONDS`; every process looks the token up again after
   that, so `docket token revoke` in any process takes effect everywhere within a second
   (open `/v1/events/stream` included: it re-checks through this cache as it goes).
+- One lookup in flight per token: callers that find the entry stale while a lookup of
+  it runs wait for that one. A thousand subscribers of one token woken by the same event
+  then cost one query, not a thousand (B12).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import OrderedDict
@@ -40,6 +44,7 @@ class TokenCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, Caller | None]] = OrderedDict()
+        self._looking_up: dict[str, asyncio.Task[Caller | None]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -55,6 +60,21 @@ class TokenCache:
         if cached is not None and now - cached[0] < self.ttl:
             self._entries.move_to_end(digest)
             return cached[1]
+        running = self._looking_up.get(digest)
+        if running is None:
+            running = asyncio.ensure_future(self._look_up(digest, lookup, now))
+            self._looking_up[digest] = running
+            running.add_done_callback(lambda done: self._forget(digest, done))
+        # shielded: a caller that goes away does not cancel the others' lookup
+        return await asyncio.shield(running)
+
+    def _forget(self, digest: str, done: asyncio.Task[Caller | None]) -> None:
+        if self._looking_up.get(digest) is done:
+            del self._looking_up[digest]
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter got it already
+
+    async def _look_up(self, digest: str, lookup: Lookup, now: float) -> Caller | None:
         found = await lookup(digest)
         self._entries[digest] = (now, found)
         self._entries.move_to_end(digest)

@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 
 from events.disclosure import canonical_v2
 from events.errors import LogNotEmpty
+from events.follower import PollingWaiter
 from events.model import ZERO_HASH, RecordedEvent, utc_text
 from events.schema import checkpoints, merkle_nodes
 from events.store.contract import Batch, BatchState, Written
@@ -130,6 +131,12 @@ class FakeBackend(SqliteTables):
 
     async def head(self) -> tuple[int, str]:
         return (self.rows[-1][0], self.rows[-1][11]) if self.rows else (0, ZERO_HASH)
+
+    def change_waiter(self) -> PollingWaiter:
+        async def head_position() -> int:
+            return (await self.head())[0]
+
+        return PollingWaiter(head_position)
 
     async def stream_version(self, stream_id: str) -> int:
         return max((row[3] for row in self.rows if row[2] == stream_id), default=0)

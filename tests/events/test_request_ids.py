@@ -1,43 +1,38 @@
 """Server-assigned request ids (R11): unique and gap-free per year however many
-transactions ask at once, passing over ids already in the log, backfilled for old logs."""
+appends ask at once (two stores on one database, as two processes), passing over ids
+already in the log, taking no number for a refused call or a retry, backfilled for old logs."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import pytest
 from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from events.model import NewEvent, StreamAppend
+from events.errors import NumberingExhausted
+from events.model import NewEvent, RecordedEvent, StreamAppend
 from events.request_ids import (
+    SLACK,
+    NumberedRequest,
+    candidate_streams,
+    candidates,
     format_request_id,
     parse_request_id,
-    postgres_next_id,
-    sqlite_next_id,
+    take_number,
 )
 from events.store import EventStore
-from service.db import WRITER_OPTIONS, alembic_config, create_engine, is_sqlite
+from service.db import alembic_config, create_engine
 from service.rules.request_rules import request_id_for
 from tests.conftest import PostgresServer, run_async, run_outside_loop
 from tests.events.v1_log import insert_v1_submissions
 
 YEAR = 2026
 TRANSACTIONS = 200
-
-#: In an open write transaction: assign one id, then commit (True) or roll back (False).
-Assign = Callable[[bool], Awaitable[str]]
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(False)
-
 
 # -- the pure part ----------------------------------------------------------------------
 
@@ -64,75 +59,94 @@ def test_sequences_start_at_one() -> None:
         format_request_id(YEAR, 0)
 
 
+def test_take_number_passes_over_taken_streams() -> None:
+    taken = {"request-HX-2026-0002", "request-HX-2026-0003"}
+    assert take_number(YEAR, 1, 10, taken.__contains__) == ("HX-2026-0004", 4)
+    assert take_number(YEAR, 1, 3, taken.__contains__) == (None, 3)
+
+
+def test_the_lookup_covers_the_batch_and_its_slack() -> None:
+    limits = candidates({2026: 2, 2025: 1}, {2026: 5})
+    assert limits == {2026: 7 + SLACK, 2025: 1 + SLACK}
+    streams = candidate_streams(limits, {2026: 5})
+    assert streams[0] == "request-HX-2026-0006" and len(streams) == 2 + SLACK + 1 + SLACK
+
+
 # -- both backends ------------------------------------------------------------------------
 
 
-async def _with_assigner(url: str, use: Callable[[Assign], Awaitable[None]]) -> None:
-    """Run `use` with an `Assign` over several connections (pools, as two processes)."""
-    if is_sqlite(url):
-        engines = [create_engine(url).execution_options(**WRITER_OPTIONS) for _ in range(2)]
-        turn = 0
+def numbered(
+    year: int = YEAR, *, refuse: bool = False, event_id: uuid.UUID | None = None
+) -> NumberedRequest:
+    """A submission to be numbered: one `RequestSubmitted` carrying its id."""
+    ids = [event_id or uuid.uuid4()]
 
-        async def assign_sqlite(commit: bool) -> str:
-            nonlocal turn
-            turn += 1
-            async with engines[turn % 2].connect() as conn:
-                await conn.begin()
-                request_id = await sqlite_next_id(conn, YEAR)
-                await (conn.commit() if commit else conn.rollback())
-                return request_id
+    def build(request_id: str) -> list[NewEvent]:
+        if refuse:
+            raise ValueError("refused by its rules")
+        stream = f"request-{request_id}"
+        data = {"request_id": request_id}
+        at = datetime(year, 3, 1, tzinfo=UTC)
+        return [NewEvent(stream, "RequestSubmitted", data, at, event_id=ids[0])]
 
-        try:
-            await use(assign_sqlite)
-        finally:
-            for engine in engines:
-                await engine.dispose()
-        return
+    return NumberedRequest(year, ids, build)
 
-    pools = [await asyncpg.create_pool(libpq(url), min_size=1, max_size=32) for _ in range(2)]
-    turn = 0
 
-    async def assign_postgres(commit: bool) -> str:
-        nonlocal turn
-        turn += 1
-        async with pools[turn % 2].acquire() as conn:
-            transaction = conn.transaction()
-            await transaction.start()
-            request_id = await postgres_next_id(conn, YEAR)
-            await (transaction.commit() if commit else transaction.rollback())
-            return request_id
+def ids_of(recorded: Sequence[Sequence[RecordedEvent]]) -> list[str]:
+    return sorted(r[0].data["request_id"] for r in recorded)
 
+
+async def two_stores(url: str, use: Callable[[list[EventStore]], Awaitable[None]]) -> None:
+    stores = [await EventStore.open(url) for _ in range(2)]
     try:
-        await use(assign_postgres)
+        await use(stores)
     finally:
-        for pool in pools:
-            await pool.close()
+        for store in stores:
+            await store.close()
 
 
-async def test_200_concurrent_transactions_get_0001_to_0200(database_url: str) -> None:
-    assigned: list[str] = []
+async def test_200_concurrent_submissions_get_0001_to_0200(database_url: str) -> None:
+    got: list[list[RecordedEvent]] = []
 
-    async def race(assign: Assign) -> None:
-        assigned.extend(await asyncio.gather(*(assign(True) for _ in range(TRANSACTIONS))))
+    async def race(stores: list[EventStore]) -> None:
+        got.extend(
+            await asyncio.gather(
+                *(stores[k % 2].append_numbered(numbered()) for k in range(TRANSACTIONS))
+            )
+        )
 
-    await _with_assigner(database_url, race)
-    assert sorted(assigned) == [format_request_id(YEAR, n) for n in range(1, TRANSACTIONS + 1)]
+    await two_stores(database_url, race)
+    assert ids_of(got) == [format_request_id(YEAR, n) for n in range(1, TRANSACTIONS + 1)]
 
 
-async def test_a_rolled_back_transaction_gives_its_number_back(database_url: str) -> None:
-    committed: list[str] = []
+async def test_a_refused_call_takes_no_number(database_url: str) -> None:
+    kept: list[list[RecordedEvent]] = []
 
-    async def race(assign: Assign) -> None:
+    async def race(stores: list[EventStore]) -> None:
         async def one(k: int) -> None:
-            request_id = await assign(k % 10 != 0)
-            if k % 10 != 0:
-                committed.append(request_id)
+            try:
+                kept.append(await stores[k % 2].append_numbered(numbered(refuse=k % 10 == 0)))
+            except ValueError:
+                assert k % 10 == 0
 
         await asyncio.gather(*(one(k) for k in range(TRANSACTIONS)))
 
-    await _with_assigner(database_url, race)
-    kept = TRANSACTIONS - TRANSACTIONS // 10
-    assert sorted(committed) == [format_request_id(YEAR, n) for n in range(1, kept + 1)]
+    await two_stores(database_url, race)
+    count = TRANSACTIONS - TRANSACTIONS // 10
+    assert ids_of(kept) == [format_request_id(YEAR, n) for n in range(1, count + 1)]
+
+
+async def test_a_retry_with_the_same_events_takes_no_number(store: EventStore) -> None:
+    event_id = uuid.uuid4()
+    first, again = await asyncio.gather(
+        store.append_numbered(numbered(event_id=event_id)),
+        store.append_numbered(numbered(event_id=event_id)),
+    )
+    assert first == again
+    later = await store.append_numbered(numbered(event_id=event_id))
+    assert later == first
+    (after,) = await store.append_numbered(numbered())
+    assert after.data["request_id"] == "HX-2026-0002"
 
 
 async def _submitted(url: str, *request_ids: str) -> None:
@@ -145,37 +159,39 @@ async def _submitted(url: str, *request_ids: str) -> None:
             await store.append(StreamAppend(stream, "no_stream", [event]))
 
 
-async def test_ids_already_in_the_log_or_the_batch_are_passed_over(database_url: str) -> None:
+async def _one_by_one(url: str, count: int, year: int = YEAR) -> list[str]:
+    async with await EventStore.open(url) as store:
+        return [
+            (await store.append_numbered(numbered(year)))[0].data["request_id"]
+            for _ in range(count)
+        ]
+
+
+async def test_ids_already_in_the_log_are_passed_over(database_url: str) -> None:
     await _submitted(database_url, "HX-2026-0002", "HX-2026-0003")
-    got: list[str] = []
-
-    async def one_by_one(assign: Assign) -> None:
-        for _ in range(3):
-            got.append(await assign(True))
-
-    await _with_assigner(database_url, one_by_one)
-    assert got == ["HX-2026-0001", "HX-2026-0004", "HX-2026-0005"]
+    assert await _one_by_one(database_url, 3) == ["HX-2026-0001", "HX-2026-0004", "HX-2026-0005"]
 
 
-async def test_taken_ids_of_the_same_batch_are_passed_over(database_url: str) -> None:
-    taken = {"HX-2026-0001", "HX-2026-0002"}
-    if is_sqlite(database_url):
-        engine = create_engine(database_url).execution_options(**WRITER_OPTIONS)
-        try:
-            async with engine.begin() as conn:
-                first = await sqlite_next_id(conn, YEAR, taken=taken)
-                second = await sqlite_next_id(conn, YEAR, taken=taken | {first})
-        finally:
-            await engine.dispose()
-    else:
-        conn = await asyncpg.connect(libpq(database_url))
-        try:
-            async with conn.transaction():
-                first = await postgres_next_id(conn, YEAR, taken=taken)
-                second = await postgres_next_id(conn, YEAR, taken=taken | {first})
-        finally:
-            await conn.close()
-    assert (first, second) == ("HX-2026-0003", "HX-2026-0004")
+async def test_a_caller_id_in_the_same_batch_is_passed_over_or_conflicts(store: EventStore) -> None:
+    stream = "request-HX-2026-0001"
+    own = NewEvent(stream, "RequestSubmitted", {"request_id": "HX-2026-0001"}, datetime.now(UTC))
+    outcomes = await asyncio.gather(
+        store.append(StreamAppend(stream, "no_stream", [own])),
+        store.append_numbered(numbered()),
+        return_exceptions=True,
+    )
+    (mine,), (server,) = outcomes  # type: ignore[misc]
+    assert mine.stream_id == stream and server.data["request_id"] == "HX-2026-0002"
+
+
+async def test_a_long_run_of_caller_ids_is_passed_over_by_retrying(database_url: str) -> None:
+    run = [format_request_id(YEAR, n) for n in range(1, SLACK + 4)]
+    await _submitted(database_url, *run)
+    async with await EventStore.open(database_url) as store:
+        with pytest.raises(NumberingExhausted):
+            await store.append_numbered(numbered())
+        (got,) = await store.append_numbered(numbered())
+    assert got.data["request_id"] == format_request_id(YEAR, SLACK + 4)
 
 
 async def test_years_count_apart_and_widen_past_9999(database_url: str) -> None:
@@ -185,27 +201,8 @@ async def test_years_count_apart_and_widen_past_9999(database_url: str) -> None:
             await conn.execute(text("INSERT INTO request_sequences VALUES (2025, 9999)"))
     finally:
         await engine.dispose()
-    got: list[str] = []
-
-    async def one(assign: Assign) -> None:
-        got.append(await assign(True))
-
-    await _with_assigner(database_url, one)
-    assert got == ["HX-2026-0001"]
-    if is_sqlite(database_url):
-        engine = create_engine(database_url).execution_options(**WRITER_OPTIONS)
-        try:
-            async with engine.begin() as conn:
-                wide = await sqlite_next_id(conn, 2025)
-        finally:
-            await engine.dispose()
-    else:
-        pg = await asyncpg.connect(libpq(database_url))
-        try:
-            wide = await postgres_next_id(pg, 2025)
-        finally:
-            await pg.close()
-    assert wide == "HX-2025-10000"
+    assert await _one_by_one(database_url, 1) == ["HX-2026-0001"]
+    assert await _one_by_one(database_url, 1, 2025) == ["HX-2025-10000"]
 
 
 # -- the migration's backfill ----------------------------------------------------------
@@ -241,10 +238,4 @@ async def test_an_existing_log_is_backfilled(empty_database_url: str) -> None:
             assert dict(rows.tuples().all()) == {2025: 7, 2026: 10}
     finally:
         await engine.dispose()
-    got: list[str] = []
-
-    async def one(assign: Assign) -> None:
-        got.append(await assign(True))
-
-    await _with_assigner(url, one)
-    assert got == ["HX-2026-0011"]
+    assert await _one_by_one(url, 1) == ["HX-2026-0011"]

@@ -48,13 +48,14 @@ def wire(event: Event) -> dict[str, int]:
 
 
 async def frames_of(stream: AsyncIterator[bytes], count: int) -> list[bytes]:
+    """The first `count` frames of `stream` (a write may carry several)."""
     got: list[bytes] = []
     async with asyncio.timeout(GUARD_S):
-        async for frame in stream:
-            got.append(frame)
-            if len(got) == count:
+        async for chunk in stream:
+            got.extend(frame + b"\n\n" for frame in chunk.split(b"\n\n")[:-1])
+            if len(got) >= count:
                 break
-    return got
+    return got[:count]
 
 
 async def test_each_event_is_a_frame_with_its_position_as_id() -> None:
@@ -83,6 +84,17 @@ async def test_a_dropped_subscriber_gets_a_resume_frame_and_the_end() -> None:
     assert head == b"id: 3\nevent: resume\n"
     assert orjson.loads(data)["resume_after"] == 3
     assert follower.subscriber_count == 0
+
+
+async def test_a_burst_goes_out_in_one_write() -> None:
+    log = Log()
+    log.append(5)
+    async with LogFollower(framing(log.read_after, wire), log.wait_for_change) as follower:
+        subscription = follower.subscribe(0)
+        stream = sse_frames(subscription, until=5)
+        async with asyncio.timeout(GUARD_S):
+            chunks = [chunk async for chunk in stream]
+    assert b"".join(chunks).count(b"id: ") == 5 and len(chunks) < 5
 
 
 async def test_an_idle_stream_sends_keep_alives_and_closing_leaves_the_fan_out() -> None:

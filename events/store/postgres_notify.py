@@ -1,5 +1,4 @@
-"""`wait_for_change` for PostgreSQL: LISTEN on a dedicated connection (to move into the
-PostgreSQL backend of the store).
+"""The PostgreSQL backend's `ChangeWaiter`: LISTEN on a dedicated connection.
 
 The trigger of migration 0003 sends `pg_notify('docket_events', <max position>)` from
 every statement that inserts into `events`; PostgreSQL delivers it at commit, so a wake-up
@@ -72,6 +71,10 @@ class PostgresNotifyWaiter:
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
+
+    def nudge(self) -> None:
+        """This process appended: its NOTIFY comes at commit; waking on both would read
+        the log twice for one batch."""
 
     @property
     def listening(self) -> bool:

@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 
 from events.follower import Dropped, LogFollower, Subscription
 from events.model import NewEvent, RecordedEvent, StreamAppend
-from events.notify_pg import PostgresNotifyWaiter, dsn_connect
 from events.store import EventStore
+from events.store.postgres_notify import PostgresNotifyWaiter, dsn_connect
 from tests.conftest import _fresh_database
 
 pytestmark = pytest.mark.postgres

@@ -24,7 +24,9 @@ T = TypeVar("T")
 ADMIN_URL = os.environ.get(
     "DOCKET_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
-PREFIX = "docket_bench_"
+#: Every benchmark database name starts with this (`DOCKET_BENCH_PREFIX`: runs that share a
+#: server keep apart, and `drop_all` drops only its own).
+PREFIX = os.environ.get("DOCKET_BENCH_PREFIX", "docket_bench_")
 TEMPLATE = PREFIX + "template"
 
 

@@ -139,15 +139,18 @@ def _data(kind: str, stream: _Stream, at: datetime, pick: int) -> tuple[str, dic
     return "EventRetracted", {"target_position": target, "reason": "recorded in error"}
 
 
-def build(draws: list[Draw], start_days: list[int]) -> list[RecordedEvent]:
-    """The log of the drawn steps, positions 1, 2, 3 … across streams."""
+def build(
+    draws: list[Draw], start_days: list[int], id_prefix: str = "HX-2025", after: int = 0
+) -> list[RecordedEvent]:
+    """The log of the drawn steps, positions `after` + 1, 2, 3 … across streams (request
+    ids `<id_prefix>-0001` …)."""
     streams: dict[int, _Stream] = {}
     log: list[RecordedEvent] = []
     for index, kind_index, seconds, pick in draws:
         stream = streams.get(index)
         if stream is None:
             at = T0 + timedelta(days=start_days[index], seconds=pick)
-            stream = streams[index] = _Stream(f"HX-2025-{index + 1:04d}", at)
+            stream = streams[index] = _Stream(f"{id_prefix}-{index + 1:04d}", at)
             event_type, data = (
                 "RequestSubmitted",
                 submission(
@@ -160,7 +163,7 @@ def build(draws: list[Draw], start_days: list[int]) -> list[RecordedEvent]:
             at = stream.last + timedelta(seconds=seconds)
             event_type, data = _data(KINDS[kind_index], stream, at, pick)
         event = recorded(
-            len(log) + 1,
+            after + len(log) + 1,
             f"request-{stream.request_id}",
             len(stream.events) + 1,
             event_type,

@@ -20,9 +20,10 @@ from projections import interval_queries as q
 from projections.history import EventRow
 from projections.interval_tables import TABLES
 from projections.intervals import summary
+from projections.projection import Batch
 from projections.public import public_statistics
+from projections.read_models.request_intervals import RequestIntervals
 from projections.request import RequestState, fold, status, view
-from projections.request_intervals import RequestIntervals
 from projections.stats import RequestFacts, hold_stats, processing_stats
 from service.db import create_engine
 from tests.projections import histories
@@ -87,19 +88,24 @@ def _expected_requests(
     return items
 
 
-def _loader(log: list[RecordedEvent]) -> Any:
-    streams = _streams(log)
+class _Log:
+    """The log in memory, read as the runner's `Batch.log`."""
 
-    async def load(stream_id: str, to_position: int) -> Sequence[EventRow]:
-        return [e for e in streams[stream_id] if e.position <= to_position]
+    def __init__(self, log: list[RecordedEvent]) -> None:
+        self.streams = _streams(log)
 
-    return load
+    async def read_stream(
+        self, stream_id: str, *, to_position: int | None = None
+    ) -> list[RecordedEvent]:
+        events = self.streams[stream_id]
+        return [e for e in events if to_position is None or e.position <= to_position]
 
 
 async def _write(url: str, log: list[RecordedEvent], rng: random.Random) -> None:
     backend = open_backend(url)
     engine = backend.engine
-    projection = RequestIntervals(_loader(log), NEW_YORK, head_cache_size=2)
+    projection = RequestIntervals(head_cache_size=2)
+    reader = _Log(log)
     try:
         async with engine.begin() as conn:
             for table in TABLES:
@@ -107,9 +113,11 @@ async def _write(url: str, log: list[RecordedEvent], rng: random.Random) -> None
         start = 0
         while start < len(log):
             end = start + rng.randint(1, 25)
-            await projection.apply(log[start:end])
+            page: Sequence[EventRow] = log[start:end]
+            batch = Batch(start, page[-1].position, reader, NEW_YORK)
+            writes = await projection.apply(batch, page)
             async with engine.begin() as conn:
-                await projection.flush(conn, backend)
+                await writes.flush(conn, backend)
             start = end
     finally:
         await backend.close()

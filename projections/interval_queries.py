@@ -11,20 +11,23 @@ position before the retraction the retracted event counts, at or after it not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from events.model import utc_text
+from events.model import RecordedEvent, utc_text
+from events.types import request_stream
 from projections.holds import Hold
-from projections.interval_tables import hold_intervals, request_status_intervals, request_versions
+from projections.interval_rows import summary
+from projections.interval_stats import hold_stats_in_db, processing_stats_in_db
+from projections.interval_tables import hold_intervals, request_status_intervals
 from projections.public import public_statistics
-from projections.stats import RequestFacts, hold_stats, processing_stats
+from projections.request import fold
 
 __all__ = [
     "Moment",
@@ -38,7 +41,6 @@ __all__ = [
 ]
 
 _S = request_status_intervals.c
-_V = request_versions.c
 _H = hold_intervals.c
 
 
@@ -75,27 +77,33 @@ def _in_force_status(moment: Moment, *columns: Any) -> Select[Any]:
     return select(*columns).where(_in_force(_S, moment))
 
 
+class StreamsReader(Protocol):
+    """Reads several streams at once (`EventStore.read_streams`)."""
+
+    async def read_streams(
+        self, from_versions: Mapping[str, int], *, upcast: bool = True
+    ) -> dict[str, list[RecordedEvent]]: ...
+
+
 async def _summaries(
-    conn: AsyncConnection, moment: Moment, request_ids: Sequence[str]
+    log: StreamsReader, moment: Moment, request_ids: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-    """Each request's list item fields at `moment`: its last version with
-    `position <= at_position` and `occurred_at <= as_of`."""
+    """Each request's list item fields at `moment`: `summary` of its stream folded to
+    then (the events with `position <= at_position` and `occurred_at <= as_of`), the page's
+    streams read in one statement."""
     if not request_ids:
         return {}
-    later = request_versions.alias("later")
-    newer = select(later.c.position).where(
-        later.c.request_id == _V.request_id,
-        later.c.position > _V.position,
-        later.c.occurred_at <= moment.as_of,
-    )
-    query = select(_V.request_id, _V.summary).where(
-        _V.request_id.in_(request_ids), _V.occurred_at <= moment.as_of
-    )
-    if moment.at_position is not None:
-        query = query.where(_V.position <= moment.at_position)
-        newer = newer.where(later.c.position <= moment.at_position)
-    query = query.where(~newer.exists())
-    return {row.request_id: row.summary for row in (await conn.execute(query)).all()}
+    streams = await log.read_streams({request_stream(r): 1 for r in request_ids})
+    shown = {}
+    for request_id in request_ids:
+        state = fold(
+            streams[request_stream(request_id)],
+            as_of=moment.as_of,
+            at_position=moment.at_position,
+        )
+        if state is not None:
+            shown[request_id] = summary(state)
+    return shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +117,7 @@ class RequestPage:
 
 async def requests_as_of(
     conn: AsyncConnection,
+    log: StreamsReader,
     moment: Moment,
     *,
     status: str | None = None,
@@ -119,7 +128,8 @@ async def requests_as_of(
     after: str | None = None,
     limit: int = 50,
 ) -> RequestPage:
-    """The requests as of `moment`, every filter applied as of then, by request id.
+    """The requests as of `moment`, every filter applied as of then, by request id: the
+    projection chooses them, `log` gives what each item shows.
 
     `applicant` is the applicant's name (an applicant caller passes its own); `after` is
     the decoded cursor (the last request id of the previous page)."""
@@ -137,7 +147,7 @@ async def requests_as_of(
     if after is not None:
         query = query.where(_S.request_id > after)
     rows = (await conn.execute(query.order_by(_S.request_id).limit(limit + 1))).all()
-    shown = await _summaries(conn, moment, [row.request_id for row in rows[:limit]])
+    shown = await _summaries(log, moment, [row.request_id for row in rows[:limit]])
     items = [{**shown[row.request_id], "status": row.status} for row in rows[:limit]]
     next_after = rows[limit - 1].request_id if len(rows) > limit else None
     return RequestPage(items, next_after)
@@ -188,26 +198,15 @@ def hold_items(holds: Sequence[Hold], at: datetime) -> list[dict[str, Any]]:
 
 
 async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
-    """`GET /v1/stats/holds` as of `moment`: `{members: [...]}`."""
-    return {"members": hold_stats(await _holds(conn, moment, None), moment.as_of)}
+    """`GET /v1/stats/holds` as of `moment`: `{members: [...]}`, aggregated in the
+    database (`projections.interval_stats`)."""
+    return {"members": await hold_stats_in_db(conn, _in_force(_H, moment), moment.as_of)}
 
 
 async def processing_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
-    """`GET /v1/stats/processing` as of `moment`: `{years: [...]}`."""
-    query = _in_force_status(
-        moment, _S.request_id, _S.status, _S.submitted_at, _S.decided_at, _S.outcome
-    )
-    facts = [
-        RequestFacts(
-            request_id=row.request_id,
-            submitted_at=row.submitted_at,
-            status=row.status,
-            decided_at=row.decided_at if row.outcome in ("approved", "refused") else None,
-            outcome=row.outcome if row.outcome in ("approved", "refused") else None,
-        )
-        for row in (await conn.execute(query)).all()
-    ]
-    return {"years": processing_stats(facts)}
+    """`GET /v1/stats/processing` as of `moment`: `{years: [...]}`, aggregated in the
+    database."""
+    return {"years": await processing_stats_in_db(conn, _in_force(_S, moment))}
 
 
 def _time(value: datetime | None) -> str | None:

@@ -1,6 +1,6 @@
 """`request_intervals`: the bitemporal projection. Keeps `request_status_intervals`,
-`hold_intervals` and `request_versions` (see `projections.intervals` for the law) up to
-date with the log, so that collection reads as of any moment are interval lookups
+`hold_intervals` (see `projections.intervals` for the law) up to date with the log, so
+that collection reads as of any moment are interval lookups
 (`projections.interval_queries`).
 
 Each request's last `StreamHead` (its state, holds and live rows) is kept in an LRU
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.store.contract import TableWriter
 from events.types import REQUEST_STREAM_PREFIX
 from projections import interval_tables as tables
-from projections.intervals import HoldInterval, StatusInterval, StreamHead, Version, advance
+from projections.intervals import HoldInterval, StatusInterval, StreamHead, advance
 from projections.projection import Batch, EventRow
 from projections.read_models.requests import RETRACTION
 
@@ -50,14 +50,24 @@ _CLOSE_HOLD = _close_statement(tables.hold_intervals, _HOLD_KEY)
 
 @dataclass(slots=True)
 class IntervalWrites:
-    """The rows one batch writes: new rows (closed already if the batch closed them) and
-    the closing position of rows written by earlier batches."""
+    """The rows one batch writes: new rows, the positions that closed some of them within
+    the batch (`closed`), and the closing position of rows written by earlier batches."""
 
     status: dict[StatusKey, StatusInterval] = field(default_factory=dict)
     holds: dict[HoldKey, HoldInterval] = field(default_factory=dict)
-    versions: list[Version] = field(default_factory=list)
+    closed: dict[Any, int] = field(default_factory=dict)
     close_status: dict[StatusKey, int] = field(default_factory=dict)
     close_holds: dict[HoldKey, int] = field(default_factory=dict)
+
+    def status_records(self) -> list[tuple[Any, ...]]:
+        closed = self.closed
+        record = tables.status_record
+        return [record(row, closed.get(key)) for key, row in self.status.items()]
+
+    def hold_records(self) -> list[tuple[Any, ...]]:
+        closed = self.closed
+        record = tables.hold_record
+        return [record(row, closed.get(key)) for key, row in self.holds.items()]
 
     async def flush(self, conn: AsyncConnection, writer: TableWriter) -> None:
         if self.close_status:
@@ -88,21 +98,9 @@ class IntervalWrites:
                 ],
             )
         if self.status:
-            await writer.copy_rows(
-                conn,
-                tables.request_status_intervals,
-                [tables.status_record(row) for row in self.status.values()],
-            )
+            await writer.copy_rows(conn, tables.request_status_intervals, self.status_records())
         if self.holds:
-            await writer.copy_rows(
-                conn,
-                tables.hold_intervals,
-                [tables.hold_record(row) for row in self.holds.values()],
-            )
-        if self.versions:
-            await writer.copy_rows(
-                conn, tables.request_versions, [tables.version_record(v) for v in self.versions]
-            )
+            await writer.copy_rows(conn, tables.hold_intervals, self.hold_records())
 
 
 class RequestIntervals:
@@ -148,9 +146,8 @@ class RequestIntervals:
 
     async def apply(self, batch: Batch, events: Sequence[EventRow]) -> IntervalWrites:
         writes = IntervalWrites()
-        status, holds = writes.status, writes.holds
+        status, holds, closed = writes.status, writes.holds, writes.closed
         close_status, close_holds = writes.close_status, writes.close_holds
-        versions = writes.versions
         tz = batch.time_zone
         prefix = REQUEST_STREAM_PREFIX
         for event in events:
@@ -168,22 +165,18 @@ class RequestIntervals:
             result = advance(head, event, history, tz)
             at = result.closed_at
             for key in result.close_status:
-                pending = status.get(key)
-                if pending is not None:  # inserted in this batch: close it before writing
-                    status[key] = replace(pending, recorded_to=at)
+                if key in status:  # inserted in this batch: written closed
+                    closed[key] = at
                 else:
                     close_status[key] = at
             for hold_key in result.close_holds:
-                pending_hold = holds.get(hold_key)
-                if pending_hold is not None:
-                    holds[hold_key] = replace(pending_hold, recorded_to=at)
+                if hold_key in holds:
+                    closed[hold_key] = at
                 else:
                     close_holds[hold_key] = at
             for row in result.insert_status:
                 status[row.key] = row
             for hold_row in result.insert_holds:
                 holds[hold_row.key] = hold_row
-            if result.version is not None:
-                versions.append(result.version)
             self._remember(stream_id, result.head)
         return writes

@@ -186,7 +186,7 @@ async def _requests_as_of(
             applicant = caller.org or ""
         async with runtime.read_engine.connect() as conn:
             page = await as_of_reads.requests_as_of(
-                conn, moment.moment, applicant=applicant, **filters
+                conn, runtime.store, moment.moment, applicant=applicant, **filters
             )
     items = [_shown_to(caller, item) for item in page.items]
     body = {"items": items, "next_cursor": _next_cursor(page.next_after), **moment.stamp()}

@@ -42,7 +42,8 @@ async def _history(api: Api) -> dict[str, int]:
 
 async def _log(api: Api) -> list[RecordedEvent]:
     store = api.app.state.runtime.store
-    return await store.read_all(0, 10_000, upcast=True)
+    events: list[RecordedEvent] = await store.read_all(0, 10_000, upcast=True)
+    return events
 
 
 def _folded(

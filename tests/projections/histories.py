@@ -31,6 +31,8 @@ KINDS = (
     "annotate",
     "retract",
     "retract",
+    "review",
+    "ship",
 )
 
 
@@ -123,6 +125,11 @@ def _data(kind: str, stream: _Stream, at: datetime, pick: int) -> tuple[str, dic
                 "procedure": "extension-1",
                 "valid_until": until.isoformat(),
             }
+        case "review":
+            return "ReviewStepRecorded", {"procedure": "initial", "step": "legal", "outcome": "ok"}
+        case "ship":
+            number = 1 + sum(e.event_type == "ShipmentRecorded" for e in stream.events)
+            return "ShipmentRecorded", {"shipment_no": number, "shipped_on": day.isoformat()}
         case "annotate":
             target = stream.events[pick % len(stream.events)].position
             return "EntryAnnotated", {"target_position": target, "text": "note"}

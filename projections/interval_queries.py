@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Select, and_, or_, select
@@ -25,7 +25,12 @@ from events.types import request_stream
 from projections.holds import Hold
 from projections.interval_rows import summary
 from projections.interval_stats import hold_stats_in_db, processing_stats_in_db
-from projections.interval_tables import hold_intervals, request_status_intervals
+from projections.interval_tables import (
+    OPEN_SPAN,
+    SPAN_CLASSES,
+    hold_intervals,
+    request_status_intervals,
+)
 from projections.public import public_statistics
 from projections.request import fold
 
@@ -57,11 +62,29 @@ class Moment:
         return {"as_of": utc_text(self.as_of), "at_position": self.at_position}
 
 
+def _began_recently(c: Any, at: datetime) -> ColumnElement[bool]:
+    """What a row covering `at` satisfies by its span class (`interval_tables.span_class`):
+    it began after `at` - 2^(k+1) s, or it has no end. One short index range per class
+    instead of every row that began before `at`."""
+    ranges = [c.span_class == OPEN_SPAN]
+    for k in SPAN_CLASSES:
+        try:
+            since = at - timedelta(seconds=2 ** (k + 1))
+        except OverflowError:
+            since = datetime.min.replace(tzinfo=UTC)
+        ranges.append(and_(c.span_class == k, c.valid_from >= since))
+    return or_(*ranges)
+
+
 def _in_force(c: Any, moment: Moment) -> ColumnElement[bool]:
     """Rows whose business interval holds `as_of` and whose recorded interval holds
     `at_position`."""
     at = moment.as_of
-    clauses = [c.valid_from <= at, or_(c.valid_to.is_(None), c.valid_to > at)]
+    clauses = [
+        c.valid_from <= at,
+        or_(c.valid_to.is_(None), c.valid_to > at),
+        _began_recently(c, at),
+    ]
     if moment.at_position is None:
         clauses.append(c.recorded_to.is_(None))
     else:

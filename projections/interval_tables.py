@@ -55,9 +55,11 @@ request_status_intervals = Table(
     Column("submitted_year", Integer, nullable=True),
     Column("decided_year", Integer, nullable=True),
     Column("decision_us", Micros, nullable=True),
+    # `span_class(valid_from, valid_to)` (0008)
+    Column("span_class", Integer, nullable=True),
     Index(None, "status", "request_id"),
     Index(None, "valid_from"),
-    Index(None, "status", "recorded_to", "request_id"),
+    Index("ix_request_status_intervals_head", "status", "recorded_to", "span_class", "valid_from"),
 )
 
 hold_intervals = Table(
@@ -78,9 +80,10 @@ hold_intervals = Table(
     # `placed_at` and `ended_at` in microseconds since the epoch (0008)
     Column("placed_us", Micros, nullable=True),
     Column("ended_us", Micros, nullable=True),
+    Column("span_class", Integer, nullable=True),
     Index(None, "member", "valid_from"),
     Index(None, "valid_from"),
-    Index(None, "recorded_to", "valid_from"),
+    Index("ix_hold_intervals_head", "recorded_to", "span_class", "valid_from"),
 )
 
 TABLES: tuple[Table, ...] = (request_status_intervals, hold_intervals)
@@ -92,6 +95,23 @@ _MICROSECOND = timedelta(microseconds=1)
 def micros(moment: datetime) -> int:
     """`moment` in microseconds since the epoch (exact)."""
     return (moment - _EPOCH) // _MICROSECOND
+
+
+#: The span class of a row with no end in business time.
+OPEN_SPAN = 63
+#: The span classes of rows with an end: floor(log2(seconds)), 0 below 2 s.
+SPAN_CLASSES = range(0, 41)
+
+
+def span_class(valid_from: datetime, valid_to: datetime | None) -> int:
+    """floor(log2(the row's length in whole seconds)) (0 under 2 s), `OPEN_SPAN` for a row
+    without end: a row of class k lasts less than 2^(k+1) s, so one covering a time T
+    began after T - 2^(k+1) s (`projections.interval_queries` searches each class's range).
+    """
+    if valid_to is None:
+        return OPEN_SPAN
+    seconds = (valid_to - valid_from) // timedelta(seconds=1)
+    return min(max(seconds.bit_length() - 1, 0), SPAN_CLASSES[-1])
 
 
 def _decision(facts: StatusFacts) -> tuple[int | None, int | None]:
@@ -134,6 +154,7 @@ def status_record(row: StatusInterval, closed_at: int | None = None) -> tuple[An
         facts.disclosure,
         facts.submitted_at.year,
         *_decision(facts),
+        span_class(row.valid_from, row.valid_to),
     )
 
 
@@ -154,4 +175,5 @@ def hold_record(row: HoldInterval, closed_at: int | None = None) -> tuple[Any, .
         row.end_kind,
         micros(row.placed_at),
         None if row.ended_at is None else micros(row.ended_at),
+        span_class(row.valid_from, row.valid_to),
     )

@@ -6,8 +6,11 @@
   both backends: a hold's `placed_us` / `ended_us` (microseconds since the epoch), a
   request's `submitted_year`, `decided_year` and `decision_us` (days to decision in
   microseconds).
-- Indexes for the head of the log (`recorded_to IS NULL`): status intervals by status
-  and request id (`GET /v1/requests?status=…&as_of=…`), hold intervals by business time.
+- `span_class` on both interval tables: floor(log2(seconds the row lasts in business
+  time)), or 63 for a row with no end. A row of class k that covers T began after
+  T - 2^(k+1) s, so "in force at T" is a union of short index ranges (one per class)
+  instead of every row that began before T. Indexes: (status, recorded_to, span_class,
+  valid_from) and (recorded_to, span_class, valid_from).
 
 The projection's rows and checkpoint are dropped: it rebuilds from position 0 with the
 new columns filled (a projection starts at 0 and catches up alone).
@@ -49,30 +52,34 @@ def upgrade() -> None:
     op.add_column("request_status_intervals", sa.Column("submitted_year", sa.Integer()))
     op.add_column("request_status_intervals", sa.Column("decided_year", sa.Integer()))
     op.add_column("request_status_intervals", sa.Column("decision_us", MICROS))
+    op.add_column("request_status_intervals", sa.Column("span_class", sa.Integer()))
+    op.add_column("hold_intervals", sa.Column("span_class", sa.Integer()))
     op.create_index(
-        op.f("ix_request_status_intervals_status_recorded_to_request_id"),
+        op.f("ix_request_status_intervals_head"),
         "request_status_intervals",
-        ["status", "recorded_to", "request_id"],
+        ["status", "recorded_to", "span_class", "valid_from"],
     )
     op.create_index(
-        op.f("ix_hold_intervals_recorded_to_valid_from"),
+        op.f("ix_hold_intervals_head"),
         "hold_intervals",
-        ["recorded_to", "valid_from"],
+        ["recorded_to", "span_class", "valid_from"],
     )
 
 
 def downgrade() -> None:
     _restart()
-    op.drop_index(op.f("ix_hold_intervals_recorded_to_valid_from"), table_name="hold_intervals")
+    op.drop_index(op.f("ix_hold_intervals_head"), table_name="hold_intervals")
     op.drop_index(
-        op.f("ix_request_status_intervals_status_recorded_to_request_id"),
+        op.f("ix_request_status_intervals_head"),
         table_name="request_status_intervals",
     )
     with op.batch_alter_table("request_status_intervals") as batch:
+        batch.drop_column("span_class")
         batch.drop_column("decision_us")
         batch.drop_column("decided_year")
         batch.drop_column("submitted_year")
     with op.batch_alter_table("hold_intervals") as batch:
+        batch.drop_column("span_class")
         batch.drop_column("ended_us")
         batch.drop_column("placed_us")
     op.create_table(

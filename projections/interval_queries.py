@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Subquery, Table, and_, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -62,10 +62,10 @@ class Moment:
         return {"as_of": utc_text(self.as_of), "at_position": self.at_position}
 
 
-def _began_recently(c: Any, at: datetime) -> ColumnElement[bool]:
-    """What a row covering `at` satisfies by its span class (`interval_tables.span_class`):
-    it began after `at` - 2^(k+1) s, or it has no end. One short index range per class
-    instead of every row that began before `at`."""
+def _class_ranges(c: Any, at: datetime) -> list[ColumnElement[bool]]:
+    """One condition per span class (`interval_tables.span_class`) that every row of that
+    class covering `at` meets: it began after `at` - 2^(k+1) s, or it has no end. Each is
+    one short range of the (…, span_class, valid_from) indexes."""
     ranges = [c.span_class == OPEN_SPAN]
     for k in SPAN_CLASSES:
         try:
@@ -73,18 +73,14 @@ def _began_recently(c: Any, at: datetime) -> ColumnElement[bool]:
         except OverflowError:
             since = datetime.min.replace(tzinfo=UTC)
         ranges.append(and_(c.span_class == k, c.valid_from >= since))
-    return or_(*ranges)
+    return ranges
 
 
-def _in_force(c: Any, moment: Moment) -> ColumnElement[bool]:
+def _in_force(c: Any, moment: Moment) -> list[ColumnElement[bool]]:
     """Rows whose business interval holds `as_of` and whose recorded interval holds
     `at_position`."""
     at = moment.as_of
-    clauses = [
-        c.valid_from <= at,
-        or_(c.valid_to.is_(None), c.valid_to > at),
-        _began_recently(c, at),
-    ]
+    clauses = [c.valid_from <= at, or_(c.valid_to.is_(None), c.valid_to > at)]
     if moment.at_position is None:
         clauses.append(c.recorded_to.is_(None))
     else:
@@ -93,11 +89,20 @@ def _in_force(c: Any, moment: Moment) -> ColumnElement[bool]:
             c.recorded_from <= position,
             or_(c.recorded_to.is_(None), c.recorded_to > position),
         ]
-    return and_(*clauses)
+    return clauses
 
 
-def _in_force_status(moment: Moment, *columns: Any) -> Select[Any]:
-    return select(*columns).where(_in_force(_S, moment))
+def in_force_rows(
+    table: Table, moment: Moment, columns: Sequence[Any], *where: ColumnElement[bool]
+) -> Subquery:
+    """`columns` of the rows of `table` in force at `moment` (and meeting `where`): one
+    branch per span class, UNION ALL (a row has one class), so that each is an index
+    range and no row that began before `as_of` and ended before it is read."""
+    base = [*_in_force(table.c, moment), *where]
+    branches = [
+        select(*columns).where(*base, by_class) for by_class in _class_ranges(table.c, moment.as_of)
+    ]
+    return union_all(*branches).subquery()
 
 
 class StreamsReader(Protocol):
@@ -156,20 +161,22 @@ async def requests_as_of(
 
     `applicant` is the applicant's name (an applicant caller passes its own); `after` is
     the decoded cursor (the last request id of the previous page)."""
-    query = _in_force_status(moment, _S.request_id, _S.status)
+    where: list[ColumnElement[bool]] = []
     if status is not None:
-        query = query.where(_S.status == status)
+        where.append(_S.status == status)
     if held_by is not None:
-        query = query.where(_S.held_by.contains(f",{held_by},", autoescape=True))
+        where.append(_S.held_by.contains(f",{held_by},", autoescape=True))
     if applicant is not None:
-        query = query.where(_S.applicant_name == applicant)
+        where.append(_S.applicant_name == applicant)
     if submitted_after is not None:
-        query = query.where(_S.submitted_at > submitted_after)
+        where.append(_S.submitted_at > submitted_after)
     if submitted_before is not None:
-        query = query.where(_S.submitted_at < submitted_before)
+        where.append(_S.submitted_at < submitted_before)
     if after is not None:
-        query = query.where(_S.request_id > after)
-    rows = (await conn.execute(query.order_by(_S.request_id).limit(limit + 1))).all()
+        where.append(_S.request_id > after)
+    found = in_force_rows(request_status_intervals, moment, (_S.request_id, _S.status), *where)
+    query = select(found.c.request_id, found.c.status).order_by(found.c.request_id)
+    rows = (await conn.execute(query.limit(limit + 1))).all()
     shown = await _summaries(log, moment, [row.request_id for row in rows[:limit]])
     items = [{**shown[row.request_id], "status": row.status} for row in rows[:limit]]
     next_after = rows[limit - 1].request_id if len(rows) > limit else None
@@ -177,10 +184,9 @@ async def requests_as_of(
 
 
 async def _holds(conn: AsyncConnection, moment: Moment, member: str | None) -> list[Hold]:
-    query = select(hold_intervals).where(_in_force(_H, moment))
-    if member is not None:
-        query = query.where(_H.member == member)
-    rows = (await conn.execute(query.order_by(_H.hold_position))).all()
+    where = [] if member is None else [_H.member == member]
+    found = in_force_rows(hold_intervals, moment, tuple(_H), *where)
+    rows = (await conn.execute(select(found).order_by(found.c.hold_position))).all()
     return [
         Hold(
             position=row.hold_position,
@@ -223,13 +229,17 @@ def hold_items(holds: Sequence[Hold], at: datetime) -> list[dict[str, Any]]:
 async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /v1/stats/holds` as of `moment`: `{members: [...]}`, aggregated in the
     database (`projections.interval_stats`)."""
-    return {"members": await hold_stats_in_db(conn, _in_force(_H, moment), moment.as_of)}
+    columns = (_H.member, _H.placed_us, _H.ended_us)
+    found = in_force_rows(hold_intervals, moment, columns)
+    return {"members": await hold_stats_in_db(conn, found, moment.as_of)}
 
 
 async def processing_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /v1/stats/processing` as of `moment`: `{years: [...]}`, aggregated in the
     database."""
-    return {"years": await processing_stats_in_db(conn, _in_force(_S, moment))}
+    columns = (_S.submitted_year, _S.decided_year, _S.outcome, _S.decision_us)
+    found = in_force_rows(request_status_intervals, moment, columns)
+    return {"years": await processing_stats_in_db(conn, found)}
 
 
 def _time(value: datetime | None) -> str | None:
@@ -242,7 +252,8 @@ def _day(value: date | None) -> str | None:
 
 async def public_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /public/stats` as of `moment`: aggregates only, no member, no request."""
-    query = _in_force_status(moment, request_status_intervals)
+    found = in_force_rows(request_status_intervals, moment, tuple(_S))
+    query = select(found)
     views = [
         # the fields of the state view that `public_statistics` reads, no more
         {
@@ -264,6 +275,6 @@ async def public_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str,
                 }
             ],
         }
-        for row in (await conn.execute(query.order_by(_S.request_id))).all()
+        for row in (await conn.execute(query.order_by(found.c.request_id))).all()
     ]
     return public_statistics(views, moment.as_of)

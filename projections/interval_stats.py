@@ -13,17 +13,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, Subquery, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.holds import SECONDS_PER_DAY
-from projections.interval_tables import hold_intervals, micros, request_status_intervals
+from projections.interval_tables import micros
 from projections.stats import DAY_DECIMALS
 
 __all__ = ["hold_stats_in_db", "processing_stats_in_db"]
-
-_S = request_status_intervals.c
-_H = hold_intervals.c
 
 
 def _days(us: int) -> float:
@@ -36,7 +33,7 @@ def _round(value: float | None) -> float | None:
 
 
 async def _middles(
-    conn: AsyncConnection, group: Any, value: Any, where: Any
+    conn: AsyncConnection, group: Any, value: Any, *where: Any
 ) -> dict[Any, list[int]]:
     """The one or two middle values of `value` in each `group` (what `median` takes)."""
     ranked = (
@@ -46,7 +43,7 @@ async def _middles(
             func.row_number().over(partition_by=group, order_by=value).label("rn"),
             func.count().over(partition_by=group).label("n"),
         )
-        .where(where)
+        .where(*where)
         .subquery()
     )
     query = select(ranked.c.g, ranked.c.v).where(
@@ -64,20 +61,18 @@ def _median(middle: list[int]) -> float:
     return (_days(middle[0]) + _days(middle[1])) / 2
 
 
-async def hold_stats_in_db(conn: AsyncConnection, in_force: Any, at: Any) -> list[dict[str, Any]]:
-    """`stats.hold_stats` of the hold rows `in_force`, durations counted up to `at`."""
-    duration = func.coalesce(_H.ended_us, micros(at)) - _H.placed_us
-    totals: Select[Any] = (
-        select(
-            _H.member,
-            func.count(),
-            func.sum(case((_H.ended_us.is_(None), 1), else_=0)),
-            func.sum(duration),
-        )
-        .where(in_force)
-        .group_by(_H.member)
-    )
-    middles = await _middles(conn, _H.member, duration, in_force)
+async def hold_stats_in_db(conn: AsyncConnection, rows: Subquery, at: Any) -> list[dict[str, Any]]:
+    """`stats.hold_stats` of the hold rows `rows` (member, placed_us, ended_us),
+    durations counted up to `at`."""
+    c = rows.c
+    duration = func.coalesce(c.ended_us, micros(at)) - c.placed_us
+    totals: Select[Any] = select(
+        c.member,
+        func.count(),
+        func.sum(case((c.ended_us.is_(None), 1), else_=0)),
+        func.sum(duration),
+    ).group_by(c.member)
+    middles = await _middles(conn, c.member, duration)
     return [
         {
             "member": member,
@@ -90,29 +85,25 @@ async def hold_stats_in_db(conn: AsyncConnection, in_force: Any, at: Any) -> lis
     ]
 
 
-async def processing_stats_in_db(conn: AsyncConnection, in_force: Any) -> list[dict[str, Any]]:
-    """`stats.processing_stats` of the status rows `in_force`."""
-    submitted = {
-        int(year): int(count)
-        for year, count in (
-            await conn.execute(
-                select(_S.submitted_year, func.count()).where(in_force).group_by(_S.submitted_year)
-            )
-        ).all()
-    }
-    decided = in_force & _S.decided_year.is_not(None)
+async def processing_stats_in_db(conn: AsyncConnection, rows: Subquery) -> list[dict[str, Any]]:
+    """`stats.processing_stats` of the status rows `rows` (submitted_year, decided_year,
+    outcome, decision_us)."""
+    c = rows.c
+    by_year = select(c.submitted_year, func.count()).group_by(c.submitted_year)
+    submitted = {int(year): int(count) for year, count in (await conn.execute(by_year)).all()}
+    decided = c.decided_year.is_not(None)
     counts: dict[int, dict[str, int]] = defaultdict(lambda: {"approved": 0, "refused": 0})
     sums: dict[int, tuple[int, int]] = {}
-    rows = await conn.execute(
-        select(_S.decided_year, _S.outcome, func.count(), func.sum(_S.decision_us))
+    decisions = await conn.execute(
+        select(c.decided_year, c.outcome, func.count(), func.sum(c.decision_us))
         .where(decided)
-        .group_by(_S.decided_year, _S.outcome)
+        .group_by(c.decided_year, c.outcome)
     )
-    for year, outcome, count, total in rows.all():
+    for year, outcome, count, total in decisions.all():
         counts[int(year)][str(outcome)] = int(count)
         n, s = sums.get(int(year), (0, 0))
         sums[int(year)] = (n + int(count), s + int(total or 0))
-    middles = await _middles(conn, _S.decided_year, _S.decision_us, decided)
+    middles = await _middles(conn, c.decided_year, c.decision_us, decided)
     years = sorted(set(submitted) | set(sums))
     out = []
     for year in years:

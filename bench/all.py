@@ -1,8 +1,8 @@
-"""Run every benchmark (B1–B8, B12), each in its own process, and write the results table into
-`docs/BENCHMARKS.md` (between its `bench:results` markers) and `bench/results.json`.
+"""Run every benchmark (B1–B8, B11–B13), each in its own process, and write the results
+table into `docs/BENCHMARKS.md` (between its `bench:results` markers) and `bench/results.json`.
 
 `python -m bench.all [--events N] [--seconds S] [--keep] [--only b1,b3]`: N is the size
-of the large logs (B3–B6, B8; default 200,000, at most 1,000,000); B1, B2 and B7 use a log
+of the large logs (B3–B6, B8, B13; default 200,000, at most 1,000,000); B1, B2 and B7 use a log
 of 10,000. The generated logs are dropped at the end unless `--keep`.
 """
 
@@ -86,7 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=db.default_events(200_000))
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--only", default="b1,b2,b3,b4,b5,b6,b7,b8,b11,b12")
+    parser.add_argument("--only", default="b1,b2,b3,b4,b5,b6,b7,b8,b11,b12,b13")
     parser.add_argument("--keep", action="store_true", help="keep the generated databases")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite BENCHMARKS.md")
     args = parser.parse_args()

@@ -26,8 +26,8 @@ T = TypeVar("T")
 ADMIN_URL = os.environ.get(
     "DOCKET_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
-#: Databases of a run are named with this prefix (DOCKET_BENCH_PREFIX: apart from others'
-#: runs on a shared server).
+#: Every benchmark database name starts with this (`DOCKET_BENCH_PREFIX`: runs that share a
+#: server keep apart, and `drop_all` drops only its own).
 PREFIX = os.environ.get("DOCKET_BENCH_PREFIX", "docket_bench_")
 TEMPLATE = PREFIX + "template_v2"
 

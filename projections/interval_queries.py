@@ -11,20 +11,28 @@ position before the retraction the retracted event counts, at or after it not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Subquery, Table, and_, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from events.model import utc_text
+from events.model import RecordedEvent, utc_text
+from events.types import request_stream
 from projections.holds import Hold
-from projections.interval_tables import hold_intervals, request_status_intervals, request_versions
+from projections.interval_rows import summary
+from projections.interval_stats import hold_stats_in_db, processing_stats_in_db
+from projections.interval_tables import (
+    OPEN_SPAN,
+    SPAN_CLASSES,
+    hold_intervals,
+    request_status_intervals,
+)
 from projections.public import public_statistics
-from projections.stats import RequestFacts, hold_stats, processing_stats
+from projections.request import fold
 
 __all__ = [
     "Moment",
@@ -38,7 +46,6 @@ __all__ = [
 ]
 
 _S = request_status_intervals.c
-_V = request_versions.c
 _H = hold_intervals.c
 
 
@@ -55,7 +62,21 @@ class Moment:
         return {"as_of": utc_text(self.as_of), "at_position": self.at_position}
 
 
-def _in_force(c: Any, moment: Moment) -> ColumnElement[bool]:
+def _class_ranges(c: Any, at: datetime) -> list[ColumnElement[bool]]:
+    """One condition per span class (`interval_tables.span_class`) that every row of that
+    class covering `at` meets: it began after `at` - 2^(k+1) s, or it has no end. Each is
+    one short range of the (…, span_class, valid_from) indexes."""
+    ranges = [c.span_class == OPEN_SPAN]
+    for k in SPAN_CLASSES:
+        try:
+            since = at - timedelta(seconds=2 ** (k + 1))
+        except OverflowError:
+            since = datetime.min.replace(tzinfo=UTC)
+        ranges.append(and_(c.span_class == k, c.valid_from >= since))
+    return ranges
+
+
+def _in_force(c: Any, moment: Moment) -> list[ColumnElement[bool]]:
     """Rows whose business interval holds `as_of` and whose recorded interval holds
     `at_position`."""
     at = moment.as_of
@@ -68,34 +89,49 @@ def _in_force(c: Any, moment: Moment) -> ColumnElement[bool]:
             c.recorded_from <= position,
             or_(c.recorded_to.is_(None), c.recorded_to > position),
         ]
-    return and_(*clauses)
+    return clauses
 
 
-def _in_force_status(moment: Moment, *columns: Any) -> Select[Any]:
-    return select(*columns).where(_in_force(_S, moment))
+def in_force_rows(
+    table: Table, moment: Moment, columns: Sequence[Any], *where: ColumnElement[bool]
+) -> Subquery:
+    """`columns` of the rows of `table` in force at `moment` (and meeting `where`): one
+    branch per span class, UNION ALL (a row has one class), so that each is an index
+    range and no row that began before `as_of` and ended before it is read."""
+    base = [*_in_force(table.c, moment), *where]
+    branches = [
+        select(*columns).where(*base, by_class) for by_class in _class_ranges(table.c, moment.as_of)
+    ]
+    return union_all(*branches).subquery()
+
+
+class StreamsReader(Protocol):
+    """Reads several streams at once (`EventStore.read_streams`)."""
+
+    async def read_streams(
+        self, from_versions: Mapping[str, int], *, upcast: bool = True
+    ) -> dict[str, list[RecordedEvent]]: ...
 
 
 async def _summaries(
-    conn: AsyncConnection, moment: Moment, request_ids: Sequence[str]
+    log: StreamsReader, moment: Moment, request_ids: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-    """Each request's list item fields at `moment`: its last version with
-    `position <= at_position` and `occurred_at <= as_of`."""
+    """Each request's list item fields at `moment`: `summary` of its stream folded to
+    then (the events with `position <= at_position` and `occurred_at <= as_of`), the page's
+    streams read in one statement."""
     if not request_ids:
         return {}
-    later = request_versions.alias("later")
-    newer = select(later.c.position).where(
-        later.c.request_id == _V.request_id,
-        later.c.position > _V.position,
-        later.c.occurred_at <= moment.as_of,
-    )
-    query = select(_V.request_id, _V.summary).where(
-        _V.request_id.in_(request_ids), _V.occurred_at <= moment.as_of
-    )
-    if moment.at_position is not None:
-        query = query.where(_V.position <= moment.at_position)
-        newer = newer.where(later.c.position <= moment.at_position)
-    query = query.where(~newer.exists())
-    return {row.request_id: row.summary for row in (await conn.execute(query)).all()}
+    streams = await log.read_streams({request_stream(r): 1 for r in request_ids})
+    shown = {}
+    for request_id in request_ids:
+        state = fold(
+            streams[request_stream(request_id)],
+            as_of=moment.as_of,
+            at_position=moment.at_position,
+        )
+        if state is not None:
+            shown[request_id] = summary(state)
+    return shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +145,7 @@ class RequestPage:
 
 async def requests_as_of(
     conn: AsyncConnection,
+    log: StreamsReader,
     moment: Moment,
     *,
     status: str | None = None,
@@ -119,35 +156,37 @@ async def requests_as_of(
     after: str | None = None,
     limit: int = 50,
 ) -> RequestPage:
-    """The requests as of `moment`, every filter applied as of then, by request id.
+    """The requests as of `moment`, every filter applied as of then, by request id: the
+    projection chooses them, `log` gives what each item shows.
 
     `applicant` is the applicant's name (an applicant caller passes its own); `after` is
     the decoded cursor (the last request id of the previous page)."""
-    query = _in_force_status(moment, _S.request_id, _S.status)
+    where: list[ColumnElement[bool]] = []
     if status is not None:
-        query = query.where(_S.status == status)
+        where.append(_S.status == status)
     if held_by is not None:
-        query = query.where(_S.held_by.contains(f",{held_by},", autoescape=True))
+        where.append(_S.held_by.contains(f",{held_by},", autoescape=True))
     if applicant is not None:
-        query = query.where(_S.applicant_name == applicant)
+        where.append(_S.applicant_name == applicant)
     if submitted_after is not None:
-        query = query.where(_S.submitted_at > submitted_after)
+        where.append(_S.submitted_at > submitted_after)
     if submitted_before is not None:
-        query = query.where(_S.submitted_at < submitted_before)
+        where.append(_S.submitted_at < submitted_before)
     if after is not None:
-        query = query.where(_S.request_id > after)
-    rows = (await conn.execute(query.order_by(_S.request_id).limit(limit + 1))).all()
-    shown = await _summaries(conn, moment, [row.request_id for row in rows[:limit]])
+        where.append(_S.request_id > after)
+    found = in_force_rows(request_status_intervals, moment, (_S.request_id, _S.status), *where)
+    query = select(found.c.request_id, found.c.status).order_by(found.c.request_id)
+    rows = (await conn.execute(query.limit(limit + 1))).all()
+    shown = await _summaries(log, moment, [row.request_id for row in rows[:limit]])
     items = [{**shown[row.request_id], "status": row.status} for row in rows[:limit]]
     next_after = rows[limit - 1].request_id if len(rows) > limit else None
     return RequestPage(items, next_after)
 
 
 async def _holds(conn: AsyncConnection, moment: Moment, member: str | None) -> list[Hold]:
-    query = select(hold_intervals).where(_in_force(_H, moment))
-    if member is not None:
-        query = query.where(_H.member == member)
-    rows = (await conn.execute(query.order_by(_H.hold_position))).all()
+    where = [] if member is None else [_H.member == member]
+    found = in_force_rows(hold_intervals, moment, tuple(_H), *where)
+    rows = (await conn.execute(select(found).order_by(found.c.hold_position))).all()
     return [
         Hold(
             position=row.hold_position,
@@ -188,26 +227,21 @@ def hold_items(holds: Sequence[Hold], at: datetime) -> list[dict[str, Any]]:
 
 
 async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
-    """`GET /v1/stats/holds` as of `moment`: `{members: [...]}`."""
-    return {"members": hold_stats(await _holds(conn, moment, None), moment.as_of)}
+    """`GET /v1/stats/holds` as of `moment`: `{members: [...]}`, aggregated in the
+    database (`projections.interval_stats`)."""
+    columns = (_H.member, _H.placed_us, _H.ended_us)
+    found = in_force_rows(hold_intervals, moment, columns)
+    return {"members": await hold_stats_in_db(conn, found, moment.as_of)}
 
 
 async def processing_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
-    """`GET /v1/stats/processing` as of `moment`: `{years: [...]}`."""
-    query = _in_force_status(
-        moment, _S.request_id, _S.status, _S.submitted_at, _S.decided_at, _S.outcome
-    )
-    facts = [
-        RequestFacts(
-            request_id=row.request_id,
-            submitted_at=row.submitted_at,
-            status=row.status,
-            decided_at=row.decided_at if row.outcome in ("approved", "refused") else None,
-            outcome=row.outcome if row.outcome in ("approved", "refused") else None,
-        )
-        for row in (await conn.execute(query)).all()
-    ]
-    return {"years": processing_stats(facts)}
+    """`GET /v1/stats/processing` as of `moment`: `{years: [...]}`, aggregated in the
+    database."""
+    # most rows that began before `as_of` are in force then: a plain scan, not one
+    # branch per span class (whose union the database would evaluate once per aggregate)
+    columns = (_S.submitted_year, _S.decided_year, _S.outcome, _S.decision_us)
+    found = select(*columns).where(*_in_force(_S, moment)).subquery()
+    return {"years": await processing_stats_in_db(conn, found)}
 
 
 def _time(value: datetime | None) -> str | None:
@@ -220,7 +254,8 @@ def _day(value: date | None) -> str | None:
 
 async def public_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /public/stats` as of `moment`: aggregates only, no member, no request."""
-    query = _in_force_status(moment, request_status_intervals)
+    found = in_force_rows(request_status_intervals, moment, tuple(_S))
+    query = select(found)
     views = [
         # the fields of the state view that `public_statistics` reads, no more
         {
@@ -242,6 +277,6 @@ async def public_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str,
                 }
             ],
         }
-        for row in (await conn.execute(query.order_by(_S.request_id))).all()
+        for row in (await conn.execute(query.order_by(found.c.request_id))).all()
     ]
     return public_statistics(views, moment.as_of)

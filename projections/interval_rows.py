@@ -222,7 +222,7 @@ def summary(state: RequestState) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Version:
-    """One row of `request_versions`: the list item's fields of the state after the event
+    """A version of one stream: the list item's fields of the state after the event
     at `position` (business time `occurred_at`)."""
 
     request_id: str

@@ -1,5 +1,5 @@
-"""The bitemporal projection's tables (SQLAlchemy Core): status intervals, hold intervals
-and the per-event versions they point at. Migration: `0005_request_intervals`.
+"""The bitemporal projection's tables (SQLAlchemy Core): status intervals and hold
+intervals. Migrations: `0005_request_intervals`, `0008_interval_heads`.
 
 Rows are only inserted, or closed once (`recorded_to` set) when a later event of the
 stream supersedes them (see `projections.intervals`). `docket rebuild` empties and
@@ -9,13 +9,16 @@ refills them like the other projections; the projection's progress is its row
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-from sqlalchemy import JSON, Boolean, Column, Date, Index, Table, Text
+from sqlalchemy import Boolean, Column, Date, Index, Integer, Table, Text
 
 from events.schema import Position, UtcTime, metadata
-from projections.intervals import HoldInterval, StatusInterval, Version
+from projections.intervals import HoldInterval, StatusFacts, StatusInterval
+
+#: Microseconds (since the epoch, or of a duration): a 64-bit integer, as positions are.
+Micros = Position
 
 #: The projection's name in `projection_checkpoints`.
 NAME = "request_intervals"
@@ -46,18 +49,17 @@ request_status_intervals = Table(
     Column("exemption_from", Date, nullable=True),
     Column("exemption_until", Date, nullable=True),
     Column("disclosure", Text, nullable=False),
+    # what the statistics aggregate in the database (0008): the year of `submitted_at`,
+    # of the initial decision, and the time to it in microseconds (when approved or
+    # refused)
+    Column("submitted_year", Integer, nullable=True),
+    Column("decided_year", Integer, nullable=True),
+    Column("decision_us", Micros, nullable=True),
+    # `span_class(valid_from, valid_to)` (0008)
+    Column("span_class", Integer, nullable=True),
     Index(None, "status", "request_id"),
     Index(None, "valid_from"),
-)
-
-request_versions = Table(
-    "request_versions",
-    metadata,
-    Column("request_id", Text, primary_key=True),
-    Column("position", Position, primary_key=True, autoincrement=False),
-    Column("occurred_at", UtcTime, nullable=False),
-    # `projections.intervals.summary` of the state after the event at `position`
-    Column("summary", JSON, nullable=False),
+    Index("ix_request_status_intervals_head", "status", "recorded_to", "span_class", "valid_from"),
 )
 
 hold_intervals = Table(
@@ -75,25 +77,65 @@ hold_intervals = Table(
     Column("placed_at", UtcTime, nullable=False),
     Column("ended_at", UtcTime, nullable=True),
     Column("end_kind", Text, nullable=True),
+    # `placed_at` and `ended_at` in microseconds since the epoch (0008)
+    Column("placed_us", Micros, nullable=True),
+    Column("ended_us", Micros, nullable=True),
+    Column("span_class", Integer, nullable=True),
     Index(None, "member", "valid_from"),
     Index(None, "valid_from"),
+    Index("ix_hold_intervals_head", "recorded_to", "span_class", "valid_from"),
 )
 
-TABLES: tuple[Table, ...] = (request_status_intervals, request_versions, hold_intervals)
+TABLES: tuple[Table, ...] = (request_status_intervals, hold_intervals)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """`moment` in microseconds since the epoch (exact)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+#: The span class of a row with no end in business time.
+OPEN_SPAN = 63
+#: The span classes of rows with an end: floor(log2(seconds)), 0 below 2 s.
+SPAN_CLASSES = range(0, 41)
+
+
+def span_class(valid_from: datetime, valid_to: datetime | None) -> int:
+    """floor(log2(the row's length in whole seconds)) (0 under 2 s), `OPEN_SPAN` for a row
+    without end: a row of class k lasts less than 2^(k+1) s, so one covering a time T
+    began after T - 2^(k+1) s (`projections.interval_queries` searches each class's range).
+    """
+    if valid_to is None:
+        return OPEN_SPAN
+    seconds = (valid_to - valid_from) // timedelta(seconds=1)
+    return min(max(seconds.bit_length() - 1, 0), SPAN_CLASSES[-1])
+
+
+def _decision(facts: StatusFacts) -> tuple[int | None, int | None]:
+    """The year of the initial decision and the microseconds to it, when the request
+    was approved or refused (what `stats.processing_stats` counts)."""
+    if facts.outcome not in ("approved", "refused") or facts.decided_at is None:
+        return None, None
+    taken = max((facts.decided_at - facts.submitted_at) // _MICROSECOND, 0)
+    return facts.decided_at.year, taken
 
 
 def held_by_text(members: tuple[str, ...]) -> str | None:
     return "".join(f",{m}" for m in members) + "," if members else None
 
 
-def status_record(row: StatusInterval) -> tuple[Any, ...]:
-    """A status interval in `request_status_intervals`' column order."""
+def status_record(row: StatusInterval, closed_at: int | None = None) -> tuple[Any, ...]:
+    """A status interval in `request_status_intervals`' column order (`closed_at`: its
+    `recorded_to`, when a later event of the same batch closed it)."""
     facts = row.facts
     return (
         row.request_id,
         row.recorded_from,
         row.valid_from,
-        row.recorded_to,
+        row.recorded_to if closed_at is None else closed_at,
         row.valid_to,
         row.status,
         facts.submitted_at,
@@ -110,31 +152,28 @@ def status_record(row: StatusInterval) -> tuple[Any, ...]:
         facts.exemption_from,
         facts.exemption_until,
         facts.disclosure,
+        facts.submitted_at.year,
+        *_decision(facts),
+        span_class(row.valid_from, row.valid_to),
     )
 
 
-def version_record(version: Version) -> tuple[Any, ...]:
-    """A version in `request_versions`' column order, the summary as JSON text."""
-    return (
-        version.request_id,
-        version.position,
-        version.occurred_at,
-        orjson.dumps(version.summary).decode(),
-    )
-
-
-def hold_record(row: HoldInterval) -> tuple[Any, ...]:
-    """A hold interval in `hold_intervals`' column order."""
+def hold_record(row: HoldInterval, closed_at: int | None = None) -> tuple[Any, ...]:
+    """A hold interval in `hold_intervals`' column order (`closed_at` as for
+    `status_record`)."""
     return (
         row.request_id,
         row.hold_position,
         row.recorded_from,
         row.valid_from,
-        row.recorded_to,
+        row.recorded_to if closed_at is None else closed_at,
         row.valid_to,
         row.member,
         row.procedure,
         row.placed_at,
         row.ended_at,
         row.end_kind,
+        micros(row.placed_at),
+        None if row.ended_at is None else micros(row.ended_at),
+        span_class(row.valid_from, row.valid_to),
     )

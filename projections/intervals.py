@@ -31,8 +31,11 @@ rectangles with `a` and `b` in place of `k` and `k+1`. An event that changes non
 business time before the next event (`valid_to <= t_k+1`) is final as it is: no prefix
 after `k` reaches those times. A retraction may end a run and bring earlier content back,
 which is just another run. What a list item shows of the state (`summary`) changes with
-every event: it is kept per event in `Version`, found for `(T, P)` as the stream's last
-version with `position <= P` and `occurred_at <= T`.
+every event: it is `summary` of the fold itself (the state after the stream's last event
+with `position <= P` and `occurred_at <= T`; `Version`/`version_at` say it in rows).
+
+Events that change neither the status, nor its facts, nor the holds (`INERT`: reviews,
+annotations, shipments) write no row: the head takes their state and keeps its rows.
 
 Intervals are half-open: `[valid_from, valid_to)` in business time (`None` = no end) and
 `[recorded_from, recorded_to)` in log position (`None` = still shown at the head).
@@ -147,7 +150,7 @@ class StreamHead:
 @dataclass(frozen=True, slots=True)
 class Step:
     """What one event changes: rows to insert (with `recorded_to` None), keys of live
-    rows to close at `closed_at`, and the version to insert."""
+    rows to close at `closed_at`."""
 
     head: StreamHead | None
     closed_at: int
@@ -155,7 +158,6 @@ class Step:
     close_holds: tuple[tuple[str, int, int, datetime], ...] = ()
     insert_status: tuple[StatusInterval, ...] = ()
     insert_holds: tuple[HoldInterval, ...] = ()
-    version: Version | None = None
 
 
 def settled(row: StatusInterval, position: int, until: datetime) -> StatusInterval | None:
@@ -316,8 +318,12 @@ def step(
         close_holds=tuple(close_holds),
         insert_status=tuple(insert_status),
         insert_holds=tuple(insert_holds),
-        version=Version.of(state),
     )
+
+
+#: Event types that change no status, no fact of `StatusFacts` and no hold: the head
+#: takes the new state and keeps its rows (tests/projections/test_intervals.py checks it).
+INERT = frozenset({"ReviewStepRecorded", "EntryAnnotated", "ShipmentRecorded"})
 
 
 def advance(
@@ -328,7 +334,17 @@ def advance(
 ) -> Step:
     """`step` for the next event of a stream. A retraction re-folds `history` (the
     stream's events before `event`), as `request.evolve` does; other events evolve the
-    head's state."""
+    head's state; an `INERT` one only that."""
+    if head is not None and event.event_type in INERT:
+        if event.occurred_at < head.occurred_at:
+            raise ValueError(
+                f"position {event.position} occurred before the stream's last event: "
+                "business time must not go back within a stream (SPEC §3)"
+            )
+        after = evolve(head.state, event)
+        return Step(
+            StreamHead(after, head.holds, head.live_status, head.live_holds), event.position
+        )
     if event.event_type == "EventRetracted":
         if history is None:
             raise ValueError("a retraction needs the stream's history")
@@ -377,7 +393,7 @@ def stream_intervals(events: Iterable[EventRow], tz: tzinfo = UTC) -> StreamInte
         for hold_row in result.insert_holds:
             assert hold_row.key not in hold_rows_, hold_row
             hold_rows_[hold_row.key] = hold_row
-        if result.version is not None:
-            versions.append(result.version)
+        if result.head is not None:
+            versions.append(Version.of(result.head.state))
         head = result.head
     return StreamIntervals(tuple(status_rows.values()), tuple(hold_rows_.values()), tuple(versions))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Protocol
 
 from sqlalchemy import Table
@@ -41,11 +42,13 @@ class LogReader(Protocol):
 
 @dataclass(slots=True)
 class Batch:
-    """The batch being folded: the events after position `start`, up to `end`."""
+    """The batch being folded: the events after position `start`, up to `end`;
+    `time_zone` is the committee's (its calendar days end exemptions)."""
 
     start: int
     end: int
     log: LogReader
+    time_zone: tzinfo = UTC
     _streams: dict[str, list[RecordedEvent]] = field(default_factory=dict, repr=False)
 
     async def stream(self, stream_id: str) -> list[RecordedEvent]:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -42,7 +43,7 @@ async def build(settings: Settings) -> AsyncIterator[Runtime]:
     the signer and the command service are built when first asked for (`Runtime`)."""
     store = await EventStore.open(settings.database_url)
     read_engine = store.engine
-    runner = ProjectionRunner(store.engine, store)
+    runner = ProjectionRunner(store.engine, store, time_zone=ZoneInfo(settings.time_zone))
     waiter = store.backend.change_waiter()
 
     async def wait_for_change(seconds: float) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -21,11 +21,12 @@ from events import upcasting
 from events.bundle import BundleError, verify_bundle
 from events.checkpoints import CheckpointError, parse_checkpoint
 from events.log_tree import LogTree
-from events.model import RecordedEvent, parse_utc
+from events.model import RecordedEvent
 from events.store import EventStore
 from events.transfer import ImportRefused, parse_line
 from projections.history import request_id_of
 from projections.report import Report, ReportCheckpoint, ReportRefused, report
+from service import moments
 from service.report_render import RENDERERS
 from service.settings import get_settings
 
@@ -38,15 +39,10 @@ class Format(StrEnum):
 
 def parse_as_of(text: str) -> datetime:
     """An RFC 3339 time, or a date `YYYY-MM-DD` meaning the last microsecond of that day
-    in UTC ("as of 31 December 2025": everything that happened that day counts)."""
+    in UTC (`service.moments`, as the API's `as_of`)."""
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC) - timedelta(
-                microseconds=1
-            )
-        return parse_utc(text)
-    except (ValueError, OverflowError):
+        return moments.parse_as_of(text)
+    except ValueError:
         raise typer.BadParameter(
             f"{text!r} is neither an RFC 3339 time with a zone nor a date YYYY-MM-DD",
             param_hint="--as-of",

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
 import structlog
 from sqlalchemy import delete
@@ -54,7 +55,8 @@ class _Folded:
 
 class ProjectionRunner:
     """Keeps `projections` (by default every registered one,
-    `projections.read_models.REGISTERED`) up to date with the log of `store`."""
+    `projections.read_models.REGISTERED`) up to date with the log of `store`;
+    `time_zone` is the committee's, handed to the projections in each `Batch`."""
 
     def __init__(
         self,
@@ -64,6 +66,7 @@ class ProjectionRunner:
         projections: Sequence[Projection] | None = None,
         batch_size: int = 10_000,
         lock_retry_seconds: float = 5.0,
+        time_zone: tzinfo = UTC,
     ) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**WRITER_OPTIONS)
@@ -76,6 +79,7 @@ class ProjectionRunner:
         self._lock = store.backend.session_lock(PROJECTION_LOCK_KEY)
         self._pages = PageReader(store, batch_size)
         self._lock_retry_seconds = lock_retry_seconds
+        self._time_zone = time_zone
         self._wake = asyncio.Event()
         self._mutex = asyncio.Lock()
         # what this runner believes the stored checkpoints are; the projections' caches
@@ -312,7 +316,7 @@ class ProjectionRunner:
 
     async def _fold(self, start: int, page: list[EventRow], names: frozenset[str]) -> _Folded:
         """The page folded by the projections at `start` (`names`)."""
-        batch = Batch(start=start, end=page[-1].position, log=self._store)
+        batch = Batch(start, page[-1].position, self._store, self._time_zone)
         writes = [
             await projection.apply(batch, page)
             for projection in self._projections

@@ -14,6 +14,7 @@ from sqlalchemy import and_, select
 from events.model import parse_utc, utc_text
 from events.types import COMMITTEE_STREAM, request_stream
 from projections import committee, history, public, request
+from projections import interval_queries as as_of_reads
 from projections.holds import Hold
 from projections.request import STATUSES
 from projections.stats import RequestFacts, hold_stats, processing_stats
@@ -21,13 +22,22 @@ from projections.tables import held_by_is, holds, request_state, status_at, stat
 from service.api.applicants import check_owner, no_such_request, owns
 from service.api.auth import AnyCaller, Overseer
 from service.api.json_answer import JsonAnswer
-from service.api.problems import Forbidden, NotFound, Unauthorized, Unprocessable, problem_openapi
+from service.api.problems import (
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    Unprocessable,
+    problem_openapi,
+)
+from service.api.time_travel import Asked, AsOf, AtPosition, asked, parse_time
 from service.runtime import Runtime, get_runtime
 from service.tokens import Caller
 
 router = APIRouter(tags=["reads"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 _PROBLEMS = problem_openapi(Unauthorized, Forbidden, NotFound, Unprocessable)
+_AS_OF_PROBLEMS = problem_openapi(Unauthorized, Forbidden, NotFound, Unprocessable, Unavailable)
 Time = Annotated[str | None, Query(max_length=40, description="RFC 3339 time")]
 # PostgreSQL refuses NUL in text (a DataError, answered as 503): refuse controls up front.
 _NO_CONTROLS = r"^[^\x00-\x1f\x7f]*$"
@@ -87,7 +97,17 @@ def _cursor(value: str | None) -> str | None:
     return decoded
 
 
-@router.get("/v1/requests", summary="Requests, filtered, in cursor pages", responses=_PROBLEMS)
+def _next_cursor(after: str | None) -> str | None:
+    if after is None:
+        return None
+    return base64.urlsafe_b64encode(after.encode()).decode().rstrip("=")
+
+
+@router.get(
+    "/v1/requests",
+    summary="Requests, filtered, in cursor pages; now, or as of a time or position",
+    responses=_AS_OF_PROBLEMS,
+)
 async def list_requests(
     runtime: RuntimeDep,
     caller: AnyCaller,
@@ -98,10 +118,26 @@ async def list_requests(
     submitted_before: Time = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> dict[str, Any]:
+    as_of: AsOf = None,
+    at_position: AtPosition = None,
+) -> JsonAnswer:
     if held_by is not None and caller.role == "applicant":
         raise Forbidden("applicants may not filter by holding member")
     after = _cursor(cursor)
+    moment = await asked(runtime, as_of, at_position)
+    if moment is not None:
+        return await _requests_as_of(
+            runtime,
+            caller,
+            moment,
+            status=status,
+            held_by=held_by,
+            applicant=applicant,
+            submitted_after=_time(submitted_after, "submitted_after"),
+            submitted_before=_time(submitted_before, "submitted_before"),
+            after=after,
+            limit=limit,
+        )
     now = datetime.now(UTC)
     tz = _zone(runtime)
     await _caught_up(runtime)
@@ -129,10 +165,32 @@ async def list_requests(
         document = dict(row.document)
         document["status"] = status_at(row, now, tz)
         items.append(_shown_to(caller, document))
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = base64.urlsafe_b64encode(rows[limit - 1].request_id.encode()).decode()
-    return {"items": items, "next_cursor": next_cursor.rstrip("=") if next_cursor else None}
+    last = rows[limit - 1].request_id if len(rows) > limit else None
+    return JsonAnswer({"items": items, "next_cursor": _next_cursor(last)})
+
+
+async def _requests_as_of(
+    runtime: Runtime,
+    caller: Caller,
+    moment: Asked,
+    *,
+    applicant: str | None,
+    **filters: Any,
+) -> JsonAnswer:
+    """`GET /v1/requests` as of a moment: every filter applies as of then."""
+    page = as_of_reads.RequestPage([], None)
+    if caller.role == "applicant" and applicant not in (None, caller.org):
+        pass  # another organisation's requests: none of them is the caller's
+    else:
+        if caller.role == "applicant":
+            applicant = caller.org or ""
+        async with runtime.read_engine.connect() as conn:
+            page = await as_of_reads.requests_as_of(
+                conn, runtime.store, moment.moment, applicant=applicant, **filters
+            )
+    items = [_shown_to(caller, item) for item in page.items]
+    body = {"items": items, "next_cursor": _next_cursor(page.next_after), **moment.stamp()}
+    return JsonAnswer(body, headers=moment.headers())
 
 
 async def _state(
@@ -164,7 +222,7 @@ async def get_request(
     as_of: Time = None,
     at_position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> JsonAnswer:
-    moment = _time(as_of, "as_of")
+    moment = None if as_of is None else parse_time(as_of, "as_of")
     # ownership on the current state first: a fold as of a time before another
     # organisation's submission must answer as one after it does
     await check_owner(runtime.commands, caller, id)
@@ -241,45 +299,72 @@ async def _holds(runtime: Runtime, member: str | None = None) -> list[Hold]:
 @router.get(
     "/v1/members/{member}/holds",
     summary="Holds by one member, active and past",
-    responses=_PROBLEMS,
+    responses=_AS_OF_PROBLEMS,
 )
 async def member_holds(
     runtime: RuntimeDep,
     _: Overseer,
     member: Annotated[str, Path(pattern=r"^[A-Z]{3}$")],
-) -> dict[str, Any]:
+    as_of: AsOf = None,
+    at_position: AtPosition = None,
+) -> JsonAnswer:
+    moment = await asked(runtime, as_of, at_position)
+    if moment is not None:
+        async with runtime.read_engine.connect() as conn:
+            found = await as_of_reads.member_holds_as_of(conn, member, moment.moment)
+        items = as_of_reads.hold_items(found, moment.moment.as_of)
+        body = {"member": member, "items": items, **moment.stamp()}
+        return JsonAnswer(body, headers=moment.headers())
     now = datetime.now(UTC)
     rows = await _holds(runtime, member)
-    return {
-        "member": member,
-        "items": [
-            {
-                "request_id": h.request_id,
-                "procedure": h.procedure,
-                "placed_at": utc_text(h.placed_at),
-                "ended_at": utc_text(h.ended_at) if h.ended_at else None,
-                "end": h.end,
-                "active": h.active,
-                "duration_days": _round(h.duration_days(now)),
-            }
-            for h in rows
-        ],
-    }
+    return JsonAnswer(
+        {
+            "member": member,
+            "items": [
+                {
+                    "request_id": h.request_id,
+                    "procedure": h.procedure,
+                    "placed_at": utc_text(h.placed_at),
+                    "ended_at": utc_text(h.ended_at) if h.ended_at else None,
+                    "end": h.end,
+                    "active": h.active,
+                    "duration_days": _round(h.duration_days(now)),
+                }
+                for h in rows
+            ],
+        }
+    )
 
 
 @router.get(
-    "/v1/stats/holds", summary="Per member: holds placed, active, days held", responses=_PROBLEMS
+    "/v1/stats/holds",
+    summary="Per member: holds placed, active, days held; now or as of a moment",
+    responses=_AS_OF_PROBLEMS,
 )
-async def stats_holds(runtime: RuntimeDep, _: Overseer) -> dict[str, Any]:
-    return {"members": hold_stats(await _holds(runtime), datetime.now(UTC))}
+async def stats_holds(
+    runtime: RuntimeDep, _: Overseer, as_of: AsOf = None, at_position: AtPosition = None
+) -> JsonAnswer:
+    moment = await asked(runtime, as_of, at_position)
+    if moment is not None:
+        async with runtime.read_engine.connect() as conn:
+            found = await as_of_reads.hold_stats_as_of(conn, moment.moment)
+        return JsonAnswer({**found, **moment.stamp()}, headers=moment.headers())
+    return JsonAnswer({"members": hold_stats(await _holds(runtime), datetime.now(UTC))})
 
 
 @router.get(
     "/v1/stats/processing",
-    summary="Per year: requests, decisions, days to decision",
-    responses=_PROBLEMS,
+    summary="Per year: requests, decisions, days to decision; now or as of a moment",
+    responses=_AS_OF_PROBLEMS,
 )
-async def stats_processing(runtime: RuntimeDep, _: Overseer) -> dict[str, Any]:
+async def stats_processing(
+    runtime: RuntimeDep, _: Overseer, as_of: AsOf = None, at_position: AtPosition = None
+) -> JsonAnswer:
+    moment = await asked(runtime, as_of, at_position)
+    if moment is not None:
+        async with runtime.read_engine.connect() as conn:
+            found = await as_of_reads.processing_stats_as_of(conn, moment.moment)
+        return JsonAnswer({**found, **moment.stamp()}, headers=moment.headers())
     await _caught_up(runtime)
     now = datetime.now(UTC)
     tz = _zone(runtime)
@@ -295,4 +380,4 @@ async def stats_processing(runtime: RuntimeDep, _: Overseer) -> dict[str, Any]:
         )
         for row in rows
     ]
-    return {"years": processing_stats(facts)}
+    return JsonAnswer({"years": processing_stats(facts)})

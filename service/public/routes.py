@@ -16,13 +16,17 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from projections import interval_queries as as_of_reads
 from projections.public import public_request, public_requests, public_statistics, time_text
+from service.api import time_travel
 from service.api.problems import NotFound, Unprocessable, problem_openapi
+from service.api.time_travel import parse_time
 from service.public import feeds, pages
 from service.public.base_url import get_public_url
 from service.public.conditional import http_date, not_modified
 from service.public.etag import body_etag, newest_public_date, shown_last_modified
 from service.public.source import PublicSource
+from service.publication import published_checkpoint
 from service.receipts import request_receipt, witness_policy
 from service.runtime import Runtime, get_runtime
 
@@ -184,10 +188,66 @@ async def get_public_receipt(
     return answer
 
 
-@router.get("/public/stats", summary="Public aggregate statistics")
-async def get_public_stats(request: Request, source: Source, now: Now) -> Response:
+PublicAsOf = Annotated[
+    str | None,
+    Query(
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="a calendar day YYYY-MM-DD: the statistics at its end (UTC)",
+    ),
+]
+PublicAtPosition = Annotated[
+    int | None,
+    Query(ge=0, le=2**62, description="the tree size of a published checkpoint"),
+]
+
+
+@router.get(
+    "/public/stats",
+    summary="Public aggregate statistics, now or as of a day or a published checkpoint",
+    responses=problem_openapi(Unprocessable),
+)
+async def get_public_stats(
+    request: Request,
+    source: Source,
+    now: Now,
+    as_of: PublicAsOf = None,
+    at_position: PublicAtPosition = None,
+) -> Response:
+    if as_of is not None or at_position is not None:
+        return await _public_stats_as_of(request, source, now, as_of, at_position)
+
     async def render() -> tuple[bytes, int, Shown]:
         return _json(public_statistics(await source.list_states(), now)), 200, []
+
+    return await _answer(request, source, now, "application/json", render)
+
+
+async def _public_stats_as_of(
+    request: Request, source: Source, now: datetime, as_of: str | None, at_position: int | None
+) -> Response:
+    """The public statistics as of the end of a day and/or at a published checkpoint's
+    tree size. Coarse on purpose (SPEC §7): a finer time or any other position would let
+    anyone time confidential events by comparing answers; and without `at_position` the
+    answer names no position, which moves with every event."""
+    runtime = request.app.state.runtime
+    if at_position is not None:
+        published = await published_checkpoint(runtime)
+        sizes = {c.tree_size for c in await runtime.tree.checkpoints()}
+        if published is None or at_position > published.size or at_position not in sizes:
+            raise Unprocessable(
+                f"at_position {at_position} is not the tree size of a published checkpoint",
+                rule="public-position-is-a-checkpoint",
+            )
+    moment = as_of_reads.Moment(
+        parse_time(as_of, "as_of") if as_of is not None else now, at_position
+    )
+    head, _ = await runtime.store.head()
+    await time_travel.reach(runtime, head if at_position is None else at_position)
+
+    async def render() -> tuple[bytes, int, Shown]:
+        async with runtime.read_engine.connect() as conn:
+            found = await as_of_reads.public_stats_as_of(conn, moment)
+        return _json({**found, "at_position": at_position}), 200, []
 
     return await _answer(request, source, now, "application/json", render)
 

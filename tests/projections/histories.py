@@ -31,6 +31,8 @@ KINDS = (
     "annotate",
     "retract",
     "retract",
+    "review",
+    "ship",
 )
 
 
@@ -123,6 +125,11 @@ def _data(kind: str, stream: _Stream, at: datetime, pick: int) -> tuple[str, dic
                 "procedure": "extension-1",
                 "valid_until": until.isoformat(),
             }
+        case "review":
+            return "ReviewStepRecorded", {"procedure": "initial", "step": "legal", "outcome": "ok"}
+        case "ship":
+            number = 1 + sum(e.event_type == "ShipmentRecorded" for e in stream.events)
+            return "ShipmentRecorded", {"shipment_no": number, "shipped_on": day.isoformat()}
         case "annotate":
             target = stream.events[pick % len(stream.events)].position
             return "EntryAnnotated", {"target_position": target, "text": "note"}
@@ -139,15 +146,18 @@ def _data(kind: str, stream: _Stream, at: datetime, pick: int) -> tuple[str, dic
     return "EventRetracted", {"target_position": target, "reason": "recorded in error"}
 
 
-def build(draws: list[Draw], start_days: list[int]) -> list[RecordedEvent]:
-    """The log of the drawn steps, positions 1, 2, 3 … across streams."""
+def build(
+    draws: list[Draw], start_days: list[int], id_prefix: str = "HX-2025", after: int = 0
+) -> list[RecordedEvent]:
+    """The log of the drawn steps, positions `after` + 1, 2, 3 … across streams (request
+    ids `<id_prefix>-0001` …)."""
     streams: dict[int, _Stream] = {}
     log: list[RecordedEvent] = []
     for index, kind_index, seconds, pick in draws:
         stream = streams.get(index)
         if stream is None:
             at = T0 + timedelta(days=start_days[index], seconds=pick)
-            stream = streams[index] = _Stream(f"HX-2025-{index + 1:04d}", at)
+            stream = streams[index] = _Stream(f"{id_prefix}-{index + 1:04d}", at)
             event_type, data = (
                 "RequestSubmitted",
                 submission(
@@ -160,7 +170,7 @@ def build(draws: list[Draw], start_days: list[int]) -> list[RecordedEvent]:
             at = stream.last + timedelta(seconds=seconds)
             event_type, data = _data(KINDS[kind_index], stream, at, pick)
         event = recorded(
-            len(log) + 1,
+            after + len(log) + 1,
             f"request-{stream.request_id}",
             len(stream.events) + 1,
             event_type,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,9 +20,10 @@ from projections import interval_queries as q
 from projections.history import EventRow
 from projections.interval_tables import TABLES
 from projections.intervals import summary
+from projections.projection import Batch
 from projections.public import public_statistics
+from projections.read_models.request_intervals import RequestIntervals
 from projections.request import RequestState, fold, status, view
-from projections.request_intervals import RequestIntervals
 from projections.stats import RequestFacts, hold_stats, processing_stats
 from service.db import create_engine
 from tests.projections import histories
@@ -87,19 +88,32 @@ def _expected_requests(
     return items
 
 
-def _loader(log: list[RecordedEvent]) -> Any:
-    streams = _streams(log)
+class _Log:
+    """The log in memory, read as the runner's `Batch.log`."""
 
-    async def load(stream_id: str, to_position: int) -> Sequence[EventRow]:
-        return [e for e in streams[stream_id] if e.position <= to_position]
+    def __init__(self, log: list[RecordedEvent]) -> None:
+        self.streams = _streams(log)
 
-    return load
+    async def read_stream(
+        self, stream_id: str, *, to_position: int | None = None
+    ) -> list[RecordedEvent]:
+        events = self.streams[stream_id]
+        return [e for e in events if to_position is None or e.position <= to_position]
+
+    async def read_streams(
+        self, from_versions: Mapping[str, int], *, upcast: bool = True
+    ) -> dict[str, list[RecordedEvent]]:
+        return {
+            stream_id: [e for e in self.streams[stream_id] if e.stream_version >= version]
+            for stream_id, version in from_versions.items()
+        }
 
 
 async def _write(url: str, log: list[RecordedEvent], rng: random.Random) -> None:
     backend = open_backend(url)
     engine = backend.engine
-    projection = RequestIntervals(_loader(log), NEW_YORK, head_cache_size=2)
+    projection = RequestIntervals(head_cache_size=2)
+    reader = _Log(log)
     try:
         async with engine.begin() as conn:
             for table in TABLES:
@@ -107,19 +121,23 @@ async def _write(url: str, log: list[RecordedEvent], rng: random.Random) -> None
         start = 0
         while start < len(log):
             end = start + rng.randint(1, 25)
-            await projection.apply(log[start:end])
+            page: Sequence[EventRow] = log[start:end]
+            batch = Batch(start, page[-1].position, reader, NEW_YORK)
+            writes = await projection.apply(batch, page)
             async with engine.begin() as conn:
-                await projection.flush(conn, backend)
+                await writes.flush(conn, backend)
             start = end
     finally:
         await backend.close()
 
 
-async def _all_pages(conn: Any, moment: q.Moment, **filters: Any) -> list[dict[str, Any]]:
+async def _all_pages(
+    conn: Any, log: _Log, moment: q.Moment, **filters: Any
+) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     after = None
     while True:
-        page = await q.requests_as_of(conn, moment, after=after, limit=2, **filters)
+        page = await q.requests_as_of(conn, log, moment, after=after, limit=2, **filters)
         items += page.items
         if page.next_after is None:
             return items
@@ -139,7 +157,7 @@ async def test_collection_reads_equal_a_fold_of_the_log(database_url: str) -> No
                 for at, position in probes:
                     moment = q.Moment(at, position)
                     folded = _folded(log, moment)
-                    every = await _all_pages(conn, moment)
+                    every = await _all_pages(conn, _Log(log), moment)
                     assert every == _expected_requests(folded, at), (seed, at, position)
                     for filters in (
                         {"status": "on_hold"},
@@ -148,9 +166,14 @@ async def test_collection_reads_equal_a_fold_of_the_log(database_url: str) -> No
                         {"applicant": "Relief 1"},
                         {"submitted_after": histories.T0 + timedelta(days=150)},
                     ):
-                        assert await _all_pages(conn, moment, **filters) == _expected_requests(
-                            folded, at, **filters
-                        ), (seed, at, position, filters)
+                        assert await _all_pages(
+                            conn, _Log(log), moment, **filters
+                        ) == _expected_requests(folded, at, **filters), (
+                            seed,
+                            at,
+                            position,
+                            filters,
+                        )
                     every_hold = [h for _, holds in folded for h in holds]
                     assert await q.member_holds_as_of(conn, "USA", moment) == sorted(
                         (h for h in every_hold if h.member == "USA"), key=lambda h: h.position

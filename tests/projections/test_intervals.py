@@ -41,6 +41,8 @@ def _check(log: list[RecordedEvent], tz: ZoneInfo) -> None:
                 assert found is not None, (at, position)
                 assert found.status == status(state, at, tz), (at, position)
                 facts = found.facts
+                cut = intervals.change_at(state, tz)
+                assert facts == intervals.StatusFacts.of(state, cut), (at, position)
                 assert facts.held_by == tuple(sorted(h.member for h in state.active_holds))
                 assert facts.information_pending == state.information_pending
                 assert facts.open_procedure == state.open_procedure

@@ -181,8 +181,8 @@ async def snapshot(store: EventStore) -> dict[str, list[tuple[Any, ...]]]:
     tables: dict[str, list[tuple[Any, ...]]] = {}
     async with store.engine.connect() as conn:
         for name, table in TABLES.items():
-            key = table.primary_key.columns.values()[0]
-            rows = (await conn.execute(select(table).order_by(key))).all()
+            key = table.primary_key.columns.values()
+            rows = (await conn.execute(select(table).order_by(*key))).all()
             tables[name] = [tuple(row) for row in rows]
         result = await conn.execute(
             select(projection_checkpoints.c.name, projection_checkpoints.c.position).order_by(

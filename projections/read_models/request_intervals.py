@@ -1,0 +1,182 @@
+"""`request_intervals`: the bitemporal projection. Keeps `request_status_intervals`,
+`hold_intervals` (see `projections.intervals` for the law) up to date with the log, so
+that collection reads as of any moment are interval lookups
+(`projections.interval_queries`).
+
+Each request's last `StreamHead` (its state, holds and live rows) is kept in an LRU
+across batches; a head not in memory is recomputed by replaying its stream up to the
+event before, and a retraction re-folds the stream's history (`Batch.stream`, shared
+with the other projections). Rows are only inserted (COPY on PostgreSQL) or closed once
+(`recorded_to` set). The committee's time zone (`Batch.time_zone`) cuts `active` from
+`expired`: a deployment that changes it must `docket rebuild request_intervals`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from events.store.contract import TableWriter
+from events.types import REQUEST_STREAM_PREFIX
+from projections import interval_tables as tables
+from projections.intervals import HoldInterval, StatusInterval, StreamHead, advance
+from projections.projection import Batch, EventRow
+from projections.read_models.requests import RETRACTION
+
+StatusKey = tuple[str, int, datetime]
+HoldKey = tuple[str, int, int, datetime]
+
+
+def _close_statement(table: Table, key: Sequence[str]) -> Any:
+    c = table.c
+    return (
+        update(table)
+        .where(and_(*(c[name] == bindparam(f"k_{name}") for name in key)))
+        .values(recorded_to=bindparam("k_recorded_to"))
+    )
+
+
+_STATUS_KEY = ("request_id", "recorded_from", "valid_from")
+_HOLD_KEY = ("request_id", "hold_position", "recorded_from", "valid_from")
+_CLOSE_STATUS = _close_statement(tables.request_status_intervals, _STATUS_KEY)
+_CLOSE_HOLD = _close_statement(tables.hold_intervals, _HOLD_KEY)
+
+
+@dataclass(slots=True)
+class IntervalWrites:
+    """The rows one batch writes: new rows, the positions that closed some of them within
+    the batch (`closed`), and the closing position of rows written by earlier batches."""
+
+    status: dict[StatusKey, StatusInterval] = field(default_factory=dict)
+    holds: dict[HoldKey, HoldInterval] = field(default_factory=dict)
+    closed: dict[Any, int] = field(default_factory=dict)
+    close_status: dict[StatusKey, int] = field(default_factory=dict)
+    close_holds: dict[HoldKey, int] = field(default_factory=dict)
+
+    def status_records(self) -> list[tuple[Any, ...]]:
+        closed = self.closed
+        record = tables.status_record
+        return [record(row, closed.get(key)) for key, row in self.status.items()]
+
+    def hold_records(self) -> list[tuple[Any, ...]]:
+        closed = self.closed
+        record = tables.hold_record
+        return [record(row, closed.get(key)) for key, row in self.holds.items()]
+
+    async def flush(self, conn: AsyncConnection, writer: TableWriter) -> None:
+        if self.close_status:
+            await conn.execute(
+                _CLOSE_STATUS,
+                [
+                    {
+                        "k_request_id": r,
+                        "k_recorded_from": p,
+                        "k_valid_from": v,
+                        "k_recorded_to": to,
+                    }
+                    for (r, p, v), to in self.close_status.items()
+                ],
+            )
+        if self.close_holds:
+            await conn.execute(
+                _CLOSE_HOLD,
+                [
+                    {
+                        "k_request_id": r,
+                        "k_hold_position": h,
+                        "k_recorded_from": p,
+                        "k_valid_from": v,
+                        "k_recorded_to": to,
+                    }
+                    for (r, h, p, v), to in self.close_holds.items()
+                ],
+            )
+        if self.status:
+            await writer.copy_rows(conn, tables.request_status_intervals, self.status_records())
+        if self.holds:
+            await writer.copy_rows(conn, tables.hold_intervals, self.hold_records())
+
+
+class RequestIntervals:
+    """The `request_intervals` projection."""
+
+    name = tables.NAME
+    tables = tables.TABLES
+
+    def __init__(self, head_cache_size: int = 50_000) -> None:
+        self._cache_size = head_cache_size
+        # each request stream's head as of the end of the last batch folded, LRU first
+        self._heads: OrderedDict[str, StreamHead] = OrderedDict()
+
+    def reset(self) -> None:
+        self._heads.clear()
+
+    async def start(self, conn: AsyncConnection) -> None:
+        """Nothing to load: heads not in memory are replayed from their stream."""
+
+    async def _head(
+        self, batch: Batch, stream_id: str, before: int, tz: tzinfo
+    ) -> StreamHead | None:
+        head = self._heads.get(stream_id)
+        if head is not None:
+            self._heads.move_to_end(stream_id)
+            return head
+        # not in memory: replay the stream up to the event before (rows discarded)
+        history = await batch.log.read_stream(stream_id, to_position=before)
+        seen: list[EventRow] = []
+        for event in history:
+            head = advance(head, event, seen, tz).head
+            seen.append(event)
+        return head
+
+    def _remember(self, stream_id: str, head: StreamHead | None) -> None:
+        if head is None:
+            self._heads.pop(stream_id, None)
+            return
+        self._heads[stream_id] = head
+        self._heads.move_to_end(stream_id)
+        if len(self._heads) > self._cache_size:
+            self._heads.popitem(last=False)
+
+    async def apply(self, batch: Batch, events: Sequence[EventRow]) -> IntervalWrites:
+        writes = IntervalWrites()
+        status, holds, closed = writes.status, writes.holds, writes.closed
+        close_status, close_holds = writes.close_status, writes.close_holds
+        tz = batch.time_zone
+        prefix = REQUEST_STREAM_PREFIX
+        for event in events:
+            stream_id = event.stream_id
+            if not stream_id.startswith(prefix):
+                continue
+            if event.event_type == "RequestSubmitted":
+                head = None
+            else:
+                head = await self._head(batch, stream_id, event.position - 1, tz)
+            history: list[EventRow] | None = None
+            if event.event_type == RETRACTION:
+                stream = await batch.stream(stream_id)
+                history = [e for e in stream if e.position < event.position]
+            result = advance(head, event, history, tz)
+            at = result.closed_at
+            for key in result.close_status:
+                if key in status:  # inserted in this batch: written closed
+                    closed[key] = at
+                else:
+                    close_status[key] = at
+            for hold_key in result.close_holds:
+                if hold_key in holds:
+                    closed[hold_key] = at
+                else:
+                    close_holds[hold_key] = at
+            for row in result.insert_status:
+                status[row.key] = row
+            for hold_row in result.insert_holds:
+                holds[hold_row.key] = hold_row
+            self._remember(stream_id, result.head)
+        return writes

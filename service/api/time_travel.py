@@ -1,0 +1,104 @@
+"""Collection reads as of a moment (SPEC §5): `as_of` (business time) and `at_position`
+(what the log held then), alone or together, on `GET /v1/requests`,
+`GET /v1/members/{member}/holds`, `GET /v1/stats/*` and `GET /public/stats`, answered
+from the bitemporal projection (`projections.interval_queries`).
+
+Every such answer says the moment it reflects: `as_of` and `at_position` in the body
+(the position given, or the one the projection had reached) and `X-Docket-Position`.
+A position beyond the log's head is refused (422): an answer there could still change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from events.model import utc_text
+from projections.interval_queries import Moment
+from projections.interval_tables import NAME as INTERVALS
+from service.errors import Unavailable, Unprocessable
+from service.moments import parse_as_of
+from service.runtime import Runtime
+
+AsOf = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description="business time: RFC 3339, or YYYY-MM-DD for the end of that day (UTC)",
+    ),
+]
+AtPosition = Annotated[
+    int | None, Query(ge=0, le=2**62, description="what the log held at this position")
+]
+
+#: How long a read as of a position waits for the projection to reach it.
+CATCH_UP_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A moment to read at, and the log position the answer reflects."""
+
+    moment: Moment
+    position: int
+
+    def stamp(self) -> dict[str, Any]:
+        return {"as_of": utc_text(self.moment.as_of), "at_position": self.position}
+
+    def headers(self) -> dict[str, str]:
+        return {"X-Docket-Position": str(self.position)}
+
+
+def parse_time(text: str, name: str) -> Any:
+    try:
+        return parse_as_of(text)
+    except ValueError:
+        raise Unprocessable(
+            f"{name}: neither an RFC 3339 time with a zone nor a date YYYY-MM-DD: {text!r}"
+        ) from None
+
+
+async def asked(runtime: Runtime, as_of: str | None, at_position: int | None) -> Asked | None:
+    """The moment of a read (None: a read of the present, as before), once the
+    projection has applied everything up to it."""
+    if as_of is None and at_position is None:
+        return None
+    when = parse_time(as_of, "as_of") if as_of is not None else runtime.clock()
+    head, _ = await runtime.store.head()
+    if at_position is not None and at_position > head:
+        raise Unprocessable(
+            f"at_position {at_position} is beyond the log's head ({head})",
+            rule="at-position-within-log",
+        )
+    wanted = head if at_position is None else at_position
+    reached = await reach(runtime, wanted)
+    return Asked(Moment(when, at_position), wanted if at_position is not None else reached)
+
+
+async def reach(runtime: Runtime, wanted: int) -> int:
+    """The intervals projection's position once it has reached `wanted` (waiting a
+    bounded time); 503 with `Retry-After` rather than an answer from before it."""
+    reached = await _reached(runtime, wanted)
+    if reached < wanted:
+        raise Unavailable(
+            f"the projections are at position {reached}, not yet at {wanted}",
+            slug="projections-behind",
+            title="Projections behind the log",
+            headers={"Retry-After": "1"},
+        )
+    return reached
+
+
+async def _reached(runtime: Runtime, wanted: int) -> int:
+    runner = runtime.runner
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CATCH_UP_SECONDS
+    while True:
+        reached = (await runner.checkpoints()).get(INTERVALS, 0)
+        if reached >= wanted or loop.time() >= deadline:
+            return reached
+        runner.notify()
+        await asyncio.sleep(0.02)

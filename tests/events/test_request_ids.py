@@ -238,4 +238,5 @@ async def test_an_existing_log_is_backfilled(empty_database_url: str) -> None:
             assert dict(rows.tuples().all()) == {2025: 7, 2026: 10}
     finally:
         await engine.dispose()
-    assert await _one_by_one(url, 1) == ["HX-2026-0011"]
+    # The numbering past the backfilled year is not taken here: a v1 log cannot reach the
+    # head (0006), and numbering from the sequence is the contract tests' (`_one_by_one`).

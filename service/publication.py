@@ -17,7 +17,7 @@ from datetime import datetime
 from events.witnessing import WitnessedCheckpoint, published
 from service.runtime import Runtime
 
-__all__ = ["Published", "PublishedLog", "published_checkpoint"]
+__all__ = ["Published", "PublishedLog", "published_checkpoint", "published_or_first"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,17 @@ async def published_checkpoint(runtime: Runtime) -> Published | None:
     return Published(note=chosen.text(), size=signed.tree_size, signed_at=signed.created_at)
 
 
+async def published_or_first(runtime: Runtime) -> Published | None:
+    """`published_checkpoint`, but without witnesses and with nothing signed yet, the
+    first checkpoint is signed now: the public log's first reader need not wait for the
+    checkpoint writer's cadence. With witnesses nothing is published before they cosign."""
+    found = await published_checkpoint(runtime)
+    if found is None and not runtime.settings.witnesses:
+        await runtime.tree.sign_checkpoint(runtime.signer, runtime.settings.log_origin)
+        found = await published_checkpoint(runtime)
+    return found
+
+
 class PublishedLog:
     """What `service.public_log.public_log_router` reads (its `PublicLogSource`), over
     the running service that `runtime()` gives.
@@ -73,7 +84,7 @@ class PublishedLog:
         now = time.monotonic()
         if self._remembered is not None and now - self._remembered[0] < self._ttl:
             return self._remembered[1]
-        found = await published_checkpoint(self._runtime())
+        found = await published_or_first(self._runtime())
         self._remembered = (now, found)
         return found
 

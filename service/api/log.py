@@ -14,7 +14,7 @@ from events.log_tree import LogTree, TreeError
 from service.api.auth import Overseer, still_authorised
 from service.api.problems import Forbidden, NotFound, Unauthorized, Unprocessable, problem_openapi
 from service.event_stream import KEEPALIVE, event_frame, sse_frames
-from service.publication import published_checkpoint
+from service.publication import published_or_first
 from service.runtime import Runtime, get_runtime
 
 router = APIRouter(tags=["log"])
@@ -210,7 +210,7 @@ public_router = APIRouter(tags=["public"])
 async def _published_size(runtime: Runtime, wanted: int | None) -> int:
     """`wanted`, or the published size when None; a size beyond what is published is a
     404 naming the rule (the public sees only what the witnesses cosigned)."""
-    published = await published_checkpoint(runtime)
+    published = await published_or_first(runtime)
     size = 0 if published is None else published.size
     if size == 0:
         raise NotFound("no checkpoint is published yet", rule="no-published-checkpoint")
@@ -260,11 +260,7 @@ def _note_etag(note: str) -> str:
     responses=problem_openapi(NotFound),
 )
 async def public_checkpoint(runtime: RuntimeDep) -> PlainTextResponse:
-    published = await published_checkpoint(runtime)
-    if published is None and not runtime.settings.witnesses:
-        # Without witnesses, whatever the log signs is published: sign the first one now.
-        await _tree(runtime).sign_checkpoint(runtime.signer, runtime.settings.log_origin)
-        published = await published_checkpoint(runtime)
+    published = await published_or_first(runtime)
     if published is None:
         raise NotFound("no checkpoint is published yet", rule="no-published-checkpoint")
     return PlainTextResponse(

@@ -260,11 +260,18 @@ class WitnessPublisher:
         """The witnesses' cosigner keys (for `published`)."""
         return [client.key for client in self.clients]
 
-    async def cosign(self, note: str, skip: Collection[str] = ()) -> list[Cosignature]:
+    async def cosign(
+        self,
+        note: str,
+        skip: Collection[str] = (),
+        on_cosigned: Callable[[Cosignature], Awaitable[None]] | None = None,
+    ) -> list[Cosignature]:
         """The verified cosignatures of `note` that came back within the timeout.
 
         `skip` names witnesses (key names) that already cosigned it: to retry a checkpoint
-        still short of its quorum, ask only the others.
+        still short of its quorum, ask only the others. `on_cosigned` is awaited with each
+        cosignature as it arrives, so that a quorum reached early is kept (and published)
+        without waiting for a slow witness's timeout.
         """
         try:
             checkpoint = parse_checkpoint(note)
@@ -277,21 +284,31 @@ class WitnessPublisher:
             asyncio.create_task(client.submit(note, checkpoint, self._proof)): client
             for client in asked
         }
-        done, pending = await asyncio.wait(tasks, timeout=self.timeout)
-        for task in pending:
-            # Cancelled, not awaited: the caller goes on at once; the witness's state is
-            # learnt again from its 409 next time if it did cosign meanwhile.
-            task.cancel()
-            tasks[task].record_error(f"no answer within {self.timeout} s")
-            self._pending.add(task)
-            task.add_done_callback(self._forget)
-        cosignatures = []
-        for task in done:
-            failure = task.exception()
-            if failure is None:
-                cosignatures.append(task.result())
-            elif not isinstance(failure, WitnessError):
-                tasks[task].record_error(f"{type(failure).__name__}: {failure}")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        waiting: set[asyncio.Task[Cosignature]] = set(tasks)
+        cosignatures: list[Cosignature] = []
+        try:
+            while waiting and (left := deadline - loop.time()) > 0:
+                done, waiting = await asyncio.wait(
+                    waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    failure = task.exception()
+                    if failure is None:
+                        cosignatures.append(task.result())
+                        if on_cosigned is not None:
+                            await on_cosigned(task.result())
+                    elif not isinstance(failure, WitnessError):
+                        tasks[task].record_error(f"{type(failure).__name__}: {failure}")
+        finally:
+            for task in waiting:
+                # Cancelled, not awaited: the caller goes on at once; the witness's state
+                # is learnt again from its 409 next time if it did cosign meanwhile.
+                task.cancel()
+                tasks[task].record_error(f"no answer within {self.timeout} s")
+                self._pending.add(task)
+                task.add_done_callback(self._forget)
         return cosignatures
 
     def _forget(self, task: asyncio.Task[Cosignature]) -> None:

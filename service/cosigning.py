@@ -11,8 +11,9 @@ when witnesses come back; it also polls that often for checkpoints signed elsewh
 `docket checkpoint` command, another process).
 
 Nothing here is on a command's path: a round waits at most `timeout` for a witness, in a
-task of its own, and a witness that is down, slow or answers garbage only delays
-publication (SPEC §4, R10).
+task of its own, and each cosignature is kept as it arrives, so a witness that is down,
+slow or answers garbage delays publication only while the others are short of the quorum
+(SPEC §4, R10).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from events.cosignature import CosignatureError, parse_signature_lines
+from events.cosignature import Cosignature, CosignatureError, parse_signature_lines
 from events.log_tree import LogTree, StoredCheckpoint
 from events.published import CosignatureLog
 from events.witnessing import WitnessConfig, WitnessPublisher, WitnessStatus
@@ -112,8 +113,14 @@ class Cosigning:
             self._submitted = latest.tree_size
             return 0
         publisher = await self.publisher()
-        received = await publisher.cosign(latest.note, skip=done)
-        added = await self.cosignatures.add(latest.tree_size, received)
+        added = 0
+
+        async def keep(cosignature: Cosignature) -> None:
+            # kept as it arrives: a quorum reached early is published at once
+            nonlocal added
+            added += await self.cosignatures.add(latest.tree_size, [cosignature])
+
+        received = await publisher.cosign(latest.note, skip=done, on_cosigned=keep)
         self._submitted = latest.tree_size
         total = len(done) + len(received)
         log = structlog.get_logger("docket.witnessing")

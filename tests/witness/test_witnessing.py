@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.checkpoints import split_note
-from events.cosignature import Cosigner, verify_cosignature_line
+from events.cosignature import Cosignature, Cosigner, verify_cosignature_line
 from events.witnessing import (
     WitnessConfig,
     WitnessedCheckpoint,
@@ -191,6 +191,32 @@ class TestFaultyWitnesses:
                 release.set()
                 await publisher.aclose()
         down.close()
+
+    async def test_each_cosignature_is_handed_over_as_it_arrives(
+        self, log: FakeLog, three: list[tuple[str, Cosigner]]
+    ) -> None:
+        release = threading.Event()
+        impostor = Cosigner("slow.example/w", Ed25519PrivateKey.generate())
+        with serve(slow_app(release)) as slow:
+            witnesses = [*configs(three[:2]), WitnessConfig(slow, impostor.verifier_key())]
+            publisher = WitnessPublisher(witnesses, log.async_proof, timeout=3.0)
+            arrived: list[tuple[str, str | None]] = []
+
+            async def keep(cosignature: Cosignature) -> None:
+                # what the publisher knows of the slow witness when this one arrives
+                slow_status = {s.name: s for s in publisher.status()}["slow.example/w"]
+                arrived.append((cosignature.witness, slow_status.last_error))
+
+            try:
+                cosignatures = await publisher.cosign(log.checkpoint(), on_cosigned=keep)
+                timed_out = {s.name: s for s in publisher.status()}["slow.example/w"]
+            finally:
+                release.set()
+                await publisher.aclose()
+        assert sorted(c.witness for c in cosignatures) == ["w0.example/w", "w1.example/w"]
+        # both were handed over while the slow witness was still awaited, not at its timeout
+        assert sorted(arrived) == [("w0.example/w", None), ("w1.example/w", None)]
+        assert "no answer within 3.0 s" in (timed_out.last_error or "")
 
     async def test_a_witness_down_then_back_cosigns_again(
         self, log: FakeLog, tmp_path: Path

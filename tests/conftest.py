@@ -129,6 +129,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield from _fresh_database(request, request.param, tmp_path / "docket.db")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables yet, on each backend in turn (migration tests)."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path / "empty.db")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = f"docket_t_{uuid.uuid4().hex}"
+    run_async(lambda: server.execute(f"CREATE DATABASE {name}"))
+    try:
+        yield server.url_for(name)
+    finally:
+        run_async(lambda: server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 @pytest.fixture
 def second_database_url(
     request: pytest.FixtureRequest, database_url: str, tmp_path: Path

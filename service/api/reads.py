@@ -80,10 +80,6 @@ def _own(caller: Caller, state: request.RequestState | None, request_id: str) ->
         raise no_such_request(request_id)
 
 
-def _round(days: float | None) -> float | None:
-    return None if days is None else round(days, 2)
-
-
 def _cursor(value: str | None) -> str | None:
     if value is None:
         return None
@@ -315,25 +311,8 @@ async def member_holds(
         items = as_of_reads.hold_items(found, moment.moment.as_of)
         body = {"member": member, "items": items, **moment.stamp()}
         return JsonAnswer(body, headers=moment.headers())
-    now = datetime.now(UTC)
     rows = await _holds(runtime, member)
-    return JsonAnswer(
-        {
-            "member": member,
-            "items": [
-                {
-                    "request_id": h.request_id,
-                    "procedure": h.procedure,
-                    "placed_at": utc_text(h.placed_at),
-                    "ended_at": utc_text(h.ended_at) if h.ended_at else None,
-                    "end": h.end,
-                    "active": h.active,
-                    "duration_days": _round(h.duration_days(now)),
-                }
-                for h in rows
-            ],
-        }
-    )
+    return JsonAnswer({"member": member, "items": as_of_reads.hold_items(rows, datetime.now(UTC))})
 
 
 @router.get(

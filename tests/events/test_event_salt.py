@@ -4,9 +4,7 @@ v1 is refused with a message saying what to do, and left as it was."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -16,22 +14,8 @@ from events.errors import OldCanonicalForm
 from events.model import NewEvent, StreamAppend
 from events.store import EventStore
 from service.db import alembic_config, create_engine, is_sqlite, upgrade_to_head
-from tests.conftest import PostgresServer, run_async, run_outside_loop
+from tests.conftest import run_outside_loop
 from tests.events.v1_log import insert_v1_submissions
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'salt.db'}"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = f"docket_t_{uuid.uuid4().hex}"
-    run_async(lambda: server.execute(f"CREATE DATABASE {name}"))
-    try:
-        yield server.url_for(name)
-    finally:
-        run_async(lambda: server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 async def _revision(url: str) -> str:
@@ -45,20 +29,22 @@ async def _revision(url: str) -> str:
         await engine.dispose()
 
 
-async def test_a_v1_log_is_refused_with_what_to_do(empty_url: str) -> None:
-    run_outside_loop(command.upgrade, alembic_config(empty_url), "0005_request_intervals")
-    await insert_v1_submissions(empty_url, "HX-2026-0001", "HX-2026-0002")
+async def test_a_v1_log_is_refused_with_what_to_do(empty_database_url: str) -> None:
+    run_outside_loop(command.upgrade, alembic_config(empty_database_url), "0005_request_intervals")
+    await insert_v1_submissions(empty_database_url, "HX-2026-0001", "HX-2026-0002")
     with pytest.raises(OldCanonicalForm) as refused:
-        run_outside_loop(upgrade_to_head, empty_url)
+        run_outside_loop(upgrade_to_head, empty_database_url)
     message = str(refused.value)
     assert "2 events in the old canonical form v1" in message
     assert "new, empty database" in message and "docket migrate" in message
-    assert await _revision(empty_url) == "0005_request_intervals"
+    assert await _revision(empty_database_url) == "0005_request_intervals"
 
 
-async def test_a_fresh_log_salts_every_event_and_refuses_a_row_without(empty_url: str) -> None:
-    run_outside_loop(upgrade_to_head, empty_url)
-    async with await EventStore.open(empty_url) as store:
+async def test_a_fresh_log_salts_every_event_and_refuses_a_row_without(
+    empty_database_url: str,
+) -> None:
+    run_outside_loop(upgrade_to_head, empty_database_url)
+    async with await EventStore.open(empty_database_url) as store:
         events = [NewEvent("s", "Noted", {"n": n}, occurred_at=datetime.now(UTC)) for n in range(3)]
         recorded = await store.append(StreamAppend("s", "no_stream", events))
         salts = [e.salt for e in recorded]
@@ -66,9 +52,9 @@ async def test_a_fresh_log_salts_every_event_and_refuses_a_row_without(empty_url
         assert all(len(s) == 64 and int(s, 16) >= 0 and s == s.lower() for s in salts)
         assert [e.salt for e in await store.read_all(0, 10)] == salts
     moment: object = recorded[0].occurred_at
-    if is_sqlite(empty_url):
+    if is_sqlite(empty_database_url):
         moment = "2026-02-05T15:04:05.000000Z"
-    engine = create_engine(empty_url)
+    engine = create_engine(empty_database_url)
     try:
         with pytest.raises(Exception, match=r"(?i)check|constraint"):
             async with engine.begin() as conn:

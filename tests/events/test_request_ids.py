@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -28,7 +27,7 @@ from events.request_ids import (
 from events.store import EventStore
 from service.db import alembic_config, create_engine
 from service.rules.request_rules import request_id_for
-from tests.conftest import PostgresServer, run_async, run_outside_loop
+from tests.conftest import run_outside_loop
 from tests.events.v1_log import insert_v1_submissions
 
 YEAR = 2026
@@ -206,21 +205,6 @@ async def test_years_count_apart_and_widen_past_9999(database_url: str) -> None:
 
 
 # -- the migration's backfill ----------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no tables yet, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = f"docket_t_{uuid.uuid4().hex}"
-    run_async(lambda: server.execute(f"CREATE DATABASE {name}"))
-    try:
-        yield server.url_for(name)
-    finally:
-        run_async(lambda: server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 async def test_an_existing_log_is_backfilled(empty_database_url: str) -> None:

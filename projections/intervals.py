@@ -46,8 +46,9 @@ this module makes them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import NamedTuple
 
 from projections import holds as hold_rows
 from projections.history import EventRow, request_id_of
@@ -128,8 +129,7 @@ def _pieces(
 # --- one event of one stream ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class StreamHead:
+class StreamHead(NamedTuple):
     """What the projection keeps of a stream between events: its last state and holds,
     and the rows still live (their rectangle open upwards in position)."""
 
@@ -147,8 +147,7 @@ class StreamHead:
         return self.state.last_occurred_at
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     """What one event changes: rows to insert (with `recorded_to` None), keys of live
     rows to close at `closed_at`."""
 
@@ -166,7 +165,6 @@ def settled(row: StatusInterval, position: int, until: datetime) -> StatusInterv
     end = until if row.valid_to is None or row.valid_to > until else row.valid_to
     if row.valid_from >= end:
         return None
-    # positional, not `dataclasses.replace`: rebuilds make many of these
     return StatusInterval(
         row.request_id, row.status, row.valid_from, end, position, None, row.facts
     )
@@ -384,9 +382,9 @@ def stream_intervals(events: Iterable[EventRow], tz: tzinfo = UTC) -> StreamInte
         result = advance(head, event, seen, tz)
         seen.append(event)
         for key in result.close_status:
-            status_rows[key] = replace(status_rows[key], recorded_to=result.closed_at)
+            status_rows[key] = status_rows[key]._replace(recorded_to=result.closed_at)
         for hold_key in result.close_holds:
-            hold_rows_[hold_key] = replace(hold_rows_[hold_key], recorded_to=result.closed_at)
+            hold_rows_[hold_key] = hold_rows_[hold_key]._replace(recorded_to=result.closed_at)
         for row in result.insert_status:
             assert row.key not in status_rows, row
             status_rows[row.key] = row

@@ -76,6 +76,7 @@ __all__ = [
     "Version",
     "advance",
     "change_at",
+    "follow",
     "hold_at",
     "status_at",
     "step",
@@ -341,28 +342,32 @@ def advance(
     tz: tzinfo = UTC,
 ) -> Step:
     """`step` for the next event of a stream. A retraction re-folds `history` (the
-    stream's events before `event`), as `request.evolve` does; other events evolve the
-    head's state; an `INERT` one only that."""
+    stream's events before `event`), as `request.evolve` does; any other event evolves
+    the head's state (`follow`)."""
+    if event.event_type != "EventRetracted":
+        return follow(head, event, evolve(None if head is None else head.state, event), tz)
+    if history is None:
+        raise ValueError("a retraction needs the stream's history")
+    stream = [*history, event]
+    state = fold(stream)
+    holds = hold_rows.fold(stream)  # type: ignore[arg-type]
+    return step(head, state, holds, event.position, event.occurred_at, tz)
+
+
+def follow(head: StreamHead | None, event: EventRow, state: RequestState, tz: tzinfo = UTC) -> Step:
+    """`advance` for an event that is not a retraction, `state` being `evolve` of the
+    head's state by it (the projection takes it from the fold it shares with
+    `request_state`). An `INERT` event only hands the head the new state."""
     if head is not None and event.event_type in INERT:
-        if event.occurred_at < head.occurred_at:
+        if event.occurred_at < head.state.last_occurred_at:
             raise ValueError(
                 f"position {event.position} occurred before the stream's last event: "
                 "business time must not go back within a stream (SPEC §3)"
             )
-        after = evolve(head.state, event)
         return Step(
-            StreamHead(after, head.holds, head.live_status, head.live_holds), event.position
+            StreamHead(state, head.holds, head.live_status, head.live_holds), event.position
         )
-    if event.event_type == "EventRetracted":
-        if history is None:
-            raise ValueError("a retraction needs the stream's history")
-        stream = [*history, event]
-        state = fold(stream)
-        holds = hold_rows.fold(stream)  # type: ignore[arg-type]
-    else:
-        state = evolve(None if head is None else head.state, event)
-        before = () if head is None else head.holds
-        holds = hold_rows.evolve(before, event)
+    holds = hold_rows.evolve(() if head is None else head.holds, event)
     return step(head, state, holds, event.position, event.occurred_at, tz)
 
 

@@ -8,9 +8,10 @@ Each request's state after each event is the fold `request_state` uses too
 event costs one `intervals.follow`. Each request's last `StreamHead` (its state, holds
 and live rows) is kept in an LRU across batches; a head not in memory is recomputed by
 replaying its stream up to the event before, and a retraction re-folds the stream's
-history (`Batch.stream`, shared with the other projections). Rows are only inserted (COPY on PostgreSQL) or closed once
-(`recorded_to` set). The committee's time zone (`Batch.time_zone`) cuts `active` from
-`expired`: a deployment that changes it must `docket rebuild request_intervals`.
+history (`Batch.stream`, shared with the other projections). Rows are only inserted
+(COPY on PostgreSQL) or closed once (`recorded_to` set). The committee's time zone
+(`Batch.time_zone`) cuts `active` from `expired`: a deployment that changes it must
+`docket rebuild request_intervals`.
 """
 
 from __future__ import annotations

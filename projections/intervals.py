@@ -46,8 +46,9 @@ this module makes them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import NamedTuple
 
 from projections import holds as hold_rows
 from projections.history import EventRow, request_id_of
@@ -75,6 +76,7 @@ __all__ = [
     "Version",
     "advance",
     "change_at",
+    "follow",
     "hold_at",
     "status_at",
     "step",
@@ -116,10 +118,10 @@ def change_at(state: RequestState, tz: tzinfo = UTC) -> datetime | None:
 
 
 def _pieces(
-    state: RequestState, start: datetime, tz: tzinfo
+    state: RequestState, start: datetime, cut: datetime | None, tz: tzinfo
 ) -> list[tuple[Status, datetime, datetime | None]]:
-    """`[start, ...)` cut where the status changes, each piece with its status."""
-    cut = change_at(state, tz)
+    """`[start, ...)` cut where the status changes (`cut`, `change_at` of the state),
+    each piece with its status."""
     if cut is None or cut <= start:
         return [(status(state, start, tz), start, None)]
     return [(status(state, start, tz), start, cut), (status(state, cut, tz), cut, None)]
@@ -128,8 +130,7 @@ def _pieces(
 # --- one event of one stream ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class StreamHead:
+class StreamHead(NamedTuple):
     """What the projection keeps of a stream between events: its last state and holds,
     and the rows still live (their rectangle open upwards in position)."""
 
@@ -147,8 +148,7 @@ class StreamHead:
         return self.state.last_occurred_at
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     """What one event changes: rows to insert (with `recorded_to` None), keys of live
     rows to close at `closed_at`."""
 
@@ -166,7 +166,6 @@ def settled(row: StatusInterval, position: int, until: datetime) -> StatusInterv
     end = until if row.valid_to is None or row.valid_to > until else row.valid_to
     if row.valid_from >= end:
         return None
-    # positional, not `dataclasses.replace`: rebuilds make many of these
     return StatusInterval(
         row.request_id, row.status, row.valid_from, end, position, None, row.facts
     )
@@ -192,6 +191,20 @@ def settled_hold(row: HoldInterval, position: int, until: datetime) -> HoldInter
     )
 
 
+def _continued(
+    wanted: list[tuple[Status, datetime, datetime | None]],
+    shown: Status,
+    valid_to: datetime | None,
+) -> bool:
+    """Whether a live row (of the new facts) showing `shown` up to `valid_to` is one of
+    the `wanted` pieces: then it is taken out of them, its run going on in the row."""
+    for index, (piece, _, piece_to) in enumerate(wanted):
+        if piece == shown and piece_to == valid_to:
+            del wanted[index]
+            return True
+    return False
+
+
 def _status_step(
     head: StreamHead | None,
     state: RequestState | None,
@@ -205,33 +218,30 @@ def _status_step(
     wanted: list[tuple[Status, datetime, datetime | None]] = []
     facts = None
     if state is not None:
-        wanted = _pieces(state, occurred_at, tz)
-        facts = StatusFacts.of(state, change_at(state, tz))
+        cut = change_at(state, tz)
+        wanted = _pieces(state, occurred_at, cut, tz)
+        facts = StatusFacts.of(state, cut)
     live: list[StatusInterval] = []
-    kept: set[tuple[StatusFacts, str, datetime | None]] = set()
     if head is not None:
-        runs = {(facts, piece, valid_to) for piece, _, valid_to in wanted}
+        # at most two live rows and two pieces: plain loops beat sets of runs
         for row in head.live_status:
-            if row.valid_to is not None and row.valid_to <= occurred_at:
+            valid_to = row.valid_to
+            if valid_to is not None and valid_to <= occurred_at:
                 continue  # no prefix from here on reaches its times: final as it is
-            if row.run in runs:
+            if row.facts == facts and _continued(wanted, row.status, valid_to):
                 live.append(row)
-                kept.add(row.run)
                 continue
-            close.append(row.key)
+            close.append((row.request_id, row.recorded_from, row.valid_from))
             part = settled(row, position, occurred_at)
             if part is not None:
                 insert.append(part)
     if facts is not None:
         assert state is not None
+        request_id = state.request_id
         for piece, valid_from, valid_to in wanted:
-            if (facts, piece, valid_to) in kept:
-                continue
-            row = StatusInterval(
-                state.request_id, piece, valid_from, valid_to, position, None, facts
-            )
-            live.append(row)
-            insert.append(row)
+            new = StatusInterval(request_id, piece, valid_from, valid_to, position, None, facts)
+            live.append(new)
+            insert.append(new)
     return tuple(live)
 
 
@@ -249,75 +259,74 @@ def step(
     A live row whose content the new state still shows stays live; any other is closed
     at `position` and its settled part (`valid_to` cut at `occurred_at`) inserted, if not
     empty; content the old rows did not show opens at `(occurred_at, position)`."""
-    if head is not None and occurred_at < head.occurred_at:
+    if head is not None and occurred_at < head.state.last_occurred_at:
         raise ValueError(
             f"position {position} occurred before the stream's last event: "
             "business time must not go back within a stream (SPEC §3)"
         )
     close_status: list[tuple[str, int, datetime]] = []
-    close_holds: list[tuple[str, int, int, datetime]] = []
     insert_status: list[StatusInterval] = []
-    insert_holds: list[HoldInterval] = []
     live_status = _status_step(head, state, position, occurred_at, tz, close_status, insert_status)
     if state is None:
+        return Step(None, position, tuple(close_status), (), tuple(insert_status))
+    if head is not None and holds is head.holds:  # the event left the holds alone
         return Step(
-            None,
+            StreamHead(state, holds, live_status, head.live_holds),
             position,
             tuple(close_status),
-            tuple(close_holds),
+            (),
             tuple(insert_status),
         )
-    if head is not None and holds is head.holds:
-        live_holds = head.live_holds  # the event left the holds alone
-    else:
-        # `holds.evolve` hands unchanged holds on as the same objects: match by identity
-        # first, by value only for holds it rebuilt (or a re-fold made anew)
-        rows_of: dict[int, HoldInterval] = {}
-        before: dict[int, hold_rows.Hold] = {}
-        if head is not None:
-            rows_of = {id(h): row for h, row in zip(head.holds, head.live_holds, strict=True)}
-            before = {id(h): h for h in head.holds}
-        by_value: dict[hold_rows.Hold, int] | None = None
-        opened_holds: list[HoldInterval] = []
-        for hold in holds:
-            known = rows_of.pop(id(hold), None)
-            if known is None and rows_of:
-                if by_value is None:
-                    by_value = {before[key]: key for key in rows_of}
-                key = by_value.pop(hold, None)
-                if key is not None:
-                    known = rows_of.pop(key)
-            if known is not None:
-                opened_holds.append(known)
-                continue
-            opened = HoldInterval(
-                hold.request_id,
-                hold.position,
-                hold.member,
-                hold.procedure,
-                hold.placed_at,
-                hold.ended_at,
-                hold.end,
-                occurred_at,
-                None,
-                position,
-                None,
-            )
-            opened_holds.append(opened)
-            insert_holds.append(opened)
-        for hold_row in rows_of.values():  # shown no more
-            close_holds.append(hold_row.key)
-            hold_part = settled_hold(hold_row, position, occurred_at)
-            if hold_part is not None:
-                insert_holds.append(hold_part)
-        live_holds = tuple(opened_holds)
+    close_holds: list[tuple[str, int, int, datetime]] = []
+    insert_holds: list[HoldInterval] = []
+    # `holds.evolve` hands unchanged holds on as the same objects: match by identity
+    # first, by value only for holds it rebuilt (or a re-fold made anew)
+    rows_of: dict[int, HoldInterval] = {}
+    before: dict[int, hold_rows.Hold] = {}
+    if head is not None:
+        rows_of = {id(h): row for h, row in zip(head.holds, head.live_holds, strict=True)}
+        before = {id(h): h for h in head.holds}
+    by_value: dict[hold_rows.Hold, int] | None = None
+    opened_holds: list[HoldInterval] = []
+    for hold in holds:
+        known = rows_of.pop(id(hold), None)
+        if known is None and rows_of:
+            if by_value is None:
+                by_value = {before[key]: key for key in rows_of}
+            key = by_value.pop(hold, None)
+            if key is not None:
+                known = rows_of.pop(key)
+        if known is not None:
+            opened_holds.append(known)
+            continue
+        opened = HoldInterval(
+            hold.request_id,
+            hold.position,
+            hold.member,
+            hold.procedure,
+            hold.placed_at,
+            hold.ended_at,
+            hold.end,
+            occurred_at,
+            None,
+            position,
+            None,
+        )
+        opened_holds.append(opened)
+        insert_holds.append(opened)
+    for hold_row in rows_of.values():  # shown no more
+        close_holds.append(hold_row.key)
+        hold_part = settled_hold(hold_row, position, occurred_at)
+        if hold_part is not None:
+            insert_holds.append(hold_part)
+    live_holds = tuple(opened_holds)
     return Step(
-        head=StreamHead(state, holds, live_status, live_holds),
-        closed_at=position,
-        close_status=tuple(close_status),
-        close_holds=tuple(close_holds),
-        insert_status=tuple(insert_status),
-        insert_holds=tuple(insert_holds),
+        StreamHead(state, holds, live_status, live_holds),
+        position,
+        tuple(close_status),
+        tuple(close_holds),
+        tuple(insert_status),
+        tuple(insert_holds),
     )
 
 
@@ -333,28 +342,32 @@ def advance(
     tz: tzinfo = UTC,
 ) -> Step:
     """`step` for the next event of a stream. A retraction re-folds `history` (the
-    stream's events before `event`), as `request.evolve` does; other events evolve the
-    head's state; an `INERT` one only that."""
+    stream's events before `event`), as `request.evolve` does; any other event evolves
+    the head's state (`follow`)."""
+    if event.event_type != "EventRetracted":
+        return follow(head, event, evolve(None if head is None else head.state, event), tz)
+    if history is None:
+        raise ValueError("a retraction needs the stream's history")
+    stream = [*history, event]
+    state = fold(stream)
+    holds = hold_rows.fold(stream)  # type: ignore[arg-type]
+    return step(head, state, holds, event.position, event.occurred_at, tz)
+
+
+def follow(head: StreamHead | None, event: EventRow, state: RequestState, tz: tzinfo = UTC) -> Step:
+    """`advance` for an event that is not a retraction, `state` being `evolve` of the
+    head's state by it (the projection takes it from the fold it shares with
+    `request_state`). An `INERT` event only hands the head the new state."""
     if head is not None and event.event_type in INERT:
-        if event.occurred_at < head.occurred_at:
+        if event.occurred_at < head.state.last_occurred_at:
             raise ValueError(
                 f"position {event.position} occurred before the stream's last event: "
                 "business time must not go back within a stream (SPEC §3)"
             )
-        after = evolve(head.state, event)
         return Step(
-            StreamHead(after, head.holds, head.live_status, head.live_holds), event.position
+            StreamHead(state, head.holds, head.live_status, head.live_holds), event.position
         )
-    if event.event_type == "EventRetracted":
-        if history is None:
-            raise ValueError("a retraction needs the stream's history")
-        stream = [*history, event]
-        state = fold(stream)
-        holds = hold_rows.fold(stream)  # type: ignore[arg-type]
-    else:
-        state = evolve(None if head is None else head.state, event)
-        before = () if head is None else head.holds
-        holds = hold_rows.evolve(before, event)
+    holds = hold_rows.evolve(() if head is None else head.holds, event)
     return step(head, state, holds, event.position, event.occurred_at, tz)
 
 
@@ -384,9 +397,9 @@ def stream_intervals(events: Iterable[EventRow], tz: tzinfo = UTC) -> StreamInte
         result = advance(head, event, seen, tz)
         seen.append(event)
         for key in result.close_status:
-            status_rows[key] = replace(status_rows[key], recorded_to=result.closed_at)
+            status_rows[key] = status_rows[key]._replace(recorded_to=result.closed_at)
         for hold_key in result.close_holds:
-            hold_rows_[hold_key] = replace(hold_rows_[hold_key], recorded_to=result.closed_at)
+            hold_rows_[hold_key] = hold_rows_[hold_key]._replace(recorded_to=result.closed_at)
         for row in result.insert_status:
             assert row.key not in status_rows, row
             status_rows[row.key] = row

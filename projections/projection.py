@@ -9,7 +9,9 @@ may already be folded: a projection's writes for a batch are their own object, a
 whatever it keeps in memory across batches (caches) must be valid as of the end of the
 last batch it folded. When the runner's view of the stored rows may be stale (another
 runner moved a checkpoint, a write failed, the worker lock changed hands, a rebuild
-emptied the tables) it calls `reset`, then `start` before the next batch.
+emptied the tables) it calls `reset`, then `start` before the next batch. Work that
+several projections need (the fold of request streams) is made once per batch and
+kept across batches in `Batch.shared`, dropped with the caches.
 
 The runner knows nothing of event types or streams: adding a projection is a module
 with a class like this and its name in `projections.read_models.REGISTERED`.
@@ -20,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,6 +32,8 @@ from events.store.contract import TableWriter
 from projections.history import EventRow
 
 __all__ = ["Batch", "EventRow", "LogReader", "Projection", "Writes"]
+
+T = TypeVar("T")
 
 
 class LogReader(Protocol):
@@ -43,13 +47,26 @@ class LogReader(Protocol):
 @dataclass(slots=True)
 class Batch:
     """The batch being folded: the events after position `start`, up to `end`;
-    `time_zone` is the committee's (its calendar days end exemptions)."""
+    `time_zone` is the committee's (its calendar days end exemptions); `kept` is what the
+    runner's projections share across batches (`shared`)."""
 
     start: int
     end: int
     log: LogReader
     time_zone: tzinfo = UTC
+    kept: dict[type[Any], Any] = field(default_factory=dict, repr=False)
     _streams: dict[str, list[RecordedEvent]] = field(default_factory=dict, repr=False)
+
+    def shared(self, kind: type[T]) -> T:
+        """The runner's one `kind()`, made on first use and kept across its batches until
+        the projections are reset (the runner empties `kept` then): work the projections
+        of one runner share, such as the fold of request streams
+        (`projections.read_models.requests.RequestFold`). Like a projection's caches, it
+        must be valid as of the end of the last batch folded."""
+        found = self.kept.get(kind)
+        if found is None:
+            found = self.kept[kind] = kind()
+        return cast(T, found)
 
     async def stream(self, stream_id: str) -> list[RecordedEvent]:
         """The stream's events up to the batch's end, upcast: read once per batch and

@@ -3,12 +3,15 @@
 that collection reads as of any moment are interval lookups
 (`projections.interval_queries`).
 
-Each request's last `StreamHead` (its state, holds and live rows) is kept in an LRU
-across batches; a head not in memory is recomputed by replaying its stream up to the
-event before, and a retraction re-folds the stream's history (`Batch.stream`, shared
-with the other projections). Rows are only inserted (COPY on PostgreSQL) or closed once
-(`recorded_to` set). The committee's time zone (`Batch.time_zone`) cuts `active` from
-`expired`: a deployment that changes it must `docket rebuild request_intervals`.
+Each request's state after each event is the fold `request_state` uses too
+(`read_models.requests.RequestFold`, made once per batch, `Batch.shared`); from there an
+event costs one `intervals.follow`. Each request's last `StreamHead` (its state, holds
+and live rows) is kept in an LRU across batches; a head not in memory is recomputed by
+replaying its stream up to the event before, and a retraction re-folds the stream's
+history (`Batch.stream`, shared with the other projections). Rows are only inserted
+(COPY on PostgreSQL) or closed once (`recorded_to` set). The committee's time zone
+(`Batch.time_zone`) cuts `active` from `expired`: a deployment that changes it must
+`docket rebuild request_intervals`.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.store.contract import TableWriter
 from events.types import REQUEST_STREAM_PREFIX
 from projections import interval_tables as tables
-from projections.intervals import HoldInterval, StatusInterval, StreamHead, advance
+from projections.intervals import HoldInterval, StatusInterval, StreamHead, advance, follow
 from projections.projection import Batch, EventRow
-from projections.read_models.requests import RETRACTION
+from projections.read_models.requests import RETRACTION, RequestFold
 
 StatusKey = tuple[str, int, datetime]
 HoldKey = tuple[str, int, int, datetime]
@@ -120,29 +123,18 @@ class RequestIntervals:
     async def start(self, conn: AsyncConnection) -> None:
         """Nothing to load: heads not in memory are replayed from their stream."""
 
-    async def _head(
+    async def _replayed(
         self, batch: Batch, stream_id: str, before: int, tz: tzinfo
     ) -> StreamHead | None:
-        head = self._heads.get(stream_id)
-        if head is not None:
-            self._heads.move_to_end(stream_id)
-            return head
-        # not in memory: replay the stream up to the event before (rows discarded)
+        """The stream's head after the event at `before` (none in memory): its stream
+        replayed up to there, the rows discarded."""
         history = await batch.log.read_stream(stream_id, to_position=before)
+        head = None
         seen: list[EventRow] = []
         for event in history:
             head = advance(head, event, seen, tz).head
             seen.append(event)
         return head
-
-    def _remember(self, stream_id: str, head: StreamHead | None) -> None:
-        if head is None:
-            self._heads.pop(stream_id, None)
-            return
-        self._heads[stream_id] = head
-        self._heads.move_to_end(stream_id)
-        if len(self._heads) > self._cache_size:
-            self._heads.popitem(last=False)
 
     async def apply(self, batch: Batch, events: Sequence[EventRow]) -> IntervalWrites:
         writes = IntervalWrites()
@@ -150,19 +142,28 @@ class RequestIntervals:
         close_status, close_holds = writes.close_status, writes.close_holds
         tz = batch.time_zone
         prefix = REQUEST_STREAM_PREFIX
-        for event in events:
+        heads = self._heads
+        # each event's state: the fold `request_state` uses too, made once per batch
+        folded = await batch.shared(RequestFold).fold(batch, events)
+        for event, state in zip(events, folded.states, strict=True):
             stream_id = event.stream_id
-            if not stream_id.startswith(prefix):
+            if state is None and not stream_id.startswith(prefix):
                 continue
+            head = heads.pop(stream_id, None)  # put back last: the LRU's most recent
             if event.event_type == "RequestSubmitted":
                 head = None
+            elif head is None:
+                head = await self._replayed(batch, stream_id, event.position - 1, tz)
+            if state is not None:
+                result = follow(head, event, state, tz)
             else:
-                head = await self._head(batch, stream_id, event.position - 1, tz)
-            history: list[EventRow] | None = None
-            if event.event_type == RETRACTION:
-                stream = await batch.stream(stream_id)
-                history = [e for e in stream if e.position < event.position]
-            result = advance(head, event, history, tz)
+                # from the request's first retraction in the batch on, the shared fold
+                # leaves it to us (a retraction re-folds the stream's history)
+                history: list[EventRow] | None = None
+                if event.event_type == RETRACTION:
+                    stream = await batch.stream(stream_id)
+                    history = [e for e in stream if e.position < event.position]
+                result = advance(head, event, history, tz)
             at = result.closed_at
             for key in result.close_status:
                 if key in status:  # inserted in this batch: written closed
@@ -178,5 +179,8 @@ class RequestIntervals:
                 status[row.key] = row
             for hold_row in result.insert_holds:
                 holds[hold_row.key] = hold_row
-            self._remember(stream_id, result.head)
+            if result.head is not None:
+                heads[stream_id] = result.head
+                if len(heads) > self._cache_size:
+                    heads.popitem(last=False)
         return writes

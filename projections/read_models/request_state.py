@@ -2,13 +2,13 @@
 
 The row holds `view` of the state as of its last event (`document`) and the columns the
 list and statistics endpoints filter on; they derive the status now from the columns
-(`projections.tables.status_at` / `status_is`). States are kept in an LRU cache across
-batches, so that an event costs one `evolve`, not a re-read of its stream.
+(`projections.tables.status_at` / `status_is`). The states are the runner's fold of
+request streams (`read_models.requests.RequestFold`, shared with `request_intervals`):
+an event costs one `evolve`, not a re-read of its stream.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.store.contract import TableWriter
 from events.types import request_stream
 from projections.projection import Batch, EventRow
-from projections.read_models.requests import request_events
-from projections.request import RequestState, evolve, fold, view
+from projections.read_models.requests import RequestFold
+from projections.request import RequestState, view
 from projections.tables import request_state
 from projections.writes import delete_keys
 
@@ -98,58 +98,19 @@ class RequestStates:
     name = "request_state"
     tables = (request_state,)
 
-    def __init__(self, cache_size: int = 50_000) -> None:
-        self._cache_size = cache_size
-        # states as of the end of the last batch folded, least recently used first
-        self._states: OrderedDict[str, RequestState] = OrderedDict()
-
     def reset(self) -> None:
-        self._states.clear()
+        """Nothing kept: the states are the runner's `RequestFold` (`Batch.shared`)."""
 
     async def start(self, conn: AsyncConnection) -> None:
-        """Nothing to load: states not in the cache are folded from their stream."""
+        """Nothing to load: states not in the fold's cache are folded from their stream."""
 
     async def apply(self, batch: Batch, events: Sequence[EventRow]) -> StateWrites:
-        writes = StateWrites()
-        new, changed = writes.new, writes.changed
-        refold: set[str] = set()
-        for request_id, event in request_events(events, refold):
-            if event.event_type == "RequestSubmitted":
-                state = None
+        folded = await batch.shared(RequestFold).fold(batch, events)
+        writes = StateWrites(refolded=dict(folded.refolded))
+        new, changed, submitted = writes.new, writes.changed, folded.submitted
+        for request_id, state in folded.last.items():
+            if request_id in submitted:
+                new[request_id] = state
             else:
-                state = new.get(request_id) or changed.get(request_id)
-                if state is None:
-                    state = await self._state(batch, request_id, event.position - 1)
-            after = evolve(state, event)
-            if state is None or request_id in new:
-                new[request_id] = after
-            else:
-                changed[request_id] = after
-        # the cache learns the batch's states at its end (lookups within the batch find
-        # them in the batch first)
-        for states in (new, changed):
-            for state in states.values():
-                self._remember(state)
-        for request_id in refold:
-            stream = await batch.stream(request_stream(request_id))
-            new.pop(request_id, None)
-            changed.pop(request_id, None)
-            refolded = writes.refolded[request_id] = fold(stream)
-            self._states.pop(request_id, None)
-            if refolded is not None:
-                self._remember(refolded)
+                changed[request_id] = state
         return writes
-
-    async def _state(self, batch: Batch, request_id: str, before: int) -> RequestState | None:
-        state = self._states.get(request_id)
-        if state is not None:
-            self._states.move_to_end(request_id)
-            return state
-        stream = await batch.log.read_stream(request_stream(request_id), to_position=before)
-        return fold(stream) if stream else None
-
-    def _remember(self, state: RequestState) -> None:
-        self._states[state.request_id] = state
-        self._states.move_to_end(state.request_id)
-        while len(self._states) > self._cache_size:
-            self._states.popitem(last=False)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, tzinfo
 from operator import attrgetter
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from events.model import utc_text
 from projections.request.statuses import Status, derived_status
@@ -361,9 +361,9 @@ def status(state: RequestState, at: datetime, tz: tzinfo = UTC) -> Status:
     return derived_status(facts, at, tz)
 
 
-@dataclass(frozen=True, slots=True)
-class _Facts:
-    """`StatusInputs` of a state: circulation and deadline of the initial procedure."""
+class _Facts(NamedTuple):
+    """`StatusInputs` of a state: circulation and deadline of the initial procedure (a
+    named tuple: one is made per status asked, and a frozen dataclass is slow to make)."""
 
     withdrawn_at: datetime | None
     refused_at: datetime | None

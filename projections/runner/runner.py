@@ -21,6 +21,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
+from typing import Any
 
 import structlog
 from sqlalchemy import delete
@@ -85,6 +86,9 @@ class ProjectionRunner:
         # what this runner believes the stored checkpoints are; the projections' caches
         # are valid for them (None: to be read, and the projections restarted)
         self._known: dict[str, int] | None = None
+        # what the projections share across batches (`Batch.shared`), dropped with their
+        # caches
+        self._shared: dict[type[Any], Any] = {}
 
     @property
     def batch_size(self) -> int:
@@ -221,6 +225,7 @@ class ProjectionRunner:
 
     def _invalidate(self) -> None:
         self._known = None
+        self._shared.clear()
         for projection in self._projections:
             projection.reset()
 
@@ -316,7 +321,7 @@ class ProjectionRunner:
 
     async def _fold(self, start: int, page: list[EventRow], names: frozenset[str]) -> _Folded:
         """The page folded by the projections at `start` (`names`)."""
-        batch = Batch(start, page[-1].position, self._store, self._time_zone)
+        batch = Batch(start, page[-1].position, self._store, self._time_zone, self._shared)
         writes = [
             await projection.apply(batch, page)
             for projection in self._projections

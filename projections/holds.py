@@ -61,6 +61,20 @@ class Hold:
             return None
         return max((until - self.placed_at).total_seconds(), 0.0) / SECONDS_PER_DAY
 
+    @classmethod
+    def of_row(cls, row: Any, position: int) -> Hold:
+        """A hold from a row with the `holds` columns (the end as `end_kind`), the hold's
+        position given: `holds` and `hold_intervals` name that column differently."""
+        return cls(
+            position=position,
+            request_id=row.request_id,
+            procedure=row.procedure,
+            member=row.member,
+            placed_at=row.placed_at,
+            ended_at=row.ended_at,
+            end=row.end_kind,
+        )
+
     def row(self) -> dict[str, Any]:
         """The hold as a plain dict of column values."""
         return {

@@ -187,18 +187,7 @@ async def _holds(conn: AsyncConnection, moment: Moment, member: str | None) -> l
     where = [] if member is None else [_H.member == member]
     found = in_force_rows(hold_intervals, moment, tuple(_H), *where)
     rows = (await conn.execute(select(found).order_by(found.c.hold_position))).all()
-    return [
-        Hold(
-            position=row.hold_position,
-            request_id=row.request_id,
-            procedure=row.procedure,
-            member=row.member,
-            placed_at=row.placed_at,
-            ended_at=row.ended_at,
-            end=row.end_kind,
-        )
-        for row in rows
-    ]
+    return [Hold.of_row(row, row.hold_position) for row in rows]
 
 
 async def member_holds_as_of(conn: AsyncConnection, member: str, moment: Moment) -> list[Hold]:

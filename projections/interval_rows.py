@@ -120,15 +120,7 @@ class HoldInterval(NamedTuple):
         return (self.request_id, self.hold_position, self.recorded_from, self.valid_from)
 
     def hold(self) -> hold_rows.Hold:
-        return hold_rows.Hold(
-            position=self.hold_position,
-            request_id=self.request_id,
-            procedure=self.procedure,
-            member=self.member,
-            placed_at=self.placed_at,
-            ended_at=self.ended_at,
-            end=self.end_kind,
-        )
+        return hold_rows.Hold.of_row(self, self.hold_position)
 
     def covers(self, at: datetime, position: int) -> bool:
         return _covers(

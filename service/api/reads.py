@@ -278,18 +278,7 @@ async def _holds(runtime: Runtime, member: str | None = None) -> list[Hold]:
         query = query.where(holds.c.member == member)
     async with runtime.read_engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    return [
-        Hold(
-            position=row.position,
-            request_id=row.request_id,
-            procedure=row.procedure,
-            member=row.member,
-            placed_at=row.placed_at,
-            ended_at=row.ended_at,
-            end=row.end_kind,
-        )
-        for row in rows
-    ]
+    return [Hold.of_row(row, row.position) for row in rows]
 
 
 @router.get(

@@ -10,6 +10,12 @@ its quorum it is submitted again every `retry_seconds`, so publication resumes b
 when witnesses come back; it also polls that often for checkpoints signed elsewhere (the
 `docket checkpoint` command, another process).
 
+One process per database submits: the submitter holds the backend's session lock on
+`WITNESSING_LOCK_KEY` (an advisory lock on PostgreSQL; SQLite has none, one process
+writes there), and in the other API processes it stands by and tries the lock again every
+`retry_seconds`, so witnesses are not sent the same checkpoint once per process and one
+takes over when the submitter stops.
+
 Nothing here is on a command's path: a round waits at most `timeout` for a witness, in a
 task of its own, and each cosignature is kept as it arrives, so a witness that is down,
 slow or answers garbage delays publication only while the others are short of the quorum
@@ -27,10 +33,14 @@ import structlog
 from events.cosignature import Cosignature, CosignatureError, parse_signature_lines
 from events.log_tree import LogTree, StoredCheckpoint
 from events.published import CosignatureLog
+from events.store.locks import NoLock, SessionLock
 from events.witnessing import WitnessConfig, WitnessPublisher, WitnessStatus
 from service.witness_metrics import record_witness_status
 
-__all__ = ["Cosigning"]
+__all__ = ["WITNESSING_LOCK_KEY", "Cosigning"]
+
+#: The advisory lock of the witnesses' submitter ("docket-w" in ASCII).
+WITNESSING_LOCK_KEY = int.from_bytes(b"docket-w", "big")
 
 
 def _signers(lines: Sequence[str]) -> set[str]:
@@ -54,6 +64,7 @@ class Cosigning:
         *,
         timeout: float,
         retry_seconds: float,
+        lock: SessionLock | None = None,
     ) -> None:
         self.tree = tree
         self.cosignatures = cosignatures
@@ -62,6 +73,7 @@ class Cosigning:
         self.timeout = timeout
         self.retry_seconds = retry_seconds
         self.names = {w.cosigner_key().name for w in self.witnesses}
+        self._lock: SessionLock = NoLock() if lock is None else lock
         self._publisher: WitnessPublisher | None = None
         self._woken = asyncio.Event()
         #: The size of the checkpoint last submitted to every witness that had not cosigned.
@@ -100,9 +112,31 @@ class Cosigning:
         """Each witness's state as this process knows it (empty before the first round)."""
         return [] if self._publisher is None else self._publisher.status()
 
+    @property
+    def active(self) -> bool:
+        """Whether this process is the one that submits (it holds the lock)."""
+        return self._lock.held
+
+    async def _take_part(self) -> bool:
+        """Whether this process submits this round: it holds the lock (still) or takes it."""
+        lock = self._lock
+        if lock.held and await lock.alive():
+            return True
+        if await lock.try_acquire():
+            structlog.get_logger("docket.witnessing").info("docket.witnessing.submitting")
+            # rebuilt from the table: another process may have submitted meanwhile
+            publisher, self._publisher = self._publisher, None
+            if publisher is not None:
+                await publisher.aclose()
+            return True
+        return False
+
     async def run_once(self) -> int:
         """One round: submit the newest checkpoint to the witnesses that have not cosigned
-        it, if it is new or still short of its quorum. How many cosignatures were added."""
+        it, if it is new or still short of its quorum. How many cosignatures were added
+        (none while another process submits)."""
+        if not await self._take_part():
+            return 0
         latest = await self.tree.latest_checkpoint()
         if latest is None:
             return 0
@@ -151,6 +185,9 @@ class Cosigning:
                 await asyncio.wait_for(self._woken.wait(), self.retry_seconds)
 
     async def aclose(self) -> None:
-        """Cancel submissions in flight and close the HTTP client."""
-        if self._publisher is not None:
-            await self._publisher.aclose()
+        """Cancel submissions in flight, close the HTTP client and let another process
+        submit (release the lock)."""
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            await publisher.aclose()
+        await self._lock.release()

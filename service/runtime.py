@@ -20,7 +20,7 @@ from events.store import EventStore
 from events.store.contract import ChangeWaiter
 from projections.runner import ProjectionRunner
 from service.commands import CommandService
-from service.cosigning import Cosigning
+from service.cosigning import WITNESSING_LOCK_KEY, Cosigning
 from service.event_stream import Framed
 from service.public.source import PublicSource
 from service.settings import Settings
@@ -119,6 +119,7 @@ class Runtime:
             settings.effective_witness_quorum,
             timeout=settings.witness_timeout_seconds,
             retry_seconds=settings.witness_retry_seconds,
+            lock=self.store.backend.session_lock(WITNESSING_LOCK_KEY),
         )
 
 

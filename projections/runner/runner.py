@@ -40,6 +40,9 @@ from projections.runner.pages import PageReader
 
 log = structlog.get_logger("docket.projections")
 
+#: pages of at least this many events are folded with the cyclic collector paused
+GC_PAUSE_EVENTS = 1_000
+
 #: `progress(done, total)`: events applied so far out of those to apply.
 Progress = Callable[[int, int], None]
 
@@ -277,7 +280,12 @@ class ProjectionRunner:
                     return start
                 names = frozenset(name for name, position in stored.items() if position == start)
                 try:
-                    with gc_paused():
+                    # a long page only: the pause is process-wide and lasts across the
+                    # flush's awaits, so pausing a short catch-up under load would let the
+                    # requests served meanwhile pile up for one long young collection
+                    long_page = len(page) >= GC_PAUSE_EVENTS
+                    pause = gc_paused() if long_page else contextlib.nullcontext()
+                    with pause:
                         batch = await self._fold(start, page, names)
                         if writing is not None:
                             done, writing = writing, None

@@ -47,7 +47,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             _ = runtime.signer, runtime.commands
             app.state.runtime = runtime
             async with bootstrap.workers(runtime) if background else nullcontext():
-                settle_after_start()  # see `service.collector`: B2's p99 was GC pauses
+                if background:  # a serving process (`service.collector`: B2's p99)
+                    settle_after_start()
                 yield
 
     app = FastAPI(

@@ -5,7 +5,7 @@ Under B2's load the server makes next to no cyclic garbage (a `gc.DEBUG_SAVEALL`
 kept 833 objects, all from start and stop); reference counting frees the rest. With the
 interpreter's thresholds (700, 10, 10) the collector still ran ~70 times a second, and its
 full walks of the ~230,000 objects alive (150,000 of them the imported modules and the
-app, built at start) paused the event loop for 50-210 ms each: every request in flight
+app, built at start) paused the event loop for 50-330 ms each: every request in flight
 waited, which was B2's p99.
 
 So at the end of start-up everything alive is moved to the permanent generation

@@ -1,10 +1,12 @@
-"""B2: B1's commands through HTTP against one `docket serve` (uvicorn, `--workers 2` by
-default: the store serialises appends across processes), 64 keep-alive connections.
-Target: ≥ 1,500/s, p99 ≤ 50 ms, ≥ 0.4× a trivial endpoint
+"""B2: B1's commands through HTTP against one `docket serve` process (uvicorn; SPEC §11),
+64 keep-alive connections. Target: ≥ 1,500/s, p99 ≤ 50 ms, ≥ 0.4× a trivial endpoint
 (`/healthz`) of the same server.
 
 The client is a raw asyncio HTTP/1.1 client in this process (bench/http.py), on the
-machine's other core; with `--workers 2` the server takes both cores and competes with it.
+machine's other core. `--workers N` runs N server processes instead (the store
+serialises appends across them), which then compete with the client for the cores.
+The server's CPU time per answer in each window is reported too: unlike the rates, the
+other jobs of a shared machine hardly move it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from bench.http import request_bytes, run_load, serve
 CONNECTIONS = 64
 
 
-def run(events: int = 10_000, seconds: float = 8.0, workers: int = 2) -> Result:
+def run(events: int = 10_000, seconds: float = 8.0, workers: int = 1) -> Result:
     result = Result(
         "B2",
         f"place/release holds over HTTP, {CONNECTIONS} connections, {workers} server process(es)",
@@ -48,9 +50,12 @@ def run(events: int = 10_000, seconds: float = 8.0, workers: int = 2) -> Result:
                 return place[request_id] if n % 2 == 0 else release[request_id]
 
             health = request_bytes("GET", "/healthz", server.port, None)
-            load = asyncio.run(run_load(server.port, CONNECTIONS, command, seconds=seconds))
+            cpu = server.cpu_seconds
+            load = asyncio.run(
+                run_load(server.port, CONNECTIONS, command, seconds=seconds, cpu=cpu)
+            )
             trivial = asyncio.run(
-                run_load(server.port, CONNECTIONS, lambda k, n: health, seconds=seconds)
+                run_load(server.port, CONNECTIONS, lambda k, n: health, seconds=seconds, cpu=cpu)
             )
     finally:
         asyncio.run(db.drop(database))
@@ -63,6 +68,8 @@ def run(events: int = 10_000, seconds: float = 8.0, workers: int = 2) -> Result:
         "/healthz answers/s (same server, same client)", trivial.ok / trivial.seconds, "/s"
     )
     result.add("ratio to /healthz", rate / healthz, "×")
+    result.add("server CPU per command (info)", load.cpu_per_answer_us(), "µs")
+    result.add("server CPU per /healthz (info)", trivial.cpu_per_answer_us(), "µs")
     result.check("≥ 1,500 commands/s", rate >= 1500)
     result.check("p99 ≤ 50 ms", p99 <= 50)
     result.check("≥ 0.4× the trivial endpoint", rate / healthz >= 0.4)
@@ -78,7 +85,7 @@ async def _copy(events: int, database: str) -> str:
 
 def main() -> None:
     p = parser(__doc__ or "", events=10_000)
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=1, help="server processes (SPEC: one)")
     args = p.parse_args()
     report(run(args.events, args.seconds, args.workers), args.json)
 

@@ -1,7 +1,9 @@
 """B2's load against one `docket serve`, optionally under pyinstrument (text report):
-`python -m bench.b2_profile OUT.txt SECONDS` (pyinstrument installed in the venv), or with
-NOPROF=1 the same load without the profiler (a quick A/B of two trees: run it with
-PYTHONPATH set to each). Prints commands/s, p50, p99 and the ratio to /healthz."""
+`python -m bench.b2_profile OUT.txt SECONDS` (pyinstrument installed in the venv); with
+PROFILER=py-spy, `py-spy record` attached to the server for the commands' load only (OUT
+in collapsed-stack form, one line per stack with its count of samples); or with NOPROF=1
+the same load without the profiler (a quick A/B of two trees: run it with PYTHONPATH set
+to each). Prints commands/s, p50, p99 and the ratio to /healthz."""
 
 import asyncio
 import os
@@ -10,11 +12,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from bench import b2, db, gen
-from bench.http import one, request_bytes, run_load
+from bench.http import one, process_cpu_seconds, request_bytes, run_load
 
 out = sys.argv[1]
 seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
@@ -57,7 +60,8 @@ cmd = [
     "--port",
     str(port),
 ]
-if os.environ.get("NOPROF"):
+spy = os.environ.get("PROFILER") == "py-spy"
+if os.environ.get("NOPROF") or spy:
     cmd = [str(venv / "docket"), "serve", "--host", "127.0.0.1", "--port", str(port)]
 proc = subprocess.Popen(cmd, env=env)
 try:
@@ -85,7 +89,24 @@ try:
         rid = mine[k][(n // 2) % len(mine[k])]
         return place[rid] if n % 2 == 0 else release[rid]
 
-    load = asyncio.run(run_load(port, 64, command, seconds=seconds))
+    samplers: list[subprocess.Popen[bytes]] = []
+
+    def sample() -> None:  # the measured window only, after run_load's warm-up
+        samplers.append(subprocess.Popen(
+            [str(venv / "py-spy"), "record", "--format", "raw", "--rate", "200", "-o", out,
+             "--pid", str(proc.pid), "--duration", str(max(int(seconds) - 1, 1))],
+            stdout=subprocess.DEVNULL,
+        ))  # fmt: skip
+
+    if spy:
+        threading.Timer(2.0, sample).start()
+
+    def cpu() -> float:
+        return process_cpu_seconds(proc.pid)
+
+    load = asyncio.run(run_load(port, 64, command, seconds=seconds, cpu=cpu))
+    for sampler in samplers:
+        sampler.wait(30)
     print(
         "commands/s",
         round(load.ok / load.seconds),
@@ -95,15 +116,19 @@ try:
         round(load.percentile(99) * 1000, 1),
         "statuses",
         load.statuses,
+        "server CPU µs/command",
+        round(load.cpu_per_answer_us()),
         flush=True,
     )
     health = request_bytes("GET", "/healthz", port, None)
-    trivial = asyncio.run(run_load(port, 64, lambda k, n: health, seconds=min(seconds, 5)))
+    trivial = asyncio.run(run_load(port, 64, lambda k, n: health, seconds=min(seconds, 5), cpu=cpu))
     print(
         "healthz/s",
         round(trivial.ok / trivial.seconds),
         "ratio",
         round(load.ok / load.seconds / (trivial.ok / trivial.seconds), 3),
+        "server CPU µs/healthz",
+        round(trivial.cpu_per_answer_us()),
         flush=True,
     )
 finally:

@@ -34,6 +34,31 @@ class Server:
     port: int
     token: str
     env: dict[str, str]
+    #: the `docket serve` process (with `--workers N`, uvicorn's supervisor)
+    pid: int = 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used so far (its worker processes included)."""
+        return process_cpu_seconds(self.pid)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` and its children still running (Linux /proc):
+    a figure of the server's own cost per answer that the other jobs on the machine
+    hardly move, unlike its wall-clock rate."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+        pending += [int(child) for child in children]
+    return total
 
 
 @contextmanager
@@ -77,7 +102,7 @@ def serve(url: str, *, workers: int = 1, background: bool = True) -> Iterator[Se
             if asyncio.run(one(port, ready))[0] == 200:
                 break
             time.sleep(0.5)
-        yield Server(port, token, env)
+        yield Server(port, token, env, process.pid)
     finally:
         process.terminate()
         try:
@@ -94,6 +119,16 @@ class Load:
     statuses: dict[int, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    #: the server's CPU seconds in the measured window (when `run_load` had a `cpu` probe)
+    server_cpu: float = 0.0
+
+    @property
+    def answers(self) -> int:
+        return sum(self.statuses.values())
+
+    def cpu_per_answer_us(self) -> float:
+        """The server's CPU microseconds per answer in the measured window."""
+        return self.server_cpu / self.answers * 1e6 if self.answers else float("nan")
 
     @property
     def ok(self) -> int:
@@ -140,9 +175,11 @@ async def run_load(
     *,
     seconds: float,
     warmup: float = 1.5,
+    cpu: Callable[[], float] | None = None,
 ) -> Load:
     """`connections` keep-alive connections, each sending `next_request(conn, n)` and
-    waiting for its answer, for `warmup` + `seconds`; counts only the last `seconds`."""
+    waiting for its answer, for `warmup` + `seconds`; counts only the last `seconds`
+    (and the server's CPU time in them, read with `cpu()`, if given)."""
     load = Load()
     measuring = False
     stop = False
@@ -165,10 +202,13 @@ async def run_load(
     tasks = [asyncio.create_task(connection(k)) for k in range(connections)]
     await asyncio.sleep(warmup)
     measuring = True
+    cpu_start = cpu() if cpu is not None else 0.0
     start = time.perf_counter()
     await asyncio.sleep(seconds)
     stop = True
     load.seconds = time.perf_counter() - start
+    if cpu is not None:
+        load.server_cpu = cpu() - cpu_start
     await asyncio.gather(*tasks, return_exceptions=True)
     return load
 

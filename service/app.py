@@ -15,6 +15,7 @@ from service.api.openapi_responses import complete as complete_responses
 from service.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from service.api.read_side import ReadPositionMiddleware
 from service.api.security_headers import SecurityHeadersMiddleware
+from service.collector import settle_after_start
 from service.logging import configure_logging
 from service.public_log import WitnessPolicy, public_log_router
 from service.publication import PublishedLog
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             _ = runtime.signer, runtime.commands
             app.state.runtime = runtime
             async with bootstrap.workers(runtime) if background else nullcontext():
+                if background:  # a serving process (`service.collector`: B2's p99)
+                    settle_after_start()
                 yield
 
     app = FastAPI(

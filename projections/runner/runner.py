@@ -40,6 +40,9 @@ from projections.runner.pages import PageReader
 
 log = structlog.get_logger("docket.projections")
 
+#: pages of at least this many events are folded with the cyclic collector paused
+GC_PAUSE_EVENTS = 1_000
+
 #: `progress(done, total)`: events applied so far out of those to apply.
 Progress = Callable[[int, int], None]
 
@@ -191,12 +194,15 @@ class ProjectionRunner:
             log.info("docket.projections.rebuild_finished", projections=chosen, position=reached)
             return reached
 
-    async def run_forever(self, poll_interval: float = 1.0) -> None:
+    async def run_forever(self, poll_interval: float = 1.0, min_round_s: float = 0.0) -> None:
         """Keep the projections caught up: on `notify()`, else every `poll_interval`
-        seconds. Stands by while another worker holds the lock; survives database
-        outages (it retries). Cancel the task to stop it; the lock is released."""
+        seconds, rounds starting at least `min_round_s` apart (the appends of that long
+        are applied together). Stands by while another worker holds the lock; survives
+        database outages (it retries). Cancel the task to stop it; the lock is released."""
+        loop = asyncio.get_running_loop()
         try:
             while True:
+                started = loop.time()
                 try:
                     if self._lock.exclusive and not (
                         await self._lock.alive() or await self.acquire()
@@ -210,6 +216,12 @@ class ProjectionRunner:
                     await self._sleep(self._lock_retry_seconds)
                     continue
                 await self._sleep(poll_interval)
+                # under load a wake-up comes with every group commit: a round per commit
+                # costs the fixed part of a round (checkpoints read and moved, one
+                # transaction, a statement per table) each time
+                settle = min_round_s - (loop.time() - started)
+                if settle > 0:
+                    await asyncio.sleep(settle)
         finally:
             await asyncio.shield(self.close())
 
@@ -277,7 +289,12 @@ class ProjectionRunner:
                     return start
                 names = frozenset(name for name, position in stored.items() if position == start)
                 try:
-                    with gc_paused():
+                    # a long page only: the pause is process-wide and lasts across the
+                    # flush's awaits, so pausing a short catch-up under load would let the
+                    # requests served meanwhile pile up for one long young collection
+                    long_page = len(page) >= GC_PAUSE_EVENTS
+                    pause = gc_paused() if long_page else contextlib.nullcontext()
+                    with pause:
                         batch = await self._fold(start, page, names)
                         if writing is not None:
                             done, writing = writing, None
@@ -322,11 +339,13 @@ class ProjectionRunner:
     async def _fold(self, start: int, page: list[EventRow], names: frozenset[str]) -> _Folded:
         """The page folded by the projections at `start` (`names`)."""
         batch = Batch(start, page[-1].position, self._store, self._time_zone, self._shared)
-        writes = [
-            await projection.apply(batch, page)
-            for projection in self._projections
-            if projection.name in names
-        ]
+        writes: list[Writes] = []
+        for projection in self._projections:
+            if projection.name in names:
+                writes.append(await projection.apply(batch, page))
+                # folding is CPU without a wait: in a serving process the requests ready
+                # meanwhile get the loop between projections, not after the whole page
+                await asyncio.sleep(0)
         return _Folded(start, batch.end, names, writes)
 
     async def _flush(self, batch: _Folded) -> None:

@@ -20,7 +20,7 @@ from service.api.problems import (
 from service.commands import CommandService, Meta, Outcome
 from service.errors import DocketError
 from service.rules import commands as cmd
-from service.runtime import Runtime, get_runtime
+from service.runtime import Runtime
 from service.tokens import Caller
 
 router = APIRouter(tags=["commands"])
@@ -67,8 +67,10 @@ def _meta(request: Request, caller: Caller, key: str | None, if_match: str | Non
     )
 
 
-async def _service(runtime: Annotated[Runtime, Depends(get_runtime)]) -> CommandService:
-    # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per call
+async def _service(request: Request) -> CommandService:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per call;
+    # the runtime from the request, not a `get_runtime` sub-dependency (resolved per request)
+    runtime: Runtime = request.app.state.runtime
     return runtime.commands
 
 

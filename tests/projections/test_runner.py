@@ -210,7 +210,7 @@ async def index_definitions(store: EventStore) -> dict[str, str]:
                 " WHERE type IN ('index', 'table')"
                 " UNION ALL SELECT 'temp.' || name, sql FROM temp.sqlite_master"
             )
-        return {str(name): str(sql) for name, sql in result}
+        return {str(row[0]): str(row[1]) for row in result}
 
 
 async def count(store: EventStore, table: Any) -> int:

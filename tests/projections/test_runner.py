@@ -196,6 +196,7 @@ async def snapshot(store: EventStore) -> dict[str, list[tuple[Any, ...]]]:
 async def index_definitions(store: EventStore) -> dict[str, str]:
     """Every index and constraint of the projection tables (and what is left of a
     rebuild's schema or TEMP tables), by name: as the database defines them."""
+    result: Any
     async with store.engine.connect() as conn:
         if store.engine.dialect.name == "postgresql":
             result = await conn.exec_driver_sql(

@@ -231,11 +231,9 @@ async def _copy_aside(conn: AsyncConnection, home: str, name: str) -> list[str]:
         {"relation": relation},
     )
     for constraint, definition in constraints.all():
-        await conn.execute(
-            text(
-                f'ALTER TABLE "{REBUILD_SCHEMA}"."{name}"'
-                f' ADD CONSTRAINT "{constraint}" {definition}'
-            )
+        # the catalogue's text as is (no bind parameters parsed out of it)
+        await conn.exec_driver_sql(
+            f'ALTER TABLE "{REBUILD_SCHEMA}"."{name}" ADD CONSTRAINT "{constraint}" {definition}'
         )
     found = await conn.execute(
         text(
@@ -268,7 +266,7 @@ class Rebuild:
     async def swap(self, finish: Callable[[AsyncConnection], Awaitable[None]]) -> None:
         conn, home = self.conn, self.home
         for statement in self.indexes:
-            await conn.execute(text(statement))
+            await conn.exec_driver_sql(statement)
         await finish(conn)
         for name in self.names:
             grants = await conn.execute(

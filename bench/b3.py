@@ -1,8 +1,13 @@
 """B3: rebuild of every projection (`ProjectionRunner.rebuild`) from N events.
-Target: ≥ 100,000 events/s, ≥ 2× the peer's replay, peak memory ≤ 500 MB.
+Target: ≥ 100,000 events/s, ≥ 2× the peer's replay, ≥ 0.5× a bare read + fold + COPY of
+the same output rows, peak memory ≤ 500 MB.
 
-References in the same run: the peer's notification-log replay of the same events, and a
-bare asyncpg read + orjson decode + dict fold of them (the interpreter's limit).
+References in the same run: the peer's notification-log replay of the same events; a bare
+asyncpg read + orjson decode + dict fold of them (the interpreter's limit); and that read
+and fold plus a bare COPY of the very rows the rebuild wrote into the same (migrated,
+indexed) tables of a fresh database. The bare fold does not compute those rows (they are
+taken from the rebuilt tables, their reading not timed), so this reference is a lower
+bound of any reader that folds the log into them: the ratio to it is not flattered.
 """
 
 from __future__ import annotations
@@ -63,6 +68,9 @@ def run(events: int = 200_000) -> Result:
         rss_before = db.peak_rss_mb()
         reached, seconds = asyncio.run(rebuild_rate(url))
         rss = db.peak_rss_mb()
+        rows, copy_seconds = asyncio.run(
+            references.bare_copy_of_rows(database, f"{db.PREFIX}b3_copy")
+        )
     finally:
         asyncio.run(db.drop(database))
     ours = result.add("docket rebuild events/s", reached / seconds, "/s")
@@ -71,6 +79,13 @@ def run(events: int = 200_000) -> Result:
     result.add("  peak RSS before the rebuild", rss_before, "MB")
     count, seconds = asyncio.run(references.bare_read_fold(template))
     bare = result.add("bare asyncpg read + orjson + dict fold events/s", count / seconds, "/s")
+    result.add("  bare COPY of the rebuilt rows into the same tables, rows", rows, "")
+    result.add("  bare COPY of the rebuilt rows, seconds", copy_seconds, "s")
+    bare_copy = result.add(
+        "bare read + fold + COPY of the same output rows events/s",
+        count / (seconds + copy_seconds),
+        "/s",
+    )
     chunks = asyncio.run(stored_rows(template))
     count, seconds = references.peer_replay(events, chunks)
     peer = result.add(
@@ -78,8 +93,10 @@ def run(events: int = 200_000) -> Result:
     )
     result.add("ratio to peer replay", ours / peer, "×")
     result.add("ratio to bare read + fold", ours / bare, "×")
+    result.add("ratio to bare read + fold + COPY of the same rows", ours / bare_copy, "×")
     result.check("≥ 100,000 events/s", ours >= 100_000)
     result.check("≥ 2× the peer's replay", ours / peer >= 2)
+    result.check("≥ 0.5× bare read + fold + COPY of the same rows", ours / bare_copy >= 0.5)
     result.check("peak memory ≤ 500 MB", rss <= 500)
     return result
 

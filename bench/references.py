@@ -114,6 +114,55 @@ async def bare_read_fold(database: str, page: int = 10_000) -> tuple[int, float]
         await conn.close()
 
 
+#: The read models a rebuild writes, in the order it flushes them.
+OUTPUT_TABLES = (
+    "request_history",
+    "holds",
+    "request_state",
+    "request_status_intervals",
+    "hold_intervals",
+)
+
+
+async def bare_copy_of_rows(
+    source: str, target: str, tables: Sequence[str] = OUTPUT_TABLES, page: int = 20_000
+) -> tuple[int, float]:
+    """Seconds to COPY the rows a rebuild wrote into `source`'s read models into the same
+    (migrated, indexed, empty) tables of a fresh `target`, as a bare asyncpg writer would:
+    records as tuples (JSON columns as text), `copy_records_to_table` per page. Only the
+    COPYs are timed, not reading the rows from `source`. (rows, seconds)"""
+    await db.fresh(target)
+    reader = await asyncpg.connect(db.dsn(source))
+    writer = await asyncpg.connect(db.dsn(target))
+    rows = 0
+    seconds = 0.0
+    try:
+        for table in tables:
+            columns = [
+                r[0]
+                for r in await reader.fetch(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_name = $1 ORDER BY ordinal_position",
+                    table,
+                )
+            ]
+            async with reader.transaction():
+                cursor = await reader.cursor(f'SELECT * FROM "{table}"')
+                while True:
+                    chunk = [tuple(r) for r in await cursor.fetch(page)]
+                    if not chunk:
+                        break
+                    start = time.perf_counter()
+                    await writer.copy_records_to_table(table, records=chunk, columns=columns)
+                    seconds += time.perf_counter() - start
+                    rows += len(chunk)
+        return rows, seconds
+    finally:
+        await reader.close()
+        await writer.close()
+        await db.drop(target)
+
+
 async def bare_group_commit(
     database: str, *, callers: int = 32, seconds: float = 6.0
 ) -> tuple[int, float, int]:

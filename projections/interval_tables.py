@@ -1,9 +1,10 @@
 """The bitemporal projection's tables (SQLAlchemy Core): status intervals and hold
-intervals. Migrations: `0005_request_intervals`, `0008_interval_heads`.
+intervals. Migrations: `0005_request_intervals`, `0008_interval_heads`,
+`0010_status_index_dropped`.
 
 Rows are only inserted, or closed once (`recorded_to` set) when a later event of the
-stream supersedes them (see `projections.intervals`). `docket rebuild` empties and
-refills them like the other projections; the projection's progress is its row
+stream supersedes them (see `projections.intervals`). `docket rebuild` refills them
+aside and swaps them in like the other projections; the projection's progress is its row
 (`request_intervals`) in `projection_checkpoints`.
 """
 
@@ -57,7 +58,6 @@ request_status_intervals = Table(
     Column("decision_us", Micros, nullable=True),
     # `span_class(valid_from, valid_to)` (0008)
     Column("span_class", Integer, nullable=True),
-    Index(None, "status", "request_id"),
     Index(None, "valid_from"),
     Index("ix_request_status_intervals_head", "status", "recorded_to", "span_class", "valid_from"),
 )

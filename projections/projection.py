@@ -9,7 +9,7 @@ may already be folded: a projection's writes for a batch are their own object, a
 whatever it keeps in memory across batches (caches) must be valid as of the end of the
 last batch it folded. When the runner's view of the stored rows may be stale (another
 runner moved a checkpoint, a write failed, the worker lock changed hands, a rebuild
-emptied the tables) it calls `reset`, then `start` before the next batch. Work that
+began or ended) it calls `reset`, then `start` before the next batch. Work that
 several projections need (the fold of request streams) is made once per batch and
 kept across batches in `Batch.shared`, dropped with the caches.
 
@@ -99,7 +99,8 @@ class Projection(Protocol):
 
     @property
     def tables(self) -> Sequence[Table]:
-        """The tables it writes; a rebuild empties them."""
+        """The tables it writes; a rebuild fills empty copies of them (with the same names
+        on the connection it hands to `start` and `Writes.flush`) and swaps them in."""
         ...
 
     def reset(self) -> None:

@@ -1,8 +1,9 @@
 """The read models' tables (SQLAlchemy Core), on the log's metadata and naming convention.
 
-These tables are not append-only: the runner rewrites them, and `docket rebuild` empties
-and refills them. Each projection's progress is its row in `projection_checkpoints`,
-written in the same transaction as its rows. Migration: `0002_projections`.
+These tables are not append-only: the runner rewrites them, and `docket rebuild` fills
+copies of them aside and swaps them in. Each projection's progress is its row in
+`projection_checkpoints`, written in the same transaction as its rows. Migration:
+`0002_projections`.
 """
 
 from __future__ import annotations

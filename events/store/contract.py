@@ -13,7 +13,7 @@ only way in for everything else.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -110,6 +110,28 @@ class TableWriter(Protocol):
         rows: Sequence[tuple[Any, ...]],
     ) -> None:
         """Set `columns` of the row with key `row[0]` to `row[1:]`, for each of `rows`."""
+        ...
+
+    def rebuilding(self, tables: Sequence[Table]) -> AbstractAsyncContextManager[Rebuilding]:
+        """`tables` rebuilt aside: filled on the `Rebuilding`'s connection, where they are
+        empty copies with their primary keys only, and swapped in with their indexes in
+        one transaction (`Rebuilding.swap`). Readers keep seeing the tables as they were
+        until then; leaving the block without a swap (an error, a crash) leaves them so."""
+        ...
+
+
+class Rebuilding(Protocol):
+    """Tables being rebuilt (`TableWriter.rebuilding`): on `conn`, their names are empty
+    copies without secondary indexes, hidden from every other connection."""
+
+    @property
+    def conn(self) -> AsyncConnection:
+        """Where the copies are filled (bulk writes go through the `TableWriter` as usual)."""
+        ...
+
+    async def swap(self, finish: Callable[[AsyncConnection], Awaitable[None]]) -> None:
+        """Give the copies their indexes and put them in place of the tables, with
+        `finish(conn)` (the checkpoints) in the same transaction, and commit."""
         ...
 
 

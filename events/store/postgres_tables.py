@@ -1,6 +1,16 @@
 """What the PostgreSQL backend offers beyond the log: bulk writes of projection rows
-(COPY, DELETE + COPY, `UPDATE … FROM unnest`), session advisory locks, and which asyncpg
-errors mean "the database is unreachable". Mixed into `PostgresBackend`.
+(COPY, DELETE + COPY, `UPDATE … FROM unnest`), tables rebuilt aside and swapped in,
+session advisory locks, and which asyncpg errors mean "the database is unreachable".
+Mixed into `PostgresBackend`.
+
+A rebuild (`rebuilding`) runs in ONE transaction: it creates a schema of its own
+(`REBUILD_SCHEMA`, first on the transaction's `search_path`, so the projections' plain
+table names mean the copies there), copies each table's columns and primary key (kept
+during the fill: updates and deletes find rows by it), and at the swap builds the
+secondary indexes by sort, drops the old tables and moves the copies into their schema,
+with their indexes' and constraints' names as the migrations made them (read from the
+catalogue). Readers are not blocked until the swap's DROP; a rebuild that dies rolls the
+whole of it back (schema included), leaving the tables as they were.
 
 Rows go to asyncpg as tuples on the transaction's own connection (so they join its open
 transaction): SQLAlchemy's per-row parameter processing would cost more than the fold of
@@ -10,7 +20,8 @@ a rebuild, and it offers neither COPY nor array parameters.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -26,6 +37,10 @@ from events.store.locks import SessionLock
 UNAVAILABLE_SQLSTATE = ("08", "53", "57")
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+#: The schema a rebuild fills its copies in (it exists only inside the rebuild's
+#: transaction).
+REBUILD_SCHEMA = "docket_rebuild"
 
 
 async def _driver(conn: AsyncConnection) -> Any:
@@ -96,6 +111,27 @@ class PostgresTables:
         driver = await _driver(conn)
         arrays = [list(values) for values in zip(*rows, strict=True)]
         await driver.execute(update_from_unnest(table, key, columns), *arrays)
+
+    @contextlib.asynccontextmanager
+    async def rebuilding(self, tables: Sequence[Table]) -> AsyncIterator[Rebuild]:
+        async with self._engine.connect() as conn:
+            transaction = await conn.begin()
+            try:
+                home = str(await conn.scalar(text("SELECT current_schema()")))
+                await conn.execute(text(f'CREATE SCHEMA "{REBUILD_SCHEMA}"'))
+                await conn.execute(text(f'SET LOCAL search_path TO "{REBUILD_SCHEMA}", "{home}"'))
+                indexes: list[str] = []
+                for table in tables:
+                    indexes += await _copy_aside(conn, home, table.name)
+                rebuild = Rebuild(conn, home, [table.name for table in tables], indexes)
+                yield rebuild
+            except BaseException:
+                await transaction.rollback()
+                raise
+            if rebuild.swapped:
+                await transaction.commit()
+            else:  # left without a swap: nothing of it stays
+                await transaction.rollback()
 
     def session_lock(self, key: int) -> SessionLock:
         return AdvisoryLock(self._engine, key)
@@ -175,3 +211,77 @@ class AdvisoryLock:
             pass
         finally:
             await conn.close()
+
+
+async def _copy_aside(conn: AsyncConnection, home: str, name: str) -> list[str]:
+    """An empty copy of `home.name` in the rebuild's schema with its columns and primary
+    key; the statements that will create its other indexes there."""
+    await conn.execute(
+        text(
+            f'CREATE TABLE "{REBUILD_SCHEMA}"."{name}" (LIKE "{home}"."{name}"'
+            " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)"
+        )
+    )
+    relation = f'"{home}"."{name}"'
+    constraints = await conn.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = CAST(:relation AS regclass) AND contype IN ('p', 'u')"
+        ),
+        {"relation": relation},
+    )
+    for constraint, definition in constraints.all():
+        # the catalogue's text as is (no bind parameters parsed out of it)
+        await conn.exec_driver_sql(
+            f'ALTER TABLE "{REBUILD_SCHEMA}"."{name}" ADD CONSTRAINT "{constraint}" {definition}'
+        )
+    found = await conn.execute(
+        text(
+            "SELECT pg_get_indexdef(i.indexrelid), quote_ident(:home) || '.' || quote_ident(:name)"
+            " FROM pg_index i WHERE i.indrelid = CAST(:relation AS regclass)"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+        ),
+        {"home": home, "name": name, "relation": relation},
+    )
+    statements: list[str] = []
+    for definition, qualified in found.all():
+        # "CREATE INDEX ix ON home.name USING …": the same index on the copy
+        target = f" ON {qualified} "
+        if definition.count(target) != 1:
+            raise RuntimeError(f"cannot retarget index definition {definition!r}")
+        statements.append(definition.replace(target, f' ON "{REBUILD_SCHEMA}"."{name}" '))
+    return statements
+
+
+@dataclass(slots=True)
+class Rebuild:
+    """Tables being rebuilt on PostgreSQL (see the module)."""
+
+    conn: AsyncConnection
+    home: str
+    names: list[str]
+    indexes: list[str]
+    swapped: bool = False
+
+    async def swap(self, finish: Callable[[AsyncConnection], Awaitable[None]]) -> None:
+        conn, home = self.conn, self.home
+        for statement in self.indexes:
+            await conn.exec_driver_sql(statement)
+        await finish(conn)
+        for name in self.names:
+            grants = await conn.execute(
+                text(
+                    "SELECT grantee, privilege_type FROM information_schema.table_privileges"
+                    " WHERE table_schema = :home AND table_name = :name"
+                    " AND grantee <> current_user"
+                ),
+                {"home": home, "name": name},
+            )
+            kept = grants.all()
+            await conn.execute(text(f'DROP TABLE "{home}"."{name}"'))
+            await conn.execute(text(f'ALTER TABLE "{REBUILD_SCHEMA}"."{name}" SET SCHEMA "{home}"'))
+            for grantee, privilege in kept:
+                who = "PUBLIC" if grantee == "PUBLIC" else f'"{grantee}"'
+                await conn.execute(text(f'GRANT {privilege} ON "{home}"."{name}" TO {who}'))
+        await conn.execute(text(f'DROP SCHEMA "{REBUILD_SCHEMA}"'))
+        self.swapped = True

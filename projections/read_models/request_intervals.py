@@ -112,7 +112,7 @@ class RequestIntervals:
     name = tables.NAME
     tables = tables.TABLES
 
-    def __init__(self, head_cache_size: int = 50_000) -> None:
+    def __init__(self, head_cache_size: int = 20_000) -> None:  # as `RequestFold`'s
         self._cache_size = head_cache_size
         # each request stream's head as of the end of the last batch folded, LRU first
         self._heads: OrderedDict[str, StreamHead] = OrderedDict()

@@ -50,13 +50,15 @@ async def move(conn: AsyncConnection, names: Iterable[str], start: int, end: int
             raise CheckpointMoved
 
 
-async def restart(conn: AsyncConnection, name: str) -> None:
-    """Back to position 0 (a rebuild, with the projection's tables emptied)."""
-    await conn.execute(
-        update(projection_checkpoints)
-        .where(_c.name == name)
-        .values(position=0, updated_at=datetime.now(UTC))
-    )
+async def place(conn: AsyncConnection, names: Iterable[str], position: int) -> None:
+    """Set the checkpoints of `names` to `position` (a rebuild swapping its tables in)."""
+    now = datetime.now(UTC)
+    for name in sorted(names):
+        await conn.execute(
+            update(projection_checkpoints)
+            .where(_c.name == name)
+            .values(position=position, updated_at=now)
+        )
 
 
 async def _stored(conn: AsyncConnection) -> dict[str, int]:

@@ -9,6 +9,12 @@
 - **One active worker per database** (`projections.runner.lock`).
 - **Fast replays.** Events are read in pages, read ahead (`projections.runner.pages`);
   during a long read, batch n + 1 is folded while batch n is written.
+- **Rebuilds aside.** A rebuild fills copies of the projections' tables that only its
+  own connection sees, with their primary keys but no secondary indexes, in one
+  transaction, and swaps them in with their indexes built and the projections'
+  checkpoints at the position it reached (`events.store.TableWriter.rebuilding`):
+  readers keep the old rows (and indexes) until then, and a rebuild that dies leaves the
+  projections as they were, to be caught up as usual.
 
 What a projection is and does is `projections.projection.Projection`; the runner knows
 nothing of events beyond their positions.
@@ -24,9 +30,8 @@ from datetime import UTC, tzinfo
 from typing import Any
 
 import structlog
-from sqlalchemy import delete
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.engines import WRITER_OPTIONS
 from events.gcpause import gc_paused
@@ -172,8 +177,10 @@ class ProjectionRunner:
         *,
         lock_wait_seconds: float = 10.0,
     ) -> int:
-        """Empty the named projections (all by default), replay the log from position 0
-        into them, and return the position reached. Readers see the tables fill up."""
+        """Replay the log from position 0 into the named projections (all by default),
+        aside, and swap their tables in with their checkpoints at the position reached,
+        in one transaction; return that position. Readers see the old rows until then;
+        a rebuild that fails leaves the projections as they were."""
         chosen = list(self._names if not names else dict.fromkeys(names))
         unknown = [name for name in chosen if name not in self._by_name]
         if unknown:
@@ -182,17 +189,69 @@ class ProjectionRunner:
             await self.wait_for_lock(lock_wait_seconds)
             async with self._writer.begin() as conn:
                 await checkpoints.ensure(conn, self._names)
-                for name in chosen:
-                    for table in self._by_name[name].tables:
-                        await conn.execute(delete(table))
-                    await checkpoints.restart(conn, name)
             self._invalidate()
             head, _ = await self._store.head()
             log.info("docket.projections.rebuild_started", projections=chosen, head=head)
-            with gc_paused():  # for the whole replay: see `events.gcpause`
-                reached = await self._run(head, progress)
-            log.info("docket.projections.rebuild_finished", projections=chosen, position=reached)
-            return reached
+            rebuilt = [self._by_name[name] for name in chosen]
+            tables = [table for projection in rebuilt for table in projection.tables]
+            try:
+                with gc_paused():  # for the whole replay: see `events.gcpause`
+                    async with self._store.backend.rebuilding(tables) as aside:
+                        await self._replay(aside.conn, rebuilt, head, progress)
+                        await aside.swap(lambda conn: checkpoints.place(conn, chosen, head))
+            finally:
+                self._invalidate()
+            log.info("docket.projections.rebuild_finished", projections=chosen, position=head)
+            return head
+
+    async def _replay(
+        self,
+        conn: AsyncConnection,
+        projections: Sequence[Projection],
+        head: int,
+        progress: Progress | None,
+    ) -> None:
+        """Every event up to `head` folded by `projections` (empty, their tables on `conn`)
+        and written on `conn`: batch n + 1 is folded while batch n is written."""
+        for projection in projections:
+            await projection.start(conn)
+        shared: dict[type[Any], Any] = {}
+        pages = self._pages
+        pages.restart()
+        if progress is not None:
+            progress(0, head)
+        start = 0
+        writing: asyncio.Task[None] | None = None
+        try:
+            while start < head:
+                page = await pages.page(start, head)
+                if not page:
+                    break
+                batch = Batch(start, page[-1].position, self._store, self._time_zone, shared)
+                writes = [await projection.apply(batch, page) for projection in projections]
+                if writing is not None:
+                    await writing
+                    if progress is not None:
+                        progress(start, head)
+                if batch.end < head and not pages.reading_raw and not pages.long_read_next:
+                    pages.prefetch(batch.end)
+                writing = asyncio.create_task(self._write(conn, writes))
+                start = batch.end
+            if writing is not None:
+                task, writing = writing, None
+                await task
+        finally:
+            if writing is not None:
+                writing.cancel()
+                with contextlib.suppress(BaseException):
+                    await writing
+            await self._pages.close()
+        if progress is not None:
+            progress(head, head)
+
+    async def _write(self, conn: AsyncConnection, writes: Sequence[Writes]) -> None:
+        for one in writes:
+            await one.flush(conn, self._store.backend)
 
     async def run_forever(self, poll_interval: float = 1.0, min_round_s: float = 0.0) -> None:
         """Keep the projections caught up: on `notify()`, else every `poll_interval`

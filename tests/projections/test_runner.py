@@ -193,6 +193,27 @@ async def snapshot(store: EventStore) -> dict[str, list[tuple[Any, ...]]]:
     return tables
 
 
+async def index_definitions(store: EventStore) -> dict[str, str]:
+    """Every index and constraint of the projection tables (and what is left of a
+    rebuild's schema or TEMP tables), by name: as the database defines them."""
+    result: Any
+    async with store.engine.connect() as conn:
+        if store.engine.dialect.name == "postgresql":
+            result = await conn.exec_driver_sql(
+                "SELECT schemaname || '.' || indexname, indexdef FROM pg_indexes"
+                " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+                " UNION ALL SELECT 'schema ' || nspname, '' FROM pg_namespace"
+                " WHERE nspname = 'docket_rebuild'"
+            )
+        else:
+            result = await conn.exec_driver_sql(
+                "SELECT 'main.' || name, coalesce(sql, '') FROM main.sqlite_master"
+                " WHERE type IN ('index', 'table')"
+                " UNION ALL SELECT 'temp.' || name, sql FROM temp.sqlite_master"
+            )
+        return {str(row[0]): str(row[1]) for row in result}
+
+
 async def count(store: EventStore, table: Any) -> int:
     async with store.engine.connect() as conn:
         return int(await conn.scalar(select(func.count()).select_from(table)) or 0)
@@ -402,6 +423,46 @@ class TestRebuild:
         assert {row[7] for row in after["request_history"]} == {"tampered"}
         assert after["checkpoints"] == reference["checkpoints"]
         assert seen[0] == (0, head) and seen[-1] == (head, head)
+
+    async def test_a_failed_rebuild_leaves_the_projections_as_they_were(
+        self, store: EventStore, runner: ProjectionRunner, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await scenario(store)
+        head = await runner.catch_up()
+        reference = await snapshot(store)
+        indexes = await index_definitions(store)
+        calls = 0
+        record = request_state_module.state_record
+
+        def fails_in_the_second_batch(state: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls > 2:
+                raise RuntimeError("crash in the middle of a rebuild")
+            return record(state)
+
+        monkeypatch.setattr(request_state_module, "state_record", fails_in_the_second_batch)
+        with pytest.raises(RuntimeError):
+            await runner.rebuild()
+        assert calls > 2
+        assert await snapshot(store) == reference
+        assert await runner.checkpoints() == dict.fromkeys(PROJECTIONS, head)
+        assert await index_definitions(store) == indexes
+        monkeypatch.undo()
+        assert await runner.rebuild() == head  # nothing of the failed one left in the way
+        assert await snapshot(store) == reference
+
+    async def test_the_rebuilt_tables_have_the_migrations_indexes(
+        self, store: EventStore, runner: ProjectionRunner
+    ) -> None:
+        await scenario(store)
+        before = await index_definitions(store)
+        named = {name.split(".", 1)[1] for name in before}
+        assert {"ix_request_state_status_hint", "ix_hold_intervals_head"} <= named
+        await runner.rebuild()
+        assert await index_definitions(store) == before
+        await runner.rebuild(["holds"])
+        assert await index_definitions(store) == before
 
     async def test_unknown_projection(self, runner: ProjectionRunner) -> None:
         with pytest.raises(ValueError, match="nope"):

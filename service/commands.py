@@ -9,7 +9,6 @@ the append conflict: without `If-Match` the command is decided again on the new 
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -22,14 +21,14 @@ from events.model import ConcurrencyConflict, NewEvent, RecordedEvent, StreamApp
 from events.request_ids import NumberedRequest, NumberingExhausted
 from events.store import DuplicateEvents, EventStore
 from events.types import COMMITTEE_STREAM, REQUEST_STREAM_PREFIX, Change, request_stream
-from projections import committee, request
 from projections.committee import Roster
-from projections.request import RefoldRequired, RequestState
+from projections.request import RequestState
 from projections.tables import holds as holds_table
 from projections.tables import projection_checkpoints
 from service import rules
 from service.calendar import load_holidays
 from service.errors import Conflict, PreconditionFailed
+from service.kept_states import KeptStates
 from service.metrics import APPENDS
 from service.rules import RuleBroken
 from service.rules import commands as cmd
@@ -83,14 +82,6 @@ class Outcome:
 Decider = Callable[[RequestState | None, rules.Context], list[Change]]
 
 
-def _latest(events: Sequence[RecordedEvent], since: datetime | None) -> datetime | None:
-    """The latest `occurred_at` among `events` and `since`."""
-    moments = [e.occurred_at for e in events]
-    if since is not None:
-        moments.append(since)
-    return max(moments, default=None)
-
-
 class CommandService:
     """Runs the secretariat's commands against the store."""
 
@@ -112,141 +103,41 @@ class CommandService:
         self.holidays: frozenset[date] = (
             load_holidays(settings.holidays_file) if settings.holidays_file else frozenset()
         )
-        self._states: OrderedDict[str, RequestState] = OrderedDict()
-        # stream -> (version, the latest occurred_at of its events up to that version)
-        self._latest: dict[str, tuple[int, datetime]] = {}
-        self._cache_size = cache_size
-        self._roster: Roster = committee.EMPTY_ROSTER
-        self._roster_version = 0
-        self._roster_read = False
+        #: the folded states kept between commands (`service.kept_states`)
+        self.kept = KeptStates(store, cache_size)
 
     # -- loading -----------------------------------------------------------------------
 
-    # The folded states of requests and of the roster are kept between commands, each
-    # with the version of its stream; every load reads the events after that version from
-    # the database (so another process's appends are seen) and folds only those.
-    #
-    # A command on a request may also be decided on the kept states without reading: its
-    # append then expects the request stream AND the committee stream at the versions
-    # those states were folded to, so the database refuses it (a conflict) if another
-    # process has appended to either since. The command is then decided again on states
-    # read from the database, as it is after a refusal decided on kept states.
-
     async def request_state(self, request_id: str) -> RequestState | None:
-        """The request's current state, folded from its stream (cached, caught up)."""
+        """The request's current state, folded from its stream (kept, caught up)."""
         stream = request_stream(request_id)
-        cached = self._states.get(stream)
-        since = cached.stream_version if cached is not None else 0
-        fresh = await self.store.read_stream(stream, from_version=since + 1)
-        return await self._advance_request(stream, cached, fresh)
-
-    async def _advance_request(
-        self, stream: str, cached: RequestState | None, fresh: Sequence[RecordedEvent]
-    ) -> RequestState | None:
-        """`cached` (the state `fresh` was read after) with `fresh` applied, kept."""
-        state = cached
-        latest = self._latest_of(stream, cached)
-        try:
-            for event in fresh:
-                state = request.evolve(state, event)
-        except RefoldRequired:
-            every = await self.store.read_stream(stream)
-            state, latest = request.fold(every), _latest(every, None)
-        else:
-            if cached is None:
-                latest = _latest(fresh, None)
-            elif latest is not None:
-                latest = _latest(fresh, latest)
-        if state is not None:
-            self._keep(stream, state, latest)
-        return state
-
-    def _latest_of(self, stream: str, state: RequestState | None) -> datetime | None:
-        """The latest `occurred_at` of the events folded into `state`, if known."""
-        if state is None:
-            return None
-        kept = self._latest.get(stream)
-        return kept[1] if kept is not None and kept[0] == state.stream_version else None
-
-    def _keep(self, stream: str, state: RequestState, latest: datetime | None) -> None:
-        kept = self._states.get(stream)
-        if kept is not None and kept.stream_version > state.stream_version:
-            return  # another command kept a later state meanwhile
-        self._states[stream] = state
-        self._states.move_to_end(stream)
-        if latest is None:
-            self._latest.pop(stream, None)
-        else:
-            self._latest[stream] = (state.stream_version, latest)
-        if len(self._states) > self._cache_size:
-            evicted, _ = self._states.popitem(last=False)
-            self._latest.pop(evicted, None)
+        fresh = await self.store.read_stream(stream, from_version=self.kept.version_of(stream) + 1)
+        return await self.kept.advance(stream, fresh)
 
     async def request_state_as_of(self, request_id: str, as_of: datetime) -> RequestState | None:
         """The request's current state if no event of it occurred after `as_of` (then it
         is the state as of `as_of`), else None: fold the events up to `as_of` instead."""
-        stream = request_stream(request_id)
         state = await self.request_state(request_id)
-        latest = self._latest_of(stream, state)
+        latest = self.kept.latest_of(request_stream(request_id), state)
         if state is None or latest is None or latest > as_of:
             return None
         return state
 
-    def _kept(self, stream: str) -> tuple[RequestState, int, Roster] | None:
-        """The kept state of `stream` and the kept roster, if both are kept."""
-        state = self._states.get(stream)
-        if state is None or not self._roster_read:
-            return None
-        self._states.move_to_end(stream)
-        return state, self._roster_version, self._roster
-
-    def _after_append(
-        self, stream: str, state: RequestState | None, recorded: Sequence[RecordedEvent]
-    ) -> None:
-        """Keep `state` (at the version the append expected) advanced by what it wrote."""
-        mine = [e for e in recorded if e.stream_id == stream]
-        self._advance_roster([e for e in recorded if e.stream_id == COMMITTEE_STREAM])
-        version = state.stream_version if state is not None else 0
-        if not mine or mine[0].stream_version != version + 1:
-            return
-        latest = self._latest_of(stream, state)
-        try:
-            for event in mine:
-                state = request.evolve(state, event)
-        except RefoldRequired:
-            self._states.pop(stream, None)
-            return
-        if state is not None:
-            known = latest is not None or version == 0
-            self._keep(stream, state, _latest(mine, latest) if known else None)
-
     async def roster(self) -> tuple[int, Roster]:
         """The committee's roster and the version of its stream."""
-        fresh = await self.store.read_stream(
-            COMMITTEE_STREAM, from_version=self._roster_version + 1
-        )
-        return self._advance_roster(fresh)
-
-    def _advance_roster(self, fresh: Sequence[RecordedEvent]) -> tuple[int, Roster]:
-        # Another command may have applied some of `fresh` since it was read: skip those.
-        roster, version = self._roster, self._roster_version
-        for event in fresh:
-            if event.stream_version == version + 1:
-                roster, version = committee.evolve(roster, event), event.stream_version
-        self._roster, self._roster_version = roster, version
-        self._roster_read = True
-        return version, roster
+        kept = self.kept
+        fresh = await self.store.read_stream(COMMITTEE_STREAM, from_version=kept.roster_version + 1)
+        return kept.advance_roster(fresh)
 
     async def request_and_roster(self, request_id: str) -> tuple[RequestState | None, int, Roster]:
         """`request_state` and `roster` in one read of the database."""
         stream = request_stream(request_id)
-        cached = self._states.get(stream)
-        since = cached.stream_version if cached is not None else 0
+        kept = self.kept
         fresh = await self.store.read_streams(
-            {stream: since + 1, COMMITTEE_STREAM: self._roster_version + 1}
+            {stream: kept.version_of(stream) + 1, COMMITTEE_STREAM: kept.roster_version + 1}
         )
-        state = await self._advance_request(stream, cached, fresh[stream])
-        roster_version, roster = self._advance_roster(fresh[COMMITTEE_STREAM])
+        state = await kept.advance(stream, fresh[stream])
+        roster_version, roster = kept.advance_roster(fresh[COMMITTEE_STREAM])
         return state, roster_version, roster
 
     def context(self, roster: Roster) -> rules.Context:
@@ -373,7 +264,7 @@ class CommandService:
             if replayed is not None:
                 return self._answer(replayed, status_code, request_id)
             try:
-                kept = None if read else self._kept(stream)
+                kept = None if read else self.kept.kept(stream)
                 state: RequestState | None
                 if kept is not None:
                     state, roster_version, roster = kept
@@ -398,12 +289,12 @@ class CommandService:
                 try:
                     recorded = await self._append(changes, versions, meta)
                 except ConcurrencyConflict as conflict:
-                    self._states.pop(stream, None)
+                    self.kept.forget(stream)
                     if meta.if_match is not None:
                         raise PreconditionFailed(str(conflict)) from conflict
                     read = True
                     continue
-                self._after_append(stream, state, recorded)
+                self.kept.after_append(stream, state, recorded)
             except (RuleBroken, PreconditionFailed, DuplicateEvents):
                 replayed = await self._replay_after_refusal(meta)
                 if replayed is not None:
@@ -457,7 +348,7 @@ class CommandService:
             replayed = await self._replay(meta)
             if replayed is not None:
                 return self._answer(replayed, 201, replayed[0].data["request_id"])
-            context = self.context(self._roster)
+            context = self.context(self.kept.roster)
             at = command.occurred_at or context.now
             # decided once before numbering: a refusal takes no number and costs no append
             probe = rules.submit(None, command, context, request_id=request_id_for(at, 1))
@@ -483,7 +374,7 @@ class CommandService:
             APPENDS.inc(len(recorded))
             self.on_append()
             stream = recorded[0].stream_id
-            self._after_append(stream, None, recorded)
+            self.kept.after_append(stream, None, recorded)
             return self._answer(recorded, 201, stream.removeprefix(REQUEST_PREFIX))
         raise Conflict("could not assign a request id; retry", rule="stream-version-conflict")
 
@@ -602,7 +493,7 @@ class CommandService:
                 raise
             except ConcurrencyConflict:
                 for state in held:
-                    self._states.pop(request_stream(state.request_id), None)
+                    self.kept.forget(request_stream(state.request_id))
                 continue
             return self._committee_answer(recorded, status_code)
         raise Conflict(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from events.checkpoints import Signer, load_or_create_signing_key, parse_checkpoint
@@ -16,7 +17,10 @@ NO_DATABASE = "sqlite+aiosqlite:////nonexistent/docket.db"  # verify-bundle must
 CHECK = ("--checkpoint", "checkpoint.note", "--key", "log.key")
 
 
-def docket(url: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def docket(
+    url: str, workdir: Path, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`docket *args` in a process of its own; `env` adds to (or overrides) its settings."""
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(ROOT),
@@ -24,6 +28,7 @@ def docket(url: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[s
         "DOCKET_ENVIRONMENT": "test",
         "DOCKET_SIGNING_KEY_FILE": str(workdir / "signing.key"),
         "DOCKET_LOG_ORIGIN": "docket.test/log",
+        **(env or {}),
     }
     return subprocess.run(
         [sys.executable, "-c", "from service.cli import app; app()", *args],

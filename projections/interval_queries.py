@@ -24,7 +24,12 @@ from events.model import RecordedEvent, utc_text
 from events.types import request_stream
 from projections.holds import Hold
 from projections.interval_rows import summary
-from projections.interval_stats import hold_stats_in_db, processing_stats_in_db
+from projections.interval_stats import (
+    hold_stats_at_head,
+    hold_stats_in_db,
+    processing_stats_at_head,
+    processing_stats_in_db,
+)
 from projections.interval_tables import (
     OPEN_SPAN,
     SPAN_CLASSES,
@@ -47,6 +52,8 @@ __all__ = [
 
 _S = request_status_intervals.c
 _H = hold_intervals.c
+#: the holds not ended (`ix_hold_intervals_active`)
+_ACTIVE = _H.ended_us.is_(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +224,10 @@ def hold_items(holds: Sequence[Hold], at: datetime) -> list[dict[str, Any]]:
 
 async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /v1/stats/holds` as of `moment`: `{members: [...]}`, aggregated in the
-    database (`projections.interval_stats`)."""
+    database (`projections.interval_stats`; at the head from its partial indexes)."""
+    if moment.at_position is None:
+        active = in_force_rows(hold_intervals, moment, (_H.member, _H.placed_us), _ACTIVE)
+        return {"members": await hold_stats_at_head(conn, active, moment.as_of)}
     columns = (_H.member, _H.placed_us, _H.ended_us)
     found = in_force_rows(hold_intervals, moment, columns)
     return {"members": await hold_stats_in_db(conn, found, moment.as_of)}
@@ -225,7 +235,10 @@ async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, A
 
 async def processing_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /v1/stats/processing` as of `moment`: `{years: [...]}`, aggregated in the
-    database."""
+    database (at the head from the partial indexes of 0009)."""
+    if moment.at_position is None:
+        years = in_force_rows(request_status_intervals, moment, (_S.submitted_year,))
+        return {"years": await processing_stats_at_head(conn, years, moment.as_of)}
     # most rows that began before `as_of` are in force then: a plain scan, not one
     # branch per span class (whose union the database would evaluate once per aggregate)
     columns = (_S.submitted_year, _S.decided_year, _S.outcome, _S.decision_us)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, Table, Text
+from sqlalchemy import Boolean, Column, Date, Index, Integer, Table, Text, text
 
 from events.schema import Position, UtcTime, metadata
 from projections.intervals import HoldInterval, StatusFacts, StatusInterval
@@ -22,6 +22,14 @@ Micros = Position
 
 #: The projection's name in `projection_checkpoints`.
 NAME = "request_intervals"
+
+
+def _head(condition: str | None = None) -> dict[str, Any]:
+    """A partial index's predicate on both backends: the rows shown at the log's head
+    (`recorded_to IS NULL`), and `condition`."""
+    where = "recorded_to IS NULL" + ("" if condition is None else f" AND {condition}")
+    return {"postgresql_where": text(where), "sqlite_where": text(where)}
+
 
 request_status_intervals = Table(
     "request_status_intervals",
@@ -60,6 +68,24 @@ request_status_intervals = Table(
     Index(None, "status", "request_id"),
     Index(None, "valid_from"),
     Index("ix_request_status_intervals_head", "status", "recorded_to", "span_class", "valid_from"),
+    # the head's decisions and years of submission, for the processing statistics (0009)
+    Index(
+        "ix_request_status_intervals_decisions",
+        "decided_year",
+        "decision_us",
+        "valid_from",
+        "valid_to",
+        "outcome",
+        **_head("decided_year IS NOT NULL"),
+    ),
+    Index(
+        "ix_request_status_intervals_years",
+        "span_class",
+        "valid_from",
+        "valid_to",
+        "submitted_year",
+        **_head(),
+    ),
 )
 
 hold_intervals = Table(
@@ -81,9 +107,29 @@ hold_intervals = Table(
     Column("placed_us", Micros, nullable=True),
     Column("ended_us", Micros, nullable=True),
     Column("span_class", Integer, nullable=True),
+    # an ended hold's length, `ended_us - placed_us` (0009)
+    Column("held_us", Micros, nullable=True),
     Index(None, "member", "valid_from"),
     Index(None, "valid_from"),
     Index("ix_hold_intervals_head", "recorded_to", "span_class", "valid_from"),
+    # the head's ended and active holds, for the hold statistics as of a time (0009)
+    Index(
+        "ix_hold_intervals_ended",
+        "member",
+        "held_us",
+        "valid_from",
+        "valid_to",
+        **_head("ended_us IS NOT NULL"),
+    ),
+    Index(
+        "ix_hold_intervals_active",
+        "span_class",
+        "valid_from",
+        "valid_to",
+        "member",
+        "placed_us",
+        **_head("ended_us IS NULL"),
+    ),
 )
 
 TABLES: tuple[Table, ...] = (request_status_intervals, hold_intervals)
@@ -161,6 +207,8 @@ def status_record(row: StatusInterval, closed_at: int | None = None) -> tuple[An
 def hold_record(row: HoldInterval, closed_at: int | None = None) -> tuple[Any, ...]:
     """A hold interval in `hold_intervals`' column order (`closed_at` as for
     `status_record`)."""
+    placed = micros(row.placed_at)
+    ended = None if row.ended_at is None else micros(row.ended_at)
     return (
         row.request_id,
         row.hold_position,
@@ -173,7 +221,8 @@ def hold_record(row: HoldInterval, closed_at: int | None = None) -> tuple[Any, .
         row.placed_at,
         row.ended_at,
         row.end_kind,
-        micros(row.placed_at),
-        None if row.ended_at is None else micros(row.ended_at),
+        placed,
+        ended,
         span_class(row.valid_from, row.valid_to),
+        None if ended is None else ended - placed,
     )

@@ -237,8 +237,7 @@ async def processing_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[
     """`GET /v1/stats/processing` as of `moment`: `{years: [...]}`, aggregated in the
     database (at the head from the partial indexes of 0009)."""
     if moment.at_position is None:
-        years = in_force_rows(request_status_intervals, moment, (_S.submitted_year,))
-        return {"years": await processing_stats_at_head(conn, years, moment.as_of)}
+        return {"years": await processing_stats_at_head(conn, moment.as_of)}
     # most rows that began before `as_of` are in force then: a plain scan, not one
     # branch per span class (whose union the database would evaluate once per aggregate)
     columns = (_S.submitted_year, _S.decided_year, _S.outcome, _S.decision_us)

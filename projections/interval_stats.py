@@ -190,13 +190,14 @@ async def processing_stats_in_db(conn: AsyncConnection, rows: Subquery) -> list[
     return _years(submitted, _decisions(decisions.all()), middle)
 
 
-async def processing_stats_at_head(
-    conn: AsyncConnection, years: Subquery, at: datetime
-) -> list[dict[str, Any]]:
-    """`processing_stats_in_db` of the head's status rows in force at `at`: `years` (their
-    submitted_year, from `ix_request_status_intervals_years`) counted per year, the
+async def processing_stats_at_head(conn: AsyncConnection, at: datetime) -> list[dict[str, Any]]:
+    """`processing_stats_in_db` of the head's status rows in force at `at`: at the head a
+    request's rows cover its business time from its submission on, one at a time, so
+    those in force are one per request submitted by `at`, counted per year by the row
+    that begins at the submission (`ix_request_status_intervals_submitted`); the
     decisions counted, summed and walked in `ix_request_status_intervals_decisions`."""
-    by_year = select(years.c.submitted_year, func.count()).group_by(years.c.submitted_year)
+    first = [_S.recorded_to.is_(None), _S.valid_from == _S.submitted_at, _S.submitted_at <= at]
+    by_year = select(_S.submitted_year, func.count()).where(*first).group_by(_S.submitted_year)
     submitted = {int(year): int(count) for year, count in (await conn.execute(by_year)).all()}
     decided = [*head_in_force(_S, at), _S.decided_year.is_not(None)]
     found = await conn.execute(

@@ -79,12 +79,10 @@ request_status_intervals = Table(
         **_head("decided_year IS NOT NULL"),
     ),
     Index(
-        "ix_request_status_intervals_years",
-        "span_class",
-        "valid_from",
-        "valid_to",
+        "ix_request_status_intervals_submitted",
+        "submitted_at",
         "submitted_year",
-        **_head(),
+        **_head("valid_from = submitted_at"),
     ),
 )
 

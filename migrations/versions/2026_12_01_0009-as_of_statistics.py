@@ -12,8 +12,10 @@ rows in force then, aggregated, and the middle values of each group (the medians
   so that the holds active at a time are a union of short ranges;
 - `ix_request_status_intervals_decisions`: the head rows of decided requests by
   (decided_year, decision_us), their counts, sums and medians as for ended holds;
-- `ix_request_status_intervals_years`: the head rows by span class with the year of
-  submission, so that the requests submitted by a time are counted index-only.
+- `ix_request_status_intervals_submitted`: the head row of each request that begins at
+  its submission (at the head a request's rows cover its business time from then on,
+  one at a time, so there is exactly one): the requests submitted by a time, counted
+  per year index-only, one entry per request rather than per status row.
 
 All four are partial (`recorded_to IS NULL`), on both backends. `held_us` is filled from
 the columns of 0008.
@@ -66,10 +68,10 @@ def upgrade() -> None:
         **_where("recorded_to IS NULL AND decided_year IS NOT NULL"),
     )
     op.create_index(
-        op.f("ix_request_status_intervals_years"),
+        op.f("ix_request_status_intervals_submitted"),
         "request_status_intervals",
-        ["span_class", "valid_from", "valid_to", "submitted_year"],
-        **_where("recorded_to IS NULL"),
+        ["submitted_at", "submitted_year"],
+        **_where("recorded_to IS NULL AND valid_from = submitted_at"),
     )
 
 

@@ -79,3 +79,14 @@ def test_checkpoint_export_verify_bundle_import_verify(
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert f"ok: {checkpoint.size} events" in verified.stdout
     assert checkpoint.root.hex() in verified.stdout
+
+
+def test_rebuild_then_refreshing_the_statistics_succeeds_on_both_backends(
+    database_url: str, tmp_path: Path
+) -> None:
+    assert docket(database_url, tmp_path, "roster", "load").returncode == 0
+    rebuilt = docket(database_url, tmp_path, "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.startswith("rebuilt all projections up to position ")
+    one = docket(database_url, tmp_path, "rebuild", "request_intervals")
+    assert one.returncode == 0, one.stderr

@@ -125,11 +125,14 @@ async def hold_stats_at_head(
         for member, n, total in (await conn.execute(by_member.group_by(_H.member))).all()
     }
     at_us = micros(at)
-    moving: dict[str, list[int]] = defaultdict(list)
-    for member, placed_us in (
-        await conn.execute(select(active.c.member, active.c.placed_us))
-    ).all():
-        moving[str(member)].append(at_us - int(placed_us))
+    moving: dict[str, list[int]] = {}
+    # one row per member: thousands of rows cost more to make than to read
+    postgres = conn.dialect.name == "postgresql"
+    c = active.c
+    placed = func.array_agg(c.placed_us) if postgres else func.group_concat(c.placed_us)
+    for member, values in (await conn.execute(select(c.member, placed).group_by(c.member))).all():
+        listed = values if postgres else str(values).split(",")
+        moving[str(member)] = [at_us - int(v) for v in listed]
     counts = {member: n for member, (n, _) in fixed.items()}
     middle = await middles(conn, _H.member, _H.held_us, ended, counts, moving)
     totals = []

@@ -67,7 +67,16 @@ request_status_intervals = Table(
     Column("span_class", Integer, nullable=True),
     Index(None, "status", "request_id"),
     Index(None, "valid_from"),
-    Index("ix_request_status_intervals_head", "status", "recorded_to", "span_class", "valid_from"),
+    Index(
+        "ix_request_status_intervals_head",
+        "status",
+        "recorded_to",
+        "span_class",
+        "valid_from",
+        # what the list reads besides, so that it reads the index alone (0009)
+        "valid_to",
+        "request_id",
+    ),
     # the head's decisions and years of submission, for the processing statistics (0009)
     Index(
         "ix_request_status_intervals_decisions",

@@ -17,7 +17,10 @@ rows in force then, aggregated, and the middle values of each group (the medians
   one at a time, so there is exactly one): the requests submitted by a time, counted
   per year index-only, one entry per request rather than per status row.
 
-All four are partial (`recorded_to IS NULL`), on both backends. `held_us` is filled from
+All four are partial (`recorded_to IS NULL`), on both backends. And the list's
+`ix_request_status_intervals_head` (0008) gains `valid_to` and `request_id`: a page as of
+a time reads the rows in force from the index alone (at 1,000,000 events the heap
+fetches of its widest span class took 45 of its 60 ms). `held_us` is filled from
 the columns of 0008.
 
 Revision ID: 0009_as_of_statistics
@@ -44,7 +47,17 @@ def _where(text: str) -> dict[str, sa.TextClause]:
     return {"postgresql_where": sa.text(text), "sqlite_where": sa.text(text)}
 
 
+_HEAD = ["status", "recorded_to", "span_class", "valid_from"]
+
+
 def upgrade() -> None:
+    # the list's head index carries what its selection reads: index-only
+    op.drop_index(op.f("ix_request_status_intervals_head"), table_name="request_status_intervals")
+    op.create_index(
+        op.f("ix_request_status_intervals_head"),
+        "request_status_intervals",
+        [*_HEAD, "valid_to", "request_id"],
+    )
     op.add_column("hold_intervals", sa.Column("held_us", MICROS, nullable=True))
     op.execute(
         "UPDATE hold_intervals SET held_us = ended_us - placed_us WHERE ended_us IS NOT NULL"
@@ -76,6 +89,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_request_status_intervals_head"), table_name="request_status_intervals")
+    op.create_index(op.f("ix_request_status_intervals_head"), "request_status_intervals", _HEAD)
     op.drop_index(op.f("ix_request_status_intervals_years"), table_name="request_status_intervals")
     op.drop_index(
         op.f("ix_request_status_intervals_decisions"), table_name="request_status_intervals"

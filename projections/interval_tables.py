@@ -1,5 +1,6 @@
 """The bitemporal projection's tables (SQLAlchemy Core): status intervals and hold
-intervals. Migrations: `0005_request_intervals`, `0008_interval_heads`.
+intervals. Migrations: `0005_request_intervals`, `0008_interval_heads`,
+`0009_as_of_statistics`.
 
 Rows are only inserted, or closed once (`recorded_to` set) when a later event of the
 stream supersedes them (see `projections.intervals`). `docket rebuild` empties and

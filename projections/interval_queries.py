@@ -20,6 +20,7 @@ from sqlalchemy import Subquery, Table, and_, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from events.engines import plan_for_values
 from events.model import RecordedEvent, utc_text
 from events.types import request_stream
 from projections.holds import Hold
@@ -45,7 +46,6 @@ __all__ = [
     "hold_items",
     "hold_stats_as_of",
     "member_holds_as_of",
-    "plan_for_the_moment",
     "processing_stats_as_of",
     "public_stats_as_of",
     "requests_as_of",
@@ -113,21 +113,6 @@ def in_force_rows(
     return union_all(*branches).subquery()
 
 
-async def plan_for_the_moment(conn: AsyncConnection) -> None:
-    """On PostgreSQL, plan this transaction's statements for their values: which index
-    range and how many rows a moment reads depends on the moment itself, and the generic
-    plan a prepared statement falls back to after five runs (asyncpg prepares every
-    statement) reads whole indexes instead — 5 times slower at 1,000,000 events. And
-    without parallel workers: these read a few thousand index entries, and starting the
-    workers took longer than that (a page as of a time: 16 ms with them, 9 without)."""
-    if conn.dialect.name == "postgresql":
-        # `SET LOCAL` both, in one statement
-        await conn.exec_driver_sql(
-            "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
-            " set_config('max_parallel_workers_per_gather', '0', true)"
-        )
-
-
 class StreamsReader(Protocol):
     """Reads several streams at once (`EventStore.read_streams`)."""
 
@@ -184,7 +169,7 @@ async def requests_as_of(
 
     `applicant` is the applicant's name (an applicant caller passes its own); `after` is
     the decoded cursor (the last request id of the previous page)."""
-    await plan_for_the_moment(conn)
+    await plan_for_values(conn)
     where: list[ColumnElement[bool]] = []
     if status is not None:
         where.append(_S.status == status)
@@ -208,7 +193,7 @@ async def requests_as_of(
 
 
 async def _holds(conn: AsyncConnection, moment: Moment, member: str | None) -> list[Hold]:
-    await plan_for_the_moment(conn)
+    await plan_for_values(conn)
     where = [] if member is None else [_H.member == member]
     found = in_force_rows(hold_intervals, moment, tuple(_H), *where)
     rows = (await conn.execute(select(found).order_by(found.c.hold_position))).all()
@@ -243,7 +228,7 @@ def hold_items(holds: Sequence[Hold], at: datetime) -> list[dict[str, Any]]:
 async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /v1/stats/holds` as of `moment`: `{members: [...]}`, aggregated in the
     database (`projections.interval_stats`; at the head from its partial indexes)."""
-    await plan_for_the_moment(conn)
+    await plan_for_values(conn)
     if moment.at_position is None:
         active = in_force_rows(hold_intervals, moment, (_H.member, _H.placed_us), _ACTIVE)
         return {"members": await hold_stats_at_head(conn, active, moment.as_of)}
@@ -255,7 +240,7 @@ async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, A
 async def processing_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /v1/stats/processing` as of `moment`: `{years: [...]}`, aggregated in the
     database (at the head from the partial indexes of 0009)."""
-    await plan_for_the_moment(conn)
+    await plan_for_values(conn)
     if moment.at_position is None:
         return {"years": await processing_stats_at_head(conn, moment.as_of)}
     # most rows that began before `as_of` are in force then: a plain scan, not one
@@ -275,7 +260,7 @@ def _day(value: date | None) -> str | None:
 
 async def public_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /public/stats` as of `moment`: aggregates only, no member, no request."""
-    await plan_for_the_moment(conn)
+    await plan_for_values(conn)
     found = in_force_rows(request_status_intervals, moment, tuple(_S))
     query = select(found)
     views = [

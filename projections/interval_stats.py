@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Select, Subquery, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events.schema import IntegerList
 from projections.holds import SECONDS_PER_DAY
 from projections.interval_middles import head_in_force, middles
 from projections.interval_tables import hold_intervals, micros, request_status_intervals
@@ -126,13 +127,10 @@ async def hold_stats_at_head(
     }
     at_us = micros(at)
     moving: dict[str, list[int]] = {}
-    # one row per member: thousands of rows cost more to make than to read
-    postgres = conn.dialect.name == "postgresql"
     c = active.c
-    placed = func.array_agg(c.placed_us) if postgres else func.group_concat(c.placed_us)
-    for member, values in (await conn.execute(select(c.member, placed).group_by(c.member))).all():
-        listed = values if postgres else str(values).split(",")
-        moving[str(member)] = [at_us - int(v) for v in listed]
+    placed = select(c.member, IntegerList(c.placed_us)).group_by(c.member)
+    for member, values in (await conn.execute(placed)).all():
+        moving[str(member)] = [at_us - v for v in values]
     counts = {member: n for member, (n, _) in fixed.items()}
     middle = await middles(conn, _H.member, _H.held_us, ended, counts, moving)
     totals = []

@@ -3,12 +3,10 @@ here for the callers that still import them from `service.db`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
 from events.engines import (
@@ -18,6 +16,7 @@ from events.engines import (
     create_engine,
     is_postgres,
     is_sqlite,
+    refresh_statistics,
     sync_url,
 )
 
@@ -56,21 +55,3 @@ def alembic_config(url: str) -> Config:
 def upgrade_to_head(url: str) -> None:
     """Run every migration not yet applied to `url`. Call it outside a running event loop."""
     command.upgrade(alembic_config(url), "head")
-
-
-async def refresh_statistics(engine: AsyncEngine, tables: Sequence[str]) -> None:
-    """After a bulk rewrite of `tables` (`docket rebuild`): the planner's statistics of
-    what they hold now, and on PostgreSQL their visibility maps (`VACUUM (ANALYZE)`), so
-    that reads plan on the new rows and index-only scans read no heap from the start
-    instead of once autovacuum comes by (the reads as of a moment depend on both)."""
-    quoted = [engine.dialect.identifier_preparer.quote(name) for name in tables]
-    if engine.dialect.name == "postgresql":
-        async with engine.connect() as conn:
-            # VACUUM runs outside a transaction
-            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            for name in quoted:
-                await autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {name}")
-        return
-    async with engine.begin() as conn:
-        for name in quoted:
-            await conn.exec_driver_sql(f"ANALYZE {name}")

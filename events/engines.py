@@ -8,12 +8,13 @@ processes queue on the database lock instead of failing on upgrade from a read l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 #: Execution options of a connection whose transactions take SQLite's write lock at BEGIN.
@@ -95,3 +96,36 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("docket_begin")
         connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+
+async def plan_for_values(conn: AsyncConnection) -> None:
+    """On PostgreSQL, plan the statements of `conn`'s transaction for their values, with
+    no parallel workers (`SET LOCAL` both, in one statement); nothing on SQLite.
+
+    For reads whose index ranges depend on their values (the reads as of a moment): the
+    generic plan a prepared statement falls back to after five runs (asyncpg prepares
+    every statement) reads whole indexes instead, and starting workers costs more than
+    the few thousand index entries such a read takes."""
+    if conn.dialect.name == "postgresql":
+        await conn.exec_driver_sql(
+            "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+            " set_config('max_parallel_workers_per_gather', '0', true)"
+        )
+
+
+async def refresh_statistics(engine: AsyncEngine, tables: Sequence[str]) -> None:
+    """After a bulk rewrite of `tables` (`docket rebuild`): the planner's statistics of
+    what they hold now, and on PostgreSQL their visibility maps (`VACUUM (ANALYZE)`), so
+    that reads plan on the new rows and index-only scans read no heap from the start
+    instead of once autovacuum comes by (the reads as of a moment depend on both)."""
+    quoted = [engine.dialect.identifier_preparer.quote(name) for name in tables]
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            # VACUUM runs outside a transaction
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for name in quoted:
+                await autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {name}")
+        return
+    async with engine.begin() as conn:
+        for name in quoted:
+            await conn.exec_driver_sql(f"ANALYZE {name}")

@@ -26,6 +26,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from events.model import parse_utc, utc_text
@@ -136,3 +138,37 @@ tokens = Table(
     Column("created_at", UtcTime, nullable=False),
     Column("revoked_at", UtcTime, nullable=True),
 )
+
+
+class _IntegersText(TypeDecorator[list[int]]):
+    """The result of `IntegerList`: a list (PostgreSQL's array) or comma-separated text
+    (SQLite's `group_concat`), as a list of ints."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> list[int] | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return [int(part) for part in value.split(",")]
+        return [int(part) for part in value]
+
+
+class IntegerList(FunctionElement[list[int]]):
+    """The integers of a group as one list, in no order: `array_agg` on PostgreSQL,
+    `group_concat` on SQLite (one row per group: thousands of rows cost more to make
+    than to read)."""
+
+    type = _IntegersText()
+    inherit_cache = True
+
+
+@compiles(IntegerList)
+def _integer_list(element: IntegerList, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(IntegerList, "postgresql")
+def _integer_list_postgresql(element: IntegerList, compiler: Any, **kw: Any) -> str:
+    return f"array_agg({compiler.process(element.clauses, **kw)})"

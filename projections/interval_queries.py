@@ -20,11 +20,17 @@ from sqlalchemy import Subquery, Table, and_, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from events.engines import plan_for_values
 from events.model import RecordedEvent, utc_text
 from events.types import request_stream
 from projections.holds import Hold
 from projections.interval_rows import summary
-from projections.interval_stats import hold_stats_in_db, processing_stats_in_db
+from projections.interval_stats import (
+    hold_stats_at_head,
+    hold_stats_in_db,
+    processing_stats_at_head,
+    processing_stats_in_db,
+)
 from projections.interval_tables import (
     OPEN_SPAN,
     SPAN_CLASSES,
@@ -47,6 +53,8 @@ __all__ = [
 
 _S = request_status_intervals.c
 _H = hold_intervals.c
+#: the holds not ended (`ix_hold_intervals_active`)
+_ACTIVE = _H.ended_us.is_(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +169,7 @@ async def requests_as_of(
 
     `applicant` is the applicant's name (an applicant caller passes its own); `after` is
     the decoded cursor (the last request id of the previous page)."""
+    await plan_for_values(conn)
     where: list[ColumnElement[bool]] = []
     if status is not None:
         where.append(_S.status == status)
@@ -184,6 +193,7 @@ async def requests_as_of(
 
 
 async def _holds(conn: AsyncConnection, moment: Moment, member: str | None) -> list[Hold]:
+    await plan_for_values(conn)
     where = [] if member is None else [_H.member == member]
     found = in_force_rows(hold_intervals, moment, tuple(_H), *where)
     rows = (await conn.execute(select(found).order_by(found.c.hold_position))).all()
@@ -217,7 +227,11 @@ def hold_items(holds: Sequence[Hold], at: datetime) -> list[dict[str, Any]]:
 
 async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /v1/stats/holds` as of `moment`: `{members: [...]}`, aggregated in the
-    database (`projections.interval_stats`)."""
+    database (`projections.interval_stats`; at the head from its partial indexes)."""
+    await plan_for_values(conn)
+    if moment.at_position is None:
+        active = in_force_rows(hold_intervals, moment, (_H.member, _H.placed_us), _ACTIVE)
+        return {"members": await hold_stats_at_head(conn, active, moment.as_of)}
     columns = (_H.member, _H.placed_us, _H.ended_us)
     found = in_force_rows(hold_intervals, moment, columns)
     return {"members": await hold_stats_in_db(conn, found, moment.as_of)}
@@ -225,7 +239,10 @@ async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, A
 
 async def processing_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /v1/stats/processing` as of `moment`: `{years: [...]}`, aggregated in the
-    database."""
+    database (at the head from the partial indexes of 0009)."""
+    await plan_for_values(conn)
+    if moment.at_position is None:
+        return {"years": await processing_stats_at_head(conn, moment.as_of)}
     # most rows that began before `as_of` are in force then: a plain scan, not one
     # branch per span class (whose union the database would evaluate once per aggregate)
     columns = (_S.submitted_year, _S.decided_year, _S.outcome, _S.decision_us)
@@ -243,6 +260,7 @@ def _day(value: date | None) -> str | None:
 
 async def public_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /public/stats` as of `moment`: aggregates only, no member, no request."""
+    await plan_for_values(conn)
     found = in_force_rows(request_status_intervals, moment, tuple(_S))
     query = select(found)
     views = [

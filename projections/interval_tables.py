@@ -1,6 +1,6 @@
 """The bitemporal projection's tables (SQLAlchemy Core): status intervals and hold
 intervals. Migrations: `0005_request_intervals`, `0008_interval_heads`,
-`0010_status_index_dropped`.
+`0009_as_of_statistics`, `0010_status_index_dropped`.
 
 Rows are only inserted, or closed once (`recorded_to` set) when a later event of the
 stream supersedes them (see `projections.intervals`). `docket rebuild` refills them
@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, Table, Text
+from sqlalchemy import Boolean, Column, Date, Index, Integer, Table, Text, text
 
 from events.schema import Position, UtcTime, metadata
 from projections.intervals import HoldInterval, StatusFacts, StatusInterval
@@ -23,6 +23,14 @@ Micros = Position
 
 #: The projection's name in `projection_checkpoints`.
 NAME = "request_intervals"
+
+
+def _head(condition: str | None = None) -> dict[str, Any]:
+    """A partial index's predicate on both backends: the rows shown at the log's head
+    (`recorded_to IS NULL`), and `condition`."""
+    where = "recorded_to IS NULL" + ("" if condition is None else f" AND {condition}")
+    return {"postgresql_where": text(where), "sqlite_where": text(where)}
+
 
 request_status_intervals = Table(
     "request_status_intervals",
@@ -59,7 +67,32 @@ request_status_intervals = Table(
     # `span_class(valid_from, valid_to)` (0008)
     Column("span_class", Integer, nullable=True),
     Index(None, "valid_from"),
-    Index("ix_request_status_intervals_head", "status", "recorded_to", "span_class", "valid_from"),
+    Index(
+        "ix_request_status_intervals_head",
+        "status",
+        "recorded_to",
+        "span_class",
+        "valid_from",
+        # what the list reads besides, so that it reads the index alone (0009)
+        "valid_to",
+        "request_id",
+    ),
+    # the head's decisions and years of submission, for the processing statistics (0009)
+    Index(
+        "ix_request_status_intervals_decisions",
+        "decided_year",
+        "decision_us",
+        "valid_from",
+        "valid_to",
+        "outcome",
+        **_head("decided_year IS NOT NULL"),
+    ),
+    Index(
+        "ix_request_status_intervals_submitted",
+        "submitted_at",
+        "submitted_year",
+        **_head("valid_from = submitted_at"),
+    ),
 )
 
 hold_intervals = Table(
@@ -81,9 +114,29 @@ hold_intervals = Table(
     Column("placed_us", Micros, nullable=True),
     Column("ended_us", Micros, nullable=True),
     Column("span_class", Integer, nullable=True),
+    # an ended hold's length, `ended_us - placed_us` (0009)
+    Column("held_us", Micros, nullable=True),
     Index(None, "member", "valid_from"),
     Index(None, "valid_from"),
     Index("ix_hold_intervals_head", "recorded_to", "span_class", "valid_from"),
+    # the head's ended and active holds, for the hold statistics as of a time (0009)
+    Index(
+        "ix_hold_intervals_ended",
+        "member",
+        "held_us",
+        "valid_from",
+        "valid_to",
+        **_head("ended_us IS NOT NULL"),
+    ),
+    Index(
+        "ix_hold_intervals_active",
+        "span_class",
+        "valid_from",
+        "valid_to",
+        "member",
+        "placed_us",
+        **_head("ended_us IS NULL"),
+    ),
 )
 
 TABLES: tuple[Table, ...] = (request_status_intervals, hold_intervals)
@@ -161,6 +214,8 @@ def status_record(row: StatusInterval, closed_at: int | None = None) -> tuple[An
 def hold_record(row: HoldInterval, closed_at: int | None = None) -> tuple[Any, ...]:
     """A hold interval in `hold_intervals`' column order (`closed_at` as for
     `status_record`)."""
+    placed = micros(row.placed_at)
+    ended = None if row.ended_at is None else micros(row.ended_at)
     return (
         row.request_id,
         row.hold_position,
@@ -173,7 +228,8 @@ def hold_record(row: HoldInterval, closed_at: int | None = None) -> tuple[Any, .
         row.placed_at,
         row.ended_at,
         row.end_kind,
-        micros(row.placed_at),
-        None if row.ended_at is None else micros(row.ended_at),
+        placed,
+        ended,
         span_class(row.valid_from, row.valid_to),
+        None if ended is None else ended - placed,
     )

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from statistics import fmean, median
+from datetime import datetime, timedelta
+from statistics import median
 from typing import Any, Literal
 
 from projections.holds import SECONDS_PER_DAY, Hold
@@ -37,6 +37,8 @@ PENDING_THRESHOLDS_DAYS = (30, 90, 180)
 
 #: Days are reported to this many decimals.
 DAY_DECIMALS = 2
+
+_ZERO = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +70,15 @@ def _round(value: float | None) -> float | None:
 def hold_stats(holds: Iterable[Hold], now: datetime) -> list[dict[str, Any]]:
     """`{member, holds_placed, active_holds, total_hold_days, median_hold_days}` per member."""
     durations: dict[str, list[float]] = defaultdict(list)
+    # totals summed exactly (timedeltas), then made days once: a sum of rounded days
+    # depends on the order of the holds, and can round the other way at 2 decimals
+    totals: dict[str, timedelta] = defaultdict(timedelta)
     active: Counter[str] = Counter()
     for hold in holds:
         days = hold.duration_days(now)
         durations[hold.member].append(days if days is not None else 0.0)
+        until = hold.ended_at if hold.ended_at is not None else now
+        totals[hold.member] += max(until - hold.placed_at, _ZERO)
         if hold.active:
             active[hold.member] += 1
     return [
@@ -79,7 +86,7 @@ def hold_stats(holds: Iterable[Hold], now: datetime) -> list[dict[str, Any]]:
             "member": member,
             "holds_placed": len(days),
             "active_holds": active[member],
-            "total_hold_days": _round(sum(days)),
+            "total_hold_days": _round(_days(totals[member])),
             "median_hold_days": _round(median(days)),
         }
         for member, days in sorted(durations.items())
@@ -93,6 +100,8 @@ def processing_stats(requests: Iterable[RequestFacts]) -> list[dict[str, Any]]:
     approved: Counter[int] = Counter()
     refused: Counter[int] = Counter()
     days: dict[int, list[float]] = defaultdict(list)
+    # the mean from the exact total, as for the holds' totals
+    totals: dict[int, timedelta] = defaultdict(timedelta)
     for request in requests:
         submitted[request.submitted_at.year] += 1
         taken = request.days_to_decision()
@@ -104,6 +113,7 @@ def processing_stats(requests: Iterable[RequestFacts]) -> list[dict[str, Any]]:
         elif request.outcome == "refused":
             refused[year] += 1
         days[year].append(taken)
+        totals[year] += max(request.decided_at - request.submitted_at, _ZERO)
     years = sorted(set(submitted) | set(days))
     return [
         {
@@ -112,7 +122,9 @@ def processing_stats(requests: Iterable[RequestFacts]) -> list[dict[str, Any]]:
             "approved": approved[year],
             "refused": refused[year],
             "median_days_to_decision": _round(median(days[year])) if days[year] else None,
-            "mean_days_to_decision": _round(fmean(days[year])) if days[year] else None,
+            "mean_days_to_decision": _round(_days(totals[year]) / len(days[year]))
+            if days[year]
+            else None,
         }
         for year in years
     ]

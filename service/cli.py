@@ -14,10 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from events.bundle import BundleError, verify_bundle
 from events.transfer import ImportRefused, export_log, import_log
 from events.verify_log import LogReport, verify_log
+from projections.read_models import default_projections
 from projections.runner import ProjectionLockBusy
 from service import bootstrap
 from service.commands import CommandService
-from service.db import upgrade_to_head
+from service.db import refresh_statistics, upgrade_to_head
 from service.keys import key_app
 from service.logging import configure_logging
 from service.receipt_cli import app as receipt_app
@@ -192,6 +193,22 @@ def rebuild(
 
 
 async def _rebuild(runtime: Runtime, names: list[str] | None, *, show_progress: bool) -> int:
+    reached = await _rebuilt(runtime, names, show_progress=show_progress)
+    await refresh_statistics(runtime.engine, rebuilt_tables(names))
+    return reached
+
+
+def rebuilt_tables(names: list[str] | None) -> list[str]:
+    """The tables of the projections `names` (all when None)."""
+    return [
+        table.name
+        for projection in default_projections()
+        if names is None or projection.name in names
+        for table in projection.tables
+    ]
+
+
+async def _rebuilt(runtime: Runtime, names: list[str] | None, *, show_progress: bool) -> int:
     runner = runtime.runner
     if not show_progress:
         return await runner.rebuild(names)

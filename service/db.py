@@ -16,6 +16,7 @@ from events.engines import (
     create_engine,
     is_postgres,
     is_sqlite,
+    refresh_statistics,
     sync_url,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "is_postgres",
     "is_sqlite",
     "migrations_path",
+    "refresh_statistics",
     "sync_url",
     "upgrade_to_head",
 ]

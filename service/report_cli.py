@@ -1,9 +1,12 @@
 """`docket report`: the committee's figures as of a moment, from the database or offline
 from a verified export, the same bytes either way (SPEC §8).
 
-On the server the report reads the log up to the latest signed checkpoint; with
-`--bundle` it first verifies the export against `--checkpoint` and `--key` (hash chain,
-Merkle root, signature) and reads the same events from it, with no database.
+On the server the report reads the log up to the *published* checkpoint
+(`service.publication.published_checkpoint`: the newest one signed, or with witnesses the
+newest one cosigned by a quorum), so that the checkpoint an auditor's report names is one
+the witnesses vouched for; with `--bundle` it first verifies the export against
+`--checkpoint` and `--key` (hash chain, Merkle root, signature) and reads the same events
+from it, with no database.
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ import typer
 from events import upcasting
 from events.bundle import BundleError, verify_bundle
 from events.checkpoints import CheckpointError, parse_checkpoint
-from events.log_tree import LogTree
 from events.model import RecordedEvent
-from events.store import EventStore
 from events.transfer import ImportRefused, parse_line
 from projections.history import request_id_of
 from projections.report import Report, ReportCheckpoint, ReportRefused, report
-from service import moments
+from service import bootstrap, moments
+from service.publication import published_checkpoint
 from service.report_render import RENDERERS
+from service.runtime import Runtime
 from service.settings import get_settings
 
 
@@ -54,24 +57,29 @@ def _stamp(note: str) -> ReportCheckpoint:
     return ReportCheckpoint(checkpoint.origin, checkpoint.size, checkpoint.root.hex())
 
 
-async def report_from_store(
-    store: EventStore, as_of: datetime, at_position: int | None
+async def report_from_runtime(
+    runtime: Runtime, as_of: datetime, at_position: int | None
 ) -> tuple[Report, str]:
-    """The report from the log in `store`, stamped with its latest checkpoint, and that
-    checkpoint's note."""
-    latest = await LogTree(store).latest_checkpoint()
-    if latest is None:
+    """The report from the log of `runtime`, stamped with its published checkpoint, and
+    that checkpoint's note (with the witnesses' cosignatures, when it has any)."""
+    published = await published_checkpoint(runtime)
+    if published is None:
+        if runtime.settings.witnesses:
+            raise ReportRefused(
+                "no checkpoint cosigned by a quorum of the witnesses yet: "
+                "nothing is published to stamp the report with"
+            )
         raise ReportRefused("no checkpoint signed yet: run `docket checkpoint` first")
-    stamp = _stamp(latest.note)
+    stamp = _stamp(published.note)
     limit = stamp.size if at_position is None else min(at_position, stamp.size)
     events: list[RecordedEvent] = []
-    async for event in store.iter_all(after=0, batch=10_000, upcast=True):
+    async for event in runtime.store.iter_all(after=0, batch=10_000, upcast=True):
         if event.position > limit:
             break
         # what `report` would skip anyway; keeps memory to the events that count
         if event.occurred_at <= as_of and request_id_of(event.stream_id) is not None:
             events.append(event)
-    return report(events, as_of, at_position, stamp), latest.note
+    return report(events, as_of, at_position, stamp), published.note
 
 
 def _bundle_events(bundle: Path) -> Iterator[RecordedEvent]:
@@ -111,7 +119,9 @@ def report_command(
         None, "--key", help="offline: the log's verifier key, or a file holding it"
     ),
     save_checkpoint: Path | None = typer.Option(
-        None, "--save-checkpoint", help="on the server: also write the checkpoint note used here"
+        None,
+        "--save-checkpoint",
+        help="on the server: also write the published checkpoint note used here",
     ),
 ) -> None:
     """The committee's figures as of a moment, stamped with the checkpoint they were
@@ -144,5 +154,5 @@ def report_command(
 
 
 async def _server_report(as_of: datetime, at_position: int | None) -> tuple[Report, str]:
-    async with await EventStore.open(get_settings().database_url) as store:
-        return await report_from_store(store, as_of, at_position)
+    async with bootstrap.build(get_settings()) as runtime:
+        return await report_from_runtime(runtime, as_of, at_position)

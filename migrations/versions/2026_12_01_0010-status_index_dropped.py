@@ -8,7 +8,7 @@ The (valid_from) indexes of 0005 stay: the plans of the queries without a status
 of those at a past position, use them.
 
 Revision ID: 0010_status_index_dropped
-Revises: 0008_interval_heads
+Revises: 0009_as_of_statistics
 Create Date: 2026-12-01 00:10:00
 """
 
@@ -19,8 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010_status_index_dropped"
-# 0009 may be merged before this one: the chain is set when both are in main
-down_revision: str | None = "0008_interval_heads"
+down_revision: str | None = "0009_as_of_statistics"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from events.checkpoints import Signer, load_or_create_signing_key, parse_checkpoint
@@ -16,7 +17,10 @@ NO_DATABASE = "sqlite+aiosqlite:////nonexistent/docket.db"  # verify-bundle must
 CHECK = ("--checkpoint", "checkpoint.note", "--key", "log.key")
 
 
-def docket(url: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def docket(
+    url: str, workdir: Path, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`docket *args` in a process of its own; `env` adds to (or overrides) its settings."""
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(ROOT),
@@ -24,6 +28,7 @@ def docket(url: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[s
         "DOCKET_ENVIRONMENT": "test",
         "DOCKET_SIGNING_KEY_FILE": str(workdir / "signing.key"),
         "DOCKET_LOG_ORIGIN": "docket.test/log",
+        **(env or {}),
     }
     return subprocess.run(
         [sys.executable, "-c", "from service.cli import app; app()", *args],
@@ -74,3 +79,14 @@ def test_checkpoint_export_verify_bundle_import_verify(
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert f"ok: {checkpoint.size} events" in verified.stdout
     assert checkpoint.root.hex() in verified.stdout
+
+
+def test_rebuild_then_refreshing_the_statistics_succeeds_on_both_backends(
+    database_url: str, tmp_path: Path
+) -> None:
+    assert docket(database_url, tmp_path, "roster", "load").returncode == 0
+    rebuilt = docket(database_url, tmp_path, "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.startswith("rebuilt all projections up to position ")
+    one = docket(database_url, tmp_path, "rebuild", "request_intervals")
+    assert one.returncode == 0, one.stderr

@@ -91,7 +91,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_request_status_intervals_head"), table_name="request_status_intervals")
     op.create_index(op.f("ix_request_status_intervals_head"), "request_status_intervals", _HEAD)
-    op.drop_index(op.f("ix_request_status_intervals_years"), table_name="request_status_intervals")
+    op.drop_index(
+        op.f("ix_request_status_intervals_submitted"), table_name="request_status_intervals"
+    )
     op.drop_index(
         op.f("ix_request_status_intervals_decisions"), table_name="request_status_intervals"
     )

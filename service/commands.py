@@ -111,8 +111,10 @@ class CommandService:
     async def request_state(self, request_id: str) -> RequestState | None:
         """The request's current state, folded from its stream (kept, caught up)."""
         stream = request_stream(request_id)
-        fresh = await self.store.read_stream(stream, from_version=self.kept.version_of(stream) + 1)
-        return await self.kept.advance(stream, fresh)
+        cached = self.kept.get(stream)
+        since = cached.stream_version if cached is not None else 0
+        fresh = await self.store.read_stream(stream, from_version=since + 1)
+        return await self.kept.advance(stream, cached, fresh)
 
     async def request_state_as_of(self, request_id: str, as_of: datetime) -> RequestState | None:
         """The request's current state if no event of it occurred after `as_of` (then it
@@ -133,10 +135,12 @@ class CommandService:
         """`request_state` and `roster` in one read of the database."""
         stream = request_stream(request_id)
         kept = self.kept
+        cached = kept.get(stream)
+        since = cached.stream_version if cached is not None else 0
         fresh = await self.store.read_streams(
-            {stream: kept.version_of(stream) + 1, COMMITTEE_STREAM: kept.roster_version + 1}
+            {stream: since + 1, COMMITTEE_STREAM: kept.roster_version + 1}
         )
-        state = await kept.advance(stream, fresh[stream])
+        state = await kept.advance(stream, cached, fresh[stream])
         roster_version, roster = kept.advance_roster(fresh[COMMITTEE_STREAM])
         return state, roster_version, roster
 

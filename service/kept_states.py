@@ -52,19 +52,19 @@ class KeptStates:
 
     # -- requests ----------------------------------------------------------------------
 
-    def version_of(self, stream: str) -> int:
-        """The stream version of the kept state (0: none kept)."""
-        state = self._states.get(stream)
-        return state.stream_version if state is not None else 0
+    def get(self, stream: str) -> RequestState | None:
+        """The kept state of `stream`, if any."""
+        return self._states.get(stream)
 
     def forget(self, stream: str) -> None:
         """Drop the kept state of `stream` (it is to be read again)."""
         self._states.pop(stream, None)
 
-    async def advance(self, stream: str, fresh: Sequence[RecordedEvent]) -> RequestState | None:
-        """The kept state of `stream` with `fresh` (the events read after its version)
-        applied, kept."""
-        cached = self._states.get(stream)
+    async def advance(
+        self, stream: str, cached: RequestState | None, fresh: Sequence[RecordedEvent]
+    ) -> RequestState | None:
+        """`cached` (the kept state `fresh` was read after: taken before the read, since
+        another command may keep a later one meanwhile) with `fresh` applied, kept."""
         state = cached
         latest = self.latest_of(stream, cached)
         try:

@@ -207,8 +207,10 @@ async def index_definitions(store: EventStore) -> dict[str, str]:
             )
         else:
             result = await conn.exec_driver_sql(
+                # (not SQLite's own tables: `docket rebuild` ends with ANALYZE, which makes
+                # sqlite_stat1)
                 "SELECT 'main.' || name, coalesce(sql, '') FROM main.sqlite_master"
-                " WHERE type IN ('index', 'table')"
+                " WHERE type IN ('index', 'table') AND name NOT LIKE 'sqlite_%'"
                 " UNION ALL SELECT 'temp.' || name, sql FROM temp.sqlite_master"
             )
         return {str(row[0]): str(row[1]) for row in result}

@@ -387,6 +387,7 @@ async def log_template(events: int, open_count: int = OPEN_COUNT) -> str:
         finally:
             await conn.close()
         if head == events:
+            await db.up_to_date(name)
             return name
     made = await write_postgres(name, events, open_count=open_count)
     print(f"   (generated {events:,} events into {name} in {made.seconds:.1f} s)", flush=True)

@@ -96,8 +96,9 @@ def render_request(record: Record, now: datetime, *, witnessed: bool = False) ->
     )
 
 
-def render_stats(stats: Mapping[str, Any]) -> str:
-    """Charts of processing times and pending counts, with tables as their alternative."""
+def render_stats(stats: Mapping[str, Any], *, as_of: str | None = None) -> str:
+    """Charts of processing times and pending counts, with tables as their alternative;
+    `as_of`, the day (YYYY-MM-DD) they were computed at the end of, if not now."""
     years = list(stats.get("years") or ())
     processing = svg.bar_chart(
         "processing",
@@ -125,7 +126,8 @@ def render_stats(stats: Mapping[str, Any]) -> str:
         pending_points=points[-12:],
         grid=grid,
         grid_statuses=shown,
-        title="Statistics",
+        as_of=as_of,
+        title="Statistics" if as_of is None else f"Statistics at the end of {as_of}",
     )
 
 

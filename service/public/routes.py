@@ -225,11 +225,22 @@ async def get_public_stats(
 async def _public_stats_as_of(
     request: Request, source: Source, now: datetime, as_of: str | None, at_position: int | None
 ) -> Response:
+    async def render() -> tuple[bytes, int, Shown]:
+        found = await _public_stats_found(request, now, as_of, at_position)
+        return _json({**found, "at_position": at_position}), 200, []
+
+    return await _answer(request, source, now, "application/json", render)
+
+
+async def _public_stats_found(
+    request: Request, now: datetime, as_of: str | None, at_position: int | None
+) -> dict[str, Any]:
     """The public statistics as of the end of a day and/or at a published checkpoint's
-    tree size. Coarse on purpose (SPEC §7): a finer time or any other position would let
-    anyone time confidential events by comparing answers; and without `at_position` the
-    answer names no position, which moves with every event."""
-    runtime = request.app.state.runtime
+    tree size (`/public/stats` and the `/stats` page). Coarse on purpose (SPEC §7): a
+    finer time or any other position would let anyone time confidential events by
+    comparing answers; and without `at_position` the answer names no position, which
+    moves with every event."""
+    runtime: Runtime = request.app.state.runtime
     if at_position is not None:
         published = await published_checkpoint(runtime)
         sizes = {c.tree_size for c in await runtime.tree.checkpoints()}
@@ -243,13 +254,8 @@ async def _public_stats_as_of(
     )
     head, _ = await runtime.store.head()
     await time_travel.reach(runtime, head if at_position is None else at_position)
-
-    async def render() -> tuple[bytes, int, Shown]:
-        async with runtime.read_engine.connect() as conn:
-            found = await as_of_reads.public_stats_as_of(conn, moment)
-        return _json({**found, "at_position": at_position}), 200, []
-
-    return await _answer(request, source, now, "application/json", render)
+    async with runtime.read_engine.connect() as conn:
+        return await as_of_reads.public_stats_as_of(conn, moment)
 
 
 # --- feeds ---------------------------------------------------------------------------------
@@ -342,9 +348,17 @@ async def request_page(request: Request, request_id: str, source: Source, now: N
 
 
 @router.get("/stats", include_in_schema=False)
-async def stats_page(request: Request, source: Source, now: Now) -> Response:
+async def stats_page(
+    request: Request, source: Source, now: Now, as_of: PublicAsOf = None
+) -> Response:
+    """The charts and tables of the public statistics, now or at the end of a day."""
+
     async def render() -> tuple[str, int, Shown]:
-        return pages.render_stats(public_statistics(await source.list_states(), now)), 200, []
+        if as_of is None:
+            stats = public_statistics(await source.list_states(), now)
+        else:
+            stats = await _public_stats_found(request, now, as_of, None)
+        return pages.render_stats(stats, as_of=as_of), 200, []
 
     return await _answer(request, source, now, HTML_MEDIA_TYPE, render)
 

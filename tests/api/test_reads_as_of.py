@@ -16,6 +16,7 @@ from projections import holds as hold_rows
 from projections.interval_queries import hold_items
 from projections.intervals import summary
 from projections.public import public_statistics
+from service.public.pages import render_stats
 from projections.request import RequestState, fold, status, view
 from projections.stats import RequestFacts, hold_stats, processing_stats
 from tests.api.conftest import PROBLEM, Api, ago, make_request, seat
@@ -176,6 +177,21 @@ async def test_bad_moments_are_problems(api: Api) -> None:
             answer = await api.get(path, "auditor", params=params)
             assert answer.status_code == 422, (path, params, answer.text)
             assert answer.headers["content-type"] == PROBLEM
+
+
+async def test_the_stats_page_as_of_a_day_charts_what_the_fold_gives(api: Api) -> None:
+    await _history(api)
+    log = await _log(api)
+    day = ago(10)[:10]
+    at = parse_utc(f"{day}T23:59:59.999999Z")
+    page = await api.get("/stats", None, params={"as_of": day})
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    views = [view(s, at, TZ) for s, _ in _folded(log, at, None)]
+    assert page.text == render_stats(public_statistics(views, at), as_of=day)
+    assert f"Statistics at the end of {day}" in page.text
+    refused = await api.get("/stats", None, params={"as_of": ago(10)})  # finer than a day
+    assert refused.status_code == 422, refused.text
 
 
 async def test_public_stats_as_of_a_day_and_a_published_checkpoint(api: Api) -> None:

@@ -1,6 +1,7 @@
-"""The public request page of a running Docket checks its receipt in real Chromium: a
-served receipt is reported verified in plain words; one with a disclosed field changed on
-its way to the browser is reported failing, naming the event."""
+"""The public pages of a running Docket (demo data) in real Chromium: the request page
+checks its receipt (a served receipt is reported verified in plain words; one with a
+disclosed field changed on its way to the browser is reported failing, naming the event),
+and the statistics page is shown at the end of a past day chosen in its form."""
 
 from __future__ import annotations
 
@@ -118,3 +119,17 @@ def test_a_tampered_receipt_is_reported_failing(page: Any, site: str) -> None:
     assert shown.startswith(f"Not verified: this receipt of {request_id} does not check out.")
     where = f"event at position {forged['position']} (stream version {forged['stream_version']})"
     assert f"inclusion proof: {where}" in shown
+
+
+def test_stats_page_at_the_end_of_a_past_day(site: str, page: Any) -> None:
+    pg = page
+    pg.goto(site + "/stats")
+    pg.fill("#f-as-of", "2026-01-31")
+    pg.click("form[action='/stats'] button[type=submit]")
+    pg.wait_for_url("**/stats?as_of=2026-01-31")
+    assert pg.locator("h1").inner_text() == "Statistics at the end of 2026-01-31"
+    assert pg.locator("svg[role=img]").count() == 2
+    assert pg.locator("#f-as-of").input_value() == "2026-01-31"
+    pg.click("a.reset")
+    pg.wait_for_url("**/stats")
+    assert pg.locator("h1").inner_text() == "Statistics"

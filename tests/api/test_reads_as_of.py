@@ -16,9 +16,9 @@ from projections import holds as hold_rows
 from projections.interval_queries import hold_items
 from projections.intervals import summary
 from projections.public import public_statistics
-from service.public.pages import render_stats
 from projections.request import RequestState, fold, status, view
 from projections.stats import RequestFacts, hold_stats, processing_stats
+from service.public.pages import render_stats
 from tests.api.conftest import PROBLEM, Api, ago, make_request, seat
 
 TZ = ZoneInfo("America/New_York")

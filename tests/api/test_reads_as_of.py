@@ -179,21 +179,6 @@ async def test_bad_moments_are_problems(api: Api) -> None:
             assert answer.headers["content-type"] == PROBLEM
 
 
-async def test_the_stats_page_as_of_a_day_charts_what_the_fold_gives(api: Api) -> None:
-    await _history(api)
-    log = await _log(api)
-    day = ago(10)[:10]
-    at = parse_utc(f"{day}T23:59:59.999999Z")
-    page = await api.get("/stats", None, params={"as_of": day})
-    assert page.status_code == 200, page.text
-    assert page.headers["content-type"].startswith("text/html")
-    views = [view(s, at, TZ) for s, _ in _folded(log, at, None)]
-    assert page.text == render_stats(public_statistics(views, at), as_of=day)
-    assert f"Statistics at the end of {day}" in page.text
-    refused = await api.get("/stats", None, params={"as_of": ago(10)})  # finer than a day
-    assert refused.status_code == 422, refused.text
-
-
 async def test_public_stats_as_of_a_day_and_a_published_checkpoint(api: Api) -> None:
     await _history(api)
     log = await _log(api)
@@ -204,10 +189,20 @@ async def test_public_stats_as_of_a_day_and_a_published_checkpoint(api: Api) -> 
     views = [view(s, at, TZ) for s, _ in _folded(log, at, None)]
     assert answer.json() == {**public_statistics(views, at), "at_position": None}
     assert "X-Docket-Position" not in answer.headers
+    # the /stats page of that day charts the same statistics
+    page = await api.get("/stats", None, params={"as_of": day})
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.text == render_stats(public_statistics(views, at), as_of=day)
+    assert f"Statistics at the end of {day}" in page.text
     # finer than a day, or a position that is no published checkpoint: refused
-    for params in ({"as_of": ago(10)}, {"at_position": 3}):
-        refused = await api.get("/public/stats", None, params=params)
-        assert refused.status_code == 422, (params, refused.text)
+    for path, params in (
+        ("/public/stats", {"as_of": ago(10)}),
+        ("/public/stats", {"at_position": 3}),
+        ("/stats", {"as_of": ago(10)}),
+    ):
+        refused = await api.get(path, None, params=params)
+        assert refused.status_code == 422, (path, params, refused.text)
         assert refused.headers["content-type"] == PROBLEM
     runtime = api.app.state.runtime
     signed = await runtime.tree.sign_checkpoint(runtime.signer, runtime.settings.log_origin)

@@ -72,7 +72,7 @@ class Holds:
         assert active is not None, "start() first"
         writes = HoldWrites()
         refold: set[str] = set()
-        for request_id, event in request_events(events, refold):
+        for _, request_id, event in request_events(events, refold):
             before = active.get(request_id, ())
             after = hold_rows.evolve(before, event)
             if after is before:

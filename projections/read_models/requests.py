@@ -24,12 +24,15 @@ from projections.request import RequestState, evolve, fold
 RETRACTION = "EventRetracted"
 
 
-def request_events(events: Iterable[EventRow], refold: set[str]) -> Iterator[tuple[str, EventRow]]:
-    """The events of request streams with their request id, but those of a request
-    from its first retraction in the batch on: that request is added to `refold`."""
+def request_events(
+    events: Iterable[EventRow], refold: set[str]
+) -> Iterator[tuple[int, str, EventRow]]:
+    """The events of request streams with their index in `events` and their request id,
+    but those of a request from its first retraction in the batch on: that request is
+    added to `refold`."""
     prefix = REQUEST_STREAM_PREFIX
     cut = len(prefix)
-    for event in events:
+    for index, event in enumerate(events):
         stream_id = event.stream_id
         if not stream_id.startswith(prefix):
             continue
@@ -39,7 +42,7 @@ def request_events(events: Iterable[EventRow], refold: set[str]) -> Iterator[tup
         if event.event_type == RETRACTION:
             refold.add(request_id)
             continue
-        yield request_id, event
+        yield index, request_id, event
 
 
 @dataclass(slots=True)
@@ -83,21 +86,9 @@ class RequestFold:
         folded = FoldedBatch([None] * len(events))
         states, after, submitted = folded.states, folded.last, folded.submitted
         refold: set[str] = set()
-        prefix = REQUEST_STREAM_PREFIX
-        cut = len(prefix)
-        for index, event in enumerate(events):
-            stream_id = event.stream_id
-            if not stream_id.startswith(prefix):
-                continue
-            request_id = stream_id[cut:]
-            if request_id in refold:
-                continue
-            kind = event.event_type
-            if kind == RETRACTION:
-                refold.add(request_id)
-                continue
+        for index, request_id, event in request_events(events, refold):
             state: RequestState | None = None
-            if kind == "RequestSubmitted":
+            if event.event_type == "RequestSubmitted":
                 submitted.add(request_id)
             else:
                 state = after.get(request_id)

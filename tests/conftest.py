@@ -16,6 +16,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,6 +84,18 @@ class PostgresServer:
         finally:
             await conn.close()
 
+    @contextmanager
+    def database(self, prefix: str, *, template: str | None = None) -> Iterator[str]:
+        """A new database named `prefix` + a random suffix (a copy of `template`, or
+        empty); yields its URL, then drops it."""
+        name = f"{prefix}{uuid.uuid4().hex}"
+        copied = f" TEMPLATE {template}" if template else ""
+        run_async(lambda: self.execute(f"CREATE DATABASE {name}{copied}"))
+        try:
+            yield self.url_for(name)
+        finally:
+            run_async(lambda: self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
 
 def _postgres_unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
@@ -115,12 +128,8 @@ def _fresh_database(request: pytest.FixtureRequest, backend: str, path: Path) ->
         yield sqlite_url(path)
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = f"docket_t_{uuid.uuid4().hex}"
-    run_async(lambda: server.execute(f"CREATE DATABASE {name} TEMPLATE {server.template}"))
-    try:
-        yield server.url_for(name)
-    finally:
-        run_async(lambda: server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with server.database("docket_t_", template=server.template) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -136,12 +145,8 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         yield sqlite_url(tmp_path / "empty.db")
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = f"docket_t_{uuid.uuid4().hex}"
-    run_async(lambda: server.execute(f"CREATE DATABASE {name}"))
-    try:
-        yield server.url_for(name)
-    finally:
-        run_async(lambda: server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with server.database("docket_t_") as url:
+        yield url
 
 
 @pytest.fixture

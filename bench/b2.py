@@ -16,22 +16,26 @@ import asyncio
 from bench import db, gen
 from bench.cli import parser, report
 from bench.db import Result
-from bench.http import request_bytes, run_load, serve
+from bench.http import process_cpu_seconds, request_bytes, run_load, serve
 
 CONNECTIONS = 64
 
 
-def run(events: int = 10_000, seconds: float = 8.0, workers: int = 1) -> Result:
+def run(
+    events: int = 10_000, seconds: float = 8.0, workers: int = 1, separate_work: bool = True
+) -> Result:
+    where = "beside it, `docket work`" if separate_work else "inside it"
     result = Result(
         "B2",
-        f"place/release holds over HTTP, {CONNECTIONS} connections, {workers} server process(es)",
+        f"place/release holds over HTTP, {CONNECTIONS} connections, {workers} server"
+        f" process(es), the projection worker {where}",
         f"log of {events:,} events, 1,000 open requests",
     )
     database = f"{db.PREFIX}b2_run"
     url = asyncio.run(_copy(events, database))
     requests = gen.open_request_ids()
     try:
-        with serve(url, workers=workers) as server:
+        with serve(url, workers=workers, separate_work=separate_work) as server:
             place = {
                 r: request_bytes("POST", f"/v1/requests/{r}/holds", server.port, server.token,
                                  {"member": "USA"})
@@ -51,9 +55,12 @@ def run(events: int = 10_000, seconds: float = 8.0, workers: int = 1) -> Result:
 
             health = request_bytes("GET", "/healthz", server.port, None)
             cpu = server.cpu_seconds
+            work_cpu = process_cpu_seconds(server.work_pid) if server.work_pid else 0.0
             load = asyncio.run(
                 run_load(server.port, CONNECTIONS, command, seconds=seconds, cpu=cpu)
             )
+            if server.work_pid:
+                work_cpu = process_cpu_seconds(server.work_pid) - work_cpu
             trivial = asyncio.run(
                 run_load(server.port, CONNECTIONS, lambda k, n: health, seconds=seconds, cpu=cpu)
             )
@@ -70,6 +77,9 @@ def run(events: int = 10_000, seconds: float = 8.0, workers: int = 1) -> Result:
     result.add("ratio to /healthz", rate / healthz, "×")
     result.add("server CPU per command (info)", load.cpu_per_answer_us(), "µs")
     result.add("server CPU per /healthz (info)", trivial.cpu_per_answer_us(), "µs")
+    if separate_work:
+        per_command = work_cpu / load.answers * 1e6 if load.answers else float("nan")
+        result.add("`docket work` CPU per command, same window (info)", per_command, "µs")
     result.check("≥ 1,500 commands/s", rate >= 1500)
     result.check("p99 ≤ 50 ms", p99 <= 50)
     result.check("≥ 0.4× the trivial endpoint", rate / healthz >= 0.4)
@@ -86,8 +96,13 @@ async def _copy(events: int, database: str) -> str:
 def main() -> None:
     p = parser(__doc__ or "", events=10_000)
     p.add_argument("--workers", type=int, default=1, help="server processes (SPEC: one)")
+    p.add_argument(
+        "--work-in-process",
+        action="store_true",
+        help="the projection worker inside `docket serve` instead of a `docket work` beside it",
+    )
     args = p.parse_args()
-    report(run(args.events, args.seconds, args.workers), args.json)
+    report(run(args.events, args.seconds, args.workers, not args.work_in_process), args.json)
 
 
 if __name__ == "__main__":

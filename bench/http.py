@@ -36,6 +36,8 @@ class Server:
     env: dict[str, str]
     #: the `docket serve` process (with `--workers N`, uvicorn's supervisor)
     pid: int = 0
+    #: the `docket work` process beside it, if any
+    work_pid: int = 0
 
     def cpu_seconds(self) -> float:
         """CPU time the server has used so far (its worker processes included)."""
@@ -62,9 +64,11 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def serve(url: str, *, workers: int = 1, background: bool = True) -> Iterator[Server]:
+def serve(url: str, *, workers: int = 1, separate_work: bool = False) -> Iterator[Server]:
     """`docket serve` on `url` (a migrated database) until the block ends; a secretariat
-    token for it."""
+    token for it. `separate_work`: the background work (projections, checkpoints) in a
+    `docket work` process beside it, the API process started with
+    DOCKET_SERVE_BACKGROUND=false (docs/OPERATIONS.md)."""
     tmp = Path(tempfile.mkdtemp(prefix="docket-bench-http-"))
     env = {
         **os.environ,
@@ -83,6 +87,12 @@ def serve(url: str, *, workers: int = 1, background: bool = True) -> Iterator[Se
     args = [_docket(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     if workers > 1:
         args += ["--workers", str(workers)]
+    background: subprocess.Popen[bytes] | None = None
+    if separate_work:
+        env["DOCKET_SERVE_BACKGROUND"] = "false"
+        background = subprocess.Popen(
+            [_docket(), "work"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -102,14 +112,17 @@ def serve(url: str, *, workers: int = 1, background: bool = True) -> Iterator[Se
             if asyncio.run(one(port, ready))[0] == 200:
                 break
             time.sleep(0.5)
-        yield Server(port, token, env, process.pid)
+        yield Server(port, token, env, process.pid, background.pid if background else 0)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for running in (process, background):
+            if running is None:
+                continue
+            running.terminate()
+            try:
+                running.wait(15)
+            except subprocess.TimeoutExpired:
+                running.kill()
+                running.wait()
 
 
 @dataclass

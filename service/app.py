@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from service import bootstrap
+from service.api.command_path import CommandShortPath
 from service.api.middleware import RequestContextMiddleware
 from service.api.openapi_responses import complete as complete_responses
 from service.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
@@ -35,8 +36,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 
 def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
-    """The service. `background=False` leaves the projection worker to the caller (tests)."""
+    """The service. `background=False` (tests) leaves the background work (projection
+    worker, checkpoint writer, witnesses' submitter) to the caller; a served app leaves it
+    to a `docket work` process when DOCKET_SERVE_BACKGROUND is false."""
     settings = settings or get_settings()
+    serving = background
     configure_logging(settings.effective_log_format, settings.log_level)
 
     @asynccontextmanager
@@ -46,8 +50,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             # service here, not at the first request that needs it.
             _ = runtime.signer, runtime.commands
             app.state.runtime = runtime
-            async with bootstrap.workers(runtime) if background else nullcontext():
-                if background:  # a serving process (`service.collector`: B2's p99)
+            working = serving and settings.serve_background
+            async with bootstrap.workers(runtime) if working else nullcontext():
+                if serving:  # not in apps built for tests (`service.collector`: B2's p99)
                     settle_after_start()
                 yield
 
@@ -58,7 +63,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    # innermost of the three: its 503s are logged and counted like any answer
+    # innermost: the request commands it understands, without FastAPI's routing (B2)
+    app.add_middleware(CommandShortPath)
+    # its 503s are logged and counted like any answer
     app.add_middleware(ReadPositionMiddleware)
     app.add_middleware(RequestContextMiddleware, body_limit=settings.body_limit_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

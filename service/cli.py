@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import structlog
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -17,6 +19,7 @@ from events.verify_log import LogReport, verify_log
 from projections.read_models import default_projections
 from projections.runner import ProjectionLockBusy
 from service import bootstrap
+from service.collector import settle_after_start
 from service.commands import CommandService
 from service.db import refresh_statistics, upgrade_to_head
 from service.keys import key_app
@@ -246,6 +249,29 @@ def serve(
         log_config=None,
         proxy_headers=False,
     )
+
+
+@app.command()
+def work() -> None:
+    """Run the background work without serving HTTP: the projection worker, the checkpoint
+    writer and, with DOCKET_WITNESSES, the witnesses' submitter (for API processes started
+    with DOCKET_SERVE_BACKGROUND=false). Stops on SIGINT or SIGTERM."""
+    settings = get_settings()
+    configure_logging(settings.effective_log_format, settings.log_level)
+
+    async def run(runtime: Runtime) -> None:
+        _ = runtime.signer  # a missing or bad key stops the worker here, not at a checkpoint
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stop.set)
+        async with bootstrap.workers(runtime):
+            settle_after_start()
+            structlog.get_logger("docket.work").info("docket.work.started")
+            await stop.wait()
+        structlog.get_logger("docket.work").info("docket.work.stopped")
+
+    _on_runtime(run)
 
 
 token_app = typer.Typer(help="Bearer tokens: create, list, revoke.", no_args_is_help=True)

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     checkpoint_interval_events: int = Field(default=1000, ge=1)
     checkpoint_interval_seconds: float = Field(default=60.0, gt=0)
     projection_lag_bound: int = Field(default=10_000, ge=0)
+    #: Whether `docket serve` also runs the background work (the projection worker, the
+    #: checkpoint writer, the witnesses' submitter). False leaves it to a `docket work`
+    #: process, so the API processes spend their CPU on requests (docs/OPERATIONS.md).
+    serve_background: bool = True
 
     #: DOCKET_WITNESSES: a JSON list of `{"url": <submission prefix>, "key": <vkey>}`.
     witnesses: Annotated[tuple[WitnessConfig, ...], NoDecode] = ()

@@ -49,7 +49,8 @@ class ReleaseAllAnswer(CommandAnswer):
     released: list[str]
 
 
-def _if_match(value: str | None) -> int | None:
+def if_match_version(value: str | None) -> int | None:
+    """The stream version an `If-Match` names (`"3"`, `W/"3"`), None without one."""
     if value is None:
         return None
     text = value.strip().removeprefix("W/").strip('"')
@@ -63,7 +64,7 @@ def _meta(request: Request, caller: Caller, key: str | None, if_match: str | Non
         caller=caller,
         correlation_id=request.scope.get("state", {}).get("correlation_id", ""),
         idempotency_key=key,
-        if_match=_if_match(if_match),
+        if_match=if_match_version(if_match),
     )
 
 
@@ -77,7 +78,8 @@ async def _service(request: Request) -> CommandService:
 Commands = Annotated[CommandService, Depends(_service)]
 
 
-def _respond(outcome: Outcome) -> JsonAnswer:
+def respond(outcome: Outcome) -> JsonAnswer:
+    """A command's 2xx answer: its body, status and the stream version as `ETag`."""
     headers = {}
     if outcome.stream_version is not None:
         headers["ETag"] = f'"{outcome.stream_version}"'
@@ -86,7 +88,7 @@ def _respond(outcome: Outcome) -> JsonAnswer:
 
 async def _run(coro: Any) -> JsonAnswer:
     # A broken rule is a `DocketError`: it goes up to the problem handler as it is.
-    return _respond(await coro)
+    return respond(await coro)
 
 
 def _request_route(path: str, model: type[cmd.Command], summary: str) -> None:
@@ -142,6 +144,11 @@ _REQUEST_COMMANDS: list[tuple[str, type[cmd.Command], str]] = [
 ]
 for _path, _model, _summary in _REQUEST_COMMANDS:
     _request_route(_path, _model, _summary)
+
+#: the body model of each `/v1/requests/{id}/<command>` (`service.api.command_path`)
+REQUEST_COMMANDS: dict[str, type[cmd.Command]] = {
+    path.rsplit("/", 1)[1]: model for path, model, _ in _REQUEST_COMMANDS
+}
 
 
 @router.post(

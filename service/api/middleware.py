@@ -59,7 +59,7 @@ class RequestContextMiddleware:
                 if over:
                     await problem_response(_too_large(limit))(scope, receive, send_with_id)
                     return
-                receive = _replay(body, receive)
+                receive = replay(body, receive)
             received = 0
 
             async def limited_receive() -> Message:
@@ -109,7 +109,7 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
             return b"".join(chunks), False
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """A `receive` that gives `body` once, then waits on the real one (disconnects)."""
     sent = False
 

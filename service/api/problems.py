@@ -51,6 +51,7 @@ __all__ = [
     "Unavailable",
     "Unprocessable",
     "database_unavailable",
+    "error_answer",
     "install_problem_handlers",
     "problem_openapi",
     "problem_response",
@@ -101,62 +102,83 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+async def _on_docket_error(_: Request | None, exc: Exception) -> Response:
+    assert isinstance(exc, DocketError)
+    return problem_response(exc)
+
+
+async def _on_validation(_: Request | None, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_detail(exc)
+    first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+    where = ".".join(p for p in first["loc"] if p != "body") or "body"
+    return problem_response(Unprocessable(f"{where}: {first['msg']}", errors=errors))
+
+
+async def _on_http(_: Request | None, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = _STATUS_TITLES.get(exc.status_code, ("error", "Error"))
+    return problem_response(
+        DocketError(str(exc.detail), status=exc.status_code, slug=slug, title=title)
+    )
+
+
+async def _on_conflict(_: Request | None, exc: Exception) -> Response:
+    assert isinstance(exc, ConcurrencyConflict)
+    return problem_response(
+        Conflict(str(exc), rule="stream-version-conflict", stream_id=exc.stream_id)
+    )
+
+
+async def _on_overflow(_: Request | None, exc: Exception) -> Response:
+    # Raised by validators on input out of Python's range (a time near year 9999 with a
+    # negative offset has no UTC value): the payload's fault, not the server's.
+    log.info("docket.http.overflow", error=str(exc)[:200])
+    return problem_response(Unprocessable(f"a value is out of range: {exc}"))
+
+
+async def _on_unexpected(_: Request | None, exc: Exception) -> Response:
+    log.exception("docket.http.unexpected", error=type(exc).__name__)
+    return problem_response(
+        DocketError("an unexpected error; it has been logged with this request's correlation id")
+    )
+
+
+async def _on_database(request: Request | None, exc: Exception) -> Response:
+    if not database_unavailable(exc):
+        return await _on_unexpected(request, exc)
+    log.warning("docket.database.unreachable", error=str(exc).splitlines()[0][:200])
+    return problem_response(
+        Unavailable("the database is unreachable; retry shortly", headers={"Retry-After": "2"})
+    )
+
+
+_HANDLERS: dict[type[Exception], Any] = {
+    Exception: _on_unexpected,
+    DocketError: _on_docket_error,
+    RequestValidationError: _on_validation,
+    StarletteHTTPException: _on_http,
+    ConcurrencyConflict: _on_conflict,
+    OverflowError: _on_overflow,
+    OperationalError: _on_database,
+    DBAPIError: _on_database,
+    ConnectionError: _on_database,
+    OSError: _on_database,
+}
+
+
+async def error_answer(exc: Exception) -> Response:
+    """The answer to `exc` raised outside the routes (`service.api.command_path`): the
+    handler of its nearest class, as Starlette picks it for the routes."""
+    for kind in type(exc).__mro__:
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            answer: Response = await handler(None, exc)
+            return answer
+    raise exc  # not an Exception (never: `Exception` is in the table)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Turn every error the app can meet into a problem document."""
-
-    async def on_docket_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, DocketError)
-        return problem_response(exc)
-
-    async def on_validation(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        errors = _validation_detail(exc)
-        first = errors[0] if errors else {"loc": [], "msg": "invalid"}
-        where = ".".join(p for p in first["loc"] if p != "body") or "body"
-        return problem_response(Unprocessable(f"{where}: {first['msg']}", errors=errors))
-
-    async def on_http(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        slug, title = _STATUS_TITLES.get(exc.status_code, ("error", "Error"))
-        return problem_response(
-            DocketError(str(exc.detail), status=exc.status_code, slug=slug, title=title)
-        )
-
-    async def on_conflict(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ConcurrencyConflict)
-        return problem_response(
-            Conflict(str(exc), rule="stream-version-conflict", stream_id=exc.stream_id)
-        )
-
-    async def on_overflow(_: Request, exc: Exception) -> Response:
-        # Raised by validators on input out of Python's range (a time near year 9999 with
-        # a negative offset has no UTC value): the payload's fault, not the server's.
-        log.info("docket.http.overflow", error=str(exc)[:200])
-        return problem_response(Unprocessable(f"a value is out of range: {exc}"))
-
-    async def on_unexpected(_: Request, exc: Exception) -> Response:
-        log.exception("docket.http.unexpected", error=type(exc).__name__)
-        return problem_response(
-            DocketError(
-                "an unexpected error; it has been logged with this request's correlation id"
-            )
-        )
-
-    async def on_database(request: Request, exc: Exception) -> Response:
-        if not database_unavailable(exc):
-            return await on_unexpected(request, exc)
-        log.warning("docket.database.unreachable", error=str(exc).splitlines()[0][:200])
-        return problem_response(
-            Unavailable("the database is unreachable; retry shortly", headers={"Retry-After": "2"})
-        )
-
-    app.add_exception_handler(Exception, on_unexpected)
-    app.add_exception_handler(DocketError, on_docket_error)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(ConcurrencyConflict, on_conflict)
-    app.add_exception_handler(OverflowError, on_overflow)
-    app.add_exception_handler(OperationalError, on_database)
-    app.add_exception_handler(DBAPIError, on_database)
-    app.add_exception_handler(ConnectionError, on_database)
-    app.add_exception_handler(OSError, on_database)
+    for kind, handler in _HANDLERS.items():
+        app.add_exception_handler(kind, handler)

@@ -66,28 +66,27 @@ class CommandShortPath:
         if b"idempotency-key" in headers or not _json(headers.get(b"content-type", b"")):
             await self.app(scope, receive, send)
             return
+        runtime: Runtime = scope["app"].state.runtime
+        body: bytes | None = b""
+        answer: Response | None = None
         try:
             body = await _read_body(receive)
-        except DocketError as refused:  # the body limit (`RequestContextMiddleware`)
-            await (await error_answer(refused))(scope, receive, send)
+            if body is None:  # the client went away
+                return
+            meta = await _meta(runtime, scope, headers)
+            command = _command(model, body) if meta is not None else None
+            if meta is not None and command is not None:
+                scope["route"] = self._route(scope, template)
+                assert found is not None
+                outcome = await runtime.commands.on_request(
+                    found["id"], command, meta, member=found["member"]
+                )
+                answer = respond(outcome)
+        except Exception as error:  # the body limit, the database away, a broken rule…:
+            answer = await error_answer(error)  # answered as the routes answer them
+        if answer is None:
+            await self.app(scope, replay(body or b"", receive), send)
             return
-        if body is None:  # the client went away
-            return
-        runtime: Runtime = scope["app"].state.runtime
-        meta = await _meta(runtime, scope, headers)
-        command = _command(model, body) if meta is not None else None
-        if meta is None or command is None:
-            await self.app(scope, replay(body, receive), send)
-            return
-        scope["route"] = self._route(scope, template)
-        assert found is not None
-        try:
-            outcome = await runtime.commands.on_request(
-                found["id"], command, meta, member=found["member"]
-            )
-            answer: Response = respond(outcome)
-        except Exception as error:  # every error answered as the routes answer it
-            answer = await error_answer(error)
         await answer(scope, receive, send)
 
     def _route(self, scope: Scope, template: str) -> Any:

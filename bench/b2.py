@@ -2,11 +2,14 @@
 64 keep-alive connections. Target: ≥ 1,500/s, p99 ≤ 50 ms, ≥ 0.4× a trivial endpoint
 (`/healthz`) of the same server.
 
-The client is a raw asyncio HTTP/1.1 client in this process (bench/http.py), on the
-machine's other core. `--workers N` runs N server processes instead (the store
-serialises appends across them), which then compete with the client for the cores.
-The server's CPU time per answer in each window is reported too: unlike the rates, the
-other jobs of a shared machine hardly move it.
+The server runs as production runs it (docs/OPERATIONS.md): one API process started
+with DOCKET_SERVE_BACKGROUND=false and the background work (projection worker, checkpoint
+writer) in a `docket work` process beside it; `--work-in-process` measures the other
+layout (the background work inside `docket serve`). The client is a raw asyncio HTTP/1.1
+client in this process (bench/http.py); all of them share the machine's two cores.
+`--workers N` runs N server processes instead (the store serialises appends across them).
+The server's CPU time per answer in each window is reported too (and the worker's per
+command): unlike the rates, the other jobs of a shared machine hardly move it.
 """
 
 from __future__ import annotations

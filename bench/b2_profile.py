@@ -3,7 +3,9 @@
 PROFILER=py-spy, `py-spy record` attached to the server for the commands' load only (OUT
 in collapsed-stack form, one line per stack with its count of samples); or with NOPROF=1
 the same load without the profiler (a quick A/B of two trees: run it with PYTHONPATH set
-to each). Prints commands/s, p50, p99 and the ratio to /healthz."""
+to each); with SEPARATE_WORK=1 the background work runs in a `docket work` beside the
+server (as `bench.b2` runs it by default). Prints commands/s, p50, p99 and the ratio to
+/healthz."""
 
 import asyncio
 import os
@@ -63,6 +65,10 @@ cmd = [
 spy = os.environ.get("PROFILER") == "py-spy"
 if os.environ.get("NOPROF") or spy:
     cmd = [str(venv / "docket"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+worker: subprocess.Popen[bytes] | None = None
+if os.environ.get("SEPARATE_WORK"):
+    env["DOCKET_SERVE_BACKGROUND"] = "false"
+    worker = subprocess.Popen([str(venv / "docket"), "work"], env=env)
 proc = subprocess.Popen(cmd, env=env)
 try:
     while True:
@@ -134,4 +140,7 @@ try:
 finally:
     proc.send_signal(signal.SIGINT)
     proc.wait(60)
+    if worker is not None:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
     asyncio.run(db.drop(database))

@@ -3,8 +3,9 @@ for the app and the command line alike."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
@@ -49,12 +50,16 @@ class Runtime:
     #: of the projection runner and the checkpoint writer), woken by `change_waiter`
     follower: LogFollower[Framed]
     change_waiter: ChangeWaiter
+    _follower_start: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     async def following(self) -> LogFollower[Framed]:
-        """The follower, started at the log's head if it is not running yet."""
+        """The follower, started at the log's head if it is not running yet (once: the
+        first subscribers of a process arriving together read the head once, not each)."""
         if not self.follower.running:
-            head, _ = await self.store.head()
-            await self.follower.start(after=head)
+            async with self._follower_start:
+                if not self.follower.running:
+                    head, _ = await self.store.head()
+                    await self.follower.start(after=head)
         return self.follower
 
     def appended(self) -> None:

@@ -136,3 +136,21 @@ async def test_workers_run_while_inside_and_stop_after(database_url: str, tmp_pa
             assert checkpoint is not None and checkpoint.tree_size >= position
             assert reached >= position
         assert not {"docket.projections", "docket.checkpoints"} & running()
+
+
+async def test_subscribers_arriving_together_start_the_follower_once(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with bootstrap.build(_settings(database_url, tmp_path)) as runtime:
+        reads = 0
+        head = type(runtime.store).head
+
+        async def counted(store: object) -> tuple[int, str]:
+            nonlocal reads
+            reads += 1
+            return await head(store)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(type(runtime.store), "head", counted)
+        followers = await asyncio.gather(*(runtime.following() for _ in range(50)))
+        assert reads == 1 and all(f is runtime.follower for f in followers)
+        assert runtime.follower.running

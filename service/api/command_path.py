@@ -56,12 +56,11 @@ class CommandShortPath:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        found = _COMMAND.match(scope["path"])
-        target = _target(found) if found is not None else None
+        target = _target(scope["path"])
         if target is None:
             await self.app(scope, receive, send)
             return
-        template, model = target
+        template, model, request_id, member = target
         headers = dict(scope["headers"])
         if b"idempotency-key" in headers or not _json(headers.get(b"content-type", b"")):
             await self.app(scope, receive, send)
@@ -77,9 +76,8 @@ class CommandShortPath:
             command = _command(model, body) if meta is not None else None
             if meta is not None and command is not None:
                 scope["route"] = self._route(scope, template)
-                assert found is not None
                 outcome = await runtime.commands.on_request(
-                    found["id"], command, meta, member=found["member"]
+                    request_id, command, meta, member=member
                 )
                 answer = respond(outcome)
         except Exception as error:  # the body limit, the database away, a broken rule…:
@@ -100,12 +98,19 @@ class CommandShortPath:
         return self._routes.get(template)
 
 
-def _target(found: re.Match[str]) -> tuple[str, type[cmd.Command]] | None:
-    """The route template and body model of a matched path, or None (not a command)."""
-    if found["member"] is not None:
-        return (_RELEASE_TEMPLATE, cmd.ReleaseHold) if found["command"] == "holds" else None
-    model = REQUEST_COMMANDS.get(found["command"])
-    return None if model is None else (f"/v1/requests/{{id}}/{found['command']}", model)
+def _target(path: str) -> tuple[str, type[cmd.Command], str, str | None] | None:
+    """For a request command's path: its route template, body model, request id and
+    member (a hold's release); None for any other path."""
+    found = _COMMAND.match(path)
+    if found is None:
+        return None
+    request_id, command, member = found["id"], found["command"], found["member"]
+    if member is not None:  # only `holds/{member}/release` has one
+        if command != "holds":
+            return None
+        return _RELEASE_TEMPLATE, cmd.ReleaseHold, request_id, member
+    model = REQUEST_COMMANDS.get(command)
+    return None if model is None else (f"/v1/requests/{{id}}/{command}", model, request_id, None)
 
 
 def _json(content_type: bytes) -> bool:

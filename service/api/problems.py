@@ -8,6 +8,7 @@ HTTP errors, a stream conflict, an unreachable database, a bug) are turned into 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -153,7 +154,11 @@ async def _on_database(request: Request | None, exc: Exception) -> Response:
     )
 
 
-_HANDLERS: dict[type[Exception], Any] = {
+Handler = Callable[[Request | None, Exception], Awaitable[Response]]
+
+#: Each kind of error and its answer, for the app (`install_problem_handlers`) and for
+#: what answers outside the routes (`error_answer`).
+_HANDLERS: dict[type[Exception], Handler] = {
     Exception: _on_unexpected,
     DocketError: _on_docket_error,
     RequestValidationError: _on_validation,
@@ -173,8 +178,7 @@ async def error_answer(exc: Exception) -> Response:
     for kind in type(exc).__mro__:
         handler = _HANDLERS.get(kind)
         if handler is not None:
-            answer: Response = await handler(None, exc)
-            return answer
+            return await handler(None, exc)
     raise exc  # not an Exception (never: `Exception` is in the table)
 
 

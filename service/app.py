@@ -40,7 +40,6 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     worker, checkpoint writer, witnesses' submitter) to the caller; a served app leaves it
     to a `docket work` process when DOCKET_SERVE_BACKGROUND is false."""
     settings = settings or get_settings()
-    serving = background
     configure_logging(settings.effective_log_format, settings.log_level)
 
     @asynccontextmanager
@@ -50,9 +49,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             # service here, not at the first request that needs it.
             _ = runtime.signer, runtime.commands
             app.state.runtime = runtime
-            working = serving and settings.serve_background
+            working = background and settings.serve_background
             async with bootstrap.workers(runtime) if working else nullcontext():
-                if serving:  # not in apps built for tests (`service.collector`: B2's p99)
+                if background:  # not in apps built for tests (`service.collector`: B2's p99)
                     settle_after_start()
                 yield
 

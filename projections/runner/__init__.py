@@ -1,7 +1,7 @@
 """The projection runner (`runner.ProjectionRunner`): the worker lock (`lock`), the
 compare-and-set checkpoints (`checkpoints`), the read loop (`pages`) and a rebuild's fold
-(`replay`, in worker processes on PostgreSQL: `partitioned`) over a list of projections (`projections.projection.Projection`, registered in
-`projections.read_models`)."""
+(`replay`; in worker processes on PostgreSQL, `partitioned`) over a list of projections
+(`projections.projection.Projection`, registered in `projections.read_models`)."""
 
 from projections.read_models.request_state import state_record
 from projections.runner.lock import PROJECTION_LOCK_KEY, ProjectionLockBusy

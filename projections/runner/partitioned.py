@@ -22,12 +22,14 @@ import multiprocessing
 import os
 import queue
 import resource
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+import structlog
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -36,9 +38,11 @@ from events.gcpause import gc_paused
 from events.store import EventStore
 from events.store.contract import Partition, PartitionedRebuilds
 from events.types import REQUEST_STREAM_PREFIX
-from projections.read_models import REGISTERED, default_projections
+from projections.read_models import REGISTERED, default_projections, requests
 from projections.runner.pages import PageReader
 from projections.runner.replay import Progress, replay
+
+log = structlog.get_logger("docket.projections")
 
 #: a log of at least this many events is rebuilt in worker processes (by default)
 PARALLEL_REBUILD_EVENTS = 100_000
@@ -63,6 +67,8 @@ class WorkerReport:
 
     index: int
     events: int
+    #: from the worker's start (its interpreter's) to its commit
+    seconds: float
     cpu_seconds: float
     peak_rss_mb: float
 
@@ -110,14 +116,19 @@ async def rebuild_in_processes(
     reports: multiprocessing.Queue[tuple[int, str | None, WorkerReport | None]] = context.Queue()
     if progress is not None:
         progress(0, head)
+    # the workers' pages together hold as many events as one process's: a batch's
+    # memory (its events, states after each event, rows) is most of a worker's
+    pages = max(batch_size // processes, 1)
+    started = time.monotonic()
     async with partitioned.staging(tables) as staged:
+        staged_at = time.monotonic()
         workers: list[BaseProcess] = []
         try:
             for index in range(processes):
                 partition = Partition(REQUEST_STREAM_PREFIX, index, processes)
                 worker = context.Process(
                     target=_work,
-                    args=(url, list(names), partition, head, staged.home, batch_size),
+                    args=(url, list(names), partition, head, staged.home, pages),
                     kwargs={"time_zone": time_zone, "reached": reached, "reports": reports},
                     name=f"docket-rebuild-{index}",
                     daemon=True,
@@ -128,7 +139,14 @@ async def rebuild_in_processes(
         finally:
             await _stop(workers)
             reports.close()
+        folded_at = time.monotonic()
         await staged.swap(finish)
+    log.info(
+        "docket.projections.rebuild_swapped",
+        staging_s=round(staged_at - started, 3),
+        workers_s=round(folded_at - staged_at, 3),
+        swap_s=round(time.monotonic() - folded_at, 3),
+    )
     if progress is not None:
         progress(head, head)
     return done
@@ -196,6 +214,7 @@ def _work(
 ) -> None:
     """A worker's process: its partition folded and committed, and its report sent."""
     index = partition.index
+    started = time.monotonic()
     try:
         events = asyncio.run(
             _fold_partition(url, names, partition, head, home, batch_size, time_zone, reached)
@@ -205,7 +224,9 @@ def _work(
         raise SystemExit(1) from None
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime
-    reports.put((index, None, WorkerReport(index, events, cpu, usage.ru_maxrss / 1024)))
+    seconds = time.monotonic() - started
+    report = WorkerReport(index, events, seconds, cpu, usage.ru_maxrss / 1024)
+    reports.put((index, None, report))
 
 
 async def _fold_partition(
@@ -229,6 +250,9 @@ async def _fold_partition(
             raise RuntimeError(f"{FAIL_PARTITION_ENV}: worker {index} fails as told")
         reached[index] = done
 
+    # this process folds 1/N of the requests: it keeps 1/N of the states a rebuild in
+    # one process keeps, for the same share of them
+    requests.CACHED_REQUESTS = max(requests.CACHED_REQUESTS // partition.count, 1_000)
     store = await EventStore.open(url)
     try:
         partitioned = store.partitioned_rebuilds

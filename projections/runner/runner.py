@@ -234,7 +234,12 @@ class ProjectionRunner:
                 position=head,
                 processes=count,
                 workers=[
-                    {"events": w.events, "cpu_s": round(w.cpu_seconds, 2), "rss_mb": w.peak_rss_mb}
+                    {
+                        "events": w.events,
+                        "s": round(w.seconds, 2),
+                        "cpu_s": round(w.cpu_seconds, 2),
+                        "rss_mb": round(w.peak_rss_mb),
+                    }
                     for w in self.rebuild_workers
                 ],
             )

@@ -5,7 +5,8 @@ compare-and-set checkpoints (`checkpoints`), the read loop (`pages`) and a rebui
 
 from projections.read_models.request_state import state_record
 from projections.runner.lock import PROJECTION_LOCK_KEY, ProjectionLockBusy
-from projections.runner.partitioned import RebuildWorkerFailed, WorkerReport
+from projections.runner.partitioned import RebuildWorkerFailed
+from projections.runner.rebuild_worker import WorkerReport
 from projections.runner.replay import Progress
 from projections.runner.runner import ProjectionRunner
 

@@ -45,11 +45,11 @@ from projections.runner.lock import PROJECTION_LOCK_KEY, ProjectionLockBusy
 from projections.runner.pages import PageReader
 from projections.runner.partitioned import (
     PARALLEL_REBUILD_EVENTS,
-    WorkerReport,
     default_processes,
     partitionable,
     rebuild_in_processes,
 )
+from projections.runner.rebuild_worker import WorkerReport
 from projections.runner.replay import Progress, replay
 
 log = structlog.get_logger("docket.projections")

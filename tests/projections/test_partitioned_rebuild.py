@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from events.store import EventStore
 from projections.read_models import PROJECTIONS
 from projections.runner import ProjectionRunner, RebuildWorkerFailed
-from projections.runner.partitioned import FAIL_PARTITION_ENV
+from projections.runner.rebuild_worker import FAIL_PARTITION_ENV
 from tests.projections.test_runner import History, index_definitions, moves, scenario, snapshot
 
 
@@ -73,8 +73,15 @@ class TestPartitionedRebuild:
         assert all(done <= total == head for done, total in seen)
         assert len(runner.rebuild_workers) == 2
 
+    @pytest.mark.parametrize(
+        ("fault", "error"),
+        [
+            ("1", "worker 1 failed .*fails as told"),
+            ("0:killed", "worker 0 failed .*without a report"),
+        ],
+    )
     async def test_a_failed_worker_leaves_the_projections_as_they_were(
-        self, store: EventStore, monkeypatch: pytest.MonkeyPatch
+        self, store: EventStore, monkeypatch: pytest.MonkeyPatch, fault: str, error: str
     ) -> None:
         postgres_only(store)
         await many_requests(store)
@@ -83,8 +90,8 @@ class TestPartitionedRebuild:
             head = await runner.catch_up()
             reference = await snapshot(store)
             indexes = await index_definitions(store)
-            monkeypatch.setenv(FAIL_PARTITION_ENV, "1")
-            with pytest.raises(RebuildWorkerFailed, match="worker 1 failed"):
+            monkeypatch.setenv(FAIL_PARTITION_ENV, fault)
+            with pytest.raises(RebuildWorkerFailed, match=error):
                 await runner.rebuild(processes=2)
             assert await snapshot(store) == reference
             assert await runner.checkpoints() == dict.fromkeys(PROJECTIONS, head)

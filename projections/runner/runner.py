@@ -15,6 +15,10 @@
   checkpoints at the position it reached (`events.store.TableWriter.rebuilding`):
   readers keep the old rows (and indexes) until then, and a rebuild that dies leaves the
   projections as they were, to be caught up as usual.
+- **Rebuilds in processes.** On PostgreSQL a log of `PARALLEL_REBUILD_EVENTS` or more is
+  folded by worker processes, each the request streams of one hash partition, into
+  committed copies swapped in the same way (`projections.runner.partitioned`); SQLite,
+  small logs and projections that are not the registered ones rebuild in this process.
 
 What a projection is and does is `projections.projection.Projection`; the runner knows
 nothing of events beyond their positions.

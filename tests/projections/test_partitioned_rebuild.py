@@ -8,11 +8,13 @@ import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from sqlalchemy import update
 
 from events.store import EventStore
 from projections.read_models import PROJECTIONS
 from projections.runner import ProjectionRunner, RebuildWorkerFailed
 from projections.runner.rebuild_worker import FAIL_PARTITION_ENV
+from projections.tables import holds, request_history
 from tests.projections.test_runner import History, index_definitions, moves, scenario, snapshot
 
 
@@ -59,6 +61,25 @@ class TestPartitionedRebuild:
             assert await rebuilt(store, processes) == head
             assert await snapshot(store) == caught_up
             assert await index_definitions(store) == indexes
+
+    async def test_one_projection_in_processes_leaves_the_others(self, store: EventStore) -> None:
+        postgres_only(store)
+        await many_requests(store)
+        runner = ProjectionRunner(store.engine, store, batch_size=5)
+        try:
+            await runner.catch_up()
+            reference = await snapshot(store)
+            async with store.engine.begin() as conn:
+                await conn.execute(holds.delete())
+                await conn.execute(update(request_history).values(summary="tampered"))
+            await runner.rebuild(["holds"], processes=2)
+            assert len(runner.rebuild_workers) == 2
+        finally:
+            await runner.close()
+        after = await snapshot(store)
+        assert after["holds"] == reference["holds"]
+        assert {row[7] for row in after["request_history"]} == {"tampered"}
+        assert after["checkpoints"] == reference["checkpoints"]
 
     async def test_progress_reaches_the_head(self, store: EventStore) -> None:
         postgres_only(store)

@@ -4,7 +4,11 @@ that failed or was killed. On SQLite a rebuild asked for processes runs in one."
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +20,19 @@ from projections.runner import ProjectionRunner, RebuildWorkerFailed
 from projections.runner.rebuild_worker import FAIL_PARTITION_ENV
 from projections.tables import holds, request_history
 from tests.projections.test_runner import History, index_definitions, moves, scenario, snapshot
+
+
+def rebuild_workers_running() -> list[str]:
+    """This process's children that are rebuild workers (`python -m projections.runner`)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != os.getpid():
+                continue
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+            if b"projections.runner" in command:
+                found.append(stat.parent.name)
+    return found
 
 
 def postgres_only(store: EventStore) -> None:
@@ -120,6 +137,31 @@ class TestPartitionedRebuild:
             monkeypatch.delenv(FAIL_PARTITION_ENV)
             assert await runner.rebuild(processes=2) == head
             assert await snapshot(store) == reference
+        finally:
+            await runner.close()
+
+    async def test_a_cancelled_rebuild_stops_its_workers_and_leaves_nothing(
+        self, store: EventStore
+    ) -> None:
+        postgres_only(store)
+        await many_requests(store)
+        runner = ProjectionRunner(store.engine, store, batch_size=5)
+        try:
+            await runner.catch_up()
+            reference = await snapshot(store)
+            indexes = await index_definitions(store)
+            started = asyncio.Event()
+            rebuilding = asyncio.create_task(
+                runner.rebuild(processes=2, progress=lambda done, total: started.set())
+            )
+            await started.wait()
+            await asyncio.sleep(0.3)  # the workers are starting or folding
+            rebuilding.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await rebuilding
+            assert not rebuild_workers_running()
+            assert await snapshot(store) == reference
+            assert await index_definitions(store) == indexes
         finally:
             await runner.close()
 

@@ -43,7 +43,12 @@ async def build(settings: Settings) -> AsyncIterator[Runtime]:
     the signer and the command service are built when first asked for (`Runtime`)."""
     store = await EventStore.open(settings.database_url)
     read_engine = store.engine
-    runner = ProjectionRunner(store.engine, store, time_zone=ZoneInfo(settings.time_zone))
+    runner = ProjectionRunner(
+        store.engine,
+        store,
+        time_zone=ZoneInfo(settings.time_zone),
+        rebuild_processes=settings.rebuild_processes,
+    )
     waiter = store.backend.change_waiter()
 
     async def wait_for_change(seconds: float) -> None:

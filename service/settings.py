@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     #: checkpoint writer, the witnesses' submitter). False leaves it to a `docket work`
     #: process, so the API processes spend their CPU on requests (docs/OPERATIONS.md).
     serve_background: bool = True
+    #: How many worker processes `docket rebuild` folds the log in, on PostgreSQL (1: in
+    #: its own process). Unset: min(cores, 4) for a log of 100,000 events or more, else 1
+    #: (`projections.runner.partitioned`; memory and time in docs/OPERATIONS.md).
+    rebuild_processes: int | None = Field(default=None, ge=1, le=64)
 
     #: DOCKET_WITNESSES: a JSON list of `{"url": <submission prefix>, "key": <vkey>}`.
     witnesses: Annotated[tuple[WitnessConfig, ...], NoDecode] = ()

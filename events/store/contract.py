@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mappi
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -132,6 +132,56 @@ class Rebuilding(Protocol):
     async def swap(self, finish: Callable[[AsyncConnection], Awaitable[None]]) -> None:
         """Give the copies their indexes and put them in place of the tables, with
         `finish(conn)` (the checkpoints) in the same transaction, and commit."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """The streams whose ids start with `prefix` and hash (PostgreSQL's `hashtext`, a
+    stable function of the id) to `index` modulo `count`: one worker's share of a
+    rebuild in worker processes."""
+
+    prefix: str
+    index: int
+    count: int
+
+
+@runtime_checkable
+class PartitionedRebuilds(Protocol):
+    """What a rebuild in worker processes asks of a backend beyond `TableWriter`
+    (PostgreSQL only: `projections.runner.partitioned`)."""
+
+    def partition_pages(
+        self, partition: Partition, after: int, until: int, batch: int
+    ) -> AsyncGenerator[list[RawRow], None]:
+        """Pages of up to `batch` raw rows of the partition's streams, after `after` and
+        up to `until`, in position order."""
+        ...
+
+    def staging(self, tables: Sequence[Table]) -> AbstractAsyncContextManager[Staging]:
+        """Committed, empty copies of `tables` (primary keys only) in a schema of their
+        own, for other connections (other processes) to fill (`Staging.fill`) and this
+        one to swap in (`Staging.swap`); left without a swap, the schema is dropped, and
+        one left by a process that died is dropped when the next one is made."""
+        ...
+
+    async def fill_staging(self, conn: AsyncConnection, home: str) -> None:
+        """Make the tables' plain names mean the staged copies in `conn`'s transaction
+        (a connection of any process: the copies are committed)."""
+        ...
+
+
+class Staging(Protocol):
+    """Copies being filled by other connections (`PartitionedRebuilds.staging`,
+    `PartitionedRebuilds.fill_staging`)."""
+
+    @property
+    def home(self) -> str:
+        """The schema of the tables (what a filling connection needs besides the URL)."""
+        ...
+
+    async def swap(self, finish: Callable[[AsyncConnection], Awaitable[None]]) -> None:
+        """As `Rebuilding.swap`, in one transaction of its own."""
         ...
 
 

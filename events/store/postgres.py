@@ -31,7 +31,7 @@ from events.errors import LogNotEmpty, StoreClosed
 from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent
 from events.store import core, postgres_ids
 from events.store import postgres_sql as sql
-from events.store.contract import Batch, BatchState, Written
+from events.store.contract import Batch, BatchState, Partition, Written
 from events.store.postgres_notify import PostgresNotifyWaiter, dsn_connect
 from events.store.postgres_sql import APPEND_LOCK_KEY, TREE_LOCK_KEY
 from events.store.postgres_tables import PostgresTables
@@ -221,20 +221,23 @@ class PostgresBackend(PostgresTables):
             raise _as_dbapi_error(error, query) from error
         return rows
 
-    async def _pages(self, query: str, after: int, batch: int) -> AsyncGenerator[list[Any], None]:
-        """Pages of `query` (`… WHERE position > $1 ORDER BY position LIMIT $2`, position
-        first) on one pool connection, the next page fetched while the caller works on this."""
+    async def _pages(
+        self, query: str, after: int, batch: int, *more: Any
+    ) -> AsyncGenerator[list[Any], None]:
+        """Pages of `query` (`… WHERE position > $1 … ORDER BY position LIMIT $2`, position
+        first, `more` its other parameters) on one pool connection, the next page fetched
+        while the caller works on this."""
         pool = await self._read_pool()
         async with pool.acquire() as conn:
             pending: asyncio.Task[list[Any]] | None = None
             try:
                 statement = await conn.prepare(query)
-                pending = asyncio.ensure_future(statement.fetch(after, batch))
+                pending = asyncio.ensure_future(statement.fetch(after, batch, *more))
                 while pending is not None:
                     fetching, pending = pending, None
                     page: list[Any] = await fetching
                     if len(page) == batch:
-                        pending = asyncio.ensure_future(statement.fetch(page[-1][0], batch))
+                        pending = asyncio.ensure_future(statement.fetch(page[-1][0], batch, *more))
                     if page:
                         yield page
             finally:
@@ -445,6 +448,12 @@ class PostgresBackend(PostgresTables):
 
     def chain_pages(self, after: int, batch: int) -> AsyncGenerator[list[ChainRow], None]:
         return self._pages(sql.HASHED, after, batch)
+
+    def partition_pages(
+        self, partition: Partition, after: int, until: int, batch: int
+    ) -> AsyncGenerator[list[RawRow], None]:
+        part = (partition.prefix, partition.count, partition.index)
+        return self._pages(sql.PARTITION_PAGE, after, batch, until, *part)
 
     async def chain_page(self, after: int, limit: int) -> list[ChainRow]:
         return await self._fetch(sql.HASHED, after, limit)

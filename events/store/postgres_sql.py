@@ -34,6 +34,13 @@ HEAD = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
 STREAM_VERSION = "SELECT max(stream_version) FROM events WHERE stream_id = $1"
 BY_IDS = f"SELECT {COLUMNS} FROM events WHERE event_id = ANY($1::text[]) ORDER BY position"
 PAGE = f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+# one worker's share of a rebuild (`events.store.contract.Partition`); the mask makes
+# hashtext's int4 non-negative
+PARTITION_PAGE = (
+    f"SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $3"
+    " AND starts_with(stream_id, $4) AND (hashtext(stream_id) & 2147483647) % $5 = $6"
+    " ORDER BY position LIMIT $2"
+)
 STREAMS = (
     f"SELECT {COLUMNS} FROM events e"
     " JOIN unnest($1::text[], $2::bigint[]) AS s(id, v)"

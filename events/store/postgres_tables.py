@@ -12,6 +12,13 @@ with their indexes' and constraints' names as the migrations made them (read fro
 catalogue). Readers are not blocked until the swap's DROP; a rebuild that dies rolls the
 whole of it back (schema included), leaving the tables as they were.
 
+A rebuild in worker processes (`staging`, `projections.runner.partitioned`) cannot share
+one transaction: the schema and its copies are committed first, each worker fills them in
+a transaction of its own (`fill_staging`), and the swap is the same as above, in one
+transaction. Readers still see the old tables until the swap; a rebuild that fails drops
+the schema, and one whose process died leaves it to the next rebuild, which drops it
+(`DROP SCHEMA … CASCADE`) before making its own.
+
 Rows go to asyncpg as tuples on the transaction's own connection (so they join its open
 transaction): SQLAlchemy's per-row parameter processing would cost more than the fold of
 a rebuild, and it offers neither COPY nor array parameters.
@@ -19,6 +26,7 @@ a rebuild, and it offers neither COPY nor array parameters.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -39,7 +47,7 @@ UNAVAILABLE_SQLSTATE = ("08", "53", "57")
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 #: The schema a rebuild fills its copies in (it exists only inside the rebuild's
-#: transaction).
+#: transaction, or, staged, until its swap).
 REBUILD_SCHEMA = "docket_rebuild"
 
 
@@ -118,6 +126,7 @@ class PostgresTables:
             transaction = await conn.begin()
             try:
                 home = str(await conn.scalar(text("SELECT current_schema()")))
+                await conn.execute(text(_DROP_LEFTOVER))
                 await conn.execute(text(f'CREATE SCHEMA "{REBUILD_SCHEMA}"'))
                 await conn.execute(text(f'SET LOCAL search_path TO "{REBUILD_SCHEMA}", "{home}"'))
                 indexes: list[str] = []
@@ -132,6 +141,30 @@ class PostgresTables:
                 await transaction.commit()
             else:  # left without a swap: nothing of it stays
                 await transaction.rollback()
+
+    @contextlib.asynccontextmanager
+    async def staging(self, tables: Sequence[Table]) -> AsyncIterator[Staged]:
+        async with self._engine.begin() as conn:
+            home = str(await conn.scalar(text("SELECT current_schema()")))
+            await conn.execute(text(_DROP_LEFTOVER))
+            await conn.execute(text(f'CREATE SCHEMA "{REBUILD_SCHEMA}"'))
+            indexes: list[str] = []
+            for table in tables:
+                indexes += await _copy_aside(conn, home, table.name)
+        staged = Staged(self._engine, home, [table.name for table in tables], indexes)
+        try:
+            yield staged
+        finally:
+            if not staged.swapped:
+                # shielded: a cancelled rebuild still drops what it staged
+                await asyncio.shield(self._drop_staging())
+
+    async def _drop_staging(self) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(text(_DROP_LEFTOVER))
+
+    async def fill_staging(self, conn: AsyncConnection, home: str) -> None:
+        await conn.execute(text(f'SET LOCAL search_path TO "{REBUILD_SCHEMA}", "{home}"'))
 
     def session_lock(self, key: int) -> SessionLock:
         return AdvisoryLock(self._engine, key)
@@ -213,6 +246,9 @@ class AdvisoryLock:
             await conn.close()
 
 
+_DROP_LEFTOVER = f'DROP SCHEMA IF EXISTS "{REBUILD_SCHEMA}" CASCADE'
+
+
 async def _copy_aside(conn: AsyncConnection, home: str, name: str) -> list[str]:
     """An empty copy of `home.name` in the rebuild's schema with its columns and primary
     key; the statements that will create its other indexes there."""
@@ -284,4 +320,21 @@ class Rebuild:
                 who = "PUBLIC" if grantee == "PUBLIC" else f'"{grantee}"'
                 await conn.execute(text(f'GRANT {privilege} ON "{home}"."{name}" TO {who}'))
         await conn.execute(text(f'DROP SCHEMA "{REBUILD_SCHEMA}"'))
+        self.swapped = True
+
+
+@dataclass(slots=True)
+class Staged:
+    """Tables rebuilt aside by other connections (`PostgresTables.staging`)."""
+
+    engine: AsyncEngine
+    home: str
+    names: list[str]
+    indexes: list[str]
+    swapped: bool = False
+
+    async def swap(self, finish: Callable[[AsyncConnection], Awaitable[None]]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(text(f'SET LOCAL search_path TO "{REBUILD_SCHEMA}", "{self.home}"'))
+            await Rebuild(conn, self.home, self.names, self.indexes).swap(finish)
         self.swapped = True

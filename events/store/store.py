@@ -19,7 +19,7 @@ from events.errors import StoreClosed
 from events.model import RecordedEvent, StreamAppend
 from events.request_ids import NumberedRequest
 from events.store.backends import open_backend
-from events.store.contract import Backend
+from events.store.contract import Backend, PartitionedRebuilds
 from events.store.rows import ChainRow, RawRow
 from events.store.writer import GroupCommit, StoreStats, check_append
 from events.upcasting import UpcasterRegistry
@@ -181,6 +181,13 @@ class EventStore:
         if batch < 1:
             raise ValueError("batch must be at least 1")
         return self._backend.raw_pages(after, batch)
+
+    @property
+    def partitioned_rebuilds(self) -> PartitionedRebuilds | None:
+        """What a rebuild in worker processes needs of the backend (its partitions'
+        pages, staged copies); None where it is not offered (SQLite)."""
+        backend = self._backend
+        return backend if isinstance(backend, PartitionedRebuilds) else None
 
     async def head(self) -> tuple[int, str]:
         """The last position and its chain hash; `(0, "00" * 32)` for an empty log."""

@@ -30,6 +30,7 @@ from events.types import REQUEST_STREAM_PREFIX
 from projections import interval_tables as tables
 from projections.intervals import HoldInterval, StatusInterval, StreamHead, advance, follow
 from projections.projection import Batch, EventRow
+from projections.read_models import requests
 from projections.read_models.requests import RETRACTION, RequestFold
 
 StatusKey = tuple[str, int, datetime]
@@ -112,8 +113,8 @@ class RequestIntervals:
     name = tables.NAME
     tables = tables.TABLES
 
-    def __init__(self, head_cache_size: int = 20_000) -> None:  # as `RequestFold`'s
-        self._cache_size = head_cache_size
+    def __init__(self, head_cache_size: int | None = None) -> None:  # as `RequestFold`'s
+        self._cache_size = requests.CACHED_REQUESTS if head_cache_size is None else head_cache_size
         # each request stream's head as of the end of the last batch folded, LRU first
         self._heads: OrderedDict[str, StreamHead] = OrderedDict()
 

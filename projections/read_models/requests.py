@@ -61,6 +61,12 @@ class FoldedBatch:
     refolded: dict[str, RequestState | None] = field(default_factory=dict)
 
 
+#: How many requests' states a process keeps across batches, in the fold's LRU and in the
+#: intervals' (`RequestIntervals`). A worker of a rebuild in N processes folds 1/N of
+#: the requests and keeps 1/N as many (`projections.runner.partitioned`).
+CACHED_REQUESTS = 20_000
+
+
 class RequestFold:
     """Each request's state after every event of a batch, folded once whichever
     projection asks first (`batch.shared(RequestFold).fold(batch, events)`). The states
@@ -68,10 +74,11 @@ class RequestFold:
     one `evolve`; a state not in it is folded from its stream, and a batch that does not
     start where the last one ended starts from an empty cache. 20,000 states: a rebuild
     of 1,000,000 events (141,000 requests) peaks at ~320 MB with them and the intervals'
-    heads, ~515 MB with 50,000 each, for the same CPU (requests are active in windows)."""
+    heads, ~515 MB with 50,000 each, for the same CPU (requests are active in windows).
+    The size is the process's `CACHED_REQUESTS` unless told."""
 
-    def __init__(self, cache_size: int = 20_000) -> None:
-        self._cache_size = cache_size
+    def __init__(self, cache_size: int | None = None) -> None:
+        self._cache_size = CACHED_REQUESTS if cache_size is None else cache_size
         self._states: OrderedDict[str, RequestState] = OrderedDict()
         self._at: int | None = None  # the end of the last batch folded
         self._last: tuple[Batch, FoldedBatch] | None = None

@@ -5,7 +5,8 @@ next one read while this one is folded and written: the log is immutable, so a p
 read ahead is good as long as it starts where the runner is. A long read (a rebuild, a
 large lag) on PostgreSQL takes the store's raw pages (`raw_pages`: JSON as text, read
 ahead on their own connection) and makes of each row the light event the projections
-read (`_RowEvent`), upcast only when the data has upcasters.
+read (`_RowEvent`), upcast only when the data has upcasters. A worker of a rebuild in
+processes reads only its partition's streams (`partition`), always as raw pages.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import orjson
 from events.gcpause import gc_paused
 from events.model import RecordedEvent
 from events.store import EventStore, row_event
+from events.store.contract import Partition
 from projections.projection import EventRow
 
 
@@ -63,12 +65,17 @@ class _RowEvent:
 class PageReader:
     """Pages of up to `batch_size` events for one runner (see the module)."""
 
-    def __init__(self, store: EventStore, batch_size: int) -> None:
+    def __init__(
+        self, store: EventStore, batch_size: int, partition: Partition | None = None
+    ) -> None:
         self._store = store
         self.batch_size = batch_size
         # raw pages are read when their times are aware datetimes (PostgreSQL's: on
         # SQLite they are text, and the store's own pages are as fast)
         self._raw_capable = not store.raw_times_as_text
+        self._partition = partition
+        if partition is not None and store.partitioned_rebuilds is None:
+            raise ValueError("this store's backend reads no partitions")
         self._prefetched: tuple[int, asyncio.Task[list[RecordedEvent]]] | None = None
         # the raw pages being read: (the position the next page starts after, pages)
         self._raw: tuple[int, AsyncGenerator[list[Any], None]] | None = None
@@ -133,6 +140,8 @@ class PageReader:
         to be read on PostgreSQL; None when raw pages are not the way to read it."""
         if self._raw is not None and self._raw[0] != start:
             await self._close_raw()
+        if self._raw is None and self._partition is not None:
+            self._raw = (start, self._partition_pages(start, until))
         if self._raw is None:
             if not self._raw_capable:
                 return None
@@ -151,6 +160,12 @@ class PageReader:
             return []
         self._raw = (rows[-1][0], pages)
         return self._events(rows)
+
+    def _partition_pages(self, start: int, until: int | None) -> AsyncGenerator[list[Any], None]:
+        partitioned, partition = self._store.partitioned_rebuilds, self._partition
+        if partitioned is None or partition is None or until is None:
+            raise ValueError("a partition is read up to a bound")
+        return partitioned.partition_pages(partition, start, until, self.batch_size)
 
     def _events(self, rows: list[Any]) -> list[EventRow]:
         """Events of raw PostgreSQL rows (`events.bulk.RawRow`), upcast: a `_RowEvent`

@@ -15,6 +15,10 @@
   checkpoints at the position it reached (`events.store.TableWriter.rebuilding`):
   readers keep the old rows (and indexes) until then, and a rebuild that dies leaves the
   projections as they were, to be caught up as usual.
+- **Rebuilds in processes.** On PostgreSQL a log of `PARALLEL_REBUILD_EVENTS` or more is
+  folded by worker processes, each the request streams of one hash partition, into
+  committed copies swapped in the same way (`projections.runner.partitioned`); SQLite,
+  small logs and projections that are not the registered ones rebuild in this process.
 
 What a projection is and does is `projections.projection.Projection`; the runner knows
 nothing of events beyond their positions.
@@ -24,14 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Any
 
 import structlog
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.engines import WRITER_OPTIONS
 from events.gcpause import gc_paused
@@ -42,14 +47,19 @@ from projections.runner import checkpoints
 from projections.runner.checkpoints import CheckpointMoved
 from projections.runner.lock import PROJECTION_LOCK_KEY, ProjectionLockBusy
 from projections.runner.pages import PageReader
+from projections.runner.partitioned import (
+    PARALLEL_REBUILD_EVENTS,
+    default_processes,
+    partitionable,
+    rebuild_in_processes,
+)
+from projections.runner.rebuild_worker import WorkerReport
+from projections.runner.replay import Progress, replay
 
 log = structlog.get_logger("docket.projections")
 
 #: pages of at least this many events are folded with the cyclic collector paused
 GC_PAUSE_EVENTS = 1_000
-
-#: `progress(done, total)`: events applied so far out of those to apply.
-Progress = Callable[[int, int], None]
 
 
 @dataclass(slots=True)
@@ -76,6 +86,7 @@ class ProjectionRunner:
         batch_size: int = 10_000,
         lock_retry_seconds: float = 5.0,
         time_zone: tzinfo = UTC,
+        rebuild_processes: int | None = None,
     ) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**WRITER_OPTIONS)
@@ -89,6 +100,11 @@ class ProjectionRunner:
         self._pages = PageReader(store, batch_size)
         self._lock_retry_seconds = lock_retry_seconds
         self._time_zone = time_zone
+        if rebuild_processes is not None and rebuild_processes < 1:
+            raise ValueError("rebuild_processes is at least 1")
+        self._processes = rebuild_processes
+        #: what the worker processes of the last rebuild reported (none: it ran here)
+        self.rebuild_workers: list[WorkerReport] = []
         self._wake = asyncio.Event()
         self._mutex = asyncio.Lock()
         # what this runner believes the stored checkpoints are; the projections' caches
@@ -176,11 +192,14 @@ class ProjectionRunner:
         progress: Progress | None = None,
         *,
         lock_wait_seconds: float = 10.0,
+        processes: int | None = None,
     ) -> int:
         """Replay the log from position 0 into the named projections (all by default),
         aside, and swap their tables in with their checkpoints at the position reached,
         in one transaction; return that position. Readers see the old rows until then;
-        a rebuild that fails leaves the projections as they were."""
+        a rebuild that fails leaves the projections as they were. On PostgreSQL a large
+        log is folded by worker processes (`projections.runner.partitioned`); `processes`
+        (else the runner's `rebuild_processes`) sets how many, 1 for none."""
         chosen = list(self._names if not names else dict.fromkeys(names))
         unknown = [name for name in chosen if name not in self._by_name]
         if unknown:
@@ -194,64 +213,73 @@ class ProjectionRunner:
             log.info("docket.projections.rebuild_started", projections=chosen, head=head)
             rebuilt = [self._by_name[name] for name in chosen]
             tables = [table for projection in rebuilt for table in projection.tables]
+            count = self._rebuild_processes(processes, rebuilt, head)
+            self.rebuild_workers = []
             try:
-                with gc_paused():  # for the whole replay: see `events.gcpause`
-                    async with self._store.backend.rebuilding(tables) as aside:
-                        await self._replay(aside.conn, rebuilt, head, progress)
-                        await aside.swap(lambda conn: checkpoints.place(conn, chosen, head))
+                if count > 1:
+                    self.rebuild_workers = await rebuild_in_processes(
+                        self._store,
+                        chosen,
+                        tables,
+                        head=head,
+                        processes=count,
+                        batch_size=self.batch_size,
+                        time_zone=self._time_zone,
+                        finish=lambda conn: checkpoints.place(conn, chosen, head),
+                        progress=progress,
+                    )
+                else:
+                    await self._rebuild_here(rebuilt, tables, head, progress)
             finally:
                 self._invalidate()
-            log.info("docket.projections.rebuild_finished", projections=chosen, position=head)
+            log.info(
+                "docket.projections.rebuild_finished",
+                projections=chosen,
+                position=head,
+                processes=count,
+                workers=[
+                    {
+                        "events": w.events,
+                        "s": round(w.seconds, 2),
+                        "cpu_s": round(w.cpu_seconds, 2),
+                        "rss_mb": round(w.peak_rss_mb),
+                    }
+                    for w in self.rebuild_workers
+                ],
+            )
             return head
 
-    async def _replay(
+    def _rebuild_processes(
+        self, asked: int | None, projections: Sequence[Projection], head: int
+    ) -> int:
+        """How many worker processes rebuild `projections` (1: this process does)."""
+        count = asked if asked is not None else self._processes
+        if count is None:
+            count = default_processes() if head >= PARALLEL_REBUILD_EVENTS else 1
+        if count > 1 and not partitionable(self._store, projections):
+            return 1
+        return max(count, 1)
+
+    async def _rebuild_here(
         self,
-        conn: AsyncConnection,
         projections: Sequence[Projection],
+        tables: Sequence[Table],
         head: int,
         progress: Progress | None,
     ) -> None:
-        """Every event up to `head` folded by `projections` (empty, their tables on `conn`)
-        and written on `conn`: batch n + 1 is folded while batch n is written."""
-        for projection in projections:
-            await projection.start(conn)
-        shared: dict[type[Any], Any] = {}
-        pages = self._pages
-        pages.restart()
-        if progress is not None:
-            progress(0, head)
-        start = 0
-        writing: asyncio.Task[None] | None = None
-        try:
-            while start < head:
-                page = await pages.page(start, head)
-                if not page:
-                    break
-                batch = Batch(start, page[-1].position, self._store, self._time_zone, shared)
-                writes = [await projection.apply(batch, page) for projection in projections]
-                if writing is not None:
-                    await writing
-                    if progress is not None:
-                        progress(start, head)
-                if batch.end < head and not pages.reading_raw and not pages.long_read_next:
-                    pages.prefetch(batch.end)
-                writing = asyncio.create_task(self._write(conn, writes))
-                start = batch.end
-            if writing is not None:
-                task, writing = writing, None
-                await task
-        finally:
-            if writing is not None:
-                writing.cancel()
-                with contextlib.suppress(BaseException):
-                    await writing
-            await self._pages.close()
-        if progress is not None:
-            progress(head, head)
-
-    async def _write(self, conn: AsyncConnection, writes: Sequence[Writes]) -> None:
-        for one in writes:
-            await one.flush(conn, self._store.backend)
+        names = [projection.name for projection in projections]
+        with gc_paused():  # for the whole replay: see `events.gcpause`
+            async with self._store.backend.rebuilding(tables) as aside:
+                await replay(
+                    aside.conn,
+                    projections,
+                    self._pages,
+                    self._store,
+                    self._time_zone,
+                    head,
+                    progress,
+                )
+                await aside.swap(lambda conn: checkpoints.place(conn, names, head))
 
     async def run_forever(self, poll_interval: float = 1.0, min_round_s: float = 0.0) -> None:
         """Keep the projections caught up: on `notify()`, else every `poll_interval`

@@ -1,6 +1,6 @@
 """`docket rebuild` as an operator runs it, on both backends: the rebuilt read models
-equal what the runner's catch-up wrote, one projection can be rebuilt alone, and an
-unknown one is refused by name with nothing changed."""
+equal what the runner's catch-up wrote (in worker processes too), one projection can be
+rebuilt alone, and an unknown one is refused by name with nothing changed."""
 
 from __future__ import annotations
 
@@ -32,6 +32,15 @@ async def test_rebuild_equals_catch_up(
     every = await asyncio.to_thread(docket, database_url, tmp_path, "rebuild")
     assert every.returncode == 0, every.stderr
     assert f"rebuilt all projections up to position {head}" in every.stdout
+    assert await snapshot(store) == caught_up
+    assert await index_definitions(store) == indexes
+
+    # in worker processes (PostgreSQL; SQLite rebuilds in the command's own)
+    parallel = {"DOCKET_REBUILD_PROCESSES": "2"}
+    split = await asyncio.to_thread(docket, database_url, tmp_path, "rebuild", env=parallel)
+    assert split.returncode == 0, split.stderr
+    assert f"rebuilt all projections up to position {head}" in split.stdout
+    assert "Traceback" not in split.stdout + split.stderr
     assert await snapshot(store) == caught_up
     assert await index_definitions(store) == indexes
 

@@ -7,6 +7,7 @@ hash that is not the hash of the stored fields (a row changed after it was writt
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterable, Callable
@@ -81,6 +82,13 @@ async def verify_chain(
     return ChainReport(checked, position, chain.hex())
 
 
+#: Events hashed between two hand-backs of the event loop by the tree's catch-up (`leaf_hashes`,
+#: `LogTree.extend`): a serving process that builds the tree of a large log (after an
+#: import, or at first start) answers requests meanwhile. A 50,000-event page hashed at
+#: once held the loop ~0.4 s: B13's reads in one `docket serve` had a p99 of 460 ms.
+SLICE = 2_000
+
+
 async def leaf_hashes(store: EventStore, after: int, limit: int) -> list[bytes]:
     """Leaf hashes `SHA-256(0x00 || c(e))` of up to `limit` events after position `after`,
     in position order, computed as the chain walk does (no links or hashes checked)."""
@@ -88,11 +96,13 @@ async def leaf_hashes(store: EventStore, after: int, limit: int) -> list[bytes]:
     hashed_form = store.hashed_form
     leaves: list[bytes] = []
     leaf_prefix = hashlib.sha256(b"\x00")
-    with gc_paused():
-        for row in page:
-            hasher = leaf_prefix.copy()
-            hasher.update(hashed_form(row))
-            leaves.append(hasher.digest())
+    for start in range(0, len(page), SLICE):
+        with gc_paused():
+            for row in page[start : start + SLICE]:
+                hasher = leaf_prefix.copy()
+                hasher.update(hashed_form(row))
+                leaves.append(hasher.digest())
+        await asyncio.sleep(0)  # see SLICE
     return leaves
 
 

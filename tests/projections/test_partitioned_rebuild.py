@@ -63,15 +63,20 @@ async def rebuilt(store: EventStore, processes: int, batch_size: int = 7) -> int
         await runner.close()
 
 
+async def caught_up_once(store: EventStore, batch_size: int = 5) -> int:
+    """The projections caught up incrementally (in small pages) by a runner of their own."""
+    runner = ProjectionRunner(store.engine, store, batch_size=batch_size)
+    try:
+        return await runner.catch_up()
+    finally:
+        await runner.close()
+
+
 class TestPartitionedRebuild:
     async def test_same_rows_as_in_one_process_and_incremental(self, store: EventStore) -> None:
         postgres_only(store)
         await many_requests(store)
-        incremental = ProjectionRunner(store.engine, store, batch_size=5)
-        try:
-            head = await incremental.catch_up()
-        finally:
-            await incremental.close()
+        head = await caught_up_once(store)
         caught_up = await snapshot(store)
         indexes = await index_definitions(store)
         for processes in (2, 3, 1):
@@ -215,11 +220,7 @@ async def test_partitioned_rebuild_equals_incremental_catch_up(
     history = History(store, f"P{uuid.uuid4().hex[:8].upper()}")
     for move in moves:
         await history.step(*move)
-    incremental = ProjectionRunner(store.engine, store, batch_size=4)
-    try:
-        await incremental.catch_up()
-    finally:
-        await incremental.close()
+    await caught_up_once(store, batch_size=4)
     caught_up = await snapshot(store)
     for processes in (2, 3):
         await rebuilt(store, processes, batch_size=3)

@@ -17,7 +17,7 @@ from events.bundle import BundleError, verify_bundle
 from events.transfer import ImportRefused, export_log, import_log
 from events.verify_log import LogReport, verify_log
 from projections.read_models import default_projections
-from projections.runner import ProjectionLockBusy
+from projections.runner import ProjectionLockBusy, RebuildWorkerFailed
 from service import bootstrap
 from service.collector import settle_after_start
 from service.commands import CommandService
@@ -181,7 +181,8 @@ def verify_bundle_command(
 @app.command()
 def rebuild(
     projection: str | None = typer.Argument(
-        None, help="request_state, request_history or holds; all when left out"
+        None,
+        help="request_state, request_history, holds or request_intervals; all when left out",
     ),
 ) -> None:
     """Rebuild the read models from position 0 (all of them, or PROJECTION)."""
@@ -191,6 +192,9 @@ def rebuild(
         reached = _on_runtime(lambda runtime: _rebuild(runtime, names, show_progress=show_progress))
     except (ValueError, ProjectionLockBusy) as error:
         typer.echo(f"rebuild refused: {error}", err=True)
+        raise typer.Exit(code=1) from error
+    except RebuildWorkerFailed as error:  # the tables, rows and checkpoints are as they were
+        typer.echo(f"rebuild failed, nothing changed: {error}", err=True)
         raise typer.Exit(code=1) from error
     typer.echo(f"rebuilt {projection or 'all projections'} up to position {reached}")
 

@@ -1,6 +1,7 @@
 """`docket rebuild` as an operator runs it, on both backends: the rebuilt read models
 equal what the runner's catch-up wrote (in worker processes too), one projection can be
-rebuilt alone, and an unknown one is refused by name with nothing changed."""
+rebuilt alone, and an unknown one is refused by name (a failed worker said in one line)
+with nothing changed."""
 
 from __future__ import annotations
 
@@ -43,6 +44,15 @@ async def test_rebuild_equals_catch_up(
     assert "Traceback" not in split.stdout + split.stderr
     assert await snapshot(store) == caught_up
     assert await index_definitions(store) == indexes
+
+    if database_url.startswith("postgresql"):  # a worker that fails: said, nothing changed
+        failing = {**parallel, "DOCKET_REBUILD_FAIL_PARTITION": "1"}
+        failed = await asyncio.to_thread(docket, database_url, tmp_path, "rebuild", env=failing)
+        assert failed.returncode == 1, failed.stderr
+        assert "rebuild failed, nothing changed: rebuild worker 1 failed" in failed.stderr
+        assert "Traceback" not in failed.stdout + failed.stderr
+        assert await snapshot(store) == caught_up
+        assert await index_definitions(store) == indexes
 
     one = await asyncio.to_thread(docket, database_url, tmp_path, "rebuild", "holds")
     assert one.returncode == 0, one.stderr

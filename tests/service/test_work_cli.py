@@ -41,6 +41,8 @@ async def _with_a_worker(api: Api, database_url: str, tmp_path: Path) -> None:
     head = await api.head()
     await asyncio.sleep(0.5)
     assert set((await runtime.runner.checkpoints()).values()) <= {0}  # nothing applied
+    unlisted = await api.get("/v1/requests?status=on_hold")
+    assert unlisted.status_code == 200 and unlisted.json()["items"] == []
     assert await runtime.tree.latest_checkpoint() is None  # nothing signed
     env = {
         "PATH": "/usr/bin:/bin",

@@ -17,6 +17,7 @@ stay: they are the OpenAPI document and the path of everything handed on.
 from __future__ import annotations
 
 import re
+import sys
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.auth import current_caller
 from service.api.commands import REQUEST_COMMANDS, if_match_version, respond
-from service.api.middleware import replay
+from service.api.middleware import read_body, replay
 from service.api.problems import error_answer
 from service.api.token_cache import token_digest, well_formed
 from service.commands import Meta
@@ -69,7 +70,8 @@ class CommandShortPath:
         body: bytes | None = b""
         answer: Response | None = None
         try:
-            body = await _read_body(receive)
+            # no limit of its own: `RequestContextMiddleware`'s receive refuses past it
+            body, _ = await read_body(receive, sys.maxsize)
             if body is None:  # the client went away
                 return
             meta = await _meta(runtime, scope, headers)
@@ -149,14 +151,3 @@ def _command(model: type[cmd.Command], body: bytes) -> cmd.Command | None:
         return model.model_validate(orjson.loads(body))
     except (orjson.JSONDecodeError, ValidationError, ValueError, OverflowError):
         return None
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)

@@ -55,9 +55,11 @@ class RequestContextMiddleware:
             if declared is None and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
                 # No Content-Length (chunked): read the body here, up to the limit, so that
                 # an oversized one is a 413 and not an error inside the body parser (400).
-                body, over = await _read_body(receive, limit)
+                body, over = await read_body(receive, limit)
                 if over:
                     await problem_response(_too_large(limit))(scope, receive, send_with_id)
+                    return
+                if body is None:  # the client went away
                     return
                 receive = replay(body, receive)
             received = 0
@@ -92,14 +94,15 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"the body exceeds {limit} bytes")
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The request body, read whole; `(b"", True)` as soon as it exceeds `limit` bytes."""
+async def read_body(receive: Receive, limit: int) -> tuple[bytes | None, bool]:
+    """The request body, read whole; `(b"", True)` as soon as it exceeds `limit` bytes,
+    `(None, False)` if the client went away."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":  # the client went away
-            return b"", False
+            return None, False
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

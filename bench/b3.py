@@ -33,6 +33,7 @@ from bench.db import Result
 from bench.gen import COLUMNS
 from events.store import EventStore
 from projections.runner import ProjectionRunner, WorkerReport
+from service.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +49,7 @@ async def rebuild_rate(url: str) -> Rebuilt:
     """A rebuild as `docket rebuild` runs it (in worker processes on a large log unless
     DOCKET_REBUILD_PROCESSES says otherwise)."""
     store = await EventStore.open(url)
-    processes = os.environ.get("DOCKET_REBUILD_PROCESSES")
-    runner = ProjectionRunner(
-        store.engine, store, rebuild_processes=int(processes) if processes else None
-    )
+    runner = ProjectionRunner(store.engine, store, rebuild_processes=Settings().rebuild_processes)
     try:
         start = time.perf_counter()
         reached = await runner.rebuild()

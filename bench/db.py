@@ -11,11 +11,13 @@ reused. `DOCKET_BENCH_PREFIX` replaces `docket_bench_` (runs side by side on one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -127,6 +129,28 @@ async def drop_all() -> list[str]:
 def peak_rss_mb() -> float:
     """This process's peak resident set size in MB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of the PostgreSQL server on this machine (Linux /proc): its
+    processes' own, and what its ended backends left to the postmaster (`cutime`,
+    `cstime`); the server's other work included."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            if not text.split(" (", 1)[1].startswith("postgres)"):
+                continue
+            fields = text.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            if (
+                not Path(f"/proc/{fields[1]}/stat")
+                .read_text()
+                .split(" (", 1)[1]
+                .startswith("postgres)")
+            ):  # the postmaster (its parent is not a postgres): its reaped children
+                total += int(fields[13]) + int(fields[14])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def default_events(fallback: int) -> int:

@@ -193,11 +193,13 @@ async def bare_copy_of_rows(
 
 @dataclass(frozen=True, slots=True)
 class WriteFloor:
-    """`bare_write_floor`: seconds to COPY the rows, and to build their indexes after."""
+    """`bare_write_floor`: seconds to COPY the rows, and to build their indexes after, and
+    the CPU both took (this process's and PostgreSQL's, in core-seconds)."""
 
     rows: int
     copy_seconds: float
     index_seconds: float
+    cpu_seconds: float
 
     @property
     def seconds(self) -> float:
@@ -242,12 +244,15 @@ async def bare_write_floor(
                     bare = f"bare_{table.name}"
                     await conn.execute(f"{create} {bare[:50]}_{n} ON {bare} {using}")
 
+        cpu = time.process_time() + db.postgres_cpu_seconds()
         start = time.perf_counter()
         await asyncio.gather(*(fill(c, share) for c, share in zip(conns, shares, strict=True)))
         copied = time.perf_counter()
         await asyncio.gather(*(index(c, share) for c, share in zip(conns, shares, strict=True)))
         indexed = time.perf_counter()
-        return WriteFloor(sum(len(t.rows) for t in tables), copied - start, indexed - copied)
+        cpu = time.process_time() + db.postgres_cpu_seconds() - cpu
+        rows = sum(len(t.rows) for t in tables)
+        return WriteFloor(rows, copied - start, indexed - copied, cpu)
     finally:
         for conn in conns:
             await conn.close()

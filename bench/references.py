@@ -213,8 +213,8 @@ async def bare_write_floor(
     bare copies of the tables (columns only: no key, no index) in a fresh `target`, the
     tables shared out over `connections` connections (largest first to the least
     loaded) that run at once, then the tables' own indexes (keys included) built by sort
-    on the same connections. What any rebuild writing these rows and indexes pays on
-    top of folding the log, however it folds."""
+    on the same connections. What any rebuild writing these rows and indexes through a
+    client pays on top of folding the log, however it folds."""
     await db.fresh(target)
     conns = [await asyncpg.connect(db.dsn(target)) for _ in range(connections)]
     try:

@@ -242,7 +242,7 @@ async def bare_write_floor(
                     head, _, using = definition.partition(f" ON public.{table.name} ")
                     create = head.rsplit(" ", 1)[0]
                     bare = f"bare_{table.name}"
-                    await conn.execute(f"{create} {bare[:50]}_{n} ON {bare} {using}")
+                    await conn.execute(f"{create} {bare}_{n} ON {bare} {using}")
 
         cpu = time.process_time() + db.postgres_cpu_seconds()
         start = time.perf_counter()

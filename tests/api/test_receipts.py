@@ -61,8 +61,13 @@ async def _approved_with_shipment(api: Api) -> str:
     rid = await make_request(api, "on_hold")
     base = f"/v1/requests/{rid}"
     await api.ok(f"{base}/holds/USA/release", {"note": "satisfied"})
-    await api.ok(f"{base}/decision", {"outcome": "approved", "letter_ref": "S/AC.49/2026/7"})
-    await api.ok(f"{base}/shipments", {"shipment_no": 1, "shipped_on": "2026-12-01"})
+    approval = await api.ok(
+        f"{base}/decision", {"outcome": "approved", "letter_ref": "S/AC.49/2026/7"}
+    )
+    # the first day of validity (the committee's today): a shipment the rule accepts on
+    # any day the suite runs
+    shipped_on = approval["events"][0]["data"]["valid_from"]
+    await api.ok(f"{base}/shipments", {"shipment_no": 1, "shipped_on": shipped_on})
     return rid
 
 
@@ -170,7 +175,8 @@ async def test_events_after_the_published_checkpoint_are_pending(api: Api) -> No
     rid = await _approved_with_shipment(api)
     size = await _publish(api)
     base = f"/v1/requests/{rid}"
-    await api.ok(f"{base}/shipments", {"shipment_no": 2, "shipped_on": "2026-12-02"})
+    state = await api.state(rid)
+    await api.ok(f"{base}/shipments", {"shipment_no": 2, "shipped_on": state["valid_from"]})
     receipt, response = await _receipt(api, rid)
     assert [e["event_type"] for e in receipt["pending"]] == ["ShipmentRecorded"]
     assert set(receipt["pending"][0]) == set(DISCLOSED_FIELDS)

@@ -5,21 +5,23 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: install run test lint typecheck pytest browser soak bench clean
+.PHONY: install run test lint typecheck pytest browser faketime test-dates test-ci-date lock soak bench clean
 
-$(STAMP): pyproject.toml
+# Installs come from the lock files (pip-tools, with hashes): a fresh clone installs what
+# CI tested. `make lock` updates them from pyproject.toml's ranges.
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
 # `make run` needs the service only, not the test and lint tools of `.[dev]`.
-$(RUN_STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(RUN_STAMP)
 
 run: $(RUN_STAMP)
@@ -37,6 +39,11 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium not installed: browser tests will skip"; }
 
+faketime:
+	@command -v faketime >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null); }
+	@command -v faketime >/dev/null 2>&1 || { echo "faketime is needed: apt-get install faketime"; exit 2; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -49,11 +56,31 @@ pytest: $(STAMP) browser
 
 test: lint typecheck pytest
 
+# R13: the whole suite with the clock of every process it starts moved to another day.
+DATES ?= 2027-07-01 2029-02-28 2031-12-31
+test-dates: $(STAMP) browser faketime
+	@for day in $(DATES); do \
+	  tests/at_date.sh $$day $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS) || exit 1; \
+	done
+
+# CI's second run: one of the three days, a different one from day to day.
+test-ci-date:
+	$(MAKE) test-dates DATES=$$(echo $(DATES) | cut -d' ' -f$$(( $$(date -u +%j | sed 's/^0*//') % 3 + 1 )))
+
 soak: $(STAMP)
 	DOCKET_SOAK=1 $(BIN)/pytest -q -m slow tests/reliability $(PYTEST_ARGS)
+
+LOCK_VENV := $(VENV)-lock
+PIP_COMPILE = $(LOCK_VENV)/bin/pip-compile -q --generate-hashes --strip-extras \
+	--no-emit-index-url --no-emit-find-links --upgrade pyproject.toml
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || \
+	  { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q pip-tools==7.6.2; }
+	$(PIP_COMPILE) -o requirements.lock
+	$(PIP_COMPILE) --extra dev -o requirements-dev.lock
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.all
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache docket.db
+	rm -rf $(VENV) $(LOCK_VENV) .mypy_cache .ruff_cache .pytest_cache docket.db

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -36,8 +36,11 @@ def utc_now() -> datetime:
 
 
 @asynccontextmanager
-async def build(settings: Settings) -> AsyncIterator[Runtime]:
+async def build(
+    settings: Settings, clock: Callable[[], datetime] = utc_now
+) -> AsyncIterator[Runtime]:
     """A `Runtime` on `settings.database_url`, closed on exit (runner, engines, store).
+    `clock` is the one "now" of the product (tests pass a fixed or movable one).
 
     Opening touches no file and sends no query: the engines connect on first use, and
     the signer and the command service are built when first asked for (`Runtime`)."""
@@ -73,7 +76,7 @@ async def build(settings: Settings) -> AsyncIterator[Runtime]:
             runner=runner,
             tree=LogTree(store),
             public_source=SqlPublicSource(read_engine, store),
-            clock=utc_now,
+            clock=clock,
             follower=follower,
             change_waiter=waiter,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -134,7 +134,7 @@ async def list_requests(
             after=after,
             limit=limit,
         )
-    now = datetime.now(UTC)
+    now = runtime.clock()
     tz = _zone(runtime)
     await _caught_up(runtime)
     c = request_state.c
@@ -225,7 +225,7 @@ async def get_request(
     state = await _state(runtime, id, moment, at_position)
     _own(caller, state, id)
     assert state is not None
-    document = request.view(state, moment or datetime.now(UTC), _zone(runtime))
+    document = request.view(state, moment or runtime.clock(), _zone(runtime))
     return JsonAnswer(_shown_to(caller, document), headers={"ETag": f'"{state.stream_version}"'})
 
 
@@ -253,7 +253,7 @@ async def get_history(runtime: RuntimeDep, caller: AnyCaller, id: RequestIdPath)
     "/v1/committee", summary="The committee's roster, now or as of a time", responses=_PROBLEMS
 )
 async def get_committee(runtime: RuntimeDep, _: AnyCaller, as_of: Time = None) -> dict[str, Any]:
-    moment = _time(as_of, "as_of") or datetime.now(UTC)
+    moment = _time(as_of, "as_of") or runtime.clock()
     events = await runtime.store.read_stream(COMMITTEE_STREAM, occurred_until=moment)
     roster = committee.fold(events)
     seats = committee.roster_as_of(roster, moment, _zone(runtime))
@@ -301,7 +301,7 @@ async def member_holds(
         body = {"member": member, "items": items, **moment.stamp()}
         return JsonAnswer(body, headers=moment.headers())
     rows = await _holds(runtime, member)
-    return JsonAnswer({"member": member, "items": as_of_reads.hold_items(rows, datetime.now(UTC))})
+    return JsonAnswer({"member": member, "items": as_of_reads.hold_items(rows, runtime.clock())})
 
 
 @router.get(
@@ -317,7 +317,7 @@ async def stats_holds(
         async with runtime.read_engine.connect() as conn:
             found = await as_of_reads.hold_stats_as_of(conn, moment.moment)
         return JsonAnswer({**found, **moment.stamp()}, headers=moment.headers())
-    return JsonAnswer({"members": hold_stats(await _holds(runtime), datetime.now(UTC))})
+    return JsonAnswer({"members": hold_stats(await _holds(runtime), runtime.clock())})
 
 
 @router.get(
@@ -334,7 +334,7 @@ async def stats_processing(
             found = await as_of_reads.processing_stats_as_of(conn, moment.moment)
         return JsonAnswer({**found, **moment.stamp()}, headers=moment.headers())
     await _caught_up(runtime)
-    now = datetime.now(UTC)
+    now = runtime.clock()
     tz = _zone(runtime)
     async with runtime.read_engine.connect() as conn:
         rows = (await conn.execute(select(request_state))).all()

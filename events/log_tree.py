@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import merkle
+from events.checkpoint_grid import Trigger, next_awaited, next_tick, signing_due
 from events.checkpoints import Signer, parse_checkpoint
 from events.errors import TreeError
 from events.schema import checkpoints, merkle_nodes
@@ -48,6 +48,10 @@ async def _nodes(conn: AsyncConnection, wanted: list[merkle.Node]) -> dict[merkl
         )
     )
     return {(row.level, row.idx): bytes.fromhex(row.hash) for row in rows}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 async def _size(conn: AsyncConnection) -> int:
@@ -186,9 +190,22 @@ class LogTree:
             else StoredCheckpoint(row.tree_size, row.root, row.note, row.created_at)
         )
 
-    async def sign_checkpoint(self, signer: Signer, origin: str) -> StoredCheckpoint | None:
-        """Extend the tree to the log's head and sign a checkpoint of it, unless the latest
-        checkpoint already covers it. Refuses to sign a tree inconsistent with the latest."""
+    async def sign_checkpoint(
+        self,
+        signer: Signer,
+        origin: str,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        expected_latest: int | None = None,
+    ) -> StoredCheckpoint | None:
+        """Extend the tree to the log's head and sign a checkpoint of it, stored with the
+        time `clock` gives, unless the latest checkpoint already covers it. Refuses to sign
+        a tree inconsistent with the latest.
+
+        With `expected_latest`, signs only if the newest checkpoint is still of that size
+        (0: none) when it is stored: a writer that decided on an older latest checkpoint
+        than another process has signed since signs nothing (the tree lock orders them),
+        rather than a second checkpoint just after the first."""
         size = await self.extend()
         latest = await self.latest_checkpoint()
         if size == 0 or (latest is not None and latest.tree_size >= size):
@@ -203,11 +220,13 @@ class LogTree:
             merkle.verify_consistency(latest.tree_size, size, old_root, new_root, proof)
         note = signer.sign_checkpoint(origin, size, root)
         parse_checkpoint(note)
-        created = StoredCheckpoint(size, root.hex(), note, datetime.now(UTC))
         async with self.store.tree_transaction() as conn:
             newest = await conn.scalar(select(func.max(checkpoints.c.tree_size)))
             if newest is not None and newest >= size:
                 return None
+            if expected_latest is not None and (newest or 0) != expected_latest:
+                return None
+            created = StoredCheckpoint(size, root.hex(), note, clock())
             await conn.execute(
                 insert(checkpoints).values(
                     tree_size=size, root=created.root, note=note, created_at=created.created_at
@@ -225,8 +244,11 @@ ROUND_LEAVES = 5_000
 
 
 class CheckpointWriter:
-    """Signs a checkpoint every `every_events` events or `every_seconds` seconds, and calls
-    `on_signed` with each checkpoint it signs (the witnesses' submitter is woken so)."""
+    """Signs a checkpoint on the wall-clock grid of SPEC §4 (`events.checkpoint_grid`):
+    at each tick, every `every_seconds` seconds counted from the Unix epoch, if the log
+    grew; and as soon as it has grown by `every_events`. It reads the time from `clock`
+    (the runtime's) and calls `on_signed` with each checkpoint it signs (the witnesses'
+    submitter is woken so)."""
 
     def __init__(
         self,
@@ -236,6 +258,8 @@ class CheckpointWriter:
         every_events: int,
         every_seconds: float,
         on_signed: Callable[[StoredCheckpoint], None] | None = None,
+        *,
+        clock: Callable[[], datetime],
     ) -> None:
         self.tree = tree
         self.signer = signer
@@ -243,8 +267,11 @@ class CheckpointWriter:
         self.every_events = every_events
         self.every_seconds = every_seconds
         self.on_signed = on_signed
+        self.clock = clock
         self._wake = asyncio.Event()
-        self._unsigned = False  # whether the last round saw events past the signed size
+        # The tick the writer waits for: the first one after its first round, so that a
+        # writer that starts (or restarts) signs for time at a tick, never on starting.
+        self._awaited: datetime | None = None
 
     def notify(self) -> None:
         """The log moved: wake `run_forever` (the process's log follower calls this)."""
@@ -252,49 +279,64 @@ class CheckpointWriter:
 
     async def run_forever(self, poll_interval: float = 1.0, idle_s: float | None = None) -> None:
         """A round every `poll_interval` seconds until cancelled; with `idle_s`, a round
-        only once `notify()` says the log moved (or `every_seconds` is due for events
-        not signed yet, or `idle_s` passed), at most every `poll_interval`. A failed round
-        (the database away, a tree that no longer matches a signed root) is logged as
-        `docket.checkpoint.failed` and tried again at the next poll."""
-        last_signed = time.monotonic()
+        only once `notify()` says the log moved (for `every_events`), or the next tick
+        comes, or `idle_s` passed, at most every `poll_interval`, but never later than
+        the tick. A failed round (the database away, a tree that no longer matches a
+        signed root) is logged as `docket.checkpoint.failed` and tried again after
+        `poll_interval` (a tick it was for is still served, if no other process did)."""
         while True:
+            failed = False
             try:
-                if await self.run_once(last_signed):
-                    last_signed = time.monotonic()
+                await self.run_once()
             except Exception as error:
                 # A fresh logger proxy: the configuration in force now (a cached module
                 # logger would keep the one of its first use).
-                failed = structlog.get_logger("docket.checkpoints")
-                failed.warning("docket.checkpoint.failed", error=repr(error), exc_info=error)
-                self._unsigned = True  # look again soon
-            await asyncio.sleep(poll_interval)
-            if idle_s is not None:
-                await self._until_woken(idle_s, last_signed)
+                logger = structlog.get_logger("docket.checkpoints")
+                logger.warning("docket.checkpoint.failed", error=repr(error), exc_info=error)
+                failed = True
+            await asyncio.sleep(poll_interval if failed else min(poll_interval, self._to_tick()))
+            if idle_s is not None and not failed:
+                await self._until_woken(min(idle_s, self._to_tick()))
 
-    async def _until_woken(self, idle_s: float, last_signed: float) -> None:
-        timeout = idle_s
-        if self._unsigned:
-            timeout = min(idle_s, max(self.every_seconds - (time.monotonic() - last_signed), 0))
+    def _to_tick(self) -> float:
+        """Seconds until the awaited tick, by the clock (0 once it has come)."""
+        if self._awaited is None:
+            return 0.0
+        return max((self._awaited - self.clock()).total_seconds(), 0.0)
+
+    async def _until_woken(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(seconds):
                 await self._wake.wait()
         self._wake.clear()
 
-    async def run_once(self, last_signed: float) -> bool:
-        """One round: sign if due (`every_events` new events, or some and `every_seconds`
-        since `last_signed`), else extend the tree. True if a checkpoint was due."""
+    async def run_once(self) -> Trigger | None:
+        """One round: sign if due (`every_events` new events, or some and the awaited
+        tick has come with nothing signed in its slot yet), else extend the tree. The
+        trigger of a checkpoint that was due, None if none was."""
+        now = self.clock()
+        interval = self.every_seconds
+        awaited = self._awaited if self._awaited is not None else next_tick(now, interval)
         latest = await self.tree.latest_checkpoint()
         head, _ = await self.tree.store.head()
         signed_size = latest.tree_size if latest else 0
-        due = head - signed_size >= self.every_events or (
-            head > signed_size and time.monotonic() - last_signed >= self.every_seconds
+        trigger = signing_due(
+            now=now,
+            awaited=awaited,
+            interval=interval,
+            head=head,
+            signed_size=signed_size,
+            signed_at=latest.created_at if latest else None,
+            every_events=self.every_events,
         )
-        self._unsigned = head > signed_size and not due
         # in transactions of ROUND_LEAVES leaves: a serving process answers requests
         # between them while it builds the tree of a large log
         await self.tree.extend(batch=ROUND_LEAVES)
-        if due:
-            signed = await self.tree.sign_checkpoint(self.signer, self.origin)
+        if trigger is not None:
+            signed = await self.tree.sign_checkpoint(
+                self.signer, self.origin, clock=self.clock, expected_latest=signed_size
+            )
             if signed is not None and self.on_signed is not None:
                 self.on_signed(signed)
-        return due
+        self._awaited = next_awaited(now, awaited, interval)
+        return trigger

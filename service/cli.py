@@ -109,10 +109,13 @@ async def _verify(runtime: Runtime, *, show_progress: bool) -> LogReport:
 
 @app.command()
 def checkpoint() -> None:
-    """Extend the Merkle tree to the log's head and sign a checkpoint of it."""
+    """Extend the Merkle tree to the log's head and sign a checkpoint of it now (not on the
+    wall-clock grid of the checkpoint writer: an operator's decision, SPEC §7)."""
 
     async def run(runtime: Runtime) -> str:
-        await runtime.tree.sign_checkpoint(runtime.signer, runtime.settings.log_origin)
+        await runtime.tree.sign_checkpoint(
+            runtime.signer, runtime.settings.log_origin, clock=runtime.clock
+        )
         latest = await runtime.tree.latest_checkpoint()
         return latest.note if latest else ""
 
@@ -380,7 +383,9 @@ def demo() -> None:
         typer.echo(f"demo not loaded: {error}", err=True)
         raise typer.Exit(code=1) from error
     # SPEC §8: signed at once, so that the public log and receipts work before `serve`.
-    _on_runtime(lambda rt: rt.tree.sign_checkpoint(rt.signer, rt.settings.log_origin))
+    _on_runtime(
+        lambda rt: rt.tree.sign_checkpoint(rt.signer, rt.settings.log_origin, clock=rt.clock)
+    )
     typer.echo(f"demo: {len(ids)} requests loaded, checkpoint signed")
 
 

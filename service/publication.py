@@ -60,7 +60,9 @@ async def published_or_first(runtime: Runtime) -> Published | None:
     checkpoint writer's cadence. With witnesses nothing is published before they cosign."""
     found = await published_checkpoint(runtime)
     if found is None and not runtime.settings.witnesses:
-        await runtime.tree.sign_checkpoint(runtime.signer, runtime.settings.log_origin)
+        await runtime.tree.sign_checkpoint(
+            runtime.signer, runtime.settings.log_origin, clock=runtime.clock
+        )
         found = await published_checkpoint(runtime)
     return found
 

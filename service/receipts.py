@@ -6,7 +6,8 @@ of, SPEC §7), read from the log in their stored form and shown in their disclos
 (`events.disclosure.disclosed_form`: clear fields and the `sealed` digest, never a
 sealed value, a salt or metadata). Those the published checkpoint covers get their
 RFC 9162 inclusion proof against its tree; the newer ones are `pending`, and the answer
-says when to ask again (`retry_after`, seconds to the next checkpoint at the latest).
+says when to ask again (`retry_after`: the seconds until the next tick of the checkpoint
+grid, SPEC §4, by the runtime's clock).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from events.checkpoint_grid import seconds_to_next_tick
 from events.disclosure import disclosed_form
 from events.receipt import ProvedEvent, Witness, build_receipt
 from events.types import request_stream
@@ -30,7 +31,8 @@ __all__ = ["Receipt", "request_receipt", "witness_policy"]
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """A receipt document and, when some of its events are pending, the seconds until the
-    next checkpoint should cover them."""
+    next tick of the checkpoint grid (when a checkpoint should cover them, witnesses
+    permitting)."""
 
     body: dict[str, Any]
     retry_after: int | None
@@ -45,9 +47,7 @@ def witness_policy(runtime: Runtime) -> tuple[list[Witness], int]:
     return witnesses, settings.effective_witness_quorum
 
 
-async def request_receipt(
-    runtime: Runtime, request_id: str, view: Mapping[str, Any], now: datetime
-) -> Receipt:
+async def request_receipt(runtime: Runtime, request_id: str, view: Mapping[str, Any]) -> Receipt:
     """The receipt of a request the public may see (`view` is its state document)."""
     stored = await runtime.store.read_stream(request_stream(request_id), upcast=False)
     shown = [disclosed_form(event.hashed_fields()) for event in receipt_events(view, stored)]
@@ -77,6 +77,5 @@ async def request_receipt(
     retry_after = None
     if pending:
         interval = runtime.settings.checkpoint_interval_seconds
-        waited = (now - published.signed_at).total_seconds() if published is not None else 0.0
-        retry_after = max(1, math.ceil(interval - waited))
+        retry_after = max(1, math.ceil(seconds_to_next_tick(runtime.clock(), interval)))
     return Receipt(body, retry_after)

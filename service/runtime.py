@@ -88,8 +88,9 @@ class Runtime:
 
     @cached_property
     def checkpoint_writer(self) -> CheckpointWriter:
-        """Signs a checkpoint every so many events or seconds (a background task); each
-        one signed wakes the witnesses' submitter."""
+        """Signs a checkpoint every so many events and on the wall-clock grid of SPEC §4,
+        by the runtime's clock (a background task); each one signed wakes the witnesses'
+        submitter."""
         settings = self.settings
         return CheckpointWriter(
             self.tree,
@@ -98,6 +99,7 @@ class Runtime:
             settings.checkpoint_interval_events,
             settings.checkpoint_interval_seconds,
             on_signed=self.cosigning.wake if self.cosigning is not None else None,
+            clock=self.clock,
         )
 
     @cached_property

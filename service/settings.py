@@ -52,8 +52,11 @@ class Settings(BaseSettings):
     holds_lapse_on_departure: bool = True
 
     body_limit_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: A checkpoint is signed as soon as the log has grown by this many events, and at
+    #: each multiple of `checkpoint_interval_seconds` counted from the Unix epoch (a
+    #: wall-clock grid: hourly, on the hour, by default) if it grew at all (SPEC §4).
     checkpoint_interval_events: int = Field(default=1000, ge=1)
-    checkpoint_interval_seconds: float = Field(default=60.0, gt=0)
+    checkpoint_interval_seconds: float = Field(default=3600.0, ge=1e-6)
     projection_lag_bound: int = Field(default=10_000, ge=0)
     #: Whether `docket serve` also runs the background work (the projection worker, the
     #: checkpoint writer, the witnesses' submitter). False leaves it to a `docket work`

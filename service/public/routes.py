@@ -176,7 +176,7 @@ async def get_public_receipt(
         state = await source.get_state(request_id)
         if state is None or public_request(state, now) is None:
             raise NotFound(f"no public request {request_id}")
-        receipt = await request_receipt(runtime, request_id, state, now)
+        receipt = await request_receipt(runtime, request_id, state)
         if receipt.retry_after is not None:
             retry["Retry-After"] = str(receipt.retry_after)
         # No records shown: the receipt moves with each published checkpoint, which no

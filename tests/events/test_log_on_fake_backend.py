@@ -129,7 +129,8 @@ class _FailingTree(LogTree):
 async def test_the_checkpoint_writer_logs_its_failures_and_carries_on(store: EventStore) -> None:
     await fill(store, 3)
     tree = _FailingTree(store, failures=2)
-    writer = CheckpointWriter(tree, Signer(ORIGIN, Ed25519PrivateKey.generate()), ORIGIN, 1, 0)
+    signer = Signer(ORIGIN, Ed25519PrivateKey.generate())
+    writer = CheckpointWriter(tree, signer, ORIGIN, 1, 3600, clock=lambda: START)
     configured = structlog.get_config()
     structlog.reset_defaults()  # whatever another test configured: log every level
     try:

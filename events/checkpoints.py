@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from events.errors import CheckpointError, SigningKeyError
+from events.numbers import parse_decimal
 
 __all__ = [
     "Checkpoint",
@@ -46,9 +47,9 @@ ED25519 = 0x01
 _SIGNATURE_PREFIX = "\u2014 "  # em dash and a space
 _MAX_SIGNATURES = 100  # as Go's golang.org/x/mod/sumdb/note: bounds the work of a parse
 _HASH_SIZE = 32
-_DECIMAL = re.compile(r"0|[1-9][0-9]*")
-# Control characters other than newline may not appear in a note.
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+# Control characters other than newline may not appear in a note; nor lone surrogates,
+# which no UTF-8 text holds (and which `str.encode` would refuse with a bare error).
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,9 +252,8 @@ def _parse_body(text: str) -> Checkpoint:
     if len(lines) < 3:
         raise CheckpointError("a checkpoint has an origin, a size and a root hash")
     origin, size, root, *extensions = lines
-    if not _DECIMAL.fullmatch(size):
-        raise CheckpointError(f"tree size {size!r} is not a decimal without leading zeros")
-    checkpoint = Checkpoint(origin, int(size), _b64(root, "root hash"), tuple(extensions))
+    tree_size = parse_decimal(size, "tree size", CheckpointError)
+    checkpoint = Checkpoint(origin, tree_size, _b64(root, "root hash"), tuple(extensions))
     _check_checkpoint(checkpoint)
     return checkpoint
 

@@ -38,6 +38,7 @@ from events.checkpoints import (
     split_note,
     verify_checkpoint,
 )
+from events.errors import CosignatureError, QuorumError
 
 __all__ = [
     "COSIGNATURE_V1",
@@ -64,14 +65,6 @@ _ED25519_SIGNATURE = 64
 _TIMESTAMP_LIMIT = 2**63 - 1
 
 
-class CosignatureError(ValueError):
-    """A cosignature, a cosigner key or a signature line is malformed or does not verify."""
-
-
-class QuorumError(CosignatureError):
-    """A checkpoint carries fewer valid cosignatures than the quorum asks."""
-
-
 def cosigner_key_id(name: str, public_key: bytes) -> bytes:
     """`SHA-256(name || 0x0A || 0x04 || public key)[:4]` (C2SP tlog-cosignature)."""
     return hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + public_key).digest()[:4]
@@ -82,7 +75,10 @@ def cosigned_message(note_text: str, timestamp: int) -> bytes:
     _check_timestamp(timestamp)
     if not note_text.endswith("\n"):
         raise CosignatureError("the cosigned checkpoint text must end in a newline")
-    return f"{_HEADER}time {timestamp}\n{note_text}".encode()
+    try:
+        return f"{_HEADER}time {timestamp}\n{note_text}".encode()
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 text holds one
+        raise CosignatureError("the cosigned checkpoint text is not valid Unicode") from None
 
 
 def _check_timestamp(timestamp: int) -> None:
@@ -219,7 +215,10 @@ def _line(name: str, key_id: bytes, blob: bytes) -> str:
 
 def verify_cosignature_line(note_text: str, line: str, key: CosignerKey) -> Cosignature:
     """The cosignature in `line` if it is `key`'s valid cosignature of `note_text`."""
-    [(name, kid, blob)] = parse_signature_lines(line if line.endswith("\n") else line + "\n")
+    parsed = parse_signature_lines(line if line.endswith("\n") else line + "\n")
+    if len(parsed) != 1:
+        raise CosignatureError(f"{len(parsed)} signature lines given where one is expected")
+    [(name, kid, blob)] = parsed
     if name != key.name or kid != key.key_id:
         raise CosignatureError(f"the line is not signed by {key.name}+{key.key_id.hex()}")
     return Cosignature(key.name, kid, _verify(key, note_text, blob), _line(name, kid, blob))
@@ -233,10 +232,12 @@ def valid_cosignatures(
     """The valid cosignatures by `keys` among `signatures`, and a reason per invalid one.
 
     Lines by unknown keys (name and id not both matching) are ignored, as signed-note asks;
-    a known key counts once however many of its lines there are.
+    a public key counts once however many of its lines there are, and under however many
+    names it is known: the signed message does not commit to the name, so one key under two
+    names is one witness, never two votes toward a quorum.
     """
     known = {(key.name, key.key_id): key for key in keys}
-    valid: dict[tuple[str, bytes], Cosignature] = {}
+    valid: dict[bytes, Cosignature] = {}  # by the key's 32 bytes
     invalid: list[str] = []
     for name, kid, blob in signatures:
         key = known.get((name, kid))
@@ -247,7 +248,7 @@ def valid_cosignatures(
         except CosignatureError as error:
             invalid.append(str(error))
             continue
-        valid.setdefault((name, kid), Cosignature(name, kid, timestamp, _line(name, kid, blob)))
+        valid.setdefault(key.raw(), Cosignature(name, kid, timestamp, _line(name, kid, blob)))
     return list(valid.values()), invalid
 
 

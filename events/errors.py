@@ -12,6 +12,10 @@ LogError
 ├── TreeError             the stored Merkle tree cannot answer (a size beyond it, a bad range)
 ├── ProofError            a Merkle proof does not verify (also a ValueError)
 ├── CheckpointError       a checkpoint note does not parse or verify (also a ValueError)
+├── CosignatureError      a cosignature, witness key or signature line is bad (also a ValueError)
+│   └── QuorumError           a checkpoint carries fewer valid cosignatures than the quorum
+├── TileError             a tile path or tile is malformed or not of the tree (also a ValueError)
+├── ReceiptError          a receipt's witness key is unusable (also a ValueError)
 ├── SigningKeyError       the signing key file is missing or not an Ed25519 key
 ├── BundleError           an export does not verify against its signed checkpoint
 └── OldCanonicalForm      a database holds a log hashed in canonical form v1 (no salts)
@@ -19,7 +23,10 @@ LogError
 
 Each is also importable from where it was first defined (`events.model`, `events.store`,
 `events.transfer`, `events.log_tree`, `events.merkle`, `events.checkpoints`,
-`events.bundle`). `ProofError` and `CheckpointError` stay `ValueError`s, as callers catch them.
+`events.bundle`, `events.cosignature`, `events.tiles`, `events.receipt`). The parser errors
+(`ProofError`, `CheckpointError`, `CosignatureError`, `TileError`, `ReceiptError`) stay
+`ValueError`s, as callers catch them. A parser of outside input raises only its own error
+of this tree, numbers over 20 digits included (SPEC §11 R14, `events.numbers`).
 """
 
 from __future__ import annotations
@@ -95,6 +102,22 @@ class ProofError(LogError, ValueError):
 
 class CheckpointError(LogError, ValueError):
     """A note or checkpoint is malformed or its signature does not verify."""
+
+
+class CosignatureError(LogError, ValueError):
+    """A cosignature, a cosigner key or a signature line is malformed or does not verify."""
+
+
+class QuorumError(CosignatureError):
+    """A checkpoint carries fewer valid cosignatures than the quorum asks."""
+
+
+class TileError(LogError, ValueError):
+    """A tile path or tile is malformed, or a tile is not part of the tree."""
+
+
+class ReceiptError(LogError, ValueError):
+    """A key given to check a receipt is unusable (a receipt's own faults are `Failure`s)."""
 
 
 class SigningKeyError(LogError):

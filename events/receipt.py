@@ -19,8 +19,8 @@ check is a parameter (`cosigners`) so that the witness module's verifier can rep
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +37,9 @@ from events.checkpoints import (
     verify_checkpoint,
 )
 from events.disclosure import DISCLOSED_FIELDS, clear_fields, disclosed_leaf_hash
+from events.errors import ReceiptError
 from events.merkle import ProofError, verify_inclusion
+from events.numbers import MAX_DIGITS, too_many_digits
 
 __all__ = [
     "Cosigned",
@@ -45,9 +47,11 @@ __all__ = [
     "Failure",
     "ProvedEvent",
     "ReceiptCheck",
+    "ReceiptError",
     "Witness",
     "WitnessKey",
     "build_receipt",
+    "distinct_witnesses",
     "parse_witness_key",
     "summary",
     "verify_cosignatures",
@@ -59,6 +63,9 @@ COSIGNATURE_V1 = 0x04
 _SIGNATURE_PREFIX = "\u2014 "
 _PROOF_FIELDS = ("leaf_index", "inclusion_proof")
 _MAX_PROOF = 64
+#: How deep a receipt's JSON may nest: its own shape needs 4 levels, an event's data a few
+#: more; a deeper one would only spend a canonicaliser's recursion.
+_MAX_DEPTH = 32
 
 
 # --- building ------------------------------------------------------------------------
@@ -149,36 +156,48 @@ def witness_key_id(name: str, public_key: bytes) -> bytes:
 
 
 def parse_witness_key(text: str) -> WitnessKey:
-    """Read `<name>+<hex key id>+<base64(0x04 || key)>`, checking the key id."""
+    """Read `<name>+<hex key id>+<base64(0x04 || key)>`, checking the key id.
+
+    Raises `ReceiptError` (a `ValueError`)."""
     parts = text.strip().split("+", 2)
     if len(parts) != 3 or not parts[0]:
-        raise ValueError(f"a witness key is <name>+<hex key id>+<base64 key>: {text!r}")
+        raise ReceiptError(f"a witness key is <name>+<hex key id>+<base64 key>: {text[:200]!r}")
     name, hex_id, encoded = parts
+    if any(ch.isspace() for ch in name) or not name.isprintable():
+        raise ReceiptError(f"witness key name {name[:80]!r} holds spaces or unprintable characters")
+    if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
+        raise ReceiptError(f"witness key {name!r}: its key id is not 8 lowercase hex digits")
     try:
         raw = base64.b64decode(encoded, validate=True)
-        key_id = bytes.fromhex(hex_id)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"witness key {name!r} is not hex and base64") from None
+    except ValueError:  # binascii.Error, or a non-ASCII character
+        raise ReceiptError(f"witness key {name!r} is not base64") from None
     if len(raw) != 33 or raw[0] != COSIGNATURE_V1:
-        raise ValueError(f"witness key {name!r} is not a cosignature/v1 (0x04) Ed25519 key")
-    if len(key_id) != 4 or witness_key_id(name, raw[1:]) != key_id:
-        raise ValueError(f"witness key {name!r}: its key id does not match its name and key")
+        raise ReceiptError(f"witness key {name!r} is not a cosignature/v1 (0x04) Ed25519 key")
+    key_id = bytes.fromhex(hex_id)
+    if witness_key_id(name, raw[1:]) != key_id:
+        raise ReceiptError(f"witness key {name!r}: its key id does not match its name and key")
     return WitnessKey(name, key_id, raw[1:], text.strip())
+
+
+def distinct_witnesses(witness_keys: Sequence[str]) -> int:
+    """How many different public keys `witness_keys` name: one key is one witness, under
+    however many names or spellings. Raises `ReceiptError` if one is unusable."""
+    return len({parse_witness_key(text).public_key for text in witness_keys})
 
 
 def _note_parts(note: str) -> tuple[str, list[tuple[str, bytes]]]:
     """The signed text, and each signature line's (name, decoded blob)."""
     cut = note.rfind("\n\n")
     if cut < 0 or not note.endswith("\n"):
-        raise ValueError("a signed note is text, a blank line, then signature lines")
+        raise ReceiptError("a signed note is text, a blank line, then signature lines")
     lines = []
     for line in note[cut + 2 : -1].split("\n"):
         if not line.startswith(_SIGNATURE_PREFIX):
-            raise ValueError(f"not a signature line: {line!r}")
+            raise ReceiptError(f"not a signature line: {line[:80]!r}")
         name, _, encoded = line[len(_SIGNATURE_PREFIX) :].rpartition(" ")
         try:
             lines.append((name, base64.b64decode(encoded, validate=True)))
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or a non-ASCII character
             continue  # not ours to judge: only lines matching a trusted key count
     return note[: cut + 1], lines
 
@@ -188,26 +207,31 @@ def verify_cosignatures(note: str, witness_keys: Sequence[str]) -> list[Cosigned
 
     A cosignature signs `cosignature/v1\\ntime <timestamp>\\n` followed by the note's
     text; its blob is key id (4) || timestamp (8, big-endian) || Ed25519 signature (64).
-    Lines by other keys are ignored; a witness with several valid lines counts once."""
+    Lines by other keys are ignored; a witness with several valid lines counts once, and
+    so does a public key given under several names (the signed message does not name the
+    witness, so a line copied under a second name verifies as well)."""
     text, lines = _note_parts(note)
     found: list[Cosigned] = []
-    seen: set[tuple[str, bytes]] = set()
+    seen: set[bytes] = set()
     for key_text in witness_keys:
         key = parse_witness_key(key_text)
-        if (key.name, key.public_key) in seen:
-            continue  # a witness named twice still counts once
-        seen.add((key.name, key.public_key))
+        if key.public_key in seen:
+            continue  # one key, one vote: whatever name it is given under
         verifier = Ed25519PublicKey.from_public_bytes(key.public_key)
         for name, blob in lines:
             if name != key.name or len(blob) != 76 or blob[:4] != key.key_id:
                 continue
             timestamp = int.from_bytes(blob[4:12], "big")
-            message = f"cosignature/v1\ntime {timestamp}\n{text}".encode()
+            try:
+                message = f"cosignature/v1\ntime {timestamp}\n{text}".encode()
+            except UnicodeEncodeError:  # a lone surrogate: not a note anyone signed
+                raise ReceiptError("the checkpoint note is not valid Unicode") from None
             try:
                 verifier.verify(blob[12:], message)
             except InvalidSignature:
                 continue
             found.append(Cosigned(key.name, key.text, timestamp))
+            seen.add(key.public_key)
             break
     return found
 
@@ -273,13 +297,14 @@ def verify_receipt(
 ) -> ReceiptCheck:
     """Check a receipt against the log key and witness keys the verifier trusts.
 
-    `quorum` defaults to the number of witness keys (as `DOCKET_WITNESS_QUORUM` does).
+    `quorum` defaults to the number of witnesses given, a public key counting once however
+    many names it is given under (as for `DOCKET_WITNESS_QUORUM`). Never raises: whatever
+    the receipt holds, each fault is a `Failure`.
     """
-    need = len(witness_keys) if quorum is None else quorum
     failures: list[Failure] = []
     if not isinstance(receipt, Mapping):
         return ReceiptCheck((Failure("receipt", "the receipt is not a JSON object"),))
-    shape = _shape_failures(receipt)
+    shape = _bounds_failures(receipt) or _shape_failures(receipt)
     if shape:
         return ReceiptCheck(tuple(shape))
     request_id = receipt["request_id"]
@@ -288,12 +313,12 @@ def verify_receipt(
         trusted = parse_verifier_key(log_key)
     except CheckpointError as error:
         return ReceiptCheck((Failure("log key", f"the log key given is unusable: {error}"),))
-    for key_text in witness_keys:
-        try:
-            parse_witness_key(key_text)
-        except ValueError as error:
-            detail = f"a witness key given is unusable: {error}"
-            return ReceiptCheck((Failure("witness key", detail),), request_id)
+    try:
+        witnesses = distinct_witnesses(witness_keys)
+    except ReceiptError as error:
+        detail = f"a witness key given is unusable: {error}"
+        return ReceiptCheck((Failure("witness key", detail),), request_id)
+    need = witnesses if quorum is None else quorum
     try:
         checkpoint = verify_checkpoint(note, log_key)
     except CheckpointError as error:
@@ -308,7 +333,7 @@ def verify_receipt(
             Failure(
                 "origin",
                 f"the checkpoint is of log {checkpoint.origin!r}, "
-                f"the receipt says {log.get('origin')!r}",
+                f"the receipt says {_shown(log.get('origin'))}",
             )
         )
     if checkpoint.origin != trusted.name:
@@ -342,9 +367,34 @@ def verify_receipt(
         tuple(receipt["events"]),
         tuple(receipt["pending"]),
         cosigned,
-        len(witness_keys),
+        witnesses,
         need,
     )
+
+
+def _shown(value: Any) -> str:
+    """A value of the receipt in a message: a string quoted (and cut), else its JSON type."""
+    if isinstance(value, str):
+        return repr(value[:200])
+    return "nothing" if value is None else f"a JSON {type(value).__name__}, not a string"
+
+
+def _bounds_failures(receipt: Mapping[str, Any]) -> list[Failure]:
+    """A receipt nesting deeper than `_MAX_DEPTH` or holding a number over 20 digits is
+    refused before anything reads it (SPEC §11 R14): such numbers cannot be a position or
+    a size, and Python will not even print one over 4,300 digits."""
+    stack: list[tuple[Any, int]] = [(receipt, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            return [Failure("receipt", f"it nests deeper than {_MAX_DEPTH} levels")]
+        if isinstance(value, Mapping):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, int) and too_many_digits(value):
+            return [Failure("receipt", f"it holds a number of more than {MAX_DIGITS} digits")]
+    return []
 
 
 def _shape_failures(receipt: Mapping[str, Any]) -> list[Failure]:
@@ -437,7 +487,7 @@ def _disclosed_failures(event: Mapping[str, Any], stream: str, *, proved: bool) 
         out.append(
             Failure(
                 "stream",
-                f"it is of stream {event['stream_id']!r}, not {stream!r}",
+                f"it is of stream {_shown(event['stream_id'])}, not {stream!r}",
                 position,
                 version,
             )

@@ -21,7 +21,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from events.errors import TileError
 from events.merkle import Node, node_hash
+from events.numbers import MAX_DIGITS
 
 __all__ = [
     "HASH_SIZE",
@@ -44,10 +46,6 @@ TILE_WIDTH = 1 << TILE_HEIGHT
 HASH_SIZE = 32
 _MAX_LEVEL = 63
 _PATH = re.compile(r"tile/(0|[1-9][0-9]?)/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([1-9][0-9]{0,2}))?")
-
-
-class TileError(ValueError):
-    """A tile path or tile is malformed, or a tile is not part of the tree."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -96,7 +94,11 @@ def parse_tile_path(path: str) -> Tile:
     if match is None:
         raise TileError(f"{path!r} is not a tile path tile/<L>/<N>[.p/<W>]")
     level_text, index_text, width_text = match.groups()
-    index = int(index_text.replace("x", "").replace("/", ""))
+    digits = index_text.replace("x", "").replace("/", "")
+    # Before int(): a 5,000-digit index would raise a bare ValueError (R14).
+    if len(digits.lstrip("0")) > MAX_DIGITS:
+        raise TileError(f"a tile index has at most {MAX_DIGITS} digits, not {len(digits):,}")
+    index = int(digits)
     width = int(width_text) if width_text else TILE_WIDTH
     if width == TILE_WIDTH and width_text:
         raise TileError("a full tile has no .p/ suffix")

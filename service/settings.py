@@ -85,6 +85,24 @@ class Settings(BaseSettings):
             return tuple(parse_witnesses(json.dumps(list(value))))
         return value
 
+    @field_validator("witnesses", mode="after")
+    @classmethod
+    def _each_key_once(cls, value: tuple[WitnessConfig, ...]) -> tuple[WitnessConfig, ...]:
+        # A cosignature does not sign the witness's name: one key listed under two names
+        # would make one signature count twice toward the quorum.
+        first: dict[bytes, tuple[int, str]] = {}
+        for number, witness in enumerate(value, start=1):
+            key = witness.cosigner_key()
+            if key.raw() in first:
+                earlier, name = first[key.raw()]
+                raise ValueError(
+                    f"DOCKET_WITNESSES lists the public key of witness {earlier} ({name}) again "
+                    f"as witness {number} ({key.name}): one key is one witness and counts once "
+                    "toward the quorum; list each witness once"
+                )
+            first[key.raw()] = (number, key.name)
+        return value
+
     @field_validator("witness_quorum", mode="before")
     @classmethod
     def _blank_quorum_is_default(cls, value: Any) -> Any:

@@ -130,7 +130,7 @@
     const expected = (await sha256(concat(encoder.encode(name + "\n"), raw))).slice(0, 4);
     if (!equal(expected, id)) throw new Error("key " + name + ": its id does not match");
     const key = await crypto.subtle.importKey("raw", raw.slice(1), { name: "Ed25519" }, false, ["verify"]);
-    return { name, id, key, text: String(text).trim() };
+    return { name, id, key, raw: toHex(raw.slice(1)), text: String(text).trim() };
   }
 
   function splitNote(note) {
@@ -149,8 +149,12 @@
 
   function parseCheckpoint(text) {
     const lines = text.slice(0, -1).split("\n");
-    if (lines.length < 3 || !/^(0|[1-9][0-9]*)$/.test(lines[1])) {
-      throw new Error("a checkpoint is an origin, a tree size and a root hash");
+    // At most 20 digits, as every Docket parser (SPEC §11 R14); and exact as a Number.
+    if (lines.length < 3 || !/^(0|[1-9][0-9]{0,19})$/.test(lines[1])) {
+      throw new Error("a checkpoint is an origin, a tree size of at most 20 digits and a root hash");
+    }
+    if (!Number.isSafeInteger(Number(lines[1]))) {
+      throw new Error("the tree size " + lines[1] + " is beyond what this page can check");
     }
     const root = fromBase64(lines[2]);
     if (root.length !== 32) throw new Error("the root hash is not 32 bytes");
@@ -169,11 +173,22 @@
     return { key, checkpoint: parseCheckpoint(text) };
   }
 
+  // One public key is one witness: the keys may come from the log itself
+  // (/public/log/witnesses), which could list one key under two names to make one
+  // cosignature count twice (the signed message does not name the witness).
+  async function distinctWitnesses(witnessKeys) {
+    const raws = new Set();
+    for (const keyText of witnessKeys) raws.add((await parseKey(keyText, 0x04)).raw);
+    return raws.size;
+  }
+
   async function cosigners(note, witnessKeys) {
     const { text, lines } = splitNote(note);
     const found = [];
-    for (const keyText of new Set(witnessKeys.map((k) => String(k).trim()))) {  // each witness once
+    const counted = new Set();  // the raw keys that already have their one vote
+    for (const keyText of new Set(witnessKeys.map((k) => String(k).trim()))) {
       const key = await parseKey(keyText, 0x04);
+      if (counted.has(key.raw)) continue;
       for (const line of lines) {
         if (line.name !== key.name || line.blob.length !== 76 || !equal(line.blob.slice(0, 4), key.id)) continue;
         let time = 0;
@@ -181,6 +196,7 @@
         const message = encoder.encode("cosignature/v1\ntime " + time + "\n" + text);
         if (await crypto.subtle.verify({ name: "Ed25519" }, key.key, line.blob.slice(12), message)) {
           found.push({ name: key.name, timestamp: time });
+          counted.add(key.raw);
           break;
         }
       }
@@ -256,10 +272,9 @@
 
   async function verify(receipt, logKey, witnessKeys = [], quorum = null) {
     const started = performance.now();
-    const need = quorum === null || quorum === undefined ? witnessKeys.length : quorum;
     const result = {
       ok: false, failures: shapeFailures(receipt), request_id: null, checkpoint: null,
-      events: [], pending: [], cosigned: [], witnesses: witnessKeys.length, quorum: need,
+      events: [], pending: [], cosigned: [], witnesses: witnessKeys.length, quorum: quorum ?? witnessKeys.length,
     };
     if (result.failures.length) return finish(result, started);
     result.request_id = receipt.request_id;
@@ -273,11 +288,13 @@
       return finish(result, started);
     }
     try {
-      for (const key of witnessKeys) await parseKey(key, 0x04);
+      result.witnesses = await distinctWitnesses(witnessKeys);
     } catch (error) {
       result.failures.push(failure("witness key", "a witness key given is unusable: " + error.message));
       return finish(result, started);
     }
+    const need = quorum === null || quorum === undefined ? result.witnesses : quorum;
+    result.quorum = need;
     let checkpoint;
     try {
       checkpoint = (await verifyNote(receipt.checkpoint, logKey)).checkpoint;

@@ -9,7 +9,6 @@ mismatch, 422 a consistency proof that does not verify.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from events.checkpoints import (
     verify_checkpoint,
 )
 from events.merkle import EMPTY_ROOT, ProofError, verify_consistency
+from events.numbers import parse_decimal
 
 __all__ = [
     "MAX_PROOF_LINES",
@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 MAX_PROOF_LINES = 63
-_OLD = re.compile(r"old (0|[1-9][0-9]*)")
 _HASH_SIZE = 32
 
 
@@ -87,9 +86,9 @@ def parse_submission(body: bytes) -> Submission:
     if not separator:
         raise _malformed("the body is an old size line, proof lines, an empty line, a checkpoint")
     old_line, *proof_lines = head.split("\n")
-    match = _OLD.fullmatch(old_line)
-    if match is None:
+    if not old_line.startswith("old "):
         raise _malformed("the first line must be 'old <size>' in decimal without leading zeros")
+    old_size = parse_decimal(old_line[4:], "the old size", _malformed)
     if len(proof_lines) > MAX_PROOF_LINES:
         raise _malformed(f"more than {MAX_PROOF_LINES} consistency proof lines")
     proof = []
@@ -101,7 +100,7 @@ def parse_submission(body: bytes) -> Submission:
         if len(digest) != _HASH_SIZE or base64.b64encode(digest).decode() != line:
             raise _malformed(f"proof line {number} is not one base64 SHA-256 hash")
         proof.append(digest)
-    return Submission(int(match.group(1)), tuple(proof), note)
+    return Submission(old_size, tuple(proof), note)
 
 
 def verify_submitted_checkpoint(

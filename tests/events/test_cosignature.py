@@ -15,6 +15,7 @@ from events.cosignature import (
     COSIGNATURE_V1,
     CosignatureError,
     Cosigner,
+    CosignerKey,
     QuorumError,
     add_signature_lines,
     cosigned_message,
@@ -184,3 +185,29 @@ class TestQuorum:
         assert once == note + line
         with pytest.raises(CosignatureError):
             add_signature_lines(note, ["not a signature"])
+
+
+def alias_line(line: str, alias: CosignerKey) -> str:
+    """`line`'s cosignature copied under another name for the same key: the signed message
+    does not name the witness, so it verifies under the alias too."""
+    blob = base64.b64decode(line.rstrip("\n").rpartition(" ")[2])[4:]
+    return f"\u2014 {alias.name} {base64.b64encode(alias.key_id + blob).decode()}\n"
+
+
+class TestOneKeyOneVote:
+    def test_one_key_under_two_names_counts_once(self, log: Signer) -> None:
+        note = log.sign_checkpoint(ORIGIN, 10, ROOT)
+        text, _ = split_note(note)
+        [a] = witnesses(1)
+        alias = CosignerKey.of("alias.example/w", a.key.public_key)
+        line = a.cosign(text, 1)
+        witnessed = add_signature_lines(note, [line, alias_line(line, alias)])
+        # Each name alone verifies: the copied line is a valid cosignature by the alias.
+        for key in (a.key, alias):
+            assert len(verify_witnessed(witnessed, log.verifier_key(), [key], 1)[1]) == 1
+        _, valid = verify_witnessed(witnessed, log.verifier_key(), [a.key, alias], 1)
+        assert [v.witness for v in valid] == [a.name]
+        with pytest.raises(QuorumError, match="1 valid cosignatures"):
+            verify_witnessed(witnessed, log.verifier_key(), [a.key, alias], 2)
+        lines = split_note(witnessed)[1]
+        assert len(valid_cosignatures(text, lines, [alias, a.key])[0]) == 1

@@ -227,3 +227,31 @@ def test_build_refuses_an_event_given_whole(good: Sample) -> None:
             checkpoint=good.receipt["checkpoint"],
             proved=[ProvedEvent(whole, [])],
         )
+
+
+def test_one_key_under_two_names_counts_once() -> None:
+    s = sample(1, witnesses=2, cosigned_by=1, other_entries=0)
+    w = s.witnesses[0]
+    alias = WitnessSigner("alias.example/w", w.key)
+    receipt = copy.deepcopy(s.receipt)
+    receipt["checkpoint"] = alias.cosign(receipt["checkpoint"], 1_700_000_000)
+    assert verify_receipt(receipt, s.log_key, [alias.vkey], 1).ok  # the alias's line is valid
+    result = verify_receipt(receipt, s.log_key, [w.vkey, alias.vkey], 2)
+    assert checks(result) == {("quorum", None)}
+    assert [c.name for c in result.cosigned] == [w.name]
+    # By default every witness given is required, and one key is one witness.
+    result = verify_receipt(receipt, s.log_key, [w.vkey, alias.vkey])
+    assert result.ok and (result.witnesses, result.quorum) == (1, 1)
+
+
+def test_a_number_over_20_digits_is_refused_whole() -> None:
+    s = sample(1, witnesses=1, cosigned_by=1, other_entries=0)
+    for number in (10**20, -(10**20), 10**5000):
+        receipt = copy.deepcopy(s.receipt)
+        receipt["events"][0]["data"]["shipment_no"] = number
+        result = verify_receipt(receipt, s.log_key, [s.witnesses[0].vkey])
+        assert [f.detail for f in result.failures] == ["it holds a number of more than 20 digits"]
+    receipt = copy.deepcopy(s.receipt)
+    receipt["log"]["origin"] = 10**19  # 20 digits: read, and named by its type
+    result = verify_receipt(receipt, s.log_key, [s.witnesses[0].vkey])
+    assert "the receipt says a JSON int, not a string" in summary(result)

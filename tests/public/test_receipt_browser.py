@@ -14,7 +14,7 @@ import pytest
 import rfc8785
 
 from bench import receipt_page
-from bench.receipt_sample import Sample, sample
+from bench.receipt_sample import Sample, WitnessSigner, sample
 from tests.public.test_pages_browser import ARGS, CHROMIUM, _need_chromium
 
 pytestmark = pytest.mark.browser
@@ -130,6 +130,42 @@ def test_a_witness_named_twice_counts_once(page: Any, good: Sample) -> None:
     )
     assert not outcome["ok"]
     assert [f["check"] for f in outcome["failures"]] == ["quorum"]
+
+
+def test_one_key_under_two_names_counts_once(page: Any, good: Sample) -> None:
+    # What a log could serve at /public/log/witnesses: its one witness's key twice, under
+    # two names, with the one cosignature copied under the second name.
+    receipt = _few_cosignatures(good)
+    lines = receipt["checkpoint"].rstrip("\n").split("\n")
+    receipt["checkpoint"] = "\n".join(lines[:-1]) + "\n"  # the log's line and w0's
+    alias = WitnessSigner("alias.example/w", good.witnesses[0].key)
+    receipt["checkpoint"] = alias.cosign(receipt["checkpoint"], 1_700_000_000)
+    keys = [good.witnesses[0].vkey, alias.vkey]
+    alone = page.evaluate(
+        "([r, k, w]) => DocketReceipt.verify(r, k, w, 1)", [receipt, good.log_key, keys[1:]]
+    )
+    assert alone["ok"]
+    outcome = page.evaluate(
+        "([r, k, w]) => DocketReceipt.verify(r, k, w, 2)", [receipt, good.log_key, keys]
+    )
+    assert [f["check"] for f in outcome["failures"]] == ["quorum"]
+    assert len(outcome["cosigned"]) == 1
+    default = page.evaluate(
+        "([r, k, w]) => DocketReceipt.verify(r, k, w)", [receipt, good.log_key, keys]
+    )
+    assert default["ok"] and (default["witnesses"], default["quorum"]) == (1, 1)
+
+
+def test_a_tree_size_over_20_digits_is_refused(page: Any, good: Sample) -> None:
+    receipt = copy.deepcopy(good.receipt)
+    origin, _size, rest = receipt["checkpoint"].split("\n", 2)
+    for digits in ("1" + "0" * 20, "9" * 5000):
+        receipt["checkpoint"] = f"{origin}\n{digits}\n{rest}"
+        outcome = page.evaluate(
+            "([r, k]) => DocketReceipt.verify(r, k, [], 0)", [receipt, good.log_key]
+        )
+        assert not outcome["ok"] and outcome["checkpoint"] is None
+        assert [f["check"] for f in outcome["failures"]] == ["checkpoint signature"]
 
 
 @pytest.mark.parametrize(("name", "verified"), [("good.json", "yes"), ("tampered.json", "no")])

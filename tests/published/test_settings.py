@@ -52,3 +52,19 @@ def test_refused(
         monkeypatch.setenv("DOCKET_WITNESS_QUORUM", quorum)
     with pytest.raises(ValidationError, match=message):
         Settings()
+
+
+def test_one_key_listed_twice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = Ed25519PrivateKey.generate()
+    first = Cosigner("w1.example/w", key).verifier_key()
+    again = Cosigner("w2.example/w", key).verifier_key()  # the same key under another name
+    other = vkey("w3.example/w")
+    listed = [{"url": f"https://w{i}.example", "key": k} for i, k in enumerate([first, other])]
+    monkeypatch.setenv("DOCKET_WITNESSES", json.dumps(listed))
+    assert len(Settings().witnesses) == 2
+    for duplicate in (again, first):
+        listed.append({"url": "https://w9.example", "key": duplicate})
+        monkeypatch.setenv("DOCKET_WITNESSES", json.dumps(listed))
+        with pytest.raises(ValidationError, match=r"public key of witness 1 \(w1.example/w\)"):
+            Settings()
+        listed.pop()

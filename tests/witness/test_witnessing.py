@@ -3,6 +3,7 @@ verified cosignatures, and witnesses down, slow or answering garbage (R10)."""
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from events.checkpoints import split_note
-from events.cosignature import Cosignature, Cosigner, verify_cosignature_line
+from events.cosignature import Cosignature, Cosigner, CosignerKey, verify_cosignature_line
 from events.witnessing import (
     WitnessConfig,
     WitnessedCheckpoint,
@@ -273,3 +274,17 @@ class TestConfiguration:
         for bad in ("{", "{}", '[{"url": 1}]', '[{"url": "u", "key": "nope"}]'):
             with pytest.raises(ValueError):
                 parse_witnesses(bad)
+
+
+def test_one_key_under_two_names_is_one_vote_toward_publication(log: FakeLog) -> None:
+    a = Cosigner("a.example/w", Ed25519PrivateKey.generate())
+    alias = CosignerKey.of("alias.example/w", a.key.public_key)
+    log.grow(1)
+    note = log.checkpoint()
+    line = a.cosign(split_note(note)[0], 1)
+    blob = base64.b64decode(line.rstrip("\n").rpartition(" ")[2])[4:]
+    copied = f"\u2014 {alias.name} {base64.b64encode(alias.key_id + blob).decode()}\n"
+    candidate = WitnessedCheckpoint(note, (line, copied))
+    assert published([candidate], [alias], quorum=1) == WitnessedCheckpoint(note, (copied,))
+    assert published([candidate], [a.key, alias], quorum=2) is None
+    assert published([candidate], [a.key, alias], quorum=1) == WitnessedCheckpoint(note, (line,))

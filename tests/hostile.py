@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
-__all__ = ["HostileServer", "Reply", "endless", "hostile_server", "huge"]
+__all__ = ["HostileServer", "Reply", "always", "endless", "hostile_server", "huge"]
 
 GIGABYTE = 1024**3
 Stream = Callable[[], AsyncIterator[bytes]]
@@ -57,6 +57,15 @@ def endless(byte: bytes = b"9", every: float = 0.05) -> Stream:
 
 
 Route = Callable[[str, str, bytes], Reply]
+
+
+def always(reply: Reply) -> Route:
+    """A route that answers `reply` to every request."""
+
+    def route(method: str, target: str, body: bytes) -> Reply:
+        return reply
+
+    return route
 
 
 class HostileServer:

@@ -19,7 +19,7 @@ from events.witnessing import (
     parse_witnesses,
     published,
 )
-from tests.hostile import GIGABYTE, Reply, endless, hostile_server, huge
+from tests.hostile import GIGABYTE, Reply, always, endless, hostile_server, huge
 from tests.witness.logs import FakeLog
 from tests.witness.servers import (
     bound_socket,
@@ -249,7 +249,7 @@ class TestFaultyWitnesses:
             "size": Reply(status=409, body=b"9" * 5000, content_type="text/x.tlog.size"),
         }
         for name, reply in replies.items():
-            with hostile_server(lambda method, target, body, reply=reply: reply) as server:
+            with hostile_server(always(reply)) as server:
                 publisher = WitnessPublisher(
                     [config(server.url, witness)], log.async_proof, timeout=1.0
                 )

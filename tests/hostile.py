@@ -23,7 +23,8 @@ Stream = Callable[[], AsyncIterator[bytes]]
 
 @dataclass
 class Reply:
-    """One answer: a fixed `body`, or a chunked `stream` generated as it is sent."""
+    """One answer: a fixed `body`, or a `stream` generated as it is sent (chunked, unless
+    `headers` declare a Content-Length)."""
 
     status: int = 200
     body: bytes = b""
@@ -107,16 +108,22 @@ class HostileServer:
                 self.sent += len(reply.body)
                 await writer.drain()
                 return
-            lines.append("Transfer-Encoding: chunked")
+            # With a Content-Length of its own the stream is sent as it is, else chunked.
+            chunked = not any(name.lower() == "content-length" for name in reply.headers)
+            if chunked:
+                lines.append("Transfer-Encoding: chunked")
             writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
             async for chunk in reply.stream():
-                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
                 await writer.drain()
                 self.sent += len(chunk)
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
+            if chunked:
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away: what it was meant to do
+        except asyncio.CancelledError:
+            pass  # the server stops (`_main`): an endless answer ends here
         finally:
             self._tasks.discard(task)
             writer.close()

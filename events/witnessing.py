@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
+from events.bounded_http import BoundedAnswer, PeerAnswerError, bounded_request
 from events.checkpoints import Checkpoint, CheckpointError, parse_checkpoint, split_note
 from events.cosignature import (
     Cosignature,
@@ -49,9 +50,9 @@ __all__ = [
 #: `consistency_proof(old_size, new_size)`: the RFC 9162 proof between two tree sizes.
 ConsistencyProof = Callable[[int, int], Awaitable[Sequence[bytes]]]
 
-_SIZE = re.compile(r"(0|[1-9][0-9]*)\n?")
+_SIZE = re.compile(r"(0|[1-9][0-9]{0,19})\n?")  # a tree size: at most 20 digits
 _RESYNCS = 3  # 409 answers followed per submission before giving up on this checkpoint
-_MAX_ANSWER = 64 * 1024
+_MAX_ANSWER = 64 * 1024  # SPEC §4: a witness's answer is read only up to 64 KiB
 
 
 class WitnessError(Exception):
@@ -122,11 +123,13 @@ class WitnessClient:
         http: httpx.AsyncClient,
         *,
         known_size: int | None = None,
+        timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.key = config.cosigner_key()
         self._http = http
+        self.timeout = timeout
         self._clock = clock
         # Where the witness stands; 0 when unknown (the spec's way to ask is old 0).
         self._known_size = known_size or 0
@@ -185,19 +188,22 @@ class WitnessClient:
             return cosignature
         raise WitnessError(f"the witness moved {_RESYNCS} times while we resynchronised")
 
-    async def _post(self, body: bytes) -> httpx.Response:
+    async def _post(self, body: bytes) -> BoundedAnswer:
+        # Streamed and cut at the bound: never the whole of a hostile witness's answer.
         try:
-            return await self._http.post(
+            return await bounded_request(
+                self._http,
+                "POST",
                 self.config.url + "/add-checkpoint",
+                limit=_MAX_ANSWER,
+                within=self.timeout,
                 content=body,
                 headers={"content-type": "text/plain; charset=utf-8"},
             )
-        except httpx.HTTPError as error:
-            raise WitnessError(f"{type(error).__name__}: {error or 'no answer'}") from None
+        except PeerAnswerError as error:
+            raise WitnessError(str(error)) from None
 
-    def _verify(self, note: str, answer: httpx.Response) -> Cosignature:
-        if len(answer.content) > _MAX_ANSWER:
-            raise WitnessError("the answer is too large to be signature lines")
+    def _verify(self, note: str, answer: BoundedAnswer) -> Cosignature:
         text, _ = split_note(note)
         try:
             lines = parse_signature_lines(answer.content.decode("utf-8"))
@@ -210,22 +216,22 @@ class WitnessClient:
         return valid[0]
 
 
-def _latest_size(answer: httpx.Response) -> int:
-    match = _SIZE.fullmatch(answer.text[:32])
+def _latest_size(answer: BoundedAnswer) -> int:
+    match = _SIZE.fullmatch(answer.text)
     if not answer.headers.get("content-type", "").startswith("text/x.tlog.size") or not match:
         raise WitnessError(f"a 409 that is not a text/x.tlog.size answer: {_detail(answer)}")
     return int(match.group(1))
 
 
-def _detail(answer: httpx.Response) -> str:
+def _detail(answer: BoundedAnswer) -> str:
     try:
-        body = answer.json()
+        body = json.loads(answer.content)
         detail = body.get("detail") if isinstance(body, dict) else None
         if isinstance(detail, str):
             return detail[:300]
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to read
         pass
-    return answer.text[:300].strip() or answer.reason_phrase
+    return answer.text[:300].strip() or "no detail"
 
 
 class WitnessPublisher:
@@ -251,7 +257,13 @@ class WitnessPublisher:
         self._proof = consistency_proof
         known = known_sizes or {}
         self.clients = [
-            WitnessClient(w, self._http, known_size=known.get(w.cosigner_key().name), clock=clock)
+            WitnessClient(
+                w,
+                self._http,
+                known_size=known.get(w.cosigner_key().name),
+                timeout=timeout,
+                clock=clock,
+            )
             for w in witnesses
         ]
         self._pending: set[asyncio.Task[Cosignature]] = set()

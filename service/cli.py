@@ -390,7 +390,7 @@ def demo() -> None:
 
 
 # Command groups kept in their own modules (imported here, last, to register them).
-from service.monitor import monitor  # noqa: E402
+from service.monitor_cli import monitor  # noqa: E402
 from service.witness.cli import witness_app  # noqa: E402
 
 app.add_typer(witness_app, name="witness")

@@ -1,14 +1,24 @@
 """`docket monitor`: follow a Docket's published checkpoint and catch a rollback or a fork.
 
-Each check fetches `<URL>/public/log/checkpoint`, verifies the log's signature and a quorum
-of witness cosignatures, and checks the checkpoint against the last one seen (kept in the
-state file): a smaller tree is a rollback, another root at the same size is a fork, and a
+Each check fetches `<URL>/public/log/checkpoint`, verifies the log's signature, checks the
+checkpoint against the last one seen (kept in the state file) and then a quorum of witness
+cosignatures: a smaller tree is a rollback, another root at the same size is a fork, and a
 larger tree must come with a consistency proof from the last one, taken from
 `<URL>/public/log/proofs/consistency?from=&to=` or recomputed from the C2SP tlog-tiles at
-`<URL>/public/log/tile/...`. Evidence (both signed checkpoints) is printed, posted to the
-webhook, and ends the command with exit status 3. A check that cannot be made (the
-service unreachable, a bad signature, no quorum) is not evidence: exit status 1, or in
-`--follow` a report and another try.
+`<URL>/public/log/tile/...`. The log's own signature is what makes evidence: a checkpoint
+the log key signed that rolls back, forks from or does not extend the one held is evidence
+whether or not it has its quorum, and so is one the log key signed that does not parse.
+Evidence (both checkpoints) is printed, appended to `<state>.evidence.jsonl`, posted to the
+webhook, and ends the command with exit status 3.
+
+A check that cannot be made (the service unreachable, an answer over 1 MiB or slower than
+`--timeout`, a redirect to another origin, a malformed proof, no signature by the log key,
+no quorum) is not evidence: exit status 1, or in `--follow` a report and another try;
+after `--alarm-after` such checks in a row an alarm is printed and posted to the webhook
+(kind `cannot-check`, once a streak), since a log that never lets itself be checked hides
+whatever it does. Every answer is read through `events.bounded_http`: at most 1 MiB (a
+tile at most its 8 KiB), within `--timeout` seconds in all, redirects followed only to the
+same origin (scheme, host and port), three at most.
 """
 
 from __future__ import annotations
@@ -16,35 +26,55 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
+import re
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import httpx
-import typer
+from cryptography.exceptions import InvalidSignature
 
-from events.checkpoints import Checkpoint, CheckpointError, parse_checkpoint, parse_verifier_key
-from events.cosignature import CosignatureError, CosignerKey, parse_cosigner_key, verify_witnessed
+from events.bounded_http import BoundedAnswer, PeerAnswerError, bounded_request
+from events.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    VerifierKey,
+    parse_checkpoint,
+    parse_verifier_key,
+    signature_lines,
+)
+from events.cosignature import CosignatureError, CosignerKey, verify_witnessed
 from events.merkle import ProofError, consistency_proof, nodes_needed_for_consistency
 from events.merkle import verify_consistency as verify_consistency_proof
 from events.tiles import TileError, TileHashes, tiles_for_nodes
 
 __all__ = [
+    "ANSWER_LIMIT",
     "EXIT_EVIDENCE",
     "Evidence",
     "MonitorError",
     "MonitorSettings",
     "Observation",
+    "Via",
     "check_once",
-    "monitor",
+    "evidence_file",
+    "keep_evidence",
+    "parse_proof_answer",
+    "read_state",
+    "signed_by_log",
+    "write_state",
 ]
 
 EXIT_EVIDENCE = 3
 Via = Literal["proofs", "tiles"]
+
+#: SPEC §8: what the monitor reads from the network is bounded, 1 MiB an answer.
+ANSWER_LIMIT = 1024 * 1024
+_TILE_LIMIT = 256 * 32  # a full tile of hashes: anything larger is not a tile
+_REDIRECTS = 3  # followed only to the same origin
+_HASH_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class MonitorError(Exception):
@@ -54,15 +84,15 @@ class MonitorError(Exception):
 class Evidence(Exception):
     """The log showed two views that cannot both be true: both checkpoints are the proof."""
 
-    def __init__(self, kind: str, reason: str, previous: str, current: str) -> None:
+    def __init__(self, kind: str, reason: str, previous: str | None, current: str) -> None:
         super().__init__(f"{kind}: {reason}")
         self.kind = kind
         self.reason = reason
         self.previous = previous
         self.current = current
 
-    def document(self, url: str) -> dict[str, str]:
-        """What is posted to the webhook."""
+    def document(self, url: str) -> dict[str, str | None]:
+        """What is posted to the webhook and kept in the evidence file."""
         return {
             "kind": self.kind,
             "reason": self.reason,
@@ -83,6 +113,8 @@ class MonitorSettings:
     quorum: int
     state: Path
     via: Via = "proofs"
+    #: Seconds one answer may take in all (connecting, headers and the whole body).
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,61 +157,186 @@ def write_state(path: Path, url: str, note: str) -> None:
         raise
 
 
-async def _get(http: httpx.AsyncClient, url: str, **params: int) -> httpx.Response:
+def evidence_file(state: Path) -> Path:
+    """Where evidence is kept, one JSON document a line, beside the state file."""
+    return state.with_name(state.name + ".evidence.jsonl")
+
+
+def keep_evidence(state: Path, document: dict[str, str | None]) -> None:
+    """Append `document` to the evidence file and sync it: kept even if the webhook fails."""
+    path = evidence_file(state)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as out:
+        out.write(json.dumps(document) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+
+
+async def _get(
+    http: httpx.AsyncClient,
+    url: str,
+    within: float,
+    limit: int = ANSWER_LIMIT,
+    **params: int,
+) -> BoundedAnswer:
     try:
-        answer = await http.get(url, params=params or None)
-    except httpx.HTTPError as error:
-        raise MonitorError(f"GET {url}: {type(error).__name__}: {error}") from None
+        answer = await bounded_request(
+            http, "GET", url, limit=limit, within=within, redirects=_REDIRECTS, params=params
+        )
+    except PeerAnswerError as error:
+        raise MonitorError(f"GET {url}: {error}") from None
     if answer.status_code != 200:
         raise MonitorError(f"GET {answer.url}: HTTP {answer.status_code}")
     return answer
 
 
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def parse_proof_answer(content: bytes, old: Checkpoint, new: Checkpoint) -> list[bytes]:
+    """The hashes of a `/public/log/proofs/consistency` answer for `old` -> `new`.
+
+    Raises `MonitorError` for anything but a JSON object naming these two sizes with a
+    list of 32-byte hex hashes: a malformed answer proves nothing either way.
+    """
+    try:
+        body = json.loads(content)
+    except (ValueError, RecursionError) as error:  # a 5,000-digit number is a ValueError
+        raise MonitorError(f"the consistency proof answer is not JSON: {error}"[:300]) from None
+    if not isinstance(body, dict):
+        raise MonitorError(f"the consistency proof answer is not an object: {_shown(body)}")
+    asked = {"from": old.size, "to": new.size}
+    for name, size in asked.items():
+        value = body.get(name)
+        if type(value) is not int or value != size:
+            raise MonitorError(
+                f"the consistency proof answer gives {name}={_shown(value)}, not {size}"
+            )
+    proof = body.get("proof")
+    if not isinstance(proof, list) or not all(
+        isinstance(item, str) and _HASH_HEX.fullmatch(item) for item in proof
+    ):
+        raise MonitorError(
+            "the consistency proof answer's proof is not a list of hashes "
+            f"(64 hex digits each): {_shown(proof)}"
+        )
+    return [bytes.fromhex(item) for item in proof]
+
+
 async def _proof_from_api(
-    http: httpx.AsyncClient, base: str, old: Checkpoint, new: Checkpoint
+    http: httpx.AsyncClient, base: str, old: Checkpoint, new: Checkpoint, within: float
 ) -> list[bytes]:
     answer = await _get(
-        http, f"{base}/public/log/proofs/consistency", **{"from": old.size, "to": new.size}
+        http,
+        f"{base}/public/log/proofs/consistency",
+        within,
+        **{"from": old.size, "to": new.size},
     )
-    try:
-        body = answer.json()
-        if body["from"] != old.size or body["to"] != new.size:
-            raise MonitorError(f"the proof answered is for {body['from']} -> {body['to']}")
-        return [bytes.fromhex(item) for item in body["proof"]]
-    except (ValueError, KeyError, TypeError) as error:
-        raise MonitorError(f"the consistency proof answer is malformed: {error}") from None
+    return parse_proof_answer(answer.content, old, new)
 
 
 async def _proof_from_tiles(
-    http: httpx.AsyncClient, base: str, old: Checkpoint, new: Checkpoint
+    http: httpx.AsyncClient, base: str, old: Checkpoint, new: Checkpoint, within: float
 ) -> list[bytes]:
     tiles = tiles_for_nodes(nodes_needed_for_consistency(old.size, new.size), new.size)
-    fetched = await asyncio.gather(*(_get(http, f"{base}/public/log/{t.path()}") for t in tiles))
+    fetched = await asyncio.gather(
+        *(_get(http, f"{base}/public/log/{t.path()}", within, _TILE_LIMIT) for t in tiles)
+    )
     try:
         reader = TileHashes(new.size, {t: a.content for t, a in zip(tiles, fetched, strict=True)})
-    except TileError as error:
+        return consistency_proof(old.size, new.size, reader.hash_at)
+    except (TileError, KeyError) as error:
         raise MonitorError(f"a tile is malformed: {error}") from None
-    return consistency_proof(old.size, new.size, reader.hash_at)
+
+
+def signed_by_log(note: str, key: VerifierKey) -> bool:
+    """Whether `note` carries a valid signature by `key`, whatever its text says.
+
+    `verify_checkpoint` also parses the text; the monitor needs the two apart, since a
+    note the log signed is the log's word even when it is not a checkpoint that parses.
+    """
+    cut = note.rfind("\n\n")
+    if cut < 0 or not note.endswith("\n"):
+        return False
+    text = note[: cut + 1].encode()
+    try:
+        signatures = signature_lines(note[cut + 2 : -1].split("\n"))
+    except CheckpointError:
+        return False
+    ours = [sig for name, kid, sig in signatures if name == key.name and kid == key.key_id]
+    try:
+        for signature in ours:
+            key.public_key.verify(signature, text)
+    except InvalidSignature:
+        return False
+    return bool(ours)
+
+
+def _previous(settings: MonitorSettings) -> tuple[str, Checkpoint] | None:
+    note = read_state(settings.state)
+    if note is None:
+        return None
+    try:
+        return note, parse_checkpoint(note)
+    except ValueError as error:
+        raise MonitorError(f"state file {settings.state} holds no checkpoint: {error}") from None
 
 
 async def check_once(http: httpx.AsyncClient, settings: MonitorSettings) -> Observation:
     """Check the published checkpoint; store it if it extends the last one seen.
 
-    Raises `Evidence` (rollback, fork, bad proof) or `MonitorError`.
+    Raises `Evidence` (rollback, fork, bad proof, a log-signed note that does not parse)
+    or `MonitorError`.
     """
     base = settings.url.rstrip("/")
-    note = (await _get(http, f"{base}/public/log/checkpoint")).text
+    answer = await _get(http, f"{base}/public/log/checkpoint", settings.timeout)
     try:
-        checkpoint, cosignatures = verify_witnessed(
+        note = answer.content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MonitorError("the published checkpoint is not UTF-8 text") from None
+    key = parse_verifier_key(settings.log_key)
+    if not signed_by_log(note, key):
+        raise MonitorError(
+            "the published checkpoint does not verify: no valid signature by "
+            f"{key.name}+{key.key_id.hex()}"
+        )
+    held = _previous(settings)
+    previous_note = None if held is None else held[0]
+    try:
+        checkpoint = parse_checkpoint(note)
+    except ValueError as error:  # CheckpointError, or a number past int()'s digit limit
+        raise Evidence(
+            "unparseable",
+            f"the log key signed a checkpoint that does not parse: {error}"[:300],
+            previous_note,
+            note,
+        ) from None
+    if held is not None:
+        # Before the quorum: the log's signature on an inconsistent view is evidence
+        # whatever the witnesses did (SPEC §8).
+        await _check_consistent(http, base, settings, held, checkpoint, note)
+    try:
+        _, cosignatures = verify_witnessed(
             note, settings.log_key, settings.witness_keys, settings.quorum
         )
     except (CheckpointError, CosignatureError) as error:
         raise MonitorError(f"the published checkpoint does not verify: {error}") from None
-    previous_note = read_state(settings.state)
-    if previous_note is None:
+    if held is None or checkpoint.size > held[1].size:
         write_state(settings.state, settings.url, note)
-        return Observation(checkpoint, len(cosignatures), None)
-    previous = parse_checkpoint(previous_note)
+    return Observation(checkpoint, len(cosignatures), None if held is None else held[1].size)
+
+
+async def _check_consistent(
+    http: httpx.AsyncClient,
+    base: str,
+    settings: MonitorSettings,
+    held: tuple[str, Checkpoint],
+    checkpoint: Checkpoint,
+    note: str,
+) -> None:
+    previous_note, previous = held
     if checkpoint.size < previous.size:
         raise Evidence(
             "rollback",
@@ -192,154 +349,18 @@ async def check_once(http: httpx.AsyncClient, settings: MonitorSettings) -> Obse
             raise Evidence(
                 "fork", f"two roots signed for size {checkpoint.size}", previous_note, note
             )
-    else:
-        fetch = _proof_from_tiles if settings.via == "tiles" else _proof_from_api
-        try:
-            proof = await fetch(http, base, previous, checkpoint)
-            verify_consistency_proof(
-                previous.size, checkpoint.size, previous.root, checkpoint.root, proof
-            )
-        except ProofError as error:
-            raise Evidence(
-                "bad-proof",
-                f"size {checkpoint.size} is not shown to extend size {previous.size} "
-                f"({settings.via}): {error}",
-                previous_note,
-                note,
-            ) from None
-        write_state(settings.state, settings.url, note)
-    return Observation(checkpoint, len(cosignatures), previous.size)
-
-
-def _describe(observation: Observation) -> str:
-    checkpoint = observation.checkpoint
-    change = (
-        "first seen"
-        if observation.previous_size is None
-        else "unchanged"
-        if observation.previous_size == checkpoint.size
-        else f"extends size {observation.previous_size}"
-    )
-    return (
-        f"ok: {checkpoint.origin} size {checkpoint.size} root {checkpoint.root.hex()} "
-        f"({observation.cosignatures} cosignatures; {change})"
-    )
-
-
-async def _post_evidence(http: httpx.AsyncClient, webhook: str, document: dict[str, str]) -> None:
+        return
+    fetch = _proof_from_tiles if settings.via == "tiles" else _proof_from_api
     try:
-        answer = await http.post(webhook, json=document)
-        if answer.status_code >= 300:
-            typer.echo(f"warning: webhook answered HTTP {answer.status_code}", err=True)
-    except httpx.HTTPError as error:
-        typer.echo(f"warning: webhook {webhook}: {type(error).__name__}: {error}", err=True)
-
-
-async def _run(
-    settings: MonitorSettings,
-    *,
-    follow: bool,
-    interval: float,
-    webhook: str | None,
-    progress: Callable[[str], None],
-) -> int:
-    async with httpx.AsyncClient(timeout=30, follow_redirects=True) as http:
-        checks = 0
-        while True:
-            try:
-                observation = await check_once(http, settings)
-                checks += 1
-                if not follow:
-                    typer.echo(_describe(observation))
-                    return 0
-                progress(f"[{checks} checks] {_describe(observation)}")
-            except Evidence as evidence:
-                progress("")
-                typer.echo(f"EVIDENCE ({evidence.kind}): {evidence.reason}")
-                typer.echo("--- previous checkpoint (from the state file) ---")
-                typer.echo(evidence.previous, nl=False)
-                typer.echo("--- current checkpoint (published now) ---")
-                typer.echo(evidence.current, nl=False)
-                if webhook:
-                    await _post_evidence(http, webhook, evidence.document(settings.url))
-                return EXIT_EVIDENCE
-            except MonitorError as error:
-                if not follow:
-                    typer.echo(f"error: {error}", err=True)
-                    return 1
-                progress(f"[{checks} checks] not checked: {error}")
-            await asyncio.sleep(interval)
-
-
-def _progress_printer() -> Callable[[str], None]:
-    """On a terminal one line rewritten in place; in a pipe each change on its own line."""
-    last = [""]
-    if sys.stdout.isatty():
-
-        def on_terminal(line: str) -> None:
-            sys.stdout.write("\r\x1b[2K" + line[:200])
-            sys.stdout.flush()
-
-        return on_terminal
-
-    def in_pipe(line: str) -> None:
-        # Without the check count, so that a quiet log prints nothing more.
-        text = line.partition("] ")[2]
-        if text and text != last[0]:
-            last[0] = text
-            typer.echo(text)
-
-    return in_pipe
-
-
-def monitor(
-    url: Annotated[str, typer.Argument(help="The Docket's public base URL.")],
-    log_key: Annotated[str, typer.Option(help="The log's verifier key (GET /public/log-key).")],
-    state: Annotated[Path, typer.Option(help="Where the last checkpoint seen is kept.")],
-    witness: Annotated[
-        list[str] | None, typer.Option(help="A witness's vkey (type 0x04); repeat.")
-    ] = None,
-    quorum: Annotated[
-        int | None, typer.Option(help="Cosignatures required (default: every witness).")
-    ] = None,
-    follow: Annotated[bool, typer.Option(help="Keep checking every --interval seconds.")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between checks (--follow).")] = 30.0,
-    webhook: Annotated[str | None, typer.Option(help="POST evidence (JSON) here.")] = None,
-    via: Annotated[
-        str, typer.Option(help="Check consistency by 'proofs' or by 'tiles'.")
-    ] = "proofs",
-) -> None:
-    """Follow a Docket's published checkpoint: signature, witness quorum, consistency with
-    the last one seen; exit 3 with both checkpoints on a rollback, a fork or a bad proof."""
-    try:
-        parse_verifier_key(log_key)
-    except CheckpointError as error:
-        typer.echo(f"error: --log-key: {error}", err=True)
-        raise typer.Exit(code=1) from None
-    try:
-        keys = tuple(parse_cosigner_key(text) for text in witness or [])
-    except CosignatureError as error:
-        typer.echo(f"error: --witness: {error}", err=True)
-        raise typer.Exit(code=1) from None
-    if via not in ("proofs", "tiles"):
-        typer.echo("error: --via is 'proofs' or 'tiles'", err=True)
-        raise typer.Exit(code=1)
-    required = len(keys) if quorum is None else quorum
-    if not 0 <= required <= len(keys):
-        typer.echo(f"error: --quorum {required} with {len(keys)} witnesses", err=True)
-        raise typer.Exit(code=1)
-    chosen: Via = "tiles" if via == "tiles" else "proofs"
-    settings = MonitorSettings(url, log_key, keys, required, state, chosen)
-    try:
-        code = asyncio.run(
-            _run(
-                settings,
-                follow=follow,
-                interval=interval,
-                webhook=webhook,
-                progress=_progress_printer(),
-            )
+        proof = await fetch(http, base, previous, checkpoint, settings.timeout)
+        verify_consistency_proof(
+            previous.size, checkpoint.size, previous.root, checkpoint.root, proof
         )
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code=code)
+    except ProofError as error:
+        raise Evidence(
+            "bad-proof",
+            f"size {checkpoint.size} is not shown to extend size {previous.size} "
+            f"({settings.via}): {error}",
+            previous_note,
+            note,
+        ) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,10 +16,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-from events.checkpoints import split_note
+from events.checkpoints import Signer, split_note
 from events.cosignature import Cosigner, add_signature_lines
 from events.tiles import parse_tile_path, tile_at, tile_bytes
 from service.cli import app
+from service.monitor import evidence_file
 from tests.witness.logs import FakeLog
 
 
@@ -46,8 +47,15 @@ class FakeDocket:
     failures: int = 0  # checkpoint requests to answer 503 first
     checkpoint_requests: int = 0
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    # The view by checkpoint request number (from 1), in place of view/switch_after/later.
+    schedule: Callable[[int], View] | None = None
+    # Served as is in place of the consistency proof, or of the checkpoint.
+    proof_body: bytes | None = None
+    note: str | None = None
 
     def current(self) -> View:
+        if self.schedule is not None:
+            return self.schedule(self.checkpoint_requests)
         if self.switch_after is not None and self.checkpoint_requests > self.switch_after:
             assert self.later is not None
             return self.later
@@ -74,10 +82,13 @@ def handler_for(docket: FakeDocket) -> type[BaseHTTPRequestHandler]:
                     docket.failures -= 1
                     self.answer(503, b"busy", "text/plain")
                     return
-                text = docket.current().checkpoint().encode()
+                text = (docket.note or docket.current().checkpoint()).encode()
                 self.answer(200, text, "text/plain; charset=utf-8")
                 return
             view = docket.current()
+            if url.path == "/public/log/proofs/consistency" and docket.proof_body is not None:
+                self.answer(200, docket.proof_body, "application/json")
+                return
             if url.path == "/public/log/proofs/consistency":
                 query = parse_qs(url.query)
                 old, new = int(query["from"][0]), int(query["to"][0])
@@ -234,6 +245,65 @@ class TestEvidence:
         assert "EVIDENCE (bad-proof)" in result.output
         assert [e["kind"] for e in docket.evidence] == ["bad-proof"]
 
+    @pytest.mark.parametrize("size", [100, 99, 160])
+    def test_a_log_signed_inconsistency_is_evidence_without_its_quorum(
+        self,
+        size: int,
+        url: str,
+        docket: FakeDocket,
+        log: FakeLog,
+        witnesses: list[Cosigner],
+        tmp_path: Path,
+    ) -> None:
+        # SPEC §8: the log's signature on a fork is evidence whatever the witnesses did.
+        state = tmp_path / "state.json"
+        assert run(url, log, witnesses, state).exit_code == 0
+        fork = FakeLog(log.key, salt=b"other").grow(size)
+        docket.view = View(fork, size, witnesses[:1])  # one cosignature; the quorum is 2
+        result = run(url, log, witnesses, state, "--webhook", f"{url}/webhook")
+        assert result.exit_code == 3, result.output
+        kind = {100: "fork", 99: "rollback", 160: "bad-proof"}[size]
+        assert f"EVIDENCE ({kind})" in result.output
+        assert [e["kind"] for e in docket.evidence] == [kind]
+        [kept] = [json.loads(line) for line in evidence_file(state).read_text().splitlines()]
+        assert kept["current_checkpoint"] == docket.view.checkpoint()
+
+    def test_a_log_signed_checkpoint_that_does_not_parse_is_kept_as_evidence(
+        self,
+        url: str,
+        docket: FakeDocket,
+        log: FakeLog,
+        witnesses: list[Cosigner],
+        tmp_path: Path,
+    ) -> None:
+        state = tmp_path / "state.json"
+        assert run(url, log, witnesses, state).exit_code == 0
+        root = log.checkpoint(100).split("\n")[2]
+        docket.note = Signer(log.origin, log.key).sign_note(f"{log.origin}\n{'9' * 5000}\n{root}\n")
+        result = run(url, log, witnesses, state, "--webhook", f"{url}/webhook")
+        assert result.exit_code == 3, result.output
+        assert "EVIDENCE (unparseable)" in result.output
+        assert "Traceback" not in result.output
+        [posted] = docket.evidence
+        assert posted["kind"] == "unparseable" and posted["current_checkpoint"] == docket.note
+        [kept] = [json.loads(line) for line in evidence_file(state).read_text().splitlines()]
+        assert kept["current_checkpoint"] == docket.note
+        assert kept["previous_checkpoint"] == json.loads(state.read_text())["checkpoint"]
+
+    def test_a_note_not_signed_by_the_log_is_not_evidence(
+        self,
+        url: str,
+        docket: FakeDocket,
+        log: FakeLog,
+        witnesses: list[Cosigner],
+        tmp_path: Path,
+    ) -> None:
+        root = log.checkpoint(100).split("\n")[2]
+        docket.note = FakeLog().signer.sign_note(f"{log.origin}\n{'9' * 5000}\n{root}\n")
+        result = run(url, log, witnesses, tmp_path / "state.json")
+        assert result.exit_code == 1 and "no valid signature by" in result.output
+        assert not evidence_file(tmp_path / "state.json").exists()
+
 
 class TestCannotCheck:
     def test_no_quorum_is_not_evidence(
@@ -249,6 +319,41 @@ class TestCannotCheck:
         assert result.exit_code == 1
         assert "quorum is 2" in result.output
         assert not (tmp_path / "state.json").exists()
+
+    @pytest.mark.parametrize(
+        ("body", "reason"),
+        [
+            (b'{"from": 100, "to": 150, "proof": ["zz"]}', "not a list of hashes"),
+            (b'{"from": 100, "to": 150, "proof": 7}', "not a list of hashes"),
+            (b'{"from": 100, "to": 150, "proof": {"ab": "cd"}}', "not a list of hashes"),
+            (b'{"from": 100, "to": 150, "proof": ["' + b"ab" * 31 + b'"]}', "64 hex"),
+            (b"[" * 100_000, "not JSON"),
+            (b"12", "not an object"),
+            (b'{"from": ' + b"9" * 5000 + b', "to": 150, "proof": []}', "not JSON"),
+            (b'{"from": 1' + b"0" * 3000 + b', "to": 150, "proof": []}', "from=1000"),
+            (b'{"from": true, "to": 150, "proof": []}', "from=True"),
+        ],
+    )
+    def test_a_malformed_proof_answer_cannot_be_checked(
+        self,
+        body: bytes,
+        reason: str,
+        url: str,
+        docket: FakeDocket,
+        log: FakeLog,
+        witnesses: list[Cosigner],
+        tmp_path: Path,
+    ) -> None:
+        state = tmp_path / "state.json"
+        assert run(url, log, witnesses, state).exit_code == 0
+        seen = state.read_text()
+        docket.view = View(log, 150, witnesses[:2])
+        docket.proof_body = body
+        result = run(url, log, witnesses, state, "--webhook", f"{url}/webhook")
+        assert result.exit_code == 1, result.output
+        assert "error: cannot check:" in result.output and reason in result.output
+        assert isinstance(result.exception, SystemExit)  # no traceback
+        assert state.read_text() == seen and docket.evidence == []
 
     def test_another_log_key(self, url: str, witnesses: list[Cosigner], tmp_path: Path) -> None:
         result = run(url, FakeLog(), witnesses, tmp_path / "state.json")
@@ -296,3 +401,44 @@ class TestFollow:
         assert any(line.startswith("EVIDENCE (fork)") for line in lines)
         assert docket.checkpoint_requests == 5
         assert [e["kind"] for e in docket.evidence] == ["fork"]
+
+    def test_malformed_answers_in_follow_alarm_and_keep_following(
+        self,
+        url: str,
+        docket: FakeDocket,
+        log: FakeLog,
+        witnesses: list[Cosigner],
+        tmp_path: Path,
+    ) -> None:
+        fork = View(FakeLog(log.key, salt=b"other").grow(100), 100, witnesses[:1])
+        docket.schedule = lambda n: (
+            View(log, 100, witnesses[:2])
+            if n == 1
+            else View(log, 150, witnesses)
+            if n < 8
+            else fork
+        )
+        docket.proof_body = b'{"from": ' + b"9" * 5000 + b', "to": 150, "proof": []}'
+        state = tmp_path / "state.json"
+        result = run(
+            url,
+            log,
+            witnesses,
+            state,
+            "--follow",
+            "--interval",
+            "0.01",
+            "--alarm-after",
+            "3",
+            "--webhook",
+            f"{url}/webhook",
+        )
+        assert result.exit_code == 3, result.output
+        assert "Traceback" not in result.output
+        lines = result.output.splitlines()
+        assert "first seen" in lines[0] and "not checked" in lines[1]
+        [alarm] = [line for line in lines if line.startswith("ALARM")]
+        assert "3 checks in a row" in alarm
+        assert any(line.startswith("EVIDENCE (fork)") for line in lines)
+        assert docket.checkpoint_requests == 8
+        assert [e["kind"] for e in docket.evidence] == ["cannot-check", "fork"]

@@ -20,6 +20,7 @@ from events.witnessing import (
     parse_witnesses,
     published,
 )
+from tests.hostile import GIGABYTE, Reply, always, endless, hostile_server, huge
 from tests.witness.logs import FakeLog
 from tests.witness.servers import (
     bound_socket,
@@ -236,6 +237,37 @@ class TestFaultyWitnesses:
                 assert publisher.status()[0].last_cosigned_size == 13
         finally:
             await publisher.aclose()
+
+    async def test_a_witness_answering_a_gigabyte_is_read_only_to_64_kib(
+        self, log: FakeLog
+    ) -> None:
+        # SPEC §4: the answer is streamed and cut at 64 KiB, not read whole and then checked.
+        witness = Cosigner("w.example/w", Ed25519PrivateKey.generate())
+        replies = {
+            "huge": Reply(stream=huge()),
+            "declared": Reply(body=b"9" * 100_000),
+            "endless": Reply(stream=endless()),
+            "size": Reply(status=409, body=b"9" * 5000, content_type="text/x.tlog.size"),
+        }
+        for name, reply in replies.items():
+            with hostile_server(always(reply)) as server:
+                publisher = WitnessPublisher(
+                    [config(server.url, witness)], log.async_proof, timeout=1.0
+                )
+                try:
+                    assert await publisher.cosign(log.checkpoint()) == []
+                    [status] = publisher.status()
+                finally:
+                    await publisher.aclose()
+            assert status.last_error is not None
+            expected = {
+                "huge": "over 64 KiB",
+                "declared": "over 64 KiB (Content-Length)",
+                "endless": "within 1.0 s",
+                "size": "not a text/x.tlog.size answer",
+            }[name]
+            assert expected in status.last_error, (name, status.last_error)
+            assert server.sent < GIGABYTE // 100, name
 
 
 class TestPublished:

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -219,13 +220,15 @@ def deployment(postgres_server: PostgresServer, tmp_path: Path) -> Iterator[Depl
 
 
 async def seat_committee(client: httpx.AsyncClient, dep: Deployment) -> None:
-    """Seat `MEMBERS` (permanent ones without a term end)."""
+    """Seat `MEMBERS` (permanent ones without a term end; elected ones for a term around
+    the day the test runs, so that holds placed now are by seated members on any day)."""
+    year = datetime.now(UTC).year
     for member in MEMBERS:
         permanent = member in {"CHN", "FRA", "GBR", "RUS", "USA"}
         body = {
             "member": member,
-            "term_start": "2025-01-01" if permanent else "2026-01-01",
-            "term_end": None if permanent else "2027-12-31",
+            "term_start": "2025-01-01" if permanent else f"{year - 1}-01-01",
+            "term_end": None if permanent else f"{year + 1}-12-31",
             "occurred_at": "2026-01-01T00:00:00Z",
         }
         r = await client.post("/v1/committee/members", json=body, headers=dep.headers())

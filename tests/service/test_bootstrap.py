@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import get_type_hints
+from typing import Any, get_type_hints
 
 import pytest
 from typer.testing import CliRunner
@@ -44,8 +44,8 @@ def test_the_app_and_the_cli_get_the_same_typed_runtime(
     build = bootstrap.build
 
     @asynccontextmanager
-    async def recording(settings: Settings) -> AsyncIterator[Runtime]:
-        async with build(settings) as runtime:
+    async def recording(settings: Settings, *args: Any) -> AsyncIterator[Runtime]:
+        async with build(settings, *args) as runtime:
             built.append(runtime)
             yield runtime
 

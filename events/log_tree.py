@@ -58,8 +58,13 @@ async def _size(conn: AsyncConnection) -> int:
 class LogTree:
     """Roots and proofs over the stored nodes, and the writer that extends them."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(
+        self, store: EventStore, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.store = store
+        #: when a checkpoint is signed (`created_at`): the runtime's clock, which public
+        #: statistics also read to choose the checkpoint of a day (SPEC §7)
+        self.clock = clock
         self.engine: AsyncEngine = store.engine
         # How many leaves the stored tree was last seen to cover. Nodes are only ever
         # added, so a proof within this size needs no query to know the tree covers it.
@@ -173,11 +178,16 @@ class LogTree:
             rows = await conn.execute(select(checkpoints).order_by(checkpoints.c.tree_size))
             return [StoredCheckpoint(r.tree_size, r.root, r.note, r.created_at) for r in rows]
 
-    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+    async def latest_checkpoint(self, by: datetime | None = None) -> StoredCheckpoint | None:
+        """The newest checkpoint signed (with `by`: signed by then)."""
+        signed_by = [] if by is None else [checkpoints.c.created_at <= by]
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(checkpoints).order_by(checkpoints.c.tree_size.desc()).limit(1)
+                    select(checkpoints)
+                    .where(*signed_by)
+                    .order_by(checkpoints.c.tree_size.desc())
+                    .limit(1)
                 )
             ).first()
         return (
@@ -203,7 +213,7 @@ class LogTree:
             merkle.verify_consistency(latest.tree_size, size, old_root, new_root, proof)
         note = signer.sign_checkpoint(origin, size, root)
         parse_checkpoint(note)
-        created = StoredCheckpoint(size, root.hex(), note, datetime.now(UTC))
+        created = StoredCheckpoint(size, root.hex(), note, self.clock())
         async with self.store.tree_transaction() as conn:
             newest = await conn.scalar(select(func.max(checkpoints.c.tree_size)))
             if newest is not None and newest >= size:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -36,11 +36,15 @@ def utc_now() -> datetime:
 
 
 @asynccontextmanager
-async def build(settings: Settings) -> AsyncIterator[Runtime]:
-    """A `Runtime` on `settings.database_url`, closed on exit (runner, engines, store).
+async def build(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> AsyncIterator[Runtime]:
+    """A `Runtime` on `settings.database_url`, closed on exit (runner, engines, store);
+    its clock `utc_now` unless `clock` is given (tests fix the day).
 
     Opening touches no file and sends no query: the engines connect on first use, and
     the signer and the command service are built when first asked for (`Runtime`)."""
+    clock = clock or utc_now
     store = await EventStore.open(settings.database_url)
     read_engine = store.engine
     runner = ProjectionRunner(
@@ -71,9 +75,9 @@ async def build(settings: Settings) -> AsyncIterator[Runtime]:
             engine=store.engine,
             read_engine=read_engine,
             runner=runner,
-            tree=LogTree(store),
+            tree=LogTree(store, clock),
             public_source=SqlPublicSource(read_engine, store),
-            clock=utc_now,
+            clock=clock,
             follower=follower,
             change_waiter=waiter,
         )

@@ -349,7 +349,7 @@ async def stats_page(
     source: Source,
     statistics: Statistics,
     now: Now,
-    as_of: Annotated[str | None, Query(max_length=40)] = None,
+    as_of: str | None = None,
 ) -> Response:
     """The charts and tables of the public statistics at the end of yesterday (UTC), or
     of an earlier day; a day that is malformed, before 2000 or not over is a 400 page."""
@@ -359,7 +359,7 @@ async def stats_page(
             day = None if as_of is None else public_day(as_of, now)
         except ValueError as error:  # OutOfBounds included
             shown = str(error) if isinstance(error, OutOfBounds) else "not a date YYYY-MM-DD"
-            return pages.render_bad_day(as_of or "", shown), 400, []
+            return pages.render_bad_day((as_of or "")[:40], shown), 400, []
         stats = await daily_statistics(statistics, now, day)
         latest = last_complete_day(now).isoformat()
         return pages.render_stats(stats, as_of=as_of, latest=latest), 200, []

@@ -62,8 +62,11 @@ async def _size(conn: AsyncConnection) -> int:
 class LogTree:
     """Roots and proofs over the stored nodes, and the writer that extends them."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, clock: Callable[[], datetime] = _utc_now) -> None:
         self.store = store
+        #: when a checkpoint is signed (`created_at`): the runtime's clock, which public
+        #: statistics also read to choose the checkpoint of a day (SPEC §7)
+        self.clock = clock
         self.engine: AsyncEngine = store.engine
         # How many leaves the stored tree was last seen to cover. Nodes are only ever
         # added, so a proof within this size needs no query to know the tree covers it.
@@ -177,11 +180,16 @@ class LogTree:
             rows = await conn.execute(select(checkpoints).order_by(checkpoints.c.tree_size))
             return [StoredCheckpoint(r.tree_size, r.root, r.note, r.created_at) for r in rows]
 
-    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+    async def latest_checkpoint(self, by: datetime | None = None) -> StoredCheckpoint | None:
+        """The newest checkpoint signed (with `by`: signed by then)."""
+        signed_by = [] if by is None else [checkpoints.c.created_at <= by]
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(checkpoints).order_by(checkpoints.c.tree_size.desc()).limit(1)
+                    select(checkpoints)
+                    .where(*signed_by)
+                    .order_by(checkpoints.c.tree_size.desc())
+                    .limit(1)
                 )
             ).first()
         return (
@@ -195,12 +203,12 @@ class LogTree:
         signer: Signer,
         origin: str,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] | None = None,
         expected_latest: int | None = None,
     ) -> StoredCheckpoint | None:
         """Extend the tree to the log's head and sign a checkpoint of it, stored with the
-        time `clock` gives, unless the latest checkpoint already covers it. Refuses to sign
-        a tree inconsistent with the latest.
+        time `clock` (by default the tree's) gives, unless the latest checkpoint already
+        covers it. Refuses to sign a tree inconsistent with the latest.
 
         With `expected_latest`, signs only if the newest checkpoint is still of that size
         (0: none) when it is stored: a writer that decided on an older latest checkpoint
@@ -226,7 +234,7 @@ class LogTree:
                 return None
             if expected_latest is not None and (newest or 0) != expected_latest:
                 return None
-            created = StoredCheckpoint(size, root.hex(), note, clock())
+            created = StoredCheckpoint(size, root.hex(), note, (clock or self.clock)())
             await conn.execute(
                 insert(checkpoints).values(
                     tree_size=size, root=created.root, note=note, created_at=created.created_at

@@ -111,25 +111,31 @@ class CosignatureLog:
             )
             return {witness: int(size) for witness, size in rows}
 
-    async def candidates(self, quorum: int, limit: int = CANDIDATES) -> list[Candidate]:
+    async def candidates(
+        self, quorum: int, limit: int = CANDIDATES, *, by: datetime | None = None
+    ) -> list[Candidate]:
         """The newest signed checkpoint and the `limit` newest ones with at least `quorum`
-        cosignature lines kept, newest first, each with its lines."""
+        cosignature lines kept, newest first, each with its lines. With `by`, as the
+        table stood then: the checkpoints signed and the lines received by `by`."""
+        signed_by = [] if by is None else [checkpoints.c.created_at <= by]
+        received_by = [] if by is None else [cosignatures.c.received_at <= by]
         async with self.engine.connect() as conn:
             cosigned = (
                 select(cosignatures.c.tree_size)
+                .where(*received_by)
                 .group_by(cosignatures.c.tree_size)
                 .having(func.count() >= max(quorum, 1))
                 .order_by(cosignatures.c.tree_size.desc())
                 .limit(limit)
             )
             sizes = set(await conn.scalars(cosigned))
-            newest = await conn.scalar(select(func.max(checkpoints.c.tree_size)))
+            newest = await conn.scalar(select(func.max(checkpoints.c.tree_size)).where(*signed_by))
             if newest is not None:
                 sizes.add(int(newest))
             if not sizes:
                 return []
             signed = await conn.execute(
-                select(checkpoints).where(checkpoints.c.tree_size.in_(sorted(sizes)))
+                select(checkpoints).where(checkpoints.c.tree_size.in_(sorted(sizes)), *signed_by)
             )
             found = {
                 row.tree_size: StoredCheckpoint(row.tree_size, row.root, row.note, row.created_at)
@@ -138,7 +144,7 @@ class CosignatureLog:
             lines: dict[int, list[str]] = {}
             for size, line in await conn.execute(
                 select(cosignatures.c.tree_size, cosignatures.c.line)
-                .where(cosignatures.c.tree_size.in_(sorted(found)))
+                .where(cosignatures.c.tree_size.in_(sorted(found)), *received_by)
                 .order_by(cosignatures.c.received_at, cosignatures.c.witness)
             ):
                 lines.setdefault(size, []).append(line)

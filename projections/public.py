@@ -260,6 +260,14 @@ def _days_between(start: datetime | None, end: datetime | None) -> int | None:
     return max((end - start).days, 0)
 
 
+def end_of_last_day(now: datetime) -> datetime:
+    """The last microsecond of the last complete UTC day at `now`. A request still
+    pending has its days counted up to it, so that the figure moves at midnight UTC with
+    the statistics (SPEC §7), not at whatever hour the request was submitted."""
+    moment = parse_time(now) or now
+    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC) - timedelta(microseconds=1)
+
+
 # --- the public ----------------------------------------------------------------------------
 
 
@@ -373,7 +381,7 @@ def public_request(view: View, now: datetime) -> dict[str, Any] | None:
         "submitted_at": time_text(submitted),
         "circulated_at": time_text(_procedure(view, "initial").get("circulated_at")),
         "decided_at": time_text(decided),
-        "days_pending": _days_between(submitted, decided or parse_time(now)),
+        "days_pending": _days_between(submitted, decided or end_of_last_day(now)),
     }
     if _is_approved(view):
         record.update(

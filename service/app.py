@@ -40,18 +40,18 @@ def create_app(
     settings: Settings | None = None,
     *,
     background: bool = True,
-    clock: Callable[[], datetime] = bootstrap.utc_now,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The service. `background=False` (tests) leaves the background work (projection
     worker, checkpoint writer, witnesses' submitter) to the caller; a served app leaves it
-    to a `docket work` process when DOCKET_SERVE_BACKGROUND is false. `clock` is the
-    product's one "now" (tests fix it)."""
+    to a `docket work` process when DOCKET_SERVE_BACKGROUND is false. `clock` replaces
+    the runtime's (`service.bootstrap.utc_now`): tests fix the day it reads."""
     settings = settings or get_settings()
     configure_logging(settings.effective_log_format, settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with bootstrap.build(settings, clock) as runtime:
+        async with bootstrap.build(settings, clock=clock) as runtime:
             # The key and the holidays are read at start: a missing or bad file stops the
             # service here, not at the first request that needs it.
             _ = runtime.signer, runtime.commands

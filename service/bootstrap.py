@@ -37,13 +37,14 @@ def utc_now() -> datetime:
 
 @asynccontextmanager
 async def build(
-    settings: Settings, clock: Callable[[], datetime] = utc_now
+    settings: Settings, *, clock: Callable[[], datetime] | None = None
 ) -> AsyncIterator[Runtime]:
-    """A `Runtime` on `settings.database_url`, closed on exit (runner, engines, store).
-    `clock` is the one "now" of the product (tests pass a fixed or movable one).
+    """A `Runtime` on `settings.database_url`, closed on exit (runner, engines, store);
+    its clock `utc_now` unless `clock` is given (tests fix the day).
 
     Opening touches no file and sends no query: the engines connect on first use, and
     the signer and the command service are built when first asked for (`Runtime`)."""
+    clock = clock or utc_now
     store = await EventStore.open(settings.database_url)
     read_engine = store.engine
     runner = ProjectionRunner(
@@ -74,7 +75,7 @@ async def build(
             engine=store.engine,
             read_engine=read_engine,
             runner=runner,
-            tree=LogTree(store),
+            tree=LogTree(store, clock),
             public_source=SqlPublicSource(read_engine, store),
             clock=clock,
             follower=follower,

@@ -30,19 +30,21 @@ class Published:
     signed_at: datetime
 
 
-async def published_checkpoint(runtime: Runtime) -> Published | None:
-    """The checkpoint the public may rely on, or None while nothing is published.
+async def published_checkpoint(runtime: Runtime, by: datetime | None = None) -> Published | None:
+    """The checkpoint the public may rely on, or None while nothing is published; with
+    `by`, the one it could rely on at `by` (signed, and cosigned, by then: what public
+    statistics are computed from, SPEC §7).
 
     With witnesses: the newest checkpoint with `witness_quorum` valid cosignatures (the
     kept lines are verified again: the table is trusted for nothing), served with them.
     """
     if not runtime.settings.witnesses:
-        latest = await runtime.tree.latest_checkpoint()
+        latest = await runtime.tree.latest_checkpoint(by=by)
         if latest is None:
             return None
         return Published(note=latest.note, size=latest.tree_size, signed_at=latest.created_at)
     quorum = runtime.settings.effective_witness_quorum
-    candidates = await runtime.cosignatures.candidates(quorum)
+    candidates = await runtime.cosignatures.candidates(quorum, by=by)
     chosen = published(
         [WitnessedCheckpoint(c.checkpoint.note, c.lines) for c in candidates],
         runtime.witness_keys,

@@ -40,11 +40,14 @@ class Format(StrEnum):
     json = "json"
 
 
-def parse_as_of(text: str) -> datetime:
+def parse_as_of(text: str, now: datetime) -> datetime:
     """An RFC 3339 time, or a date `YYYY-MM-DD` meaning the last microsecond of that day
-    in UTC (`service.moments`, as the API's `as_of`)."""
+    in UTC (`service.moments`, as the API's `as_of`), between 2000-01-01 and `now`: a
+    usage error (exit 2) otherwise."""
     try:
-        return moments.parse_as_of(text)
+        return moments.as_of_within_bounds(text, now)
+    except moments.OutOfBounds as error:
+        raise typer.BadParameter(str(error), param_hint="--as-of") from None
     except ValueError:
         raise typer.BadParameter(
             f"{text!r} is neither an RFC 3339 time with a zone nor a date YYYY-MM-DD",
@@ -126,7 +129,7 @@ def report_command(
 ) -> None:
     """The committee's figures as of a moment, stamped with the checkpoint they were
     computed from; with --bundle, offline and byte-identical to the server's."""
-    moment = parse_as_of(as_of)
+    moment = parse_as_of(as_of, bootstrap.utc_now())
     try:
         if bundle is not None:
             if checkpoint is None or key is None:

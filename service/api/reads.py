@@ -31,6 +31,7 @@ from service.api.problems import (
     problem_openapi,
 )
 from service.api.time_travel import Asked, AsOf, AtPosition, asked, parse_time
+from service.moments import OutOfBounds, within_bounds
 from service.runtime import Runtime, get_runtime
 from service.tokens import Caller
 
@@ -51,6 +52,14 @@ def _time(value: str | None, name: str) -> datetime | None:
         return parse_utc(value)
     except (ValueError, OverflowError):  # 9999-12-31T23:59:59-23:59 overflows in UTC
         raise Unprocessable(f"{name}: not an RFC 3339 time with a zone: {value!r}") from None
+
+
+def _bounded(moment: datetime, name: str, now: datetime) -> datetime:
+    """`moment` within the bounds of an `as_of` (SPEC §5), else a 422 problem."""
+    try:
+        return within_bounds(moment, now)
+    except OutOfBounds as error:
+        raise Unprocessable(f"{name}: {error}", rule=OutOfBounds.rule) from None
 
 
 def _zone(runtime: Runtime) -> ZoneInfo:
@@ -218,14 +227,15 @@ async def get_request(
     as_of: Time = None,
     at_position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> JsonAnswer:
-    moment = None if as_of is None else parse_time(as_of, "as_of")
+    now = runtime.clock()
+    moment = None if as_of is None else parse_time(as_of, "as_of", now)
     # ownership on the current state first: a fold as of a time before another
     # organisation's submission must answer as one after it does
     await check_owner(runtime.commands, caller, id)
     state = await _state(runtime, id, moment, at_position)
     _own(caller, state, id)
     assert state is not None
-    document = request.view(state, moment or runtime.clock(), _zone(runtime))
+    document = request.view(state, moment or now, _zone(runtime))
     return JsonAnswer(_shown_to(caller, document), headers={"ETag": f'"{state.stream_version}"'})
 
 
@@ -253,7 +263,9 @@ async def get_history(runtime: RuntimeDep, caller: AnyCaller, id: RequestIdPath)
     "/v1/committee", summary="The committee's roster, now or as of a time", responses=_PROBLEMS
 )
 async def get_committee(runtime: RuntimeDep, _: AnyCaller, as_of: Time = None) -> dict[str, Any]:
-    moment = _time(as_of, "as_of") or runtime.clock()
+    now = runtime.clock()
+    given = _time(as_of, "as_of")
+    moment = now if given is None else _bounded(given, "as_of", now)
     events = await runtime.store.read_stream(COMMITTEE_STREAM, occurred_until=moment)
     roster = committee.fold(events)
     seats = committee.roster_as_of(roster, moment, _zone(runtime))
@@ -301,7 +313,8 @@ async def member_holds(
         body = {"member": member, "items": items, **moment.stamp()}
         return JsonAnswer(body, headers=moment.headers())
     rows = await _holds(runtime, member)
-    return JsonAnswer({"member": member, "items": as_of_reads.hold_items(rows, runtime.clock())})
+    items = as_of_reads.hold_items(rows, runtime.clock())
+    return JsonAnswer({"member": member, "items": items})
 
 
 @router.get(

@@ -5,13 +5,15 @@ from the bitemporal projection (`projections.interval_queries`).
 
 Every such answer says the moment it reflects: `as_of` and `at_position` in the body
 (the position given, or the one the projection had reached) and `X-Docket-Position`.
-A position beyond the log's head is refused (422): an answer there could still change.
+A position beyond the log's head is refused (422): an answer there could still change;
+so is an `as_of` after now or before 2000 (`service.moments.within_bounds`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -20,7 +22,7 @@ from events.model import utc_text
 from projections.interval_queries import Moment
 from projections.interval_tables import NAME as INTERVALS
 from service.errors import Unavailable, Unprocessable
-from service.moments import parse_as_of
+from service.moments import OutOfBounds, as_of_within_bounds
 from service.runtime import Runtime
 
 AsOf = Annotated[
@@ -52,9 +54,13 @@ class Asked:
         return {"X-Docket-Position": str(self.position)}
 
 
-def parse_time(text: str, name: str) -> Any:
+def parse_time(text: str, name: str, now: datetime) -> datetime:
+    """The moment `text` names, between 2000-01-01 and `now`; else a 422 problem (named
+    `as-of-within-bounds` when the moment is well formed but out of bounds)."""
     try:
-        return parse_as_of(text)
+        return as_of_within_bounds(text, now)
+    except OutOfBounds as error:
+        raise Unprocessable(f"{name}: {error}", rule=OutOfBounds.rule) from None
     except ValueError:
         raise Unprocessable(
             f"{name}: neither an RFC 3339 time with a zone nor a date YYYY-MM-DD: {text!r}"
@@ -66,7 +72,8 @@ async def asked(runtime: Runtime, as_of: str | None, at_position: int | None) ->
     projection has applied everything up to it."""
     if as_of is None and at_position is None:
         return None
-    when = parse_time(as_of, "as_of") if as_of is not None else runtime.clock()
+    now = runtime.clock()
+    when = parse_time(as_of, "as_of", now) if as_of is not None else now
     head, _ = await runtime.store.head()
     if at_position is not None and at_position > head:
         raise Unprocessable(

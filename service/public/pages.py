@@ -96,9 +96,12 @@ def render_request(record: Record, now: datetime, *, witnessed: bool = False) ->
     )
 
 
-def render_stats(stats: Mapping[str, Any], *, as_of: str | None = None) -> str:
+def render_stats(
+    stats: Mapping[str, Any], *, as_of: str | None = None, latest: str | None = None
+) -> str:
     """Charts of processing times and pending counts, with tables as their alternative;
-    `as_of`, the day (YYYY-MM-DD) they were computed at the end of, if not now."""
+    `as_of`, the day (YYYY-MM-DD) asked for, if not the default (the end of yesterday);
+    `latest`, the last day the form may ask for."""
     years = list(stats.get("years") or ())
     processing = svg.bar_chart(
         "processing",
@@ -127,7 +130,15 @@ def render_stats(stats: Mapping[str, Any], *, as_of: str | None = None) -> str:
         grid=grid,
         grid_statuses=shown,
         as_of=as_of,
+        latest=latest,
         title="Statistics" if as_of is None else f"Statistics at the end of {as_of}",
+    )
+
+
+def render_bad_day(as_of: str, reason: str) -> str:
+    """The 400 page of `/stats?as_of=` naming no day, or one out of bounds (`reason`)."""
+    return _env.get_template("bad_day.html").render(
+        as_of=as_of, reason=reason, title="No statistics for that day"
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import date, datetime
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -16,17 +16,15 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from projections import interval_queries as as_of_reads
-from projections.public import public_request, public_requests, public_statistics, time_text
-from service.api import time_travel
-from service.api.problems import NotFound, Unprocessable, problem_openapi
-from service.api.time_travel import parse_time
+from projections.public import public_request, public_requests, time_text
+from service.api.problems import NotFound, Unavailable, Unprocessable, problem_openapi
+from service.moments import OutOfBounds, last_complete_day, public_day
 from service.public import feeds, pages
 from service.public.base_url import get_public_url
 from service.public.conditional import http_date, not_modified
-from service.public.etag import body_etag, newest_public_date, shown_last_modified
+from service.public.etag import body_etag, newest_public_date, shown_last_modified, start_of_day
 from service.public.source import PublicSource
-from service.publication import published_checkpoint
+from service.public.statistics import RuntimeStatistics, StatisticsReader, daily_statistics
 from service.receipts import request_receipt, witness_policy
 from service.runtime import Runtime, get_runtime
 
@@ -52,14 +50,26 @@ async def get_public_source(request: Request) -> PublicSource:
     return source
 
 
-async def get_now() -> datetime:
-    """The clock of public outputs (overridden in tests)."""
-    return datetime.now(UTC)
+async def get_now(request: Request) -> datetime:
+    """The time of public outputs: the runtime's clock, the product's one
+    (`create_app(clock=...)` fixes it; an app without a runtime overrides this)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime.clock()
+
+
+async def get_public_statistics(request: Request) -> StatisticsReader:
+    """Where public statistics are read: `app.state.public_statistics` if set (tests),
+    else the running service."""
+    reader: StatisticsReader | None = getattr(request.app.state, "public_statistics", None)
+    if reader is None:
+        reader = RuntimeStatistics(request.app.state.runtime)
+    return reader
 
 
 Source = Annotated[PublicSource, Depends(get_public_source)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 Now = Annotated[datetime, Depends(get_now)]
+Statistics = Annotated[StatisticsReader, Depends(get_public_statistics)]
 PublicUrl = Annotated[str, Depends(get_public_url)]
 
 #: A renderer gives the body, its status and the public records it shows (their dates
@@ -105,8 +115,10 @@ async def _records(source: PublicSource, now: datetime) -> list[dict[str, Any]]:
 
 
 def _updated(records: list[dict[str, Any]], now: datetime) -> str:
+    # an empty feed was last updated at the start of the day at the latest: not `now`,
+    # which would make a new feed every second
     stamps = [str(r["updated"]) for r in records if r.get("updated")]
-    return max(stamps) if stamps else (time_text(now) or "")
+    return max(stamps) if stamps else (time_text(start_of_day(now)) or "")
 
 
 # --- JSON ----------------------------------------------------------------------------------
@@ -192,70 +204,54 @@ PublicAsOf = Annotated[
     str | None,
     Query(
         pattern=r"^\d{4}-\d{2}-\d{2}$",
-        description="a calendar day YYYY-MM-DD: the statistics at its end (UTC)",
+        description="a calendar day YYYY-MM-DD that has ended (2000-01-01 to yesterday, "
+        "UTC): the statistics at its end",
     ),
 ]
 PublicAtPosition = Annotated[
     int | None,
-    Query(ge=0, le=2**62, description="the tree size of a published checkpoint"),
+    Query(
+        ge=0,
+        le=2**62,
+        description="the tree size of a checkpoint published by the end of yesterday (UTC)",
+    ),
 ]
+
+
+def _public_day(as_of: str | None, now: datetime) -> date | None:
+    """The day a public `as_of` names; a 422 problem unless it has ended, from 2000 on."""
+    if as_of is None:
+        return None
+    try:
+        return public_day(as_of, now)
+    except OutOfBounds as error:
+        raise Unprocessable(f"as_of: {error}", rule=OutOfBounds.rule) from None
+    except ValueError:
+        raise Unprocessable(f"as_of: not a date YYYY-MM-DD: {as_of!r}") from None
 
 
 @router.get(
     "/public/stats",
-    summary="Public aggregate statistics, now or as of a day or a published checkpoint",
-    responses=problem_openapi(Unprocessable),
+    summary="Public aggregate statistics at the end of yesterday (UTC), or of an earlier day",
+    description="Computed from the log up to the newest checkpoint published by the end "
+    "of yesterday (UTC), as of the end of that day or of `as_of`: the answer changes at "
+    "most once a day (SPEC §7). `at_position` takes an older published checkpoint.",
+    responses=problem_openapi(Unprocessable, Unavailable),
 )
 async def get_public_stats(
     request: Request,
     source: Source,
+    statistics: Statistics,
     now: Now,
     as_of: PublicAsOf = None,
     at_position: PublicAtPosition = None,
 ) -> Response:
-    if as_of is not None or at_position is not None:
-        return await _public_stats_as_of(request, source, now, as_of, at_position)
+    day = _public_day(as_of, now)
 
     async def render() -> tuple[bytes, int, Shown]:
-        return _json(public_statistics(await source.list_states(), now)), 200, []
+        return _json(await daily_statistics(statistics, now, day, at_position)), 200, []
 
     return await _answer(request, source, now, "application/json", render)
-
-
-async def _public_stats_as_of(
-    request: Request, source: Source, now: datetime, as_of: str | None, at_position: int | None
-) -> Response:
-    async def render() -> tuple[bytes, int, Shown]:
-        found = await _public_stats_found(request, now, as_of, at_position)
-        return _json({**found, "at_position": at_position}), 200, []
-
-    return await _answer(request, source, now, "application/json", render)
-
-
-async def _public_stats_found(
-    request: Request, now: datetime, as_of: str | None, at_position: int | None
-) -> dict[str, Any]:
-    """The public statistics as of the end of a day and/or at a published checkpoint's
-    tree size (`/public/stats` and the `/stats` page). Coarse on purpose (SPEC §7): a
-    finer time or any other position would let anyone time confidential events by
-    comparing answers; and without `at_position` the answer names no position, which
-    moves with every event."""
-    runtime: Runtime = request.app.state.runtime
-    if at_position is not None:
-        published = await published_checkpoint(runtime)
-        sizes = {c.tree_size for c in await runtime.tree.checkpoints()}
-        if published is None or at_position > published.size or at_position not in sizes:
-            raise Unprocessable(
-                f"at_position {at_position} is not the tree size of a published checkpoint",
-                rule="public-position-is-a-checkpoint",
-            )
-    moment = as_of_reads.Moment(
-        parse_time(as_of, "as_of") if as_of is not None else now, at_position
-    )
-    head, _ = await runtime.store.head()
-    await time_travel.reach(runtime, head if at_position is None else at_position)
-    async with runtime.read_engine.connect() as conn:
-        return await as_of_reads.public_stats_as_of(conn, moment)
 
 
 # --- feeds ---------------------------------------------------------------------------------
@@ -349,16 +345,24 @@ async def request_page(request: Request, request_id: str, source: Source, now: N
 
 @router.get("/stats", include_in_schema=False)
 async def stats_page(
-    request: Request, source: Source, now: Now, as_of: PublicAsOf = None
+    request: Request,
+    source: Source,
+    statistics: Statistics,
+    now: Now,
+    as_of: str | None = None,
 ) -> Response:
-    """The charts and tables of the public statistics, now or at the end of a day."""
+    """The charts and tables of the public statistics at the end of yesterday (UTC), or
+    of an earlier day; a day that is malformed, before 2000 or not over is a 400 page."""
 
     async def render() -> tuple[str, int, Shown]:
-        if as_of is None:
-            stats = public_statistics(await source.list_states(), now)
-        else:
-            stats = await _public_stats_found(request, now, as_of, None)
-        return pages.render_stats(stats, as_of=as_of), 200, []
+        try:
+            day = None if as_of is None else public_day(as_of, now)
+        except ValueError as error:  # OutOfBounds included
+            shown = str(error) if isinstance(error, OutOfBounds) else "not a date YYYY-MM-DD"
+            return pages.render_bad_day((as_of or "")[:40], shown), 400, []
+        stats = await daily_statistics(statistics, now, day)
+        latest = last_complete_day(now).isoformat()
+        return pages.render_stats(stats, as_of=as_of, latest=latest), 200, []
 
     return await _answer(request, source, now, HTML_MEDIA_TYPE, render)
 

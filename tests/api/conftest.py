@@ -103,15 +103,39 @@ class Api:
         return document
 
 
-async def open_api(database_url: str, tmp_path: Path, **settings: Any) -> AsyncIterator[Api]:
-    """An `Api` on `database_url`, lifespan running, until the generator is closed."""
+class Clock:
+    """A fixed clock a test moves by hand (`create_app(clock=...)`): the runtime's "now"."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+async def open_api(
+    database_url: str,
+    tmp_path: Path,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    **settings: Any,
+) -> AsyncIterator[Api]:
+    """An `Api` on `database_url`, lifespan running, until the generator is closed; its
+    runtime reads `clock` if given."""
     config = Settings(
         database_url=database_url,
         environment="test",
         signing_key_file=tmp_path / "key",
         **settings,
     )
-    app = create_app(config)
+    app = create_app(config, clock=clock)
     async with app.router.lifespan_context(app):
         engine = app.state.runtime.engine
         tokens = {

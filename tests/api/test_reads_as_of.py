@@ -7,7 +7,8 @@ every answer names its moment; bad values are 4xx problems."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ from projections.public import public_statistics
 from projections.request import RequestState, fold, status, view
 from projections.stats import RequestFacts, hold_stats, processing_stats
 from service.public.pages import render_stats
-from tests.api.conftest import PROBLEM, Api, ago, make_request, seat
+from tests.api.conftest import PROBLEM, Api, Clock, ago, make_request, open_api, seat
 
 TZ = ZoneInfo("America/New_York")
 
@@ -179,35 +180,85 @@ async def test_bad_moments_are_problems(api: Api) -> None:
             assert answer.headers["content-type"] == PROBLEM
 
 
-async def test_public_stats_as_of_a_day_and_a_published_checkpoint(api: Api) -> None:
-    await _history(api)
-    log = await _log(api)
-    day = ago(10)[:10]
-    at = parse_utc(f"{day}T23:59:59.999999Z")
-    answer = await api.get("/public/stats", None, params={"as_of": day})
-    assert answer.status_code == 200, answer.text
-    views = [view(s, at, TZ) for s, _ in _folded(log, at, None)]
-    assert answer.json() == {**public_statistics(views, at), "at_position": None}
-    assert "X-Docket-Position" not in answer.headers
-    # the /stats page of that day charts the same statistics
-    page = await api.get("/stats", None, params={"as_of": day})
-    assert page.status_code == 200, page.text
-    assert page.headers["content-type"].startswith("text/html")
-    assert page.text == render_stats(public_statistics(views, at), as_of=day)
-    assert f"Statistics at the end of {day}" in page.text
-    # finer than a day, or a position that is no published checkpoint: refused
-    for path, params in (
-        ("/public/stats", {"as_of": ago(10)}),
-        ("/public/stats", {"at_position": 3}),
-        ("/stats", {"as_of": ago(10)}),
+async def test_moments_out_of_bounds_are_problems(api: Api) -> None:
+    """`as_of` after now or before 2000 (SPEC §5): a 422 naming `as-of-within-bounds`
+    on every read that takes one; now is the runtime's clock."""
+    await seat(api)
+    rid = await make_request(api, "submitted")
+    now = api.app.state.runtime.clock()
+    later = now + timedelta(seconds=5)
+    for path in (
+        "/v1/requests",
+        f"/v1/requests/{rid}",
+        "/v1/committee",
+        "/v1/members/USA/holds",
+        "/v1/stats/holds",
+        "/v1/stats/processing",
     ):
-        refused = await api.get(path, None, params=params)
-        assert refused.status_code == 422, (path, params, refused.text)
-        assert refused.headers["content-type"] == PROBLEM
-    runtime = api.app.state.runtime
-    signed = await runtime.tree.sign_checkpoint(runtime.signer, runtime.settings.log_origin)
-    size = signed.tree_size
-    answer = await api.get("/public/stats", None, params={"as_of": day, "at_position": size})
-    assert answer.status_code == 200, answer.text
-    views = [view(s, at, TZ) for s, _ in _folded(log, at, size)]
-    assert answer.json() == {**public_statistics(views, at), "at_position": size}
+        for as_of in (
+            utc_text(later),
+            "5000-01-01T00:00:00Z",
+            "9998-12-31T23:59:59Z",
+            "1999-12-31T23:59:59.999999Z",
+            "0001-01-01T00:00:00Z",
+        ):
+            answer = await api.get(path, "auditor", params={"as_of": as_of})
+            assert answer.status_code == 422, (path, as_of, answer.text)
+            assert answer.headers["content-type"] == PROBLEM
+            assert answer.json()["rule"] == "as-of-within-bounds", (path, as_of, answer.text)
+        if path != "/v1/committee":  # a time only there (RFC 3339)
+            for day in ((later + timedelta(days=1)).date().isoformat(), "1999-12-31"):
+                answer = await api.get(path, "auditor", params={"as_of": day})
+                assert answer.status_code == 422, (path, day, answer.text)
+                assert answer.json()["rule"] == "as-of-within-bounds"
+        edge = await api.get(path, "auditor", params={"as_of": "2000-01-01T00:00:00Z"})
+        # within bounds: answered (the request did not exist yet then)
+        assert edge.status_code == (404 if rid in path else 200), (path, edge.text)
+    # a date of today names now: the rest of the day has not happened
+    today = await api.get("/v1/stats/processing", "auditor", params={"as_of": ago(0)[:10]})
+    assert today.status_code == 200, today.text
+    assert parse_utc(today.json()["as_of"]) <= api.app.state.runtime.clock()
+
+
+async def test_public_stats_as_of_a_day_and_a_published_checkpoint(
+    database_url: str, tmp_path: Path
+) -> None:
+    # The history is dated from the day the suite runs (`ago`): the clock starts there,
+    # and moves a day on once a checkpoint covers it (public statistics are yesterday's).
+    clock = Clock(datetime.now(UTC))
+    async for api in open_api(
+        database_url, tmp_path, clock=clock, checkpoint_interval_seconds=10**7
+    ):
+        await _history(api)
+        log = await _log(api)
+        runtime = api.app.state.runtime
+        signed = await runtime.tree.sign_checkpoint(runtime.signer, runtime.settings.log_origin)
+        assert signed is not None
+        size = signed.tree_size
+        clock.advance(days=1)
+        day = ago(10)[:10]
+        at = parse_utc(f"{day}T23:59:59.999999Z")
+        views = [view(s, at, TZ) for s, _ in _folded(log, at, size)]
+        expected = {**public_statistics(views, at), "as_of": day, "at_position": size}
+        answer = await api.get("/public/stats", None, params={"as_of": day})
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == expected
+        assert "X-Docket-Position" not in answer.headers
+        # the /stats page of that day charts the same statistics
+        page = await api.get("/stats", None, params={"as_of": day})
+        assert page.status_code == 200, page.text
+        assert page.headers["content-type"].startswith("text/html")
+        latest = (clock() - timedelta(days=1)).date().isoformat()
+        assert page.text == render_stats(expected, as_of=day, latest=latest)
+        assert f"Statistics at the end of {day}" in page.text
+        # finer than a day, or a position that is no published checkpoint: refused
+        for path, params, code in (
+            ("/public/stats", {"as_of": ago(10)}, 422),
+            ("/public/stats", {"at_position": 3}, 422),
+            ("/stats", {"as_of": ago(10)}, 400),
+        ):
+            refused = await api.get(path, None, params=params)
+            assert refused.status_code == code, (path, params, refused.text)
+        answer = await api.get("/public/stats", None, params={"as_of": day, "at_position": size})
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == expected

@@ -118,12 +118,12 @@ class _FailingTree(LogTree):
         self.failures = failures
         self.recovered = asyncio.Event()
 
-    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+    async def latest_checkpoint(self, by: datetime | None = None) -> StoredCheckpoint | None:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("the database went away")
         self.recovered.set()
-        return await super().latest_checkpoint()
+        return await super().latest_checkpoint(by)
 
 
 async def test_the_checkpoint_writer_logs_its_failures_and_carries_on(store: EventStore) -> None:

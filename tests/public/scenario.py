@@ -14,6 +14,7 @@ from service.api.problems import install_problem_handlers
 from service.public import routes
 from service.public.base_url import get_public_url
 from service.public.source import MemoryPublicSource
+from service.public.statistics import FixedStatistics
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -246,6 +247,7 @@ def make_app(
     app.state.public_source = MemoryPublicSource(
         states, position=position, modified=modified or datetime(2026, 2, 28, 10, tzinfo=UTC)
     )
+    app.state.public_statistics = FixedStatistics(states, position)
     app.dependency_overrides[routes.get_now] = lambda: now
     app.dependency_overrides[get_public_url] = lambda: "http://docket.test"
     return app

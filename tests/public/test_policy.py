@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from projections.public import (
     applicant_request,
@@ -25,9 +25,25 @@ class TestPublicRequest:
         record = public_request(_by_id()["HX-2025-0002"], NOW)
         assert record is not None
         assert record["status"] == "pending"
-        assert record["days_pending"] == (NOW - datetime(2025, 7, 1, 9, tzinfo=UTC)).days
+        # counted up to the end of the last complete day, not to `now`
+        yesterday_end = datetime(2026, 2, 28, 23, 59, 59, 999999, tzinfo=UTC)
+        assert record["days_pending"] == (yesterday_end - datetime(2025, 7, 1, 9, tzinfo=UTC)).days
         assert record["applicant"] == {"name": "Welthungerhilfe", "kind": "ngo"}
         assert "valid_from" not in record and "approved_at" not in record
+
+    def test_days_pending_move_at_midnight_utc_only(self) -> None:
+        view = _by_id()["HX-2025-0002"]  # submitted 2025-07-01T09:00Z, still pending
+        day = datetime(2026, 3, 1, tzinfo=UTC)
+
+        def days(now: datetime) -> int:
+            record = public_request(view, now)
+            assert record is not None
+            return int(record["days_pending"])
+
+        # through the whole day, across the submission's own hour of the day
+        seconds = (0, 1, 9 * 3600 - 1, 9 * 3600, 9 * 3600 + 1, 86_399)
+        assert {days(day + timedelta(seconds=s)) for s in seconds} == {days(day)}
+        assert days(day + timedelta(days=1)) == days(day) + 1
 
     def test_submitted_refused(self) -> None:
         views = _by_id()

@@ -4,17 +4,17 @@ published checkpoint is chosen from."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import DBAPIError
 
-from events.checkpoints import Signer, split_note
+from events.checkpoints import Signer, parse_checkpoint, split_note
 from events.cosignature import Cosignature, Cosigner, verify_cosignature_line
 from events.log_tree import LogTree
-from events.published import CosignatureLog
+from events.published import Candidate, CosignatureLog
 from events.schema import checkpoints, cosignatures
 from events.store import EventStore
 from events.witnessing import WitnessedCheckpoint, published
@@ -22,7 +22,7 @@ from events.witnessing import WitnessedCheckpoint, published
 ORIGIN = "docket.example.org/log"
 
 
-async def sign(store: EventStore, signer: Signer, size: int) -> str:
+async def sign(store: EventStore, signer: Signer, size: int, at: datetime | None = None) -> str:
     note = signer.sign_checkpoint(ORIGIN, size, bytes([size]) * 32)
     async with store.engine.begin() as conn:
         await conn.execute(
@@ -30,7 +30,7 @@ async def sign(store: EventStore, signer: Signer, size: int) -> str:
                 tree_size=size,
                 root=(bytes([size]) * 32).hex(),
                 note=note,
-                created_at=datetime.now(UTC),
+                created_at=at or datetime.now(UTC),
             )
         )
     return note
@@ -93,3 +93,37 @@ async def test_candidates_and_the_published_choice(
     assert zero[0].checkpoint.note == newest
     # LogTree reads ranges of stored nodes for tiles (none stored here).
     assert await LogTree(store).hashes(0, 0, 256) == []
+
+
+async def test_candidates_as_the_tables_stood_at_a_moment(
+    store: EventStore, signer: Signer, witnesses: list[Cosigner]
+) -> None:
+    """`by`: the checkpoints signed and the lines received by then (the checkpoint public
+    statistics of a day are read at, SPEC §7): a line received later counts later."""
+    log = CosignatureLog(store.engine)
+    keys = [w.key for w in witnesses]
+    day = datetime(2030, 6, 13, tzinfo=UTC)
+    first = await sign(store, signer, 3, day + timedelta(hours=1))
+    await log.add(3, [cosign(first, w) for w in witnesses[:2]], day + timedelta(hours=2))
+    second = await sign(store, signer, 7, day + timedelta(hours=22))
+    # cosigned by one witness that day, by the second only after midnight
+    await log.add(7, [cosign(second, witnesses[0])], day + timedelta(hours=23))
+    await log.add(7, [cosign(second, witnesses[1])], day + timedelta(days=1, minutes=5))
+    await sign(store, signer, 9, day + timedelta(days=1, hours=1))
+
+    def chosen(found: list[Candidate]) -> int | None:
+        picked = published(
+            [WitnessedCheckpoint(c.checkpoint.note, c.lines) for c in found], keys, 2
+        )
+        return None if picked is None else parse_checkpoint(picked.note).size
+
+    end = day + timedelta(days=1, microseconds=-1)
+    assert chosen(await log.candidates(2, by=end)) == 3
+    assert (await log.candidates(0, by=end))[0].checkpoint.tree_size == 7
+    assert chosen(await log.candidates(2, by=day + timedelta(days=1, minutes=5))) == 7
+    assert chosen(await log.candidates(2)) == 7
+    assert chosen(await log.candidates(2, by=day)) is None
+    tree = LogTree(store)
+    latest = await tree.latest_checkpoint(by=end)
+    assert latest is not None and latest.tree_size == 7
+    assert await tree.latest_checkpoint(by=day) is None

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -44,8 +45,8 @@ def test_the_app_and_the_cli_get_the_same_typed_runtime(
     build = bootstrap.build
 
     @asynccontextmanager
-    async def recording(settings: Settings, *args: Any) -> AsyncIterator[Runtime]:
-        async with build(settings, *args) as runtime:
+    async def recording(settings: Settings, **given: Any) -> AsyncIterator[Runtime]:
+        async with build(settings, **given) as runtime:
             built.append(runtime)
             yield runtime
 
@@ -97,10 +98,23 @@ async def test_build_wires_each_part_once(database_url: str, tmp_path: Path) -> 
         assert runtime.commands is runtime.commands  # built once, on first use
         assert runtime.commands.store is runtime.store
         assert runtime.commands.clock is runtime.clock
+        assert runtime.tree.clock is runtime.clock  # checkpoints are stamped by it
         assert runtime.checkpoint_writer.signer is runtime.signer
         assert runtime.checkpoint_writer.tree is runtime.tree
         with pytest.raises(dataclasses.FrozenInstanceError):
             runtime.store = runtime.store  # type: ignore[misc]
+
+
+async def test_a_clock_given_is_the_runtimes_one(database_url: str, tmp_path: Path) -> None:
+    def fixed() -> datetime:
+        return datetime(2031, 12, 31, 23, 59, tzinfo=UTC)
+
+    async with bootstrap.build(_settings(database_url, tmp_path), clock=fixed) as runtime:
+        assert runtime.clock is fixed
+        assert runtime.commands.clock is runtime.tree.clock is fixed
+    app = create_app(_settings(database_url, tmp_path), background=False, clock=fixed)
+    async with app.router.lifespan_context(app):
+        assert app.state.runtime.clock is fixed
 
 
 async def test_a_read_database_gets_its_own_engine(database_url: str, tmp_path: Path) -> None:

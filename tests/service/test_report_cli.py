@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from events.checkpoints import Signer, load_or_create_signing_key, parse_checkpoint, split_note
 from events.cosignature import Cosigner, verify_cosignature_line
 from events.published import CosignatureLog
+from service.bootstrap import utc_now
 from service.db import create_engine
 from tests.service.test_cli import NO_DATABASE, docket
 
@@ -157,3 +159,19 @@ def test_a_report_is_stamped_with_the_published_checkpoint(
     offline = docket(NO_DATABASE, tmp_path, "report", *AS_OF, "--format", "csv", *OFFLINE)
     assert server.returncode == 0 and offline.returncode == 0, (server.stderr, offline.stderr)
     assert offline.stdout == server.stdout
+
+
+def test_a_moment_out_of_bounds_is_a_usage_error(tmp_path: Path) -> None:
+    """`--as-of` after now or before 2000 (SPEC §5): exit 2 with the reason, no traceback
+    and no database touched (now is the machine's: the day after it is always ahead)."""
+    ahead = (utc_now() + timedelta(days=2)).date().isoformat()
+    for moment, reason in (
+        (ahead, "after now"),
+        ("5000-01-01T00:00:00Z", "after now"),
+        ("1999-12-31", "before 2000-01-01"),
+    ):
+        refused = docket(NO_DATABASE, tmp_path, "report", "--as-of", moment)
+        assert refused.returncode == 2, (moment, refused.stdout, refused.stderr)
+        assert reason in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert refused.stdout == ""

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from service.runtime import Runtime
 from tests.api.conftest import Api, make_request, open_api, seat
@@ -82,6 +83,6 @@ async def _with_a_worker(api: Api, database_url: str, tmp_path: Path) -> None:
 async def test_a_work_process_does_the_background_work_of_the_api(
     database_url: str, tmp_path: Path
 ) -> None:
-    settings = {"serve_background": False, "log_origin": "docket.test/log"}
+    settings: dict[str, Any] = {"serve_background": False, "log_origin": "docket.test/log"}
     async for api in open_api(database_url, tmp_path, **settings):
         await _with_a_worker(api, database_url, tmp_path)

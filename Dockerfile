@@ -20,4 +20,8 @@ WORKDIR /home/docket
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
-CMD ["sh", "-c", "docket migrate && docket serve --host 0.0.0.0 --port 8000"]
+# The default is the one-container layout (`docker run`, e.g. on SQLite): migrate, then one
+# `docket serve` with the background work inside it. docker-compose.yml runs the measured
+# layout instead (docs/OPERATIONS.md): `docket migrate` once, API processes with
+# DOCKET_SERVE_BACKGROUND=false, and one `docket work`, each overriding this command.
+CMD ["sh", "-c", "docket migrate && exec docket serve --host 0.0.0.0 --port 8000"]

@@ -125,18 +125,21 @@ def test_compose_keeps_the_password_and_the_key_in_secrets() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     assert "--init-key" not in text
     compose = yaml.safe_load(text)
-    db, docket = compose["services"]["db"], compose["services"]["docket"]
+    db = compose["services"]["db"]
     assert "POSTGRES_PASSWORD" not in db["environment"]
     assert db["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets/")
-    env = docket["environment"]
-    assert all(":" not in url.split("@")[0].split("//")[1] for url in [env["DOCKET_DATABASE_URL"]])
-    assert env["DOCKET_DATABASE_PASSWORD_FILE"].startswith("/run/secrets/")
-    assert "docket.example.org/log" not in env["DOCKET_LOG_ORIGIN"]
-    assert "http" in env["DOCKET_PUBLIC_URL"]  # production requires it
-    assert {s if isinstance(s, str) else s["source"] for s in docket["secrets"]} >= {
-        "docket-signing.key",
-        "docket-db-password",
-    }
+    for name in ("migrate", "api", "work"):  # the three services of the image
+        docket = compose["services"][name]
+        env = docket["environment"]
+        user = env["DOCKET_DATABASE_URL"].split("@")[0].split("//")[1]
+        assert ":" not in user
+        assert env["DOCKET_DATABASE_PASSWORD_FILE"].startswith("/run/secrets/")
+        assert "docket.example.org/log" not in env["DOCKET_LOG_ORIGIN"]
+        assert "http" in env["DOCKET_PUBLIC_URL"]  # production requires it
+        assert {s if isinstance(s, str) else s["source"] for s in docket["secrets"]} >= {
+            "docket-signing.key",
+            "docket-db-password",
+        }
     assert set(compose["secrets"]) >= {"docket-signing.key", "docket-db-password"}
 
 

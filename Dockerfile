@@ -1,12 +1,14 @@
 # Docket: slim, non-root, with a health check. Build: docker build -t docket .
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml requirements.lock README.md alembic.ini ./
 COPY events events
 COPY projections projections
 COPY service service
 COPY migrations migrations
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The locked versions, hashes checked (as `make run` installs them), then Docket itself.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels --require-hashes -r requirements.lock \
+ && pip wheel --no-cache-dir --wheel-dir /wheels --no-deps .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -14,7 +16,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DOCKET_SIGNING_KEY_FILE=/run/secrets/docket-signing.key
 RUN useradd --create-home --uid 10001 docket
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels /wheels/* && rm -rf /wheels
 USER docket
 WORKDIR /home/docket
 EXPOSE 8000

@@ -42,17 +42,20 @@ async def authenticate(request: Request) -> Caller:
     return caller
 
 
-async def current_caller(runtime: Runtime, digest: str) -> Caller | None:
+async def current_caller(runtime: Runtime, digest: str, *, fresh: bool = False) -> Caller | None:
     """The live token with this hash, through the process's bounded cache (so a
-    revocation is seen within `token_cache.TTL_SECONDS`)."""
-    return await CACHE.caller(digest, lambda d: find_caller_by_hash(runtime.engine, d))
+    revocation is seen within `token_cache.TTL_SECONDS`); `fresh` asks the database."""
+    return await CACHE.caller(
+        digest, lambda d: find_caller_by_hash(runtime.engine, d), max_age=0.0 if fresh else None
+    )
 
 
-async def still_authorised(request: Request, runtime: Runtime) -> bool:
+async def still_authorised(request: Request, runtime: Runtime, *, fresh: bool = False) -> bool:
     """Whether the token that opened this (long) request is still live: streams ask as
-    they go, so that a revocation ends them."""
+    they go, so that a revocation ends them. `fresh` asks the database rather than the
+    cache (a keep-alive: the revocation is seen there, whatever the cache's TTL)."""
     digest = getattr(request.state, "token_digest", None)
-    return digest is not None and await current_caller(runtime, digest) is not None
+    return digest is not None and await current_caller(runtime, digest, fresh=fresh) is not None
 
 
 async def secretariat(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:

@@ -11,12 +11,35 @@ from service.api.token_cache import CACHE, token_digest, well_formed
 from service.runtime import Runtime
 from service.tokens import Caller, find_caller_by_hash
 
+#: The roles that oversee the log: told its position (`X-Docket-Position`, SPEC §9).
+OVERSEERS = frozenset({"secretariat", "auditor"})
+
+
+async def bearer_caller(runtime: Runtime, header: str) -> tuple[Caller | None, str | None]:
+    """The live caller of an `Authorization` header and its token's hash, or None for no
+    token, a bad one or a revoked one (without saying which: `authenticate` does)."""
+    scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not well_formed(secret):
+        return None, None
+    digest = token_digest(secret)
+    return await current_caller(runtime, digest), digest
+
+
+def resolved(request: Request) -> Caller | None:
+    """The caller a middleware authenticated from this request's own header already
+    (`service.api.read_side`, before it waits for a position), if any."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    return caller
+
 
 async def authenticate(request: Request) -> Caller:
     """The caller named by the `Authorization: Bearer` header, or 401.
 
     The runtime is taken from the request rather than from a `get_runtime` dependency:
     every sub-dependency costs FastAPI a resolution per request (B2)."""
+    if (known := resolved(request)) is not None:
+        return known
     runtime: Runtime = request.app.state.runtime
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")

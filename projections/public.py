@@ -519,12 +519,11 @@ def public_statistics(views: Iterable[View], now: datetime) -> dict[str, Any]:
 
 def applicant_request(view: View) -> dict[str, Any]:
     """An applicant's view of its own request: the derived status (with `on_hold`), the
-    questions put to it and its answers, holds as a count and dates; no member identity,
-    no note, no reason."""
+    questions put to it and its answers, holds as a count; no member identity, no note,
+    no reason, no time of a hold (hidden events: it may know that the request is on
+    hold, not since when, SPEC §7) and no log position (SPEC §9)."""
     status = view.get("status")
-    holds = sorted(
-        t for t in (time_text(h.get("placed_at")) for h in _dicts(view.get("active_holds"))) if t
-    )
+    holds = len(_dicts(view.get("active_holds")))
     procedures = [
         {
             "name": _text(p.get("name")),
@@ -562,8 +561,7 @@ def applicant_request(view: View) -> dict[str, Any]:
         "deadline": time_text(view.get("deadline")),
         "information_pending": bool(view.get("information_pending")),
         "on_hold": bool(holds) or status == "on_hold",
-        "active_hold_count": len(holds),
-        "active_holds": [{"placed_at": placed} for placed in holds],
+        "active_hold_count": holds,
         "procedures": procedures,
         "information_requests": questions,
         "approved_at": time_text(view.get("approved_at")),
@@ -576,8 +574,9 @@ def applicant_request(view: View) -> dict[str, Any]:
         "withdrawn_at": time_text(view.get("withdrawn_at")),
         "refused_at": time_text(view.get("refused_at")),
     }
-    for key in ("stream_version", "position"):
-        value = view.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            record[key] = value
+    # the version its `If-Match` names; not the position (of the request's last event,
+    # maybe a hidden one: it dates that event against the log)
+    version = view.get("stream_version")
+    if isinstance(version, int) and not isinstance(version, bool):
+        record["stream_version"] = version
     return record

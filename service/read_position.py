@@ -11,7 +11,14 @@ projections it serves are checkpointed at p or later, both as seen on the replic
 the read that follows sees, because a replica only moves forward; read it in the same
 snapshot (a REPEATABLE READ transaction) as the rows to make it exact.
 
-Pure except for the injected position source and clock, so the timing rules are tested
+The position is the log's head, give or take the lag, and the head counts confidential
+events (SPEC §7): only a secretariat or auditor is told it or may wait for one
+(`service.api.read_side` authenticates first). A minimum beyond the log's head, which no
+command can have answered, is refused at once (422 `min-position-beyond-log`), and at
+most `Waiters.limit` reads of a process wait at once: the next is answered 503 with
+`Retry-After` at once (`read-side-busy`), so held requests cannot pile up.
+
+Pure except for the injected position sources and clock, so the timing rules are tested
 with plain values.
 """
 
@@ -21,7 +28,8 @@ import asyncio
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -67,6 +75,41 @@ class ReadSideBehind(Unavailable):
     slug, title = "read-side-behind", "The read side has not reached the position asked"
 
 
+class ReadSideBusy(Unavailable):
+    """503 at once: as many reads as this process allows wait for the read side already."""
+
+    slug, title = "read-side-busy", "Too many reads are waiting for the read side"
+
+
+class MinPositionBeyondLog(Unprocessable):
+    """422 at once: a minimum beyond the log's head, which no command answered."""
+
+    slug = rule = "min-position-beyond-log"
+    title = "The minimum position is beyond the log's head"
+
+
+class Waiters:
+    """How many reads of this process wait for the read side, at most `limit`: a
+    semaphore that is never waited on (a read over the limit is refused, not queued)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.waiting = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if self.waiting >= self.limit:
+            raise ReadSideBusy(
+                f"{self.limit} reads wait for the read side already; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        self.waiting += 1
+        try:
+            yield
+        finally:
+            self.waiting -= 1
+
+
 def parse_min_position(raw: str | None) -> int | None:
     """The value of `X-Docket-Min-Position`: None when absent, else a position ≥ 0.
 
@@ -96,14 +139,39 @@ async def wait_for_position(
     source: PositionSource,
     policy: WaitPolicy = WaitPolicy(),
     *,
+    head: PositionSource | None = None,
+    waiters: Waiters | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """The position the read side reflects, once it is ≥ `asked` (at once when `asked`
-    is None); `ReadSideBehind` (503, `Retry-After`) when it is not within the bound."""
+    is None); `ReadSideBehind` (503, `Retry-After`) when it is not within the bound.
+
+    Before waiting: `MinPositionBeyondLog` when `asked` is beyond `head()` (the log's
+    head on the primary), `ReadSideBusy` when `waiters` has no slot left."""
     reflected = await source()
     if asked is None or reflected >= asked:
         return reflected
+    if head is not None and asked > (last := await head()):
+        raise MinPositionBeyondLog(
+            f"{MIN_POSITION_HEADER} {asked} is beyond the log's head ({last}): send a "
+            "position a command answered",
+            header=MIN_POSITION_HEADER,
+        )
+    if waiters is None:
+        return await _wait(asked, reflected, source, policy, sleep, clock)
+    with waiters.slot():
+        return await _wait(asked, reflected, source, policy, sleep, clock)
+
+
+async def _wait(
+    asked: int,
+    reflected: int,
+    source: PositionSource,
+    policy: WaitPolicy,
+    sleep: Callable[[float], Awaitable[None]],
+    clock: Callable[[], float],
+) -> int:
     deadline = clock() + policy.bound_s
     for delay in policy.delays():
         remaining = deadline - clock()

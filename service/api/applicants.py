@@ -1,23 +1,37 @@
 """What an applicant is told (SPEC §7): one 404 for another organisation's request and for
-one that does not exist, no choice of `occurred_at`, no time of an event it may not see.
+one that does not exist, no choice of `occurred_at`, no time of an event it may not see,
+and no log position (the head counts confidential events; SPEC §9).
 
-The ownership check reads the request's current state before any `as_of` /
-`at_position` fold: folding first answered "no request X" before another organisation's
-submission and "no request X of <org>" after it, which located a confidential
-submission's time in a few dozen probes.
+The ownership check comes before anything of the request's stream is read, and does the
+same work for any id: it waits (bounded) for the projections to reach the log's head, then
+looks the applicant's name up in the `request_state` projection, one indexed row or none.
+Reading and folding the stream first (to check who owns it) took longer for another
+organisation's request than for a missing one (2.42 ms against 2.26 ms for six events),
+and folding as of `as_of` / `at_position` first answered "no request X" before another
+organisation's submission and "no request X of <org>" after it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
+from projections.tables import request_state
 from service.api.problems import Conflict, NotFound, Unprocessable
-from service.commands import CommandService
+from service.api.time_travel import caught_up
+from service.commands import Outcome
 from service.errors import DocketError
 from service.tokens import Caller
 
+if TYPE_CHECKING:
+    from service.runtime import Runtime
+
 #: The rule of the one 404 an applicant gets for any request not its own.
 NOT_FOUND_RULE = "request-not-found"
+#: The rule of the 403 an applicant gets for a read at a log position.
+POSITIONS_NOT_FOR_APPLICANTS = "positions-not-for-applicants"
 OCCURRED_AT_RULE = "occurred-at-set-by-server"
 _TIMED_RULES = frozenset({"occurred-before-last-event"})
 
@@ -31,13 +45,34 @@ def owns(caller: Caller, applicant: dict[str, Any] | None) -> bool:
     return caller.role != "applicant" or (applicant or {}).get("name") == caller.org
 
 
-async def check_owner(commands: CommandService, caller: Caller, request_id: str) -> None:
-    """For an applicant: the request exists now and is its own, or the one 404."""
+async def check_owner(runtime: Runtime, caller: Caller, request_id: str) -> None:
+    """For an applicant: the request exists now and is its own, or the one 404, before
+    anything of its stream is read."""
     if caller.role != "applicant":
         return
-    state = await commands.request_state(request_id)
-    if state is None or not owns(caller, state.applicant):
+    await caught_up(runtime)
+    query = select(request_state.c.applicant_name).where(request_state.c.request_id == request_id)
+    async with runtime.read_engine.connect() as conn:
+        owner = await conn.scalar(query)
+    if owner is None or owner != caller.org:
         raise no_such_request(request_id)
+
+
+#: What of a recorded event an applicant's command answer leaves out: where it is in the
+#: log (its position, and the hashes that chain it to the events around it).
+_LOG_PLACE = ("position", "prev_hash", "hash")
+
+
+def told_to(caller: Caller, outcome: Outcome) -> Outcome:
+    """A command's answer as told to its caller: to an applicant without log positions
+    (`position` null, its events without position and hashes); the position a command
+    answers is the log's head, and an applicant cannot ask for a minimum position."""
+    if caller.role != "applicant":
+        return outcome
+    events = [
+        {k: v for k, v in event.items() if k not in _LOG_PLACE} for event in outcome.body["events"]
+    ]
+    return replace(outcome, body={**outcome.body, "position": None, "events": events})
 
 
 def refuse_occurred_at(caller: Caller, occurred_at: object) -> None:

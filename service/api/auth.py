@@ -11,12 +11,35 @@ from service.api.token_cache import CACHE, token_digest, well_formed
 from service.runtime import Runtime
 from service.tokens import Caller, find_caller_by_hash
 
+#: The roles that oversee the log: told its position (`X-Docket-Position`, SPEC §9).
+OVERSEERS = frozenset({"secretariat", "auditor"})
+
+
+async def bearer_caller(runtime: Runtime, header: str) -> tuple[Caller | None, str | None]:
+    """The live caller of an `Authorization` header and its token's hash, or None for no
+    token, a bad one or a revoked one (without saying which: `authenticate` does)."""
+    scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not well_formed(secret):
+        return None, None
+    digest = token_digest(secret)
+    return await current_caller(runtime, digest), digest
+
+
+def resolved(request: Request) -> Caller | None:
+    """The caller a middleware authenticated from this request's own header already
+    (`service.api.read_side`, before it waits for a position), if any."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    return caller
+
 
 async def authenticate(request: Request) -> Caller:
     """The caller named by the `Authorization: Bearer` header, or 401.
 
     The runtime is taken from the request rather than from a `get_runtime` dependency:
     every sub-dependency costs FastAPI a resolution per request (B2)."""
+    if (known := resolved(request)) is not None:
+        return known
     runtime: Runtime = request.app.state.runtime
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
@@ -42,17 +65,20 @@ async def authenticate(request: Request) -> Caller:
     return caller
 
 
-async def current_caller(runtime: Runtime, digest: str) -> Caller | None:
+async def current_caller(runtime: Runtime, digest: str, *, fresh: bool = False) -> Caller | None:
     """The live token with this hash, through the process's bounded cache (so a
-    revocation is seen within `token_cache.TTL_SECONDS`)."""
-    return await CACHE.caller(digest, lambda d: find_caller_by_hash(runtime.engine, d))
+    revocation is seen within `token_cache.TTL_SECONDS`); `fresh` asks the database."""
+    return await CACHE.caller(
+        digest, lambda d: find_caller_by_hash(runtime.engine, d), max_age=0.0 if fresh else None
+    )
 
 
-async def still_authorised(request: Request, runtime: Runtime) -> bool:
+async def still_authorised(request: Request, runtime: Runtime, *, fresh: bool = False) -> bool:
     """Whether the token that opened this (long) request is still live: streams ask as
-    they go, so that a revocation ends them."""
+    they go, so that a revocation ends them. `fresh` asks the database rather than the
+    cache (a keep-alive: the revocation is seen there, whatever the cache's TTL)."""
     digest = getattr(request.state, "token_digest", None)
-    return digest is not None and await current_caller(runtime, digest) is not None
+    return digest is not None and await current_caller(runtime, digest, fresh=fresh) is not None
 
 
 async def secretariat(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:

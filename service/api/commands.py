@@ -5,7 +5,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Request
 from pydantic import BaseModel
 
-from service.api.applicants import check_owner, refuse_occurred_at, without_hidden_times
+from service.api.applicants import (
+    check_owner,
+    refuse_occurred_at,
+    told_to,
+    without_hidden_times,
+)
 from service.api.auth import AnyCaller, Secretariat
 from service.api.json_answer import JsonAnswer
 from service.api.problems import (
@@ -188,11 +193,12 @@ async def provide_information(
 ) -> JsonAnswer:
     if caller.role == "auditor":
         raise Forbidden("auditors read; they do not answer information requests")
-    await check_owner(commands, caller, request_id)
+    await check_owner(request.app.state.runtime, caller, request_id)
     refuse_occurred_at(caller, body.occurred_at)
     meta = _meta(request, caller, idempotency_key, if_match)
     try:
-        return await _run(commands.on_request(request_id, body, meta))
+        outcome = await commands.on_request(request_id, body, meta)
+        return respond(told_to(caller, outcome))
     except DocketError as conflict:  # a broken rule (RuleBroken) or a Conflict
         told = without_hidden_times(caller, conflict)
         if told is conflict:

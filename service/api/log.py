@@ -57,17 +57,20 @@ async def stream_events(
     if follow:
         # one follower per process fans new events out to every subscriber (SPEC §9)
         subscription = (await runtime.following()).subscribe(start)
-        frames = sse_frames(subscription, keepalive_s=KEEPALIVE_S)
+        frames = sse_frames(subscription, keepalive_s=runtime.settings.stream_keepalive_seconds)
     else:
         frames = _frames_until(runtime, start, (await runtime.store.head())[0])
 
     async def checked() -> AsyncIterator[bytes]:
         # the token is checked again before every event (through the cache: at most one
-        # lookup per token and TTL, however many subscribers): a revoked token ends the
-        # stream with a last event saying why, within a second, on every process
+        # lookup per token and TTL, however many subscribers) and at every keep-alive of
+        # an idle stream (in the database: the cache may hold the token longer than the
+        # revocation is old): a revoked token ends the stream with a last event saying
+        # why, within a second when events flow, at its next keep-alive when none do
         try:
             async for frame in frames:
-                if frame is not KEEPALIVE and not await still_authorised(request, runtime):
+                idle = frame is KEEPALIVE
+                if not await still_authorised(request, runtime, fresh=idle):
                     yield REVOKED
                     return
                 yield frame
@@ -79,7 +82,6 @@ async def stream_events(
     )
 
 
-KEEPALIVE_S = 15.0
 REVOKED = b'event: revoked\ndata: {"detail": "the token was revoked"}\n\n'
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from datetime import datetime
 from typing import Annotated, Any
@@ -19,7 +18,12 @@ from projections.holds import Hold
 from projections.request import STATUSES
 from projections.stats import RequestFacts, hold_stats, processing_stats
 from projections.tables import held_by_is, holds, request_state, status_at, status_is
-from service.api.applicants import check_owner, no_such_request, owns
+from service.api.applicants import (
+    POSITIONS_NOT_FOR_APPLICANTS,
+    check_owner,
+    no_such_request,
+    owns,
+)
 from service.api.auth import AnyCaller, Overseer
 from service.api.json_answer import JsonAnswer
 from service.api.problems import (
@@ -30,7 +34,7 @@ from service.api.problems import (
     Unprocessable,
     problem_openapi,
 )
-from service.api.time_travel import Asked, AsOf, AtPosition, asked, parse_time
+from service.api.time_travel import Asked, AsOf, AtPosition, asked, caught_up, parse_time
 from service.moments import OutOfBounds, within_bounds
 from service.runtime import Runtime, get_runtime
 from service.tokens import Caller
@@ -64,17 +68,6 @@ def _bounded(moment: datetime, name: str, now: datetime) -> datetime:
 
 def _zone(runtime: Runtime) -> ZoneInfo:
     return ZoneInfo(runtime.settings.time_zone)
-
-
-async def _caught_up(runtime: Runtime, bound_seconds: float = 2.0) -> None:
-    """Read-your-writes for lists: wait (bounded) until projections reach the log's head."""
-    runner = runtime.runner
-    head, _ = await runtime.store.head()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + bound_seconds
-    while min((await runner.checkpoints()).values()) < head and loop.time() < deadline:
-        runner.notify()
-        await asyncio.sleep(0.02)
 
 
 def _shown_to(caller: Caller, document: dict[str, Any]) -> dict[str, Any]:
@@ -126,10 +119,17 @@ async def list_requests(
     as_of: AsOf = None,
     at_position: AtPosition = None,
 ) -> JsonAnswer:
-    if held_by is not None and caller.role == "applicant":
+    applicant_asks = caller.role == "applicant"
+    if held_by is not None and applicant_asks:
         raise Forbidden("applicants may not filter by holding member")
+    if at_position is not None and applicant_asks:
+        # refused whatever the position: "beyond the head" or not would tell the head
+        raise Forbidden(
+            "log positions are for the secretariat and auditors; read as of a time instead",
+            rule=POSITIONS_NOT_FOR_APPLICANTS,
+        )
     after = _cursor(cursor)
-    moment = await asked(runtime, as_of, at_position)
+    moment = await asked(runtime, as_of, at_position, tell_positions=not applicant_asks)
     if moment is not None:
         return await _requests_as_of(
             runtime,
@@ -145,7 +145,7 @@ async def list_requests(
         )
     now = runtime.clock()
     tz = _zone(runtime)
-    await _caught_up(runtime)
+    await caught_up(runtime)
     c = request_state.c
     where = []
     if status is not None:
@@ -194,7 +194,8 @@ async def _requests_as_of(
                 conn, runtime.store, moment.moment, applicant=applicant, **filters
             )
     items = [_shown_to(caller, item) for item in page.items]
-    body = {"items": items, "next_cursor": _next_cursor(page.next_after), **moment.stamp()}
+    stamp = moment.stamp(with_position=caller.role != "applicant")
+    body = {"items": items, "next_cursor": _next_cursor(page.next_after), **stamp}
     return JsonAnswer(body, headers=moment.headers())
 
 
@@ -231,7 +232,7 @@ async def get_request(
     moment = None if as_of is None else parse_time(as_of, "as_of", now)
     # ownership on the current state first: a fold as of a time before another
     # organisation's submission must answer as one after it does
-    await check_owner(runtime.commands, caller, id)
+    await check_owner(runtime, caller, id)
     state = await _state(runtime, id, moment, at_position)
     _own(caller, state, id)
     assert state is not None
@@ -243,6 +244,9 @@ async def get_request(
     "/v1/requests/{id}/history", summary="The audit trail of a request", responses=_PROBLEMS
 )
 async def get_history(runtime: RuntimeDep, caller: AnyCaller, id: RequestIdPath) -> dict[str, Any]:
+    # an applicant's ownership before any of the stream is read: reading and folding
+    # another organisation's stream took longer than finding none (SPEC §7)
+    await check_owner(runtime, caller, id)
     events = await runtime.store.read_stream(request_stream(id), upcast=False)
     state = request.fold(events) if events else None
     _own(caller, state, id)
@@ -255,6 +259,7 @@ async def get_history(runtime: RuntimeDep, caller: AnyCaller, id: RequestIdPath)
             if entry.confidential:
                 continue
             row.pop("actor")
+            row.pop("position")  # no log position to an applicant (SPEC §7, §9)
         entries.append(row)
     return {"request_id": id, "items": entries, "next_cursor": None}
 
@@ -284,7 +289,7 @@ async def get_committee(runtime: RuntimeDep, _: AnyCaller, as_of: Time = None) -
 
 
 async def _holds(runtime: Runtime, member: str | None = None) -> list[Hold]:
-    await _caught_up(runtime)
+    await caught_up(runtime)
     query = select(holds).order_by(holds.c.position)
     if member is not None:
         query = query.where(holds.c.member == member)
@@ -346,7 +351,7 @@ async def stats_processing(
         async with runtime.read_engine.connect() as conn:
             found = await as_of_reads.processing_stats_as_of(conn, moment.moment)
         return JsonAnswer({**found, **moment.stamp()}, headers=moment.headers())
-    await _caught_up(runtime)
+    await caught_up(runtime)
     now = runtime.clock()
     tz = _zone(runtime)
     async with runtime.read_engine.connect() as conn:

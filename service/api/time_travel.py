@@ -47,10 +47,16 @@ class Asked:
     moment: Moment
     position: int
 
-    def stamp(self) -> dict[str, Any]:
-        return {"as_of": utc_text(self.moment.as_of), "at_position": self.position}
+    def stamp(self, *, with_position: bool = True) -> dict[str, Any]:
+        """The moment in the body; the position only to those told positions (SPEC §7)."""
+        stamp: dict[str, Any] = {"as_of": utc_text(self.moment.as_of)}
+        if with_position:
+            stamp["at_position"] = self.position
+        return stamp
 
     def headers(self) -> dict[str, str]:
+        """`X-Docket-Position`: `service.api.read_side` takes it off any answer but an
+        overseer's."""
         return {"X-Docket-Position": str(self.position)}
 
 
@@ -67,9 +73,12 @@ def parse_time(text: str, name: str, now: datetime) -> datetime:
         ) from None
 
 
-async def asked(runtime: Runtime, as_of: str | None, at_position: int | None) -> Asked | None:
+async def asked(
+    runtime: Runtime, as_of: str | None, at_position: int | None, *, tell_positions: bool = True
+) -> Asked | None:
     """The moment of a read (None: a read of the present, as before), once the
-    projection has applied everything up to it."""
+    projection has applied everything up to it. Without `tell_positions` (an
+    applicant's read, SPEC §7) a 503 names no position."""
     if as_of is None and at_position is None:
         return None
     now = runtime.clock()
@@ -81,22 +90,36 @@ async def asked(runtime: Runtime, as_of: str | None, at_position: int | None) ->
             rule="at-position-within-log",
         )
     wanted = head if at_position is None else at_position
-    reached = await reach(runtime, wanted)
+    reached = await reach(runtime, wanted, tell_positions=tell_positions)
     return Asked(Moment(when, at_position), wanted if at_position is not None else reached)
 
 
-async def reach(runtime: Runtime, wanted: int) -> int:
+async def reach(runtime: Runtime, wanted: int, *, tell_positions: bool = True) -> int:
     """The intervals projection's position once it has reached `wanted` (waiting a
     bounded time); 503 with `Retry-After` rather than an answer from before it."""
     reached = await _reached(runtime, wanted)
     if reached < wanted:
         raise Unavailable(
-            f"the projections are at position {reached}, not yet at {wanted}",
+            f"the projections are at position {reached}, not yet at {wanted}"
+            if tell_positions
+            else "the projections are behind the log; retry shortly",
             slug="projections-behind",
             title="Projections behind the log",
             headers={"Retry-After": "1"},
         )
     return reached
+
+
+async def caught_up(runtime: Runtime, bound_seconds: float = 2.0) -> None:
+    """Read-your-writes for reads of the projections: wait (bounded) until they reach
+    the log's head."""
+    runner = runtime.runner
+    head, _ = await runtime.store.head()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + bound_seconds
+    while min((await runner.checkpoints()).values()) < head and loop.time() < deadline:
+        runner.notify()
+        await asyncio.sleep(0.02)
 
 
 async def _reached(runtime: Runtime, wanted: int) -> int:

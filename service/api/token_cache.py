@@ -8,8 +8,9 @@ cached briefly by the token's hash in a bounded cache.
   at most `MAX_ENTRIES` entries of a 64-character key and a small `Caller` (~ 300 bytes
   each, ~ 1.2 MB in all), least recently used out first.
 - Revocation: an entry lives `TTL_SECONDS`; every process looks the token up again after
-  that, so `docket token revoke` in any process takes effect everywhere within a second
-  (open `/v1/events/stream` included: it re-checks through this cache as it goes).
+  that, so `docket token revoke` in any process takes effect everywhere within a second.
+  An open `/v1/events/stream` re-checks through this cache before each event, and asks
+  the database at each keep-alive (`max_age=0`): an idle stream ends at its next one.
 - One lookup in flight per token: callers that find the entry stale while a lookup of
   it runs wait for that one. A thousand subscribers of one token woken by the same event
   then cost one query, not a thousand (B12).
@@ -52,12 +53,16 @@ class TokenCache:
     def keys(self) -> list[str]:
         return list(self._entries)
 
-    async def caller(self, digest: str, lookup: Lookup) -> Caller | None:
+    async def caller(
+        self, digest: str, lookup: Lookup, *, max_age: float | None = None
+    ) -> Caller | None:
         """The live token with this hash (None if unknown or revoked), looked up with
-        `lookup(digest)` when not cached or older than the TTL."""
+        `lookup(digest)` when not cached or older than the TTL (or than `max_age`: 0 asks
+        the database, joining a lookup of the same token already running)."""
         now = time.monotonic()
         cached = self._entries.get(digest)
-        if cached is not None and now - cached[0] < self.ttl:
+        ttl = self.ttl if max_age is None else min(max_age, self.ttl)
+        if cached is not None and now - cached[0] < ttl:
             self._entries.move_to_end(digest)
             return cached[1]
         running = self._looking_up.get(digest)

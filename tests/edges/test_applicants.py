@@ -5,8 +5,10 @@ an event it may not see."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.api.conftest import OTHER_ORG, Api, ago, make_request, seat
 
@@ -99,3 +101,55 @@ async def test_no_hidden_event_time_in_an_applicant_answer(api: Api) -> None:
     assert answered.status_code == 409, answered.text
     for shown in (hidden, hidden[:19], hidden[:16]):
         assert shown not in answered.text, answered.text
+
+
+async def test_ownership_is_checked_before_the_stream_is_read(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seat(api)
+    theirs = await make_request(api, "on_hold", org=OTHER_ORG)
+    mine = await make_request(api, "information_pending")
+    store = api.app.state.runtime.store
+    read: list[str] = []
+    for name in ("read_stream", "read_streams"):
+        real = getattr(store, name)
+
+        def spy(first: Any, *args: Any, _real: Any = real, **kw: Any) -> Any:
+            read.extend([first] if isinstance(first, str) else list(first))
+            return _real(first, *args, **kw)
+
+        monkeypatch.setattr(store, name, spy)
+    api.app.state.runtime.commands.kept.forget(f"request-{theirs}")
+    for rid in (theirs, MISSING):
+        for suffix in ("", "/history"):
+            answer = await api.get(f"/v1/requests/{rid}{suffix}", "applicant")
+            assert answer.status_code == 404, (rid, suffix, answer.text)
+        answered = await api.post(
+            f"/v1/requests/{rid}/information-responses", {"response": "r"}, role="applicant"
+        )
+        assert answered.status_code == 404, answered.text
+    assert not [s for s in read if theirs in s or MISSING in s], read
+    # its own request is still read, and answered
+    assert (await api.get(f"/v1/requests/{mine}/history", "applicant")).status_code == 200
+    assert any(mine in s for s in read)
+
+
+async def test_no_hold_time_in_an_applicants_view(api: Api) -> None:
+    await seat(api)
+    rid = await make_request(api, "on_hold")
+    held = [
+        e
+        for e in (await api.get(f"/v1/requests/{rid}/history")).json()["items"]
+        if e["event_type"] == "HoldPlaced"
+    ]
+    (hold,) = held
+    placed = hold["occurred_at"]
+    for path in (f"/v1/requests/{rid}", f"/v1/requests/{rid}/history", "/v1/requests"):
+        answer = await api.get(path, "applicant")
+        assert answer.status_code == 200, answer.text
+        assert "placed_at" not in answer.text, path
+        for shown in (placed, placed[:19], placed[:10]):
+            assert shown not in answer.text, (path, shown)
+    view = await api.state(rid, "applicant")
+    assert view["on_hold"] is True and view["active_hold_count"] == 1
+    assert "placed_at" in (await api.state(rid)).get("active_holds", [{}])[0]

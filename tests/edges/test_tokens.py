@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -61,6 +62,35 @@ def test_revoking_a_token_ends_its_open_stream(served: Served) -> None:
         assert reader.get("/v1/events").status_code == 401
     assert "event: revoked" in lines, lines
     assert "id: 2" not in lines, lines
+
+
+def test_a_revoked_tokens_idle_stream_ends_at_its_next_keep_alive(
+    served_with: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a cache that would keep the token for a minute: the keep-alive must ask the database
+    monkeypatch.setattr(CACHE, "ttl", 60.0)
+    with served_with(stream_keepalive_seconds=0.3) as served:
+        token = run_async(lambda: _on(served.database_url, "create"))
+        with served.client() as secretariat:
+            assert secretariat.post("/v1/committee/members", json=SEAT).status_code == 201
+        headers = {"Authorization": f"Bearer {token}"}
+        lines: list[str] = []
+        with (
+            httpx.Client(base_url=served.base, headers=headers, timeout=30) as reader,
+            reader.stream("GET", "/v1/events/stream") as stream,
+        ):
+            assert stream.status_code == 200
+            received = stream.iter_lines()
+            for line in received:
+                lines.append(line)
+                if line == ": keep-alive":  # idle, the token still live
+                    break
+            run_async(lambda: _on(served.database_url, "revoke", "stream-reader"))
+            revoked = time.monotonic()
+            lines.extend(received)  # no event follows: only a keep-alive can end it
+            took = time.monotonic() - revoked
+        assert "id: 1" in lines and "event: revoked" in lines, lines
+        assert took < 5.0, took  # the next keep-alive (0.3 s), not the next event
 
 
 async def test_revocation_is_seen_within_a_second(api: Api) -> None:

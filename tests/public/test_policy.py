@@ -101,7 +101,8 @@ class TestApplicantRequest:
         assert record["status"] == "on_hold"
         assert record["on_hold"] is True
         assert record["active_hold_count"] == 1
-        assert record["active_holds"] == [{"placed_at": "2025-07-04T09:00:00Z"}]
+        # that it is on hold, not since when (SPEC §7): the hold is hidden from it
+        assert "active_holds" not in record and "2025-07-04" not in repr(record)
         assert record["information_pending"] is True
         assert record["information_requests"][0]["questions"] == "SECRET-question-2"
         assert "requested_by" not in record["information_requests"][0]

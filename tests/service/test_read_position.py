@@ -11,7 +11,10 @@ from service.api.problems import Unprocessable
 from service.read_position import (
     MIN_POSITION_HEADER,
     POSITION_HEADER,
+    MinPositionBeyondLog,
     ReadSideBehind,
+    ReadSideBusy,
+    Waiters,
     WaitPolicy,
     parse_min_position,
     read_at_least,
@@ -145,3 +148,27 @@ async def test_read_at_least_refuses_a_bad_header_before_reading() -> None:
     with pytest.raises(Unprocessable):
         await read_at_least({MIN_POSITION_HEADER: "soon"}, {}, replica)
     assert replica.looks == 0
+
+
+async def test_a_minimum_beyond_the_head_is_refused_without_waiting() -> None:
+    clock = FakeClock()
+    with pytest.raises(MinPositionBeyondLog) as beyond:
+        await wait_for_position(
+            999_999, Replica(10), head=Replica(12), sleep=clock.sleep, clock=clock
+        )
+    assert beyond.value.status == 422 and beyond.value.rule == "min-position-beyond-log"
+    assert clock.sleeps == []
+    # within the head it is waited for as before
+    assert await wait_for_position(12, Replica(10, 12), head=Replica(12), sleep=clock.sleep) == 12
+
+
+async def test_waiters_over_the_cap_are_answered_at_once() -> None:
+    waiters = Waiters(1)
+    clock = FakeClock()
+    with waiters.slot(), pytest.raises(ReadSideBusy) as busy:  # one read waits already
+        await wait_for_position(5, Replica(4), waiters=waiters, sleep=clock.sleep)
+    assert busy.value.status == 503 and busy.value.headers["Retry-After"] == "1"
+    assert clock.sleeps == [] and waiters.waiting == 0
+    # a read the read side has reached already takes no slot
+    with waiters.slot():
+        assert await wait_for_position(4, Replica(4), waiters=waiters) == 4

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +47,7 @@ from events.checkpoints import (
 from events.cosignature import CosignatureError, CosignerKey, verify_witnessed
 from events.merkle import ProofError, consistency_proof, nodes_needed_for_consistency
 from events.merkle import verify_consistency as verify_consistency_proof
+from events.proof_answers import parse_consistency_answer
 from events.tiles import TileError, TileHashes, tiles_for_nodes
 
 __all__ = [
@@ -74,7 +74,6 @@ Via = Literal["proofs", "tiles"]
 ANSWER_LIMIT = 1024 * 1024
 _TILE_LIMIT = 256 * 32  # a full tile of hashes: anything larger is not a tile
 _REDIRECTS = 3  # followed only to the same origin
-_HASH_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class MonitorError(Exception):
@@ -190,39 +189,19 @@ async def _get(
     return answer
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def parse_proof_answer(content: bytes, old: Checkpoint, new: Checkpoint) -> list[bytes]:
-    """The hashes of a `/public/log/proofs/consistency` answer for `old` -> `new`.
-
-    Raises `MonitorError` for anything but a JSON object naming these two sizes with a
-    list of 32-byte hex hashes: a malformed answer proves nothing either way.
+    """The hashes of a `/public/log/proofs/consistency` answer for `old` -> `new`
+    (`events.proof_answers`). Raises `MonitorError` for anything else: a malformed
+    answer proves nothing either way.
     """
     try:
         body = json.loads(content)
     except (ValueError, RecursionError) as error:  # a 5,000-digit number is a ValueError
         raise MonitorError(f"the consistency proof answer is not JSON: {error}"[:300]) from None
-    if not isinstance(body, dict):
-        raise MonitorError(f"the consistency proof answer is not an object: {_shown(body)}")
-    asked = {"from": old.size, "to": new.size}
-    for name, size in asked.items():
-        value = body.get(name)
-        if type(value) is not int or value != size:
-            raise MonitorError(
-                f"the consistency proof answer gives {name}={_shown(value)}, not {size}"
-            )
-    proof = body.get("proof")
-    if not isinstance(proof, list) or not all(
-        isinstance(item, str) and _HASH_HEX.fullmatch(item) for item in proof
-    ):
-        raise MonitorError(
-            "the consistency proof answer's proof is not a list of hashes "
-            f"(64 hex digits each): {_shown(proof)}"
-        )
-    return [bytes.fromhex(item) for item in proof]
+    try:
+        return parse_consistency_answer(body, old.size, new.size)
+    except ProofError as error:
+        raise MonitorError(f"the consistency proof answer: {error}"[:300]) from None
 
 
 async def _proof_from_api(

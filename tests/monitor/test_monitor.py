@@ -305,6 +305,12 @@ class TestEvidence:
         assert not evidence_file(tmp_path / "state.json").exists()
 
 
+def _answer(proof: bytes) -> bytes:
+    """A consistency proof answer for 100 -> 150, well formed but for its `proof`."""
+    roots = f'"root_from": "{"a" * 64}", "root_to": "{"b" * 64}"'.encode()
+    return b'{"from": 100, "to": 150, ' + roots + b', "proof": ' + proof + b"}"
+
+
 class TestCannotCheck:
     def test_no_quorum_is_not_evidence(
         self,
@@ -323,15 +329,16 @@ class TestCannotCheck:
     @pytest.mark.parametrize(
         ("body", "reason"),
         [
-            (b'{"from": 100, "to": 150, "proof": ["zz"]}', "not a list of hashes"),
-            (b'{"from": 100, "to": 150, "proof": 7}', "not a list of hashes"),
-            (b'{"from": 100, "to": 150, "proof": {"ab": "cd"}}', "not a list of hashes"),
-            (b'{"from": 100, "to": 150, "proof": ["' + b"ab" * 31 + b'"]}', "64 hex"),
+            (_answer(b'["zz"]'), "proof hash 1 is not 64 lowercase hex digits"),
+            (_answer(b"7"), "'proof' is not a list"),
+            (_answer(b'{"ab": "cd"}'), "'proof' is not a list"),
+            (_answer(b'["' + b"ab" * 31 + b'"]'), "64 lowercase hex"),
+            (b'{"from": 100, "to": 150, "root_from": 7, "proof": []}', "'root_from' is not"),
             (b"[" * 100_000, "not JSON"),
             (b"12", "not an object"),
             (b'{"from": ' + b"9" * 5000 + b', "to": 150, "proof": []}', "not JSON"),
-            (b'{"from": 1' + b"0" * 3000 + b', "to": 150, "proof": []}', "from=1000"),
-            (b'{"from": true, "to": 150, "proof": []}', "from=True"),
+            (b'{"from": 1' + b"0" * 3000 + b', "to": 150, "proof": []}', "more than 20 digits"),
+            (b'{"from": true, "to": 150, "proof": []}', "'from' is not an integer"),
         ],
     )
     def test_a_malformed_proof_answer_cannot_be_checked(

@@ -117,7 +117,8 @@ class FakeLogPeer:
 
     def proof(self, old: int, new: int) -> bytes:
         hashes = [h.hex() for h in self.log.proof(old, new)]
-        return json.dumps({"from": old, "to": new, "proof": hashes}).encode()
+        roots = {"root_from": self.log.root(old).hex(), "root_to": self.log.root(new).hex()}
+        return json.dumps({"from": old, "to": new, **roots, "proof": hashes}).encode()
 
     def args(self, url: str, state: Path, *more: str) -> list[str]:
         args = [url, "--log-key", self.log.vkey(), "--state", str(state), "--quorum", "2"]

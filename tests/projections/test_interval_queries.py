@@ -59,11 +59,11 @@ def _folded(
     at, position = moment.as_of, moment.at_position
     out = []
     for events in _streams(log).values():
-        chosen = [
-            e
-            for e in events
-            if (position is None or e.position <= position) and e.occurred_at <= at
-        ]
+        # SPEC §5: the events up to the position, less the targets of the retractions
+        # among them (at every business time), those that occurred by `at`
+        upto = [e for e in events if position is None or e.position <= position]
+        taken_back = {e.data["target_position"] for e in upto if e.event_type == "EventRetracted"}
+        chosen = [e for e in upto if e.position not in taken_back and e.occurred_at <= at]
         state = fold(chosen)
         if state is not None:
             out.append((state, hold_rows.fold(chosen)))

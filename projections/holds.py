@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from events.model import RecordedEvent
-from projections.history import EventRow, request_id_of, retractions
+from projections.history import EventRow, request_id_of
+from projections.request.folding import known
 
 EndKind = Literal["released", "lapsed", "closed"]
 
@@ -153,12 +154,17 @@ def evolve(holds: Holds, event: EventRow) -> Holds:
     return _end(holds, lambda hold: hold.procedure == procedure, event.occurred_at, "closed")
 
 
-def fold(events: Iterable[RecordedEvent]) -> Holds:
-    """Every hold of one request stream, as if retracted events had not happened."""
-    stream = list(events)
-    retracted = retractions(stream)
+def fold(
+    events: Iterable[RecordedEvent],
+    *,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+) -> Holds:
+    """Every hold of one request stream as `request.fold` sees it: of the events known at
+    `at_position` (`request.known`: retracted ones left out at every business time),
+    those with `occurred_at <= as_of`."""
     holds: Holds = ()
-    for event in stream:
-        if event.position not in retracted:
+    for event in known(events, at_position):
+        if as_of is None or event.occurred_at <= as_of:
             holds = evolve(holds, event)
     return holds

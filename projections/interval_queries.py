@@ -6,7 +6,8 @@ test_interval_queries.py` proves it on both backends).
 A moment is a business time `as_of` (what was true then) and a log position
 `at_position` (what the log held then; None: everything the projection has applied).
 A read without `as_of` is a read as of now. Retractions behave as for one request: at a
-position before the retraction the retracted event counts, at or after it not.
+position before the retraction the retracted event counts, at or after it not, at any
+`as_of` (also before the retraction's own `occurred_at`: SPEC §5).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The rows of the bitemporal projection (`projections.intervals` makes them): a status
-interval, a hold interval and a version (the list item's fields after one event), and
-the lookups of the row shown at a moment `(business time, log position)` (pure).
+interval and a hold interval, the list item's fields of a state (`summary`), and the
+lookups of the row shown at a moment `(business time, log position)` (pure).
 
 Intervals are half-open: `[valid_from, valid_to)` in business time (`None` = no end) and
 `[recorded_from, recorded_to)` in log position (`None` = still shown at the head).
@@ -9,7 +9,6 @@ Intervals are half-open: `[valid_from, valid_to)` in business time (`None` = no 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -211,32 +210,6 @@ def summary(state: RequestState) -> dict[str, Any]:
         "stream_version": state.stream_version,
         "position": state.position,
     }
-
-
-@dataclass(frozen=True, slots=True)
-class Version:
-    """A version of one stream: the list item's fields of the state after the event
-    at `position` (business time `occurred_at`)."""
-
-    request_id: str
-    position: int
-    occurred_at: datetime
-    summary: dict[str, Any]
-
-    @classmethod
-    def of(cls, state: RequestState) -> Version:
-        return cls(state.request_id, state.position, state.last_occurred_at, summary(state))
-
-
-def version_at(versions: Iterable[Version], at: datetime, position: int) -> Version | None:
-    """The version shown at `(at, position)`: the last with `position <= position` and
-    `occurred_at <= at` (one stream's versions)."""
-    found = None
-    for version in versions:
-        shown = version.position <= position and version.occurred_at <= at
-        if shown and (found is None or version.position > found.position):
-            found = version
-    return found
 
 
 def status_at(rows: Iterable[StatusInterval], at: datetime, position: int) -> StatusInterval | None:

@@ -1,22 +1,33 @@
 """Bitemporal intervals of a request: its status and its holds in business time and in
 log position, so that "as of T at position P" is an interval lookup (pure).
 
-The law behind it. `request.fold(events, as_of=T, at_position=P)` folds the stream's
-events with `position <= P` and `occurred_at <= T`. Within a stream both positions and
-business times grow with the version (SPEC §3: `occurred_at` is never before the stream's
-last event), so those events are a *prefix* of the stream: the first
-`k = min(A(P), B(T))` events, `A(P)` counting positions `<= P`, `B(T)` times `<= T`.
-Folding that prefix is the state `S_k` (a retraction in the prefix removes its target;
-a retraction after it does not). The moments `(T, P)` of prefix `k` form an L-shaped
-region, the union of two rectangles:
+The law behind it (SPEC §5). `request.fold(events, as_of=T, at_position=P)` takes the
+events *known* at P (`request.known`: those with `position <= P`, less the targets of
+the retractions among them) and folds those with `occurred_at <= T`. Within a stream
+both positions and business times grow with the version (SPEC §3: `occurred_at` is
+never before the stream's last event).
+
+Between two retractions the known events only grow at the end, so for P in such a
+stretch the events folded are a *prefix* of them: the first `k = min(A(P), B(T))`,
+`A(P)` counting known positions `<= P`, `B(T)` times `<= T`. The moments `(T, P)` of
+prefix `k` form an L-shaped region, the union of two rectangles:
 
 - the *live* rectangle: `P in [p_k, p_k+1)`, `T in [t_k, ...)`;
 - the *settled* rectangle: `P in [p_k+1, ...)`, `T in [t_k, t_k+1)`.
 
 While `k` is the stream's last event, its live rectangle is open upwards in position.
 The next event `k+1` closes it at `p_k+1` (the log no longer shows only `k`) and adds the
-settled rectangle, which no later event can change: every later event happens at or
-after `t_k+1`. So rows are only ever inserted, or closed once in `recorded_to`.
+settled rectangle, which no later event but a retraction can change: every later event
+happens at or after `t_k+1`.
+
+A retraction at position `p_r` changes what is known at every business time, also
+before its own `occurred_at`: from `p_r` on, the stream is its known events, as if the
+target had never been recorded. `retract` replays those events and closes at `p_r`
+every row of the old picture whose content or business times differ, whatever those
+times, and inserts the new picture's rows from `p_r` (a row equal in content and times
+stays as it is). So at a position before the retraction the target counts; from it on,
+at every T, it never happened. Rows are only ever inserted, or closed once in
+`recorded_to`.
 
 Within a rectangle the status can still change with business time alone, without an
 event: `under_review` becomes `awaiting_decision` the microsecond after the deadline, and
@@ -28,11 +39,10 @@ lists and statistics filter on, `StatusFacts`; or a hold as `holds.fold` shows i
 stays the same over prefixes `[a, b)` covers the union of their L's — the same two
 rectangles with `a` and `b` in place of `k` and `k+1`. An event that changes none of it
 (a review, an annotation, a shipment) writes no interval row. A live piece that ended in
-business time before the next event (`valid_to <= t_k+1`) is final as it is: no prefix
-after `k` reaches those times. A retraction may end a run and bring earlier content back,
-which is just another run. What a list item shows of the state (`summary`) changes with
-every event: it is `summary` of the fold itself (the state after the stream's last event
-with `position <= P` and `occurred_at <= T`; `Version`/`version_at` say it in rows).
+business time before the next event (`valid_to <= t_k+1`) is final as it is until a
+retraction: no later event reaches those times. What a list item shows of the state
+(`summary`) changes with every event: it is `summary` of the fold itself
+(`interval_queries` folds the page's streams).
 
 Events that change neither the status, nor its facts, nor the holds (`INERT`: reviews,
 annotations, shipments) write no row: the head takes their state and keeps its rows.
@@ -57,13 +67,11 @@ from projections.interval_rows import (
     HoldInterval,
     StatusFacts,
     StatusInterval,
-    Version,
     hold_at,
     status_at,
     summary,
-    version_at,
 )
-from projections.request import RequestState, Status, evolve, fold, status
+from projections.request import RequestState, Status, evolve, evolve_known, known, status
 
 __all__ = [
     "SUMMARY_FIELDS",
@@ -73,17 +81,18 @@ __all__ = [
     "Step",
     "StreamHead",
     "StreamIntervals",
-    "Version",
     "advance",
     "change_at",
     "follow",
     "hold_at",
+    "retract",
     "status_at",
     "step",
     "stream_intervals",
     "summary",
-    "version_at",
 ]
+
+RETRACTION = "EventRetracted"
 
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -341,17 +350,16 @@ def advance(
     history: Sequence[EventRow] | None,
     tz: tzinfo = UTC,
 ) -> Step:
-    """`step` for the next event of a stream. A retraction re-folds `history` (the
-    stream's events before `event`), as `request.evolve` does; any other event evolves
-    the head's state (`follow`)."""
-    if event.event_type != "EventRetracted":
+    """`step` for the next event of a stream. A retraction needs `history` (the stream's
+    events before `event`): the rows it shows are those of the stream replayed
+    (`stream_intervals`), and `retract` replaces them; any other event evolves the
+    head's state (`follow`)."""
+    if event.event_type != RETRACTION:
         return follow(head, event, evolve(None if head is None else head.state, event), tz)
     if history is None:
         raise ValueError("a retraction needs the stream's history")
-    stream = [*history, event]
-    state = fold(stream)
-    holds = hold_rows.fold(stream)  # type: ignore[arg-type]
-    return step(head, state, holds, event.position, event.occurred_at, tz)
+    shown = stream_intervals(history, tz)
+    return retract(shown.shown_status(), shown.shown_holds(), [*history, event], tz)
 
 
 def follow(head: StreamHead | None, event: EventRow, state: RequestState, tz: tzinfo = UTC) -> Step:
@@ -359,54 +367,159 @@ def follow(head: StreamHead | None, event: EventRow, state: RequestState, tz: tz
     head's state by it (the projection takes it from the fold it shares with
     `request_state`). An `INERT` event only hands the head the new state."""
     if head is not None and event.event_type in INERT:
-        if event.occurred_at < head.state.last_occurred_at:
-            raise ValueError(
-                f"position {event.position} occurred before the stream's last event: "
-                "business time must not go back within a stream (SPEC §3)"
-            )
-        return Step(
-            StreamHead(state, head.holds, head.live_status, head.live_holds), event.position
-        )
+        return _inert(head, event, state)
     holds = hold_rows.evolve(() if head is None else head.holds, event)
     return step(head, state, holds, event.position, event.occurred_at, tz)
+
+
+def _inert(head: StreamHead, event: EventRow, state: RequestState) -> Step:
+    if event.occurred_at < head.state.last_occurred_at:
+        raise ValueError(
+            f"position {event.position} occurred before the stream's last event: "
+            "business time must not go back within a stream (SPEC §3)"
+        )
+    return Step(StreamHead(state, head.holds, head.live_status, head.live_holds), event.position)
+
+
+def _status_content(row: StatusInterval) -> tuple[object, ...]:
+    """What a status row shows, wherever it was recorded."""
+    return (row.status, row.valid_from, row.valid_to, row.facts)
+
+
+def _hold_content(row: HoldInterval) -> tuple[object, ...]:
+    return row[:9]  # all but `recorded_from`, `recorded_to`
+
+
+def retract(
+    shown_status: Iterable[StatusInterval],
+    shown_holds: Iterable[HoldInterval],
+    stream: Sequence[EventRow],
+    tz: tzinfo = UTC,
+) -> Step:
+    """The rows of retraction `stream[-1]`, `stream` being its stream up to it and
+    `shown_*` the rows the stream shows before it (those with `recorded_to` None).
+
+    From the retraction's position on, the stream is its known events (`request.known`)
+    at every business time (SPEC §5). Those events are replayed as a stream without
+    retractions; each row that replay shows at its end is kept where a row shown now
+    has the same content over the same business times, else inserted from the
+    retraction's position; every other shown row is closed there, whatever its business
+    times."""
+    event = stream[-1]
+    position = event.position
+    rows = _Rows()
+    head: StreamHead | None = None
+    for known_event in known(stream):
+        state = evolve_known(None if head is None else head.state, known_event)
+        if head is not None and known_event.event_type == RETRACTION:
+            result = _inert(head, known_event, state)  # its target is not in `known`
+        else:
+            result = follow(head, known_event, state, tz)
+        rows.take(result)
+        head = result.head
+    old_status = {_status_content(row): row for row in shown_status}
+    old_holds = {_hold_content(row): row for row in shown_holds}
+    insert_status: list[StatusInterval] = []
+    insert_holds: list[HoldInterval] = []
+    status_of: dict[tuple[object, ...], StatusInterval] = {}
+    holds_of: dict[tuple[object, ...], HoldInterval] = {}
+    for row in rows.shown_status():
+        content = _status_content(row)
+        kept = old_status.pop(content, None)
+        if kept is None:
+            kept = row._replace(recorded_from=position, recorded_to=None)
+            insert_status.append(kept)
+        status_of[content] = kept
+    for hold_row in rows.shown_holds():
+        content = _hold_content(hold_row)
+        kept_hold = old_holds.pop(content, None)
+        if kept_hold is None:
+            kept_hold = hold_row._replace(recorded_from=position, recorded_to=None)
+            insert_holds.append(kept_hold)
+        holds_of[content] = kept_hold
+    new_head = None
+    if head is not None:
+        new_head = StreamHead(
+            head.state,
+            head.holds,
+            tuple(status_of[_status_content(row)] for row in head.live_status),
+            tuple(holds_of[_hold_content(row)] for row in head.live_holds),
+        )
+    return Step(
+        new_head,
+        position,
+        tuple(row.key for row in old_status.values()),
+        tuple(row.key for row in old_holds.values()),
+        tuple(insert_status),
+        tuple(insert_holds),
+    )
 
 
 # --- a whole stream, and lookups --------------------------------------------------------------
 
 
+class _Rows:
+    """The rows of one stream as steps write them: inserted, then closed at most once."""
+
+    __slots__ = ("holds", "status")
+
+    def __init__(self) -> None:
+        self.status: dict[tuple[str, int, datetime], StatusInterval] = {}
+        self.holds: dict[tuple[str, int, int, datetime], HoldInterval] = {}
+
+    def take(self, result: Step) -> None:
+        status, holds = self.status, self.holds
+        for key in result.close_status:
+            status[key] = status[key]._replace(recorded_to=result.closed_at)
+        for hold_key in result.close_holds:
+            holds[hold_key] = holds[hold_key]._replace(recorded_to=result.closed_at)
+        for row in result.insert_status:
+            assert row.key not in status, row
+            status[row.key] = row
+        for hold_row in result.insert_holds:
+            assert hold_row.key not in holds, hold_row
+            holds[hold_row.key] = hold_row
+
+    def shown_status(self) -> list[StatusInterval]:
+        """The rows shown at the head (`recorded_to` None)."""
+        return [row for row in self.status.values() if row.recorded_to is None]
+
+    def shown_holds(self) -> list[HoldInterval]:
+        return [row for row in self.holds.values() if row.recorded_to is None]
+
+
 @dataclass(frozen=True, slots=True)
 class StreamIntervals:
-    """Every row of one stream, each closed where a later event closed it."""
+    """Every row of one stream, each closed where a later event closed it, and the
+    stream's head after its last event."""
 
     status: tuple[StatusInterval, ...]
     holds: tuple[HoldInterval, ...]
-    versions: tuple[Version, ...]
+    head: StreamHead | None
+
+    def shown_status(self) -> list[StatusInterval]:
+        """The status rows shown at the head (`recorded_to` None)."""
+        return [row for row in self.status if row.recorded_to is None]
+
+    def shown_holds(self) -> list[HoldInterval]:
+        """The hold rows shown at the head."""
+        return [row for row in self.holds if row.recorded_to is None]
 
 
 def stream_intervals(events: Iterable[EventRow], tz: tzinfo = UTC) -> StreamIntervals:
     """The rows of one request stream (events in version order), as the projection
     writes them event by event."""
-    status_rows: dict[tuple[str, int, datetime], StatusInterval] = {}
-    hold_rows_: dict[tuple[str, int, int, datetime], HoldInterval] = {}
-    versions: list[Version] = []
+    rows = _Rows()
     head: StreamHead | None = None
     seen: list[EventRow] = []
     for event in events:
         if request_id_of(event.stream_id) is None:
             continue
-        result = advance(head, event, seen, tz)
         seen.append(event)
-        for key in result.close_status:
-            status_rows[key] = status_rows[key]._replace(recorded_to=result.closed_at)
-        for hold_key in result.close_holds:
-            hold_rows_[hold_key] = hold_rows_[hold_key]._replace(recorded_to=result.closed_at)
-        for row in result.insert_status:
-            assert row.key not in status_rows, row
-            status_rows[row.key] = row
-        for hold_row in result.insert_holds:
-            assert hold_row.key not in hold_rows_, hold_row
-            hold_rows_[hold_row.key] = hold_row
-        if result.head is not None:
-            versions.append(Version.of(result.head.state))
+        if event.event_type == RETRACTION:
+            result = retract(rows.shown_status(), rows.shown_holds(), seen, tz)
+        else:
+            result = follow(head, event, evolve(None if head is None else head.state, event), tz)
+        rows.take(result)
         head = result.head
-    return StreamIntervals(tuple(status_rows.values()), tuple(hold_rows_.values()), tuple(versions))
+    return StreamIntervals(tuple(rows.status.values()), tuple(rows.holds.values()), head)

@@ -2,8 +2,9 @@
 (pure).
 
 `report(events, as_of, at_position, checkpoint)` folds every request stream to the
-moment — events with `position <= at_position` and `occurred_at <= as_of`, as
-`GET /v1/requests/{id}?as_of=&at_position=` folds one request — and counts. The log is
+moment — the events known at `at_position` (less the targets of the retractions up to
+it) that occurred by `as_of`, as `GET /v1/requests/{id}?as_of=&at_position=` folds one
+request — and counts. The log is
 read no further than the checkpoint's size, so a server (from its database) and anyone
 holding an export verified against that checkpoint (offline) compute the same figures
 from the same events, and the renderers turn them into the same bytes.
@@ -161,16 +162,18 @@ def report(
     for event in events:
         if event.position > at_position:
             break
-        if event.occurred_at <= as_of and request_id_of(event.stream_id) is not None:
+        if request_id_of(event.stream_id) is not None:
             streams[event.stream_id].append(event)
     states: list[RequestState] = []
     holds: list[hold_rows.Hold] = []
     for stream in streams.values():
-        state = fold(stream)
+        # what the log knows at `at_position` (a retraction up to it takes its target
+        # back at every business time), as of `as_of`
+        state = fold(stream, as_of=as_of)
         if state is None:
             continue
         states.append(state)
-        holds.extend(hold_rows.fold(stream))  # type: ignore[arg-type]
+        holds.extend(hold_rows.fold(stream, as_of=as_of))  # type: ignore[arg-type]
     states.sort(key=lambda state: state.request_id)
     holds.sort(key=lambda hold: hold.position)
     facts = [_facts(state, as_of) for state in states]

@@ -138,8 +138,8 @@ which is never public.</p>
 <dt>Origin</dt><dd><code>{{ doc.checkpoint.origin }}</code></dd>
 <dt>Tree size</dt><dd>{{ doc.checkpoint.size }} events</dd>
 <dt>Root (hex)</dt><dd><code>{{ doc.checkpoint.root }}</code></dd>
-<dt>Events read</dt><dd>positions 1 to {{ doc.at_position }}, those that occurred by
-{{ doc.as_of }}</dd>
+<dt>Events read</dt><dd>positions 1 to {{ doc.at_position }}, less the entries retracted up
+to there, those that occurred by {{ doc.as_of }}</dd>
 </dl>
 </section>
 

@@ -7,8 +7,9 @@ Each request's state after each event is the fold `request_state` uses too
 (`read_models.requests.RequestFold`, made once per batch, `Batch.shared`); from there an
 event costs one `intervals.follow`. Each request's last `StreamHead` (its state, holds
 and live rows) is kept in an LRU across batches; a head not in memory is recomputed by
-replaying its stream up to the event before, and a retraction re-folds the stream's
-history (`Batch.stream`, shared with the other projections). Rows are only inserted
+replaying its stream up to the event before, and a retraction replays the stream's
+history (`Batch.stream`, shared with the other projections) to learn every row it
+shows, which it replaces at every business time (`intervals.retract`). Rows are only inserted
 (COPY on PostgreSQL) or closed once (`recorded_to` set). The committee's time zone
 (`Batch.time_zone`) cuts `active` from `expired`: a deployment that changes it must
 `docket rebuild request_intervals`.
@@ -28,7 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.store.contract import TableWriter
 from events.types import REQUEST_STREAM_PREFIX
 from projections import interval_tables as tables
-from projections.intervals import HoldInterval, StatusInterval, StreamHead, advance, follow
+from projections.intervals import (
+    HoldInterval,
+    StatusInterval,
+    StreamHead,
+    advance,
+    follow,
+    stream_intervals,
+)
 from projections.projection import Batch, EventRow
 from projections.read_models import requests
 from projections.read_models.requests import RETRACTION, RequestFold
@@ -130,12 +138,7 @@ class RequestIntervals:
         """The stream's head after the event at `before` (none in memory): its stream
         replayed up to there, the rows discarded."""
         history = await batch.log.read_stream(stream_id, to_position=before)
-        head = None
-        seen: list[EventRow] = []
-        for event in history:
-            head = advance(head, event, seen, tz).head
-            seen.append(event)
-        return head
+        return stream_intervals(history, tz).head
 
     async def apply(self, batch: Batch, events: Sequence[EventRow]) -> IntervalWrites:
         writes = IntervalWrites()
@@ -151,8 +154,8 @@ class RequestIntervals:
             if state is None and not stream_id.startswith(prefix):
                 continue
             head = heads.pop(stream_id, None)  # put back last: the LRU's most recent
-            if event.event_type == "RequestSubmitted":
-                head = None
+            if event.event_type in ("RequestSubmitted", RETRACTION):
+                head = None  # a retraction replays the stream's history itself
             elif head is None:
                 head = await self._replayed(batch, stream_id, event.position - 1, tz)
             if state is not None:

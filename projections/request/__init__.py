@@ -3,11 +3,12 @@ and the `request_state` projection.
 
 `evolve` is O(1) in the length of the stream for every event but a retraction. A
 retraction makes the stream fold as if its target had never happened, which only a
-re-fold can do: `fold` pre-scans for retractions and skips their targets, and `evolve`
-given a retraction re-folds from the `history` it is handed, or raises `RefoldRequired`.
+re-fold can do: `fold` pre-scans for retractions and skips their targets (`known`, at
+every business time: SPEC §5), and `evolve` given a retraction re-folds from the
+`history` it is handed, or raises `RefoldRequired`.
 """
 
-from projections.request.folding import evolve, fold
+from projections.request.folding import evolve, evolve_known, fold, known
 from projections.request.state import (
     Annotation,
     EventLike,
@@ -38,7 +39,9 @@ __all__ = [
     "Status",
     "derived_status",
     "evolve",
+    "evolve_known",
     "fold",
+    "known",
     "status",
     "view",
 ]

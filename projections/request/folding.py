@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from projections.request.state import (
     Annotation,
@@ -242,7 +242,7 @@ def _annotated(state: RequestState, event: EventLike) -> _Changes:
 
 
 def _retracted(state: RequestState, event: EventLike) -> _Changes:
-    # Only reached from `fold`, which has already skipped the target.
+    # Only reached for a stream rid of the target already (`known`).
     return {"retracted": (*state.retracted, event.data["target_position"])}
 
 
@@ -310,27 +310,44 @@ def evolve(
     return _apply(state, event)
 
 
+_E = TypeVar("_E", bound=EventLike)
+
+
+def known(events: Iterable[_E], at_position: int | None = None) -> list[_E]:
+    """The events of one stream that the log holds as true at `at_position` (None: the
+    head), in order: those with `position <= at_position`, less the targets of the
+    retractions among them (SPEC §3, §5). A retraction takes its target back at every
+    business time, also before its own `occurred_at`; at a position before the
+    retraction the target is known."""
+    chosen = [e for e in events if at_position is None or e.position <= at_position]
+    retracted: set[int] = set()
+    # a retraction itself taken back (which the rules refuse) takes nothing back;
+    # targets precede their retraction, so one pass from the end settles it
+    for event in reversed(chosen):
+        if event.event_type == "EventRetracted" and event.position not in retracted:
+            retracted.add(event.data["target_position"])
+    if not retracted:
+        return chosen
+    return [e for e in chosen if e.position not in retracted]
+
+
+def evolve_known(state: RequestState | None, event: EventLike) -> RequestState:
+    """`evolve` for a stream already rid of what its retractions took back (`known`): a
+    retraction then only records its target."""
+    return _apply(state, event)
+
+
 def fold(
     events: Iterable[EventLike],
     *,
     as_of: datetime | None = None,
     at_position: int | None = None,
 ) -> RequestState | None:
-    """The state from a request's stream in version order: what was true at `as_of`
-    (events with `occurred_at <= as_of`), as the log held it at `at_position`.
-    None if no event qualifies."""
-    chosen = [
-        event
-        for event in events
-        if (at_position is None or event.position <= at_position)
-        and (as_of is None or event.occurred_at <= as_of)
-    ]
-    retracted = {
-        event.data["target_position"] for event in chosen if event.event_type == "EventRetracted"
-    }
+    """The state from a request's stream in version order, bitemporally (SPEC §5): the
+    events known at `at_position` (`known`: none past it, none a retraction up to it
+    took back), of them those with `occurred_at <= as_of`. None if no event qualifies."""
     state: RequestState | None = None
-    for event in chosen:
-        if retracted and event.position in retracted:
-            continue
-        state = _apply(state, event)
+    for event in known(events, at_position):
+        if as_of is None or event.occurred_at <= as_of:
+            state = _apply(state, event)
     return state

@@ -210,10 +210,10 @@ async def _state(
         current = await commands.request_state_as_of(request_id, as_of)
         if current is not None:
             return current
-    events = await runtime.store.read_stream(
-        request_stream(request_id), to_position=at_position, occurred_until=as_of
-    )
-    return request.fold(events)
+    # every event known at the position, also those after `as_of`: a retraction that
+    # occurred later still takes its target back at `as_of` (SPEC §5)
+    events = await runtime.store.read_stream(request_stream(request_id), to_position=at_position)
+    return request.fold(events, as_of=as_of)
 
 
 @router.get(

@@ -57,11 +57,11 @@ def _folded(
             streams[e.stream_id].append(e)
     out = []
     for events in streams.values():
-        chosen = [
-            e
-            for e in events
-            if (position is None or e.position <= position) and e.occurred_at <= at
-        ]
+        # SPEC §5: the events up to the position, less the targets of the retractions
+        # among them (at every business time), those that occurred by `at`
+        upto = [e for e in events if position is None or e.position <= position]
+        taken_back = {e.data["target_position"] for e in upto if e.event_type == "EventRetracted"}
+        chosen = [e for e in upto if e.position not in taken_back and e.occurred_at <= at]
         state = fold(chosen)
         if state is not None:
             out.append((state, hold_rows.fold(chosen)))
@@ -147,6 +147,36 @@ async def test_a_retraction_counts_before_its_position_not_from_it(api: Api) -> 
 
     assert await gbr(marks["retraction"] - 1) == 1
     assert await gbr(marks["retraction"]) == 0
+
+
+async def test_a_mistaken_hold_retracted_now_never_counted_at_the_head(api: Api) -> None:
+    """A hold recorded by mistake 20 days ago and retracted now: at the head no answer as
+    of any time since shows it (the retraction corrects the past); at the position before
+    the retraction every answer does."""
+    await seat(api)
+    rid = await make_request(api, "awaiting_decision")
+    placed = await api.ok(f"/v1/requests/{rid}/holds", {"member": "GBR", "occurred_at": ago(20)})
+    retraction = (
+        await api.ok(
+            f"/v1/requests/{rid}/retractions",
+            {"target_position": placed["position"], "reason": "recorded in error"},
+        )
+    )["position"]
+    for at in (ago(19), ago(10), ago(0)):
+        for position, counted in ((None, False), (retraction, False), (retraction - 1, True)):
+            params: dict[str, Any] = {"as_of": at}
+            if position is not None:
+                params["at_position"] = position
+            one = await api.get(f"/v1/requests/{rid}", "auditor", params=params)
+            assert one.status_code == 200, one.text
+            assert one.json()["status"] == ("on_hold" if counted else "awaiting_decision")
+            held = await api.get("/v1/requests", "auditor", params={**params, "status": "on_hold"})
+            assert [i["request_id"] for i in held.json()["items"]] == ([rid] if counted else [])
+            stats = (await api.get("/v1/stats/holds", "auditor", params=params)).json()
+            gbr = [m for m in stats["members"] if m["member"] == "GBR"]
+            assert len(gbr) == (1 if counted else 0), (at, position, stats)
+            holds = await api.get("/v1/members/GBR/holds", "auditor", params=params)
+            assert len(holds.json()["items"]) == (1 if counted else 0)
 
 
 async def test_a_date_is_the_end_of_that_day(api: Api) -> None:

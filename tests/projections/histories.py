@@ -75,6 +75,21 @@ steps = st.lists(
 #: Days from T0 at which each of the four streams starts (so business times interleave).
 starts = st.lists(st.integers(0, 400), min_size=4, max_size=4)
 
+#: What a retraction takes back most: holds, releases, approvals and shipments.
+TAKEN_BACK = frozenset({"HoldPlaced", "HoldReleased", "ExemptionApproved", "ShipmentRecorded"})
+#: The kinds of `retracting_steps`: what a retraction takes back, and retractions.
+RETRACTING = ("circulate", "hold", "hold", "release", "approve", "ship", "grant", "retract")
+retracting_steps = st.lists(
+    st.tuples(
+        st.integers(0, 1),
+        st.sampled_from([KINDS.index(kind) for kind in RETRACTING] + [KINDS.index("retract")] * 3),
+        st.sampled_from([0, 60, 86_400, 3 * 86_400, 20 * 86_400, 90 * 86_400, 400 * 86_400]),
+        st.integers(0, 1_000),
+    ),
+    min_size=8,
+    max_size=40,
+)
+
 
 def _data(kind: str, stream: _Stream, at: datetime, pick: int) -> tuple[str, dict[str, Any]]:
     member = MEMBERS[pick % len(MEMBERS)]
@@ -139,6 +154,15 @@ def _data(kind: str, stream: _Stream, at: datetime, pick: int) -> tuple[str, dic
         for e in stream.events[1:]
         if e.event_type != "EventRetracted" and e.position not in stream.retracted
     ]
+    # mostly what changes the status or the holds, at any distance back
+    open_targets = set(targets)
+    taken_back = [
+        e.position
+        for e in stream.events
+        if e.position in open_targets and e.event_type in TAKEN_BACK
+    ]
+    if taken_back and pick % 4:
+        targets = taken_back
     if not targets:
         return "EntryAnnotated", {"target_position": stream.events[0].position, "text": "n"}
     target = targets[pick % len(targets)]

@@ -136,6 +136,24 @@ def test_before_the_retraction_the_retracted_hold_counts() -> None:
     assert report(_log(), AS_OF, 16, CHECKPOINT).document()["members"][-1]["member"] == "USA"
 
 
+def test_a_retraction_takes_its_hold_back_before_it_occurred() -> None:
+    """FRA's hold (5 June) is retracted on 12 June: as of 8 June the report at the
+    checkpoint does not count it; at the position before the retraction it does."""
+    june = _at("2025-06-08T00:00:00")
+    members = report(_log(), june, None, CHECKPOINT).document()["members"]
+    assert "FRA" not in [m["member"] for m in members]
+    before = report(_log(), june, 15, CHECKPOINT).document()["members"]
+    assert [m for m in before if m["member"] == "FRA"] == [
+        {
+            "member": "FRA",
+            "holds_placed": 1,
+            "active_holds": 1,
+            "total_hold_days": 3.0,
+            "median_hold_days": 3.0,
+        }
+    ]
+
+
 def test_as_of_an_earlier_date() -> None:
     doc = report(_log(), _at("2025-02-01T00:00:00"), None, CHECKPOINT).document()
     assert doc["requests"] == 2  # R5 and R1

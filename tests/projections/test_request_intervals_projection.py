@@ -71,7 +71,7 @@ def test_it_is_registered() -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    draws=histories.steps,
+    draws=st.one_of(histories.steps, histories.retracting_steps),
     start_days=histories.starts,
     cuts=st.lists(st.integers(1, 40), max_size=4),
     batch=st.integers(1, 7),

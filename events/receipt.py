@@ -6,10 +6,16 @@ signed and its witnesses cosigned, and the events that checkpoint does not cover
 (`pending`). Verifying needs no network and no database: the verifier's own trust in
 the log key, the witness keys and the quorum (never the keys the receipt names).
 
+A receipt also carries the log's signed `statement` (`events.statement`): the positions
+of every public event of the request up to the checkpoint's size. The proved events must
+be exactly those: a receipt with an event left out (an amendment, say) is refused, not
+shown as the record without it. `pending` events are shown as not yet verified, never as
+proven (`ReceiptCheck.exit_code`: 0 all shown proved, 2 some pending, 1 a failure).
+
 `verify_receipt` answers a `ReceiptCheck` naming every failure: which event (position,
 stream version) and which check (`receipt`, `log key`, `witness key`, `origin`,
-`checkpoint signature`, `quorum`, `stream`, `leaf index`, `sealed field`, `leaf`,
-`inclusion proof`, `pending`).
+`checkpoint signature`, `statement`, `quorum`, `stream`, `leaf index`, `sealed field`,
+`leaf`, `inclusion proof`, `pending`).
 
 Cosignatures are C2SP `tlog-cosignature` `cosignature/v1` (Ed25519, key type 0x04). The
 check is a parameter (`cosigners`) so that the witness module's verifier can replace
@@ -37,9 +43,10 @@ from events.checkpoints import (
     verify_checkpoint,
 )
 from events.disclosure import DISCLOSED_FIELDS, clear_fields, disclosed_leaf_hash
-from events.errors import ReceiptError
+from events.errors import ReceiptError, StatementError
 from events.merkle import ProofError, verify_inclusion
 from events.numbers import MAX_DIGITS, too_many_digits
+from events.statement import Statement, verify_statement
 
 __all__ = [
     "Cosigned",
@@ -51,6 +58,7 @@ __all__ = [
     "Witness",
     "WitnessKey",
     "build_receipt",
+    "checkpoint_line",
     "distinct_witnesses",
     "parse_witness_key",
     "summary",
@@ -95,10 +103,13 @@ def build_receipt(
     witnesses: Sequence[Witness],
     quorum: int,
     checkpoint: str,
+    statement: str,
     proved: Sequence[ProvedEvent],
     pending: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The receipt of SPEC §6.2. Each event's `leaf_index` is its position - 1."""
+    """The receipt of SPEC §6.2. Each event's `leaf_index` is its position - 1;
+    `statement` is the log's signed statement of the proved events' positions
+    (`events.statement.sign_statement`)."""
     events = []
     for event in proved:
         body = _disclosed_only(event.disclosed)
@@ -111,6 +122,7 @@ def build_receipt(
         "witnesses": [{"name": w.name, "key": w.key} for w in witnesses],
         "quorum": quorum,
         "checkpoint": checkpoint,
+        "statement": statement,
         "events": events,
         "pending": [_disclosed_only(event) for event in pending],
     }
@@ -270,10 +282,24 @@ class ReceiptCheck:
     cosigned: tuple[Cosigned, ...] = ()
     witnesses: int = 0
     quorum: int = 0
+    statement: Statement | None = None
 
     @property
     def ok(self) -> bool:
+        """Nothing failed (pending events may still be shown: see `complete`)."""
         return not self.failures
+
+    @property
+    def complete(self) -> bool:
+        """Nothing failed and every event shown is proved (none pending)."""
+        return self.ok and not self.pending
+
+    @property
+    def exit_code(self) -> int:
+        """SPEC §8: 0 every event shown is proved, 2 some are pending, 1 anything failed."""
+        if not self.ok:
+            return 1
+        return 2 if self.pending else 0
 
     @property
     def cosigned_at(self) -> datetime | None:
@@ -360,6 +386,8 @@ def verify_receipt(
             )
         )
     failures += _event_failures(receipt, request_id, checkpoint)
+    statement, wrong = _statement_failures(receipt, log_key, request_id, checkpoint)
+    failures += wrong
     return ReceiptCheck(
         tuple(failures),
         request_id,
@@ -369,7 +397,51 @@ def verify_receipt(
         cosigned,
         witnesses,
         need,
+        statement,
     )
+
+
+def _statement_failures(
+    receipt: Mapping[str, Any], log_key: str, request_id: str, checkpoint: Checkpoint
+) -> tuple[Statement | None, list[Failure]]:
+    """The statement, if the log signed it, and how the receipt differs from it: the
+    proved events must be exactly the positions it names for this request, origin and
+    checkpoint size (SPEC §6.2 "Complete, not just true")."""
+    try:
+        statement = verify_statement(receipt["statement"], log_key)
+    except StatementError as error:
+        return None, [Failure("statement", str(error))]
+    failures = []
+    if statement.origin != checkpoint.origin:
+        failures.append(
+            Failure("statement", f"it is of log {statement.origin!r}, not {checkpoint.origin!r}")
+        )
+    if statement.request_id != request_id:
+        detail = f"it is of request {statement.request_id!r}, not {request_id!r}"
+        failures.append(Failure("statement", detail))
+    if statement.size != checkpoint.size:
+        detail = (
+            f"it lists the events up to size {statement.size:,}, the checkpoint is of "
+            f"size {checkpoint.size:,}"
+        )
+        failures.append(Failure("statement", detail))
+    shown = [_int(e.get("position")) for e in receipt["events"]]
+    named = set(statement.positions)
+    for left_out in sorted(named - {p for p in shown if p is not None}):
+        detail = (
+            f"the log's statement names an event of the request here (its public events up "
+            f"to size {statement.size:,} are at {list(statement.positions)}); the receipt "
+            "leaves it out, so it does not show the whole record"
+        )
+        failures.append(Failure("statement", detail, left_out))
+    for event in receipt["events"]:
+        position, version = _int(event.get("position")), _int(event.get("stream_version"))
+        if position is not None and position not in named:
+            detail = "shown as proved, yet the log's statement does not name it"
+            failures.append(Failure("statement", detail, position, version))
+    if len(shown) != len(set(shown)):
+        failures.append(Failure("statement", "the receipt shows an event twice"))
+    return statement, failures
 
 
 def _shown(value: Any) -> str:
@@ -405,6 +477,8 @@ def _shape_failures(receipt: Mapping[str, Any]) -> list[Failure]:
         problems.append("no log {origin, key}")
     if not isinstance(receipt.get("checkpoint"), str):
         problems.append("no checkpoint note")
+    if not isinstance(receipt.get("statement"), str):
+        problems.append("no statement (the log's signed list of the request's public events)")
     for name in ("events", "pending"):
         entries = receipt.get(name)
         if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
@@ -571,11 +645,27 @@ def _day(moment: datetime) -> str:
     return f"{moment.day} {moment.strftime('%b %Y')}"
 
 
+def checkpoint_line(check: ReceiptCheck) -> str:
+    """The checkpoint's tree size and the newest witness's time, always said (SPEC §6.2):
+    an old receipt is seen to be old, even one no witness cosigned."""
+    if check.checkpoint is None:
+        return "Checkpoint: none readable."
+    when = check.cosigned_at
+    at = when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "no witness time"
+    return (
+        f"Checkpoint: log {check.checkpoint.origin}, tree size {check.checkpoint.size:,}; "
+        f"newest witness cosignature: {at}."
+    )
+
+
 def summary(check: ReceiptCheck) -> str:
-    """The outcome for a bank clerk: what is proven, under which checkpoint; or what failed."""
+    """The outcome for a bank clerk: what is proven, under which checkpoint, what is not
+    yet verified; or what failed. Its first word is VERIFIED, NOT YET VERIFIED (some
+    events pending) or NOT VERIFIED."""
     if not check.ok:
         lines = [f"NOT VERIFIED: the receipt of {check.request_id or 'an unknown request'} failed"]
         lines += [f"  - {failure.text()}" for failure in check.failures]
+        lines.append(checkpoint_line(check))
         return "\n".join(lines)
     assert check.checkpoint is not None
     main = next(
@@ -591,6 +681,11 @@ def summary(check: ReceiptCheck) -> str:
     else:
         under += ", signed by the committee's log key (no witness asked for)"
     lines = []
+    if check.pending:
+        lines.append(
+            f"NOT YET VERIFIED: {len(check.pending)} event(s) of request {check.request_id} "
+            "shown in this receipt are not proved; what follows as proven is, the rest is not."
+        )
     if main is None:
         lines.append(f"VERIFIED: request {check.request_id}: no event proven yet; {under}.")
     else:
@@ -602,9 +697,15 @@ def summary(check: ReceiptCheck) -> str:
     if others:
         lines.append("Also proven in the same log:")
         lines += [f"  - position {e.get('position')}: {_what(e)}" for e in others]
+    lines.append(
+        f"The log's signed statement says these {len(check.events)} are all the request's "
+        f"public events up to its entry {check.checkpoint.size:,}."
+    )
     if check.pending:
         lines.append(
-            f"{len(check.pending)} newer event(s) are not yet covered by a published "
-            "checkpoint: fetch the receipt again later to have them proven."
+            "NOT YET VERIFIED (no published checkpoint covers them; anyone could have added "
+            "them to the file; fetch the receipt again later to have them proven):"
         )
+        lines += [f"  - position {e.get('position')}: {_what(e)}" for e in check.pending]
+    lines.append(checkpoint_line(check))
     return "\n".join(lines)

@@ -1,8 +1,9 @@
 """`docket receipt verify`: check an exemption receipt offline (SPEC §6.2, §8).
 
 No network and no database: the receipt file, the log's verifier key and the witnesses'
-keys the reader trusts. Exit 0 with what is proven, in plain words; exit 1 naming what
-failed (which event, which check).
+keys the reader trusts. Exit 0 when every event shown is proved, 2 when some are pending
+(shown as NOT YET VERIFIED), 1 naming what failed (which event, which check). The
+checkpoint's tree size and the newest witness time are always printed.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def verify(
         None, "--quorum", metavar="K", help="cosignatures required (default: every witness)"
     ),
 ) -> None:
-    """Verify a receipt against the log key and the witnesses you trust; exit 1 naming
-    what failed."""
+    """Verify a receipt against the log key and the witnesses you trust: exit 0 all shown
+    proved, 2 some pending (not yet verified), 1 naming what failed."""
     try:
         receipt = orjson.loads(file.read_bytes())
     except (OSError, orjson.JSONDecodeError) as error:
@@ -56,5 +57,5 @@ def verify(
         typer.echo(f"NOT VERIFIED: a key given is unusable: {error}")
         raise typer.Exit(code=1) from None
     typer.echo(summary(check))
-    if not check.ok:
-        raise typer.Exit(code=1)
+    if check.exit_code:
+        raise typer.Exit(code=check.exit_code)

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from events.checkpoints import STATEMENT_HEADER
 from events.witnessing import WitnessConfig, parse_witnesses
 
 #: The base URL of links when `DOCKET_PUBLIC_URL` is unset (development and tests only).
@@ -121,6 +122,16 @@ class Settings(BaseSettings):
     def effective_witness_quorum(self) -> int:
         """The quorum in force: DOCKET_WITNESS_QUORUM, else every witness (0 without)."""
         return len(self.witnesses) if self.witness_quorum is None else self.witness_quorum
+
+    @field_validator("log_origin")
+    @classmethod
+    def _not_the_statement_header(cls, value: str) -> str:
+        if value == STATEMENT_HEADER:
+            raise ValueError(
+                f"DOCKET_LOG_ORIGIN may not be {STATEMENT_HEADER!r}: that line heads a "
+                "receipt's statement, so that no statement can be taken for a checkpoint"
+            )
+        return value
 
     @field_validator("public_url")
     @classmethod

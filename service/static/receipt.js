@@ -9,7 +9,9 @@
  *   DocketReceipt.render(element, result);  // plain words, built with textContent only
  *
  * `result.ok` is true when nothing failed; `result.failures` lists each failed check as
- * {check, detail, position, stream_version}. Keys are C2SP vkeys
+ * {check, detail, position, stream_version}. The log's signed statement must name exactly
+ * the proved events (SPEC §6.2 "Complete, not just true"); `pending` events are shown as
+ * NOT YET VERIFIED, and `result.complete` is true only when none are. Keys are C2SP vkeys
  * (`<name>+<hex key id>+<base64(type || key)>`): type 0x01 for the log, 0x04 for witnesses.
  */
 "use strict";
@@ -161,16 +163,54 @@
     return { origin: lines[0], size: Number(lines[1]), root };
   }
 
-  async function verifyNote(note, logKey) {
+  async function verifySigned(note, logKey, what) {
     const key = await parseKey(logKey, 0x01);
     const { text, lines } = splitNote(note);
     const ours = lines.filter((l) => l.name === key.name && l.blob.length === 68 && equal(l.blob.slice(0, 4), key.id));
-    if (!ours.length) throw new Error("the checkpoint is not signed by " + key.name);
+    if (!ours.length) throw new Error("the " + what + " is not signed by " + key.name);
     for (const line of ours) {
       const good = await crypto.subtle.verify({ name: "Ed25519" }, key.key, line.blob.slice(4), encoder.encode(text));
-      if (!good) throw new Error("bad signature by " + key.name + " on the checkpoint");
+      if (!good) throw new Error("bad signature by " + key.name + " on the " + what);
     }
+    return { key, text };
+  }
+
+  async function verifyNote(note, logKey) {
+    const { key, text } = await verifySigned(note, logKey, "checkpoint");
     return { key, checkpoint: parseCheckpoint(text) };
+  }
+
+  // The statement (events/statement.py): header, origin, request, size, positions.
+  async function statementFailures(receipt, logKey, checkpoint) {
+    let text;
+    try {
+      text = (await verifySigned(receipt.statement, logKey, "statement")).text;
+    } catch (error) {
+      return [failure("statement", error.message)];
+    }
+    const lines = text.slice(0, -1).split("\n");
+    const expected = ["docket.receipt-statement/v1", "origin " + checkpoint.origin,
+      "request " + receipt.request_id, "size " + checkpoint.size];
+    if (lines.length !== 5 || expected.some((line, i) => lines[i] !== line)
+        || !/^positions( (0|[1-9][0-9]{0,19}))*$/.test(lines[4])) {
+      return [failure("statement", "it is not the statement of this log, request and checkpoint size")];
+    }
+    const named = lines[4].split(" ").slice(1).map(Number);
+    const shown = receipt.events.map((e) => e.position);
+    const out = [];
+    for (const position of named) {
+      if (!shown.includes(position)) {
+        out.push(failure("statement", "the log's statement names an event of the request here (its public events up to size "
+          + checkpoint.size + " are at " + named.join(", ") + "); the receipt leaves it out, so it does not show the whole record",
+          { position }));
+      }
+    }
+    for (const event of receipt.events) {
+      if (!named.includes(event.position)) {
+        out.push(failure("statement", "shown as proved, yet the log's statement does not name it", event));
+      }
+    }
+    return out;
   }
 
   // One public key is one witness: the keys may come from the log itself
@@ -223,6 +263,7 @@
     if (typeof receipt.request_id !== "string") problems.push("no request_id");
     if (!isObject(receipt.log)) problems.push("no log {origin, key}");
     if (typeof receipt.checkpoint !== "string") problems.push("no checkpoint note");
+    if (typeof receipt.statement !== "string") problems.push("no statement (the log's signed list of the request's public events)");
     for (const name of ["events", "pending"]) {
       if (!Array.isArray(receipt[name]) || !receipt[name].every(isObject)) problems.push(name + " is not a list of objects");
     }
@@ -338,11 +379,13 @@
         result.failures.push(failure("pending", "the checkpoint covers it (size " + checkpoint.size + ") yet it has no proof", event));
       }
     }
+    result.failures.push(...await statementFailures(receipt, logKey, checkpoint));
     return finish(result, started);
   }
 
   function finish(result, started) {
     result.ok = result.failures.length === 0;
+    result.complete = result.ok && result.pending.length === 0;
     result.milliseconds = performance.now() - started;
     return result;
   }
@@ -371,18 +414,31 @@
     return new Date(seconds * 1000).toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
   }
 
+  function utcTime(seconds) {
+    return new Date(seconds * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  }
+
+  /** The checkpoint's tree size and the newest witness time, always said. */
+  function checkpointLine(result) {
+    if (!result.checkpoint) return "Checkpoint: none readable.";
+    const latest = result.cosigned.reduce((t, c) => Math.max(t, c.timestamp), 0);
+    return "Checkpoint: log " + result.checkpoint.origin + ", tree size " + result.checkpoint.size.toLocaleString("en-GB")
+      + "; newest witness cosignature: " + (latest ? utcTime(latest) : "no witness time") + ".";
+  }
+
   function where(f) {
     if (f.position === null) return "";
     return "event at position " + f.position + (f.stream_version === null ? "" : " (stream version " + f.stream_version + ")") + ": ";
   }
 
-  /** {ok, headline, lines}: the outcome for a bank clerk, or what failed. */
+  /** {ok, complete, headline, lines}: the outcome for a bank clerk, or what failed. */
   function describe(result) {
     if (!result.ok) {
       return {
         ok: false,
+        complete: false,
         headline: "Not verified: this receipt of " + (result.request_id || "an unknown request") + " does not check out.",
-        lines: result.failures.map((f) => f.check + ": " + where(f) + f.detail),
+        lines: [...result.failures.map((f) => f.check + ": " + where(f) + f.detail), checkpointLine(result)],
       };
     }
     const approvals = result.events.filter((e) => e.event_type === "ExemptionApproved");
@@ -394,25 +450,29 @@
     } else {
       under += ", signed by the committee's log key";
     }
-    const headline = main
+    let headline = main
       ? "This " + (main.event_type === "ExemptionApproved" ? "approval" : "request") + " is in the committee's signed log at position " + main.position + "; " + under + "."
       : "Request " + result.request_id + ": nothing proven yet; " + under + ".";
-    const lines = result.events.map((e) => "Position " + e.position + ": " + what(e) + " \u2014 proven.");
-    lines.push("The checkpoint (log " + result.checkpoint.origin + ") covers the log's first "
-      + result.checkpoint.size.toLocaleString("en-GB") + " entries.");
     if (result.pending.length) {
-      lines.push(result.pending.length + " newer event(s) are not yet covered by a published checkpoint; check again later.");
+      headline = "Not yet verified in full: " + result.pending.length + " event(s) shown are not proved. " + headline;
     }
-    return { ok: true, headline, lines };
+    const lines = result.events.map((e) => "Position " + e.position + ": " + what(e) + " \u2014 proven.");
+    lines.push("The log's signed statement says these " + result.events.length + " are all the request's public events up to its entry "
+      + result.checkpoint.size.toLocaleString("en-GB") + ".");
+    for (const e of result.pending) {
+      lines.push("Position " + e.position + ": " + what(e) + " \u2014 NOT YET VERIFIED: no published checkpoint covers it, and anyone could have added it; check again later.");
+    }
+    lines.push(checkpointLine(result));
+    return { ok: true, complete: result.pending.length === 0, headline, lines };
   }
 
   /** Writes the outcome into `element` (text only: nothing from the receipt becomes HTML). */
   function render(element, result) {
     const words = describe(result);
     element.replaceChildren();
-    element.dataset.verified = words.ok ? "yes" : "no";
+    element.dataset.verified = words.complete ? "yes" : words.ok ? "pending" : "no";
     const head = document.createElement("p");
-    head.className = words.ok ? "receipt-ok" : "receipt-failed";
+    head.className = words.complete ? "receipt-ok" : words.ok ? "receipt-pending" : "receipt-failed";
     head.textContent = words.headline;
     element.append(head);
     const list = document.createElement("ul");

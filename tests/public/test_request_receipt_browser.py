@@ -121,6 +121,35 @@ def test_a_tampered_receipt_is_reported_failing(page: Any, site: str) -> None:
     assert f"inclusion proof: {where}" in shown
 
 
+def _amended(site: str) -> tuple[str, dict[str, Any]]:
+    """A demo request whose receipt proves an approved amendment, and that receipt."""
+    items = httpx.get(f"{site}/public/requests", params={"limit": 100}).json()["items"]
+    for item in items:
+        url = f"{site}/public/requests/{item['request_id']}/receipt"
+        receipt: dict[str, Any] = httpx.get(url).json()
+        if any(e["event_type"] == "AmendmentApproved" for e in receipt["events"]):
+            return item["request_id"], receipt
+    raise AssertionError("the demo has no public amended request")
+
+
+def test_a_receipt_with_its_amendment_taken_out_is_refused(page: Any, site: str) -> None:
+    request_id, receipt = _amended(site)
+    [amendment] = [e for e in receipt["events"] if e["event_type"] == "AmendmentApproved"]
+    receipt["events"].remove(amendment)
+
+    def forge(route: Any) -> None:
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(receipt))
+
+    page.route(f"**/public/requests/{request_id}/receipt", forge)
+    page.goto(f"{site}/requests/{request_id}")
+    page.wait_for_selector("#receipt-outcome[data-verified=no]", timeout=15_000)
+    shown = page.locator("#receipt-outcome").inner_text()
+    assert shown.startswith(f"Not verified: this receipt of {request_id} does not check out.")
+    assert f"statement: event at position {amendment['position']}: " in shown
+    assert "leaves it out" in shown
+    assert "newest witness cosignature:" in shown
+
+
 def test_stats_page_at_the_end_of_a_past_day(site: str, page: Any) -> None:
     pg = page
     pg.goto(site + "/stats")

@@ -17,6 +17,7 @@ LogError
 ├── TileError             a tile path or tile is malformed or not of the tree (also a ValueError)
 ├── ReceiptError          a receipt's witness key is unusable (also a ValueError)
 ├── StatementError        a receipt's statement does not parse or verify (also a ValueError)
+├── TlogProofError        a C2SP tlog-proof text is malformed (also a ValueError)
 ├── SigningKeyError       the signing key file is missing or not an Ed25519 key
 ├── BundleError           an export does not verify against its signed checkpoint
 └── OldCanonicalForm      a database holds a log hashed in canonical form v1 (no salts)
@@ -25,8 +26,9 @@ LogError
 Each is also importable from where it was first defined (`events.model`, `events.store`,
 `events.transfer`, `events.log_tree`, `events.merkle`, `events.checkpoints`,
 `events.bundle`, `events.cosignature`, `events.tiles`, `events.receipt`,
-`events.statement`). The parser errors (`ProofError`, `CheckpointError`,
-`CosignatureError`, `TileError`, `ReceiptError`, `StatementError`) stay
+`events.statement`, `events.tlog_proof`). The parser errors (`ProofError`,
+`CheckpointError`, `CosignatureError`, `TileError`, `ReceiptError`, `StatementError`,
+`TlogProofError`) stay
 `ValueError`s, as callers catch them. A parser of outside input raises only its own error
 of this tree, numbers over 20 digits included (SPEC §11 R14, `events.numbers`).
 """
@@ -124,6 +126,10 @@ class ReceiptError(LogError, ValueError):
 
 class StatementError(LogError, ValueError):
     """A receipt's statement is malformed or not signed by the log key."""
+
+
+class TlogProofError(LogError, ValueError):
+    """A C2SP tlog-proof text is malformed."""
 
 
 class SigningKeyError(LogError):

@@ -15,7 +15,7 @@ proven (`ReceiptCheck.exit_code`: 0 all shown proved, 2 some pending, 1 a failur
 `verify_receipt` answers a `ReceiptCheck` naming every failure: which event (position,
 stream version) and which check (`receipt`, `log key`, `witness key`, `origin`,
 `checkpoint signature`, `statement`, `quorum`, `stream`, `leaf index`, `sealed field`,
-`leaf`, `inclusion proof`, `pending`).
+`leaf`, `tlog-proof`, `inclusion proof`, `pending`).
 
 Cosignatures are C2SP `tlog-cosignature` `cosignature/v1` (Ed25519, key type 0x04). The
 check is a parameter (`cosigners`) so that the witness module's verifier can replace
@@ -47,6 +47,7 @@ from events.errors import ReceiptError, StatementError
 from events.merkle import ProofError, verify_inclusion
 from events.numbers import MAX_DIGITS, too_many_digits
 from events.statement import Statement, verify_statement
+from events.tlog_proof import TlogProofError, format_tlog_proof, parse_tlog_proof
 
 __all__ = [
     "Cosigned",
@@ -69,7 +70,7 @@ __all__ = [
 
 COSIGNATURE_V1 = 0x04
 _SIGNATURE_PREFIX = "\u2014 "
-_PROOF_FIELDS = ("leaf_index", "inclusion_proof")
+_PROOF_FIELDS = ("leaf_index", "inclusion_proof", "tlog_proof")
 _MAX_PROOF = 64
 #: How deep a receipt's JSON may nest: its own shape needs 4 levels, an event's data a few
 #: more; a deeper one would only spend a canonicaliser's recursion.
@@ -107,14 +108,16 @@ def build_receipt(
     proved: Sequence[ProvedEvent],
     pending: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The receipt of SPEC §6.2. Each event's `leaf_index` is its position - 1;
-    `statement` is the log's signed statement of the proved events' positions
-    (`events.statement.sign_statement`)."""
+    """The receipt of SPEC §6.2. Each event's `leaf_index` is its position - 1, and its
+    `tlog_proof` the same proof as a C2SP tlog-proof@v1 text (entry: the JCS bytes of its
+    disclosed form) against `checkpoint`; `statement` is the log's signed statement of the
+    proved events' positions (`events.statement.sign_statement`)."""
     events = []
     for event in proved:
         body = _disclosed_only(event.disclosed)
         body["leaf_index"] = body["position"] - 1
         body["inclusion_proof"] = [digest.hex() for digest in event.proof]
+        body["tlog_proof"] = format_tlog_proof(body["leaf_index"], event.proof, checkpoint)
         events.append(body)
     return {
         "request_id": request_id,
@@ -493,7 +496,7 @@ def _event_failures(
     stream = f"request-{request_id}"
     for event in receipt["events"]:
         failures += _disclosed_failures(event, stream, proved=True)
-        failure = _proof_failure(event, checkpoint)
+        failure = _proof_failure(event, checkpoint, receipt["checkpoint"])
         if failure is not None:
             failures.append(failure)
     for event in receipt["pending"]:
@@ -511,7 +514,35 @@ def _event_failures(
     return failures
 
 
-def _proof_failure(event: Mapping[str, Any], checkpoint: Checkpoint) -> Failure | None:
+def _note_text(note: str) -> str:
+    return note[: note.rfind("\n\n") + 1]
+
+
+def _tlog_proof_failure(
+    event: Mapping[str, Any], index: int, proof: Sequence[bytes], checkpoint_note: str
+) -> Failure | None:
+    """The event's `tlog_proof` must say what its `leaf_index` and `inclusion_proof` say,
+    against the receipt's checkpoint (the same signed text): one proof, in two spellings."""
+    position, version = _int(event.get("position")), _int(event.get("stream_version"))
+    text = event.get("tlog_proof")
+    if not isinstance(text, str):
+        return Failure("tlog-proof", "no tlog_proof text", position, version)
+    try:
+        parsed = parse_tlog_proof(text)
+    except TlogProofError as error:
+        return Failure("tlog-proof", str(error), position, version)
+    if parsed.index != index or list(parsed.proof) != list(proof):
+        detail = "its index or proof hashes differ from leaf_index and inclusion_proof"
+        return Failure("tlog-proof", detail, position, version)
+    # The same tree head; its signature lines may differ (each proof stands on its own).
+    if _note_text(parsed.checkpoint) != _note_text(checkpoint_note):
+        return Failure("tlog-proof", "its checkpoint is not the receipt's", position, version)
+    return None
+
+
+def _proof_failure(
+    event: Mapping[str, Any], checkpoint: Checkpoint, checkpoint_note: str
+) -> Failure | None:
     """Whether the event, as shown, is the leaf its proof puts in the checkpoint's tree."""
     position, version = _int(event.get("position")), _int(event.get("stream_version"))
     index = _int(event.get("leaf_index"))
@@ -538,7 +569,7 @@ def _proof_failure(event: Mapping[str, Any], checkpoint: Checkpoint) -> Failure 
             "what the log holds"
         )
         return Failure("inclusion proof", detail, position, version)
-    return None
+    return _tlog_proof_failure(event, index, proof, checkpoint_note)
 
 
 def _disclosed_failures(event: Mapping[str, Any], stream: str, *, proved: bool) -> list[Failure]:

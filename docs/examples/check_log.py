@@ -352,9 +352,8 @@ def check_receipt(
     stream = "request-" + receipt["request_id"]
     for event in receipt["events"]:
         where = f"event at position {event['position']} (stream version {event['stream_version']})"
-        if sorted(k for k in event if k not in ("leaf_index", "inclusion_proof")) != sorted(
-            DISCLOSED
-        ):
+        proof_fields = ("leaf_index", "inclusion_proof", "tlog_proof")
+        if sorted(k for k in event if k not in proof_fields) != sorted(DISCLOSED):
             raise Failed(f"{where}: not a disclosed form")
         if event["stream_id"] != stream:
             raise Failed(f"{where}: of stream {event['stream_id']}, not {stream}")
@@ -366,6 +365,16 @@ def check_receipt(
             raise Failed(f"{where}: not in a tree of {size}")
         if inclusion_root(leaf, event["leaf_index"], size, path) != root:
             raise Failed(f"{where}: the inclusion proof does not reach the signed root")
+        spelled = "\n".join(
+            ["c2sp.org/tlog-proof@v1", f"index {event['leaf_index']}"]
+            + [base64.b64encode(digest(p)).decode() for p in event["inclusion_proof"]]
+        )
+        head, _, own = event["tlog_proof"].partition("\n\n")
+        if (
+            head != spelled
+            or own.partition("\n\n")[0] != receipt["checkpoint"].partition("\n\n")[0]
+        ):
+            raise Failed(f"{where}: its tlog_proof is not its index, proof and checkpoint")
         print(f"event: position {event['position']}, {event['event_type']}, in the signed tree")
     check_statement(receipt, log_key, origin, size)
     for event in receipt["pending"]:

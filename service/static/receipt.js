@@ -22,7 +22,7 @@
     "position", "event_id", "stream_id", "stream_version", "event_type",
     "schema_version", "occurred_at", "recorded_at", "data", "sealed",
   ];
-  const PROOF_FIELDS = ["leaf_index", "inclusion_proof"];
+  const PROOF_FIELDS = ["leaf_index", "inclusion_proof", "tlog_proof"];
 
   // --- RFC 8785 ---------------------------------------------------------------------
 
@@ -281,7 +281,36 @@
     return [];
   }
 
-  async function proofFailure(event, checkpoint) {
+  // The event's C2SP tlog-proof@v1 text must say what leaf_index and inclusion_proof say,
+  // against the receipt's checkpoint: one proof in two spellings.
+  function tlogProofFailure(event, note) {
+    const text = event.tlog_proof;
+    if (typeof text !== "string") return failure("tlog-proof", "no tlog_proof text", event);
+    const cut = text.indexOf("\n\n");
+    const lines = cut < 0 ? [] : text.slice(0, cut).split("\n");
+    if (lines[0] !== "c2sp.org/tlog-proof@v1") {
+      return failure("tlog-proof", "not a c2sp.org/tlog-proof@v1 text", event);
+    }
+    let rest = lines.slice(1);
+    if (rest.length && rest[0].startsWith("extra ")) rest = rest.slice(1);
+    let hashes;
+    try {
+      hashes = rest.slice(1).map((line) => toHex(fromBase64(line)));
+    } catch (error) {
+      return failure("tlog-proof", "a proof line is not base64", event);
+    }
+    if (rest[0] !== "index " + event.leaf_index || hashes.join() !== event.inclusion_proof.join()) {
+      return failure("tlog-proof", "its index or proof hashes differ from leaf_index and inclusion_proof", event);
+    }
+    // the same tree head; its signature lines may differ (each proof stands on its own)
+    const own = text.slice(cut + 2);
+    if (own.slice(0, own.lastIndexOf("\n\n")) !== note.slice(0, note.lastIndexOf("\n\n"))) {
+      return failure("tlog-proof", "its checkpoint is not the receipt's", event);
+    }
+    return null;
+  }
+
+  async function proofFailure(event, checkpoint, note) {
     if (!isInt(event.position) || !isInt(event.leaf_index)) {
       return failure("leaf index", "position and leaf_index must be integers", event);
     }
@@ -308,7 +337,7 @@
       return failure("inclusion proof", "the event as shown (leaf " + toHex(leaf) + ") is not in the signed tree of "
         + checkpoint.size + ": a disclosed field or a proof hash differs from what the log holds", event);
     }
-    return null;
+    return tlogProofFailure(event, note);
   }
 
   async function verify(receipt, logKey, witnessKeys = [], quorum = null) {
@@ -370,7 +399,7 @@
     for (const event of receipt.events) {
       const shape = disclosedFailures(event, stream, true);
       result.failures.push(...shape);
-      const proved = await proofFailure(event, checkpoint);
+      const proved = await proofFailure(event, checkpoint, receipt.checkpoint);
       if (proved) result.failures.push(proved);
     }
     for (const event of receipt.pending) {
@@ -493,6 +522,27 @@
     return as === "json" ? answer.json() : answer.text();
   }
 
+  /** Links to each proved event's C2SP tlog-proof@v1 file (text only, as `render`). */
+  function offerProofs(element, receipt) {
+    const events = Array.isArray(receipt.events) ? receipt.events.filter((e) => isInt(e.position)) : [];
+    if (!events.length || typeof receipt.request_id !== "string") return;
+    const intro = document.createElement("p");
+    intro.textContent = "Each proved event as a C2SP tlog-proof file, for any tlog-proof verifier:";
+    const list = document.createElement("ul");
+    list.className = "tlog-proofs";
+    for (const event of events) {
+      const name = receipt.request_id + "-" + event.position + ".tlog-proof";
+      const link = document.createElement("a");
+      link.href = "/public/requests/" + encodeURIComponent(receipt.request_id) + "/events/" + event.position + ".tlog-proof";
+      link.download = name;
+      link.textContent = name + " (" + what(event) + ")";
+      const item = document.createElement("li");
+      item.append(link);
+      list.append(item);
+    }
+    element.append(intro, list);
+  }
+
   /**
    * Verifies the receipt an element names and writes the outcome into it:
    * <div data-docket-receipt="/public/requests/HX-2026-0042/receipt"
@@ -510,7 +560,10 @@
       ]);
       const keys = (policy.witnesses || []).map((w) => w.vkey || w.key);
       const quorum = Number.isInteger(policy.quorum) ? policy.quorum : keys.length;
-      return render(element, await verify(receipt, logKey.trim(), keys, quorum));
+      const result = await verify(receipt, logKey.trim(), keys, quorum);
+      const words = render(element, result);
+      offerProofs(element, receipt);
+      return words;
     } catch (error) {
       element.replaceChildren();
       element.dataset.verified = "no";

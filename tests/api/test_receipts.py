@@ -21,7 +21,7 @@ from service.cli import app as cli
 from tests.api.conftest import WHO, Api, ago, make_request, seat, submission
 
 CHECK_LOG = Path(__file__).parents[2] / "docs" / "examples" / "check_log.py"
-PROOF_FIELDS = {"leaf_index", "inclusion_proof"}
+PROOF_FIELDS = {"leaf_index", "inclusion_proof", "tlog_proof"}
 #: Values of the factories' sealed fields and metadata: never in a receipt.
 SEALED_VALUES = (
     "Diagnose and treat tuberculosis",
@@ -378,3 +378,58 @@ async def test_verify_receipt_proves_a_lying_statement_against_the_log(
     (tmp_path / "receipt.json").write_text(json.dumps(receipt))
     bad = docket(url, tmp_path, "verify", "--receipt", "receipt.json", env=env)
     assert bad.returncode == 1 and bad.stdout.startswith("FAILED"), bad.stdout
+
+
+# --- in the ecosystem's format: tlog-proof (SPEC §6.2) --------------------------------------
+
+
+async def test_each_proved_event_carries_a_tlog_proof_an_independent_checker_accepts(
+    api: Api,
+) -> None:
+    import rfc8785
+
+    from tests.tlog.tlog_proof_checker import Refused, check
+
+    rid = await _approved_and_amended(api)
+    await _publish(api)
+    receipt, _ = await _receipt(api, rid)
+    key = _log_key(api)
+    assert len(receipt["events"]) >= 4
+    for event in receipt["events"]:
+        entry = rfc8785.dumps({k: event[k] for k in DISCLOSED_FIELDS})
+        index = event["leaf_index"]
+        assert event["tlog_proof"].startswith(f"c2sp.org/tlog-proof@v1\nindex {index}\n")
+        assert check(entry, event["tlog_proof"], key, [], 0) == event["position"] - 1
+        # the page's download is the same text
+        url = f"/public/requests/{rid}/events/{event['position']}.tlog-proof"
+        served = await api.get(url, None)
+        assert served.status_code == 200 and served.text == event["tlog_proof"]
+        assert served.headers["content-type"].startswith("text/plain")
+        name = f'filename="{rid}-{event["position"]}.tlog-proof"'
+        assert name in served.headers["content-disposition"]
+        # another entry, a changed hash or index: refused by the checker
+        changed = entry.replace(b'"position":', b'"position": ')
+        for bad_entry, text in (
+            (changed, event["tlog_proof"]),
+            (
+                entry,
+                event["tlog_proof"].replace(
+                    f"index {event['leaf_index']}", f"index {event['leaf_index'] + 1}"
+                ),
+            ),
+        ):
+            try:
+                check(bad_entry, text, key, [], 0)
+            except Refused:
+                continue
+            raise AssertionError("a wrong entry or index was accepted")
+    missing = await api.get(f"/public/requests/{rid}/events/1.tlog-proof", None)
+    assert missing.status_code == 404
+    # a tlog_proof that disagrees with the receipt's own proof is refused by the verifier
+    altered = copy.deepcopy(receipt)
+    first = altered["events"][0]
+    first["tlog_proof"] = first["tlog_proof"].replace("index ", "extra AA==\nindex ", 1)
+    assert verify_receipt(altered, key).ok  # extra data is allowed, and not trusted
+    first["tlog_proof"] = first["tlog_proof"].replace(f"index {first['leaf_index']}", "index 0")
+    check_ = verify_receipt(altered, key)
+    assert [(f.check, f.position) for f in check_.failures] == [("tlog-proof", first["position"])]

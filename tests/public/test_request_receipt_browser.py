@@ -98,6 +98,12 @@ def test_the_page_reports_its_receipt_verified(page: Any, site: str) -> None:
     link = page.locator(f"a[download='receipt-{request_id}.json']")
     assert link.get_attribute("href") == f"/public/requests/{request_id}/receipt"
     assert f"docket receipt verify receipt-{request_id}.json" in page.content()
+    # each proved event as a .tlog-proof download, served as the receipt holds it
+    proofs = page.locator("#receipt-outcome ul.tlog-proofs a[download]")
+    assert proofs.count() == len(receipt["events"])
+    first = receipt["events"][0]
+    assert proofs.first.get_attribute("download") == f"{request_id}-{first['position']}.tlog-proof"
+    assert httpx.get(site + str(proofs.first.get_attribute("href"))).text == first["tlog_proof"]
 
 
 def test_a_tampered_receipt_is_reported_failing(page: Any, site: str) -> None:

@@ -49,13 +49,14 @@ from events.cosignature import (
     verify_cosignature_line,
     verify_witnessed,
 )
-from events.errors import ProofError, ReceiptError, StatementError, TileError
+from events.errors import ProofError, ReceiptError, StatementError, TileError, TlogProofError
 from events.merkle import inclusion_proof, node_source, verify_consistency, verify_inclusion
 from events.numbers import MAX_DIGITS
 from events.proof_answers import parse_consistency_answer, parse_inclusion_answer
 from events.receipt import parse_witness_key, summary, verify_receipt
 from events.statement import parse_statement, verify_statement
 from events.tiles import Tile, TileHashes, parse_tile_path, tiles_of_tree
+from events.tlog_proof import parse_tlog_proof
 from events.witnessing import WitnessConfig, submission_body
 from service.cli import app as cli
 from service.public_log import WitnessPolicy, public_log_router
@@ -417,6 +418,14 @@ def test_receipt_statements(note: str) -> None:
     if said is not None:
         assert said.size < LIMIT and all(0 < p <= said.size for p in said.positions)
     returns_or_raises(lambda: verify_statement(note, RECEIPT.log_key), StatementError)
+
+
+@R14
+@given(texts([e["tlog_proof"] for e in RECEIPT.receipt["events"][:2]]))
+def test_tlog_proofs(text: str) -> None:
+    parsed = returns_or_raises(lambda: parse_tlog_proof(text), TlogProofError)
+    if parsed is not None:
+        assert parsed.index < LIMIT and len(parsed.proof) <= 64
 
 
 @settings(R14, max_examples=60)

@@ -18,6 +18,7 @@ LogError
 ├── ReceiptError          a receipt's witness key is unusable (also a ValueError)
 ├── StatementError        a receipt's statement does not parse or verify (also a ValueError)
 ├── TlogProofError        a C2SP tlog-proof text is malformed (also a ValueError)
+├── PolicyError           a C2SP tlog-policy file is malformed (also a ValueError)
 ├── SigningKeyError       the signing key file is missing or not an Ed25519 key
 ├── BundleError           an export does not verify against its signed checkpoint
 └── OldCanonicalForm      a database holds a log hashed in canonical form v1 (no salts)
@@ -26,9 +27,9 @@ LogError
 Each is also importable from where it was first defined (`events.model`, `events.store`,
 `events.transfer`, `events.log_tree`, `events.merkle`, `events.checkpoints`,
 `events.bundle`, `events.cosignature`, `events.tiles`, `events.receipt`,
-`events.statement`, `events.tlog_proof`). The parser errors (`ProofError`,
-`CheckpointError`, `CosignatureError`, `TileError`, `ReceiptError`, `StatementError`,
-`TlogProofError`) stay
+`events.statement`, `events.tlog_proof`, `events.tlog_policy`). The parser errors
+(`ProofError`, `CheckpointError`, `CosignatureError`, `TileError`, `ReceiptError`,
+`StatementError`, `TlogProofError`, `PolicyError`) stay
 `ValueError`s, as callers catch them. A parser of outside input raises only its own error
 of this tree, numbers over 20 digits included (SPEC §11 R14, `events.numbers`).
 """
@@ -130,6 +131,10 @@ class StatementError(LogError, ValueError):
 
 class TlogProofError(LogError, ValueError):
     """A C2SP tlog-proof text is malformed."""
+
+
+class PolicyError(LogError, ValueError):
+    """A C2SP tlog-policy file is malformed, or lists one public key twice."""
 
 
 class SigningKeyError(LogError):

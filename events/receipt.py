@@ -47,6 +47,7 @@ from events.errors import ReceiptError, StatementError
 from events.merkle import ProofError, verify_inclusion
 from events.numbers import MAX_DIGITS, too_many_digits
 from events.statement import Statement, verify_statement
+from events.tlog_policy import Policy
 from events.tlog_proof import TlogProofError, format_tlog_proof, parse_tlog_proof
 
 __all__ = [
@@ -323,12 +324,14 @@ def verify_receipt(
     quorum: int | None = None,
     *,
     cosigners: Cosigners = verify_cosignatures,
+    policy: Policy | None = None,
 ) -> ReceiptCheck:
     """Check a receipt against the log key and witness keys the verifier trusts.
 
     `quorum` defaults to the number of witnesses given, a public key counting once however
-    many names it is given under (as for `DOCKET_WITNESS_QUORUM`). Never raises: whatever
-    the receipt holds, each fault is a `Failure`.
+    many names it is given under (as for `DOCKET_WITNESS_QUORUM`). With a C2SP tlog-policy
+    (`policy`, whose witness vkeys are `witness_keys`), its quorum rule decides instead.
+    Never raises: whatever the receipt holds, each fault is a `Failure`.
     """
     failures: list[Failure] = []
     if not isinstance(receipt, Mapping):
@@ -348,6 +351,8 @@ def verify_receipt(
         detail = f"a witness key given is unusable: {error}"
         return ReceiptCheck((Failure("witness key", detail),), request_id)
     need = witnesses if quorum is None else quorum
+    if policy is not None:
+        need = policy.minimum()
     try:
         checkpoint = verify_checkpoint(note, log_key)
     except CheckpointError as error:
@@ -380,12 +385,18 @@ def verify_receipt(
     except ValueError as error:
         failures.append(Failure("quorum", f"cosignatures could not be read: {error}"))
         cosigned = ()
-    if len(cosigned) < need:
+    if policy is not None:
+        by_text = {w.key.text: w.name for w in policy.witnesses}
+        met = policy.satisfied(by_text.get(c.key, "") for c in cosigned)
+    else:
+        met = len(cosigned) >= need
+    if not met:
         names = ", ".join(c.name for c in cosigned) or "none"
         failures.append(
             Failure(
                 "quorum",
-                f"{len(cosigned)} valid witness cosignatures ({names}), {need} required",
+                f"{len(cosigned)} valid witness cosignatures ({names}), "
+                + (f"{need} required" if policy is None else "the policy's quorum not met"),
             )
         )
     failures += _event_failures(receipt, request_id, checkpoint)

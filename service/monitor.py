@@ -49,6 +49,7 @@ from events.cosignature import CosignatureError, CosignerKey, verify_witnessed
 from events.merkle import ProofError, consistency_proof, nodes_needed_for_consistency
 from events.merkle import verify_consistency as verify_consistency_proof
 from events.tiles import TileError, TileHashes, tiles_for_nodes
+from events.tlog_policy import Policy
 
 __all__ = [
     "ANSWER_LIMIT",
@@ -115,6 +116,8 @@ class MonitorSettings:
     via: Via = "proofs"
     #: Seconds one answer may take in all (connecting, headers and the whole body).
     timeout: float = 30.0
+    #: A C2SP tlog-policy whose quorum rule decides in place of `quorum` (`--policy`).
+    policy: Policy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +326,14 @@ async def check_once(http: httpx.AsyncClient, settings: MonitorSettings) -> Obse
         )
     except (CheckpointError, CosignatureError) as error:
         raise MonitorError(f"the published checkpoint does not verify: {error}") from None
+    policy = settings.policy
+    if policy is not None:
+        names = {policy.witness_named(c.witness, c.key_id) for c in cosignatures}
+        if not policy.satisfied(name for name in names if name is not None):
+            raise MonitorError(
+                f"the published checkpoint does not verify: its {len(cosignatures)} valid "
+                "cosignatures do not meet the policy's quorum"
+            )
     if held is None or checkpoint.size > held[1].size:
         write_state(settings.state, settings.url, note)
     return Observation(checkpoint, len(cosignatures), None if held is None else held[1].size)

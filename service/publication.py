@@ -47,6 +47,7 @@ async def published_checkpoint(runtime: Runtime) -> Published | None:
         [WitnessedCheckpoint(c.checkpoint.note, c.lines) for c in candidates],
         runtime.witness_keys,
         quorum,
+        runtime.settings.quorum_met,
     )
     if chosen is None:
         return None

@@ -433,3 +433,27 @@ async def test_each_proved_event_carries_a_tlog_proof_an_independent_checker_acc
     first["tlog_proof"] = first["tlog_proof"].replace(f"index {first['leaf_index']}", "index 0")
     check_ = verify_receipt(altered, key)
     assert [(f.check, f.position) for f in check_.failures] == [("tlog-proof", first["position"])]
+
+
+# --- the witness policy as a C2SP tlog-policy (SPEC §6.1) ---------------------------------
+
+
+async def test_the_policy_is_served_and_verifies_a_receipt(api: Api, tmp_path: Path) -> None:
+    from events.tlog_policy import parse_policy
+
+    rid = await make_request(api, "approved")
+    await _publish(api)
+    receipt, _ = await _receipt(api, rid)
+    answer = await api.get("/public/log/policy", None)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    assert answer.text == f"log {_log_key(api)}\nquorum none\n"
+    assert parse_policy(answer.text).log_key(api.settings.log_origin) is not None
+    (tmp_path / "policy").write_text(answer.text)
+    (tmp_path / "receipt.json").write_text(json.dumps(receipt))
+    done = CliRunner().invoke(cli, ["receipt", "verify", str(tmp_path / "receipt.json"),
+                                    "--policy", str(tmp_path / "policy")])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    (tmp_path / "policy").write_text(f"log {_log_key(api)}\nlog {_log_key(api)}\nquorum none\n")
+    done = CliRunner().invoke(cli, ["receipt", "verify", str(tmp_path / "receipt.json"),
+                                    "--policy", str(tmp_path / "policy")])  # fmt: skip
+    assert done.exit_code == 1 and "listed already" in done.output

@@ -442,3 +442,31 @@ class TestFollow:
         assert any(line.startswith("EVIDENCE (fork)") for line in lines)
         assert docket.checkpoint_requests == 8
         assert [e["kind"] for e in docket.evidence] == ["cannot-check", "fork"]
+
+
+class TestPolicy:
+    """`--policy FILE` (a C2SP tlog-policy) in place of the key options."""
+
+    def test_a_policy_with_groups_decides_the_quorum(
+        self,
+        url: str,
+        docket: FakeDocket,
+        log: FakeLog,
+        witnesses: list[Cosigner],
+        tmp_path: Path,
+    ) -> None:
+        w0, w1, w2 = (w.verifier_key() for w in witnesses)
+        policy = tmp_path / "policy"
+        state = tmp_path / "state.json"
+        base = ["monitor", url, "--policy", str(policy), "--state", str(state)]
+        # w0 and w1 cosigned: "all of w0, w2" is not met, "any of w0, w2" is
+        for threshold, code in (("all", 1), ("any", 0)):
+            policy.write_text(
+                f"log {log.vkey()}\nwitness a {w0}\nwitness b {w1}\nwitness c {w2}\n"
+                f"group g {threshold} a c\nquorum g\n"
+            )
+            result = CliRunner().invoke(app, base)
+            assert result.exit_code == code, result.output
+        policy.write_text(f"log {log.vkey()}\nwitness a {w0}\nwitness b {w0}\nquorum a\n")
+        result = CliRunner().invoke(app, base)
+        assert result.exit_code == 1 and "listed already" in result.output

@@ -49,13 +49,21 @@ from events.cosignature import (
     verify_cosignature_line,
     verify_witnessed,
 )
-from events.errors import ProofError, ReceiptError, StatementError, TileError, TlogProofError
+from events.errors import (
+    PolicyError,
+    ProofError,
+    ReceiptError,
+    StatementError,
+    TileError,
+    TlogProofError,
+)
 from events.merkle import inclusion_proof, node_source, verify_consistency, verify_inclusion
 from events.numbers import MAX_DIGITS
 from events.proof_answers import parse_consistency_answer, parse_inclusion_answer
 from events.receipt import parse_witness_key, summary, verify_receipt
 from events.statement import parse_statement, verify_statement
 from events.tiles import Tile, TileHashes, parse_tile_path, tiles_of_tree
+from events.tlog_policy import parse_policy, simple_policy
 from events.tlog_proof import parse_tlog_proof
 from events.witnessing import WitnessConfig, submission_body
 from service.cli import app as cli
@@ -426,6 +434,22 @@ def test_tlog_proofs(text: str) -> None:
     parsed = returns_or_raises(lambda: parse_tlog_proof(text), TlogProofError)
     if parsed is not None:
         assert parsed.index < LIMIT and len(parsed.proof) <= 64
+
+
+POLICIES = [
+    simple_policy([LOG.vkey()], [(w.verifier_key(), "https://w.example") for w in WITNESSES], 2),
+    f"log {LOG.vkey()}\nwitness a {VKEYS[2]}\nwitness b {VKEYS[3]}\ngroup g any a b\n"
+    "group h 1 g\nquorum h\n",
+]
+
+
+@R14
+@given(texts(POLICIES) | mutated_bytes(POLICIES))
+def test_tlog_policies(text: str | bytes) -> None:
+    policy = returns_or_raises(lambda: parse_policy(text), PolicyError)
+    if policy is not None:
+        assert policy.minimum() <= len(policy.witnesses)
+        policy.satisfied({w.name for w in policy.witnesses})
 
 
 @settings(R14, max_examples=60)

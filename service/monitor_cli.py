@@ -202,6 +202,14 @@ def monitor(
             "--policy", help="A C2SP tlog-policy file in place of --witness and --quorum."
         ),
     ] = None,
+    witness_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness-url",
+            help="A witness's monitoring prefix: compare its latest cosigned checkpoint of "
+            "the log with the log's; repeat.",
+        ),
+    ] = None,
     witness: Annotated[
         list[str] | None, typer.Option(help="A witness's vkey (type 0x04); repeat.")
     ] = None,
@@ -265,7 +273,9 @@ def monitor(
         typer.echo("error: --timeout is in (0, 3600] and --alarm-after at least 0", err=True)
         raise typer.Exit(code=1)
     chosen: Via = "tiles" if via == "tiles" else "proofs"
-    settings = MonitorSettings(url, log_key, keys, required, state, chosen, timeout, policy)
+    settings = MonitorSettings(
+        url, log_key, keys, required, state, chosen, timeout, policy, tuple(witness_url or ())
+    )
     try:
         code = asyncio.run(
             _run(

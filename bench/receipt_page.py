@@ -42,7 +42,8 @@ async function run(name) {
   const [receipt, keys] = await Promise.all([load(name), load("keys.json")]);
   const result = await DocketReceipt.verify(receipt, keys.log, keys.witnesses, keys.quorum);
   const words = DocketReceipt.render(document.getElementById("outcome"), result);
-  return {ok: result.ok, failures: result.failures, words, ms: result.milliseconds};
+  const {ok, complete, failures, milliseconds} = result;
+  return {ok, complete, failures, words, ms: milliseconds};
 }
 async function timed(name, rounds) {
   const [receipt, keys] = await Promise.all([load(name), load("keys.json")]);

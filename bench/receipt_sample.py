@@ -21,6 +21,7 @@ from events.disclosure import disclosed_form, leaf_hash_v2, new_salt
 from events.merkle import MerkleBuilder, inclusion_proof, node_source
 from events.model import utc_text
 from events.receipt import COSIGNATURE_V1, ProvedEvent, Witness, build_receipt, witness_key_id
+from events.statement import Statement, sign_statement
 
 ORIGIN = "docket.example/1718"
 REQUEST_ID = "HX-2026-0042"
@@ -180,6 +181,9 @@ def sample(
         witnesses=[Witness(w.name, w.vkey) for w in signers],
         quorum=quorum,
         checkpoint=note,
+        statement=sign_statement(
+            signer, Statement(ORIGIN, REQUEST_ID, size, tuple(d["position"] for d in covered))
+        ),
         proved=[
             ProvedEvent(d, inclusion_proof(d["position"] - 1, size, get_node)) for d in covered
         ],

@@ -30,6 +30,7 @@ from events.errors import CheckpointError, SigningKeyError
 from events.numbers import parse_decimal
 
 __all__ = [
+    "STATEMENT_HEADER",
     "Checkpoint",
     "CheckpointError",
     "Signer",
@@ -41,12 +42,16 @@ __all__ = [
     "parse_verifier_key",
     "split_note",
     "verify_checkpoint",
+    "verify_note_text",
 ]
 
 ED25519 = 0x01
 _SIGNATURE_PREFIX = "\u2014 "  # em dash and a space
 _MAX_SIGNATURES = 100  # as Go's golang.org/x/mod/sumdb/note: bounds the work of a parse
 _HASH_SIZE = 32
+#: The first line of a receipt's statement (SPEC §6.2, `events.statement`): never a log
+#: origin, so that no statement the log key signs can be read as a checkpoint.
+STATEMENT_HEADER = "docket.receipt-statement/v1"
 # Control characters other than newline may not appear in a note; nor lone surrogates,
 # which no UTF-8 text holds (and which `str.encode` would refuse with a bare error).
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\ud800-\udfff]")
@@ -151,6 +156,8 @@ class Signer:
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
         _check_name(name)
+        if name == STATEMENT_HEADER:
+            raise CheckpointError(f"{STATEMENT_HEADER!r} heads a receipt's statement, never a log")
         self.name = name
         self._private_key = private_key
         public = private_key.public_key()
@@ -241,6 +248,8 @@ def signature_lines(lines: list[str]) -> list[tuple[str, bytes, bytes]]:
 def _check_checkpoint(checkpoint: Checkpoint) -> None:
     if not checkpoint.origin or "\n" in checkpoint.origin:
         raise CheckpointError("the origin line must be non-empty")
+    if checkpoint.origin == STATEMENT_HEADER:
+        raise CheckpointError(f"{STATEMENT_HEADER!r} heads a receipt's statement, never a log")
     if checkpoint.size < 0:
         raise CheckpointError("a tree size is never negative")
     if len(checkpoint.root) != _HASH_SIZE:
@@ -270,17 +279,23 @@ def verify_checkpoint(note: str, verifier_key_text: str) -> Checkpoint:
     Signatures by other keys are ignored, as C2SP signed-note asks. Raises
     `CheckpointError`.
     """
+    return _parse_body(verify_note_text(note, verifier_key_text, "checkpoint"))
+
+
+def verify_note_text(note: str, verifier_key_text: str, what: str = "note") -> str:
+    """The text of `note` if it carries a valid signature by the given key; signatures by
+    other keys are ignored. Raises `CheckpointError`."""
     key = parse_verifier_key(verifier_key_text)
     text, signatures = _split_note(note)
     ours = [sig for name, kid, sig in signatures if name == key.name and kid == key.key_id]
     if not ours:
-        raise CheckpointError(f"the checkpoint is not signed by {key.name}+{key.key_id.hex()}")
+        raise CheckpointError(f"the {what} is not signed by {key.name}+{key.key_id.hex()}")
     for signature in ours:
         try:
             key.public_key.verify(signature, text.encode())
         except InvalidSignature:
-            raise CheckpointError(f"bad signature by {key.name} on the checkpoint") from None
-    return _parse_body(text)
+            raise CheckpointError(f"bad signature by {key.name} on the {what}") from None
+    return text
 
 
 def split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:

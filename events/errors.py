@@ -16,6 +16,9 @@ LogError
 │   └── QuorumError           a checkpoint carries fewer valid cosignatures than the quorum
 ├── TileError             a tile path or tile is malformed or not of the tree (also a ValueError)
 ├── ReceiptError          a receipt's witness key is unusable (also a ValueError)
+├── StatementError        a receipt's statement does not parse or verify (also a ValueError)
+├── TlogProofError        a C2SP tlog-proof text is malformed (also a ValueError)
+├── PolicyError           a C2SP tlog-policy file is malformed (also a ValueError)
 ├── SigningKeyError       the signing key file is missing or not an Ed25519 key
 ├── BundleError           an export does not verify against its signed checkpoint
 └── OldCanonicalForm      a database holds a log hashed in canonical form v1 (no salts)
@@ -23,8 +26,10 @@ LogError
 
 Each is also importable from where it was first defined (`events.model`, `events.store`,
 `events.transfer`, `events.log_tree`, `events.merkle`, `events.checkpoints`,
-`events.bundle`, `events.cosignature`, `events.tiles`, `events.receipt`). The parser errors
-(`ProofError`, `CheckpointError`, `CosignatureError`, `TileError`, `ReceiptError`) stay
+`events.bundle`, `events.cosignature`, `events.tiles`, `events.receipt`,
+`events.statement`, `events.tlog_proof`, `events.tlog_policy`). The parser errors
+(`ProofError`, `CheckpointError`, `CosignatureError`, `TileError`, `ReceiptError`,
+`StatementError`, `TlogProofError`, `PolicyError`) stay
 `ValueError`s, as callers catch them. A parser of outside input raises only its own error
 of this tree, numbers over 20 digits included (SPEC §11 R14, `events.numbers`).
 """
@@ -118,6 +123,18 @@ class TileError(LogError, ValueError):
 
 class ReceiptError(LogError, ValueError):
     """A key given to check a receipt is unusable (a receipt's own faults are `Failure`s)."""
+
+
+class StatementError(LogError, ValueError):
+    """A receipt's statement is malformed or not signed by the log key."""
+
+
+class TlogProofError(LogError, ValueError):
+    """A C2SP tlog-proof text is malformed."""
+
+
+class PolicyError(LogError, ValueError):
+    """A C2SP tlog-policy file is malformed, or lists one public key twice."""
 
 
 class SigningKeyError(LogError):

@@ -6,10 +6,16 @@ signed and its witnesses cosigned, and the events that checkpoint does not cover
 (`pending`). Verifying needs no network and no database: the verifier's own trust in
 the log key, the witness keys and the quorum (never the keys the receipt names).
 
+A receipt also carries the log's signed `statement` (`events.statement`): the positions
+of every public event of the request up to the checkpoint's size. The proved events must
+be exactly those: a receipt with an event left out (an amendment, say) is refused, not
+shown as the record without it. `pending` events are shown as not yet verified, never as
+proven (`ReceiptCheck.exit_code`: 0 all shown proved, 2 some pending, 1 a failure).
+
 `verify_receipt` answers a `ReceiptCheck` naming every failure: which event (position,
 stream version) and which check (`receipt`, `log key`, `witness key`, `origin`,
-`checkpoint signature`, `quorum`, `stream`, `leaf index`, `sealed field`, `leaf`,
-`inclusion proof`, `pending`).
+`checkpoint signature`, `statement`, `quorum`, `stream`, `leaf index`, `sealed field`,
+`leaf`, `tlog-proof`, `inclusion proof`, `pending`).
 
 Cosignatures are C2SP `tlog-cosignature` `cosignature/v1` (Ed25519, key type 0x04). The
 check is a parameter (`cosigners`) so that the witness module's verifier can replace
@@ -37,9 +43,12 @@ from events.checkpoints import (
     verify_checkpoint,
 )
 from events.disclosure import DISCLOSED_FIELDS, clear_fields, disclosed_leaf_hash
-from events.errors import ReceiptError
+from events.errors import ReceiptError, StatementError
 from events.merkle import ProofError, verify_inclusion
 from events.numbers import MAX_DIGITS, too_many_digits
+from events.statement import Statement, verify_statement
+from events.tlog_policy import Policy
+from events.tlog_proof import TlogProofError, format_tlog_proof, parse_tlog_proof
 
 __all__ = [
     "Cosigned",
@@ -51,6 +60,7 @@ __all__ = [
     "Witness",
     "WitnessKey",
     "build_receipt",
+    "checkpoint_line",
     "distinct_witnesses",
     "parse_witness_key",
     "summary",
@@ -61,7 +71,7 @@ __all__ = [
 
 COSIGNATURE_V1 = 0x04
 _SIGNATURE_PREFIX = "\u2014 "
-_PROOF_FIELDS = ("leaf_index", "inclusion_proof")
+_PROOF_FIELDS = ("leaf_index", "inclusion_proof", "tlog_proof")
 _MAX_PROOF = 64
 #: How deep a receipt's JSON may nest: its own shape needs 4 levels, an event's data a few
 #: more; a deeper one would only spend a canonicaliser's recursion.
@@ -95,15 +105,20 @@ def build_receipt(
     witnesses: Sequence[Witness],
     quorum: int,
     checkpoint: str,
+    statement: str,
     proved: Sequence[ProvedEvent],
     pending: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The receipt of SPEC §6.2. Each event's `leaf_index` is its position - 1."""
+    """The receipt of SPEC §6.2. Each event's `leaf_index` is its position - 1, and its
+    `tlog_proof` the same proof as a C2SP tlog-proof@v1 text (entry: the JCS bytes of its
+    disclosed form) against `checkpoint`; `statement` is the log's signed statement of the
+    proved events' positions (`events.statement.sign_statement`)."""
     events = []
     for event in proved:
         body = _disclosed_only(event.disclosed)
         body["leaf_index"] = body["position"] - 1
         body["inclusion_proof"] = [digest.hex() for digest in event.proof]
+        body["tlog_proof"] = format_tlog_proof(body["leaf_index"], event.proof, checkpoint)
         events.append(body)
     return {
         "request_id": request_id,
@@ -111,6 +126,7 @@ def build_receipt(
         "witnesses": [{"name": w.name, "key": w.key} for w in witnesses],
         "quorum": quorum,
         "checkpoint": checkpoint,
+        "statement": statement,
         "events": events,
         "pending": [_disclosed_only(event) for event in pending],
     }
@@ -270,10 +286,24 @@ class ReceiptCheck:
     cosigned: tuple[Cosigned, ...] = ()
     witnesses: int = 0
     quorum: int = 0
+    statement: Statement | None = None
 
     @property
     def ok(self) -> bool:
+        """Nothing failed (pending events may still be shown: see `complete`)."""
         return not self.failures
+
+    @property
+    def complete(self) -> bool:
+        """Nothing failed and every event shown is proved (none pending)."""
+        return self.ok and not self.pending
+
+    @property
+    def exit_code(self) -> int:
+        """SPEC §8: 0 every event shown is proved, 2 some are pending, 1 anything failed."""
+        if not self.ok:
+            return 1
+        return 2 if self.pending else 0
 
     @property
     def cosigned_at(self) -> datetime | None:
@@ -294,12 +324,14 @@ def verify_receipt(
     quorum: int | None = None,
     *,
     cosigners: Cosigners = verify_cosignatures,
+    policy: Policy | None = None,
 ) -> ReceiptCheck:
     """Check a receipt against the log key and witness keys the verifier trusts.
 
     `quorum` defaults to the number of witnesses given, a public key counting once however
-    many names it is given under (as for `DOCKET_WITNESS_QUORUM`). Never raises: whatever
-    the receipt holds, each fault is a `Failure`.
+    many names it is given under (as for `DOCKET_WITNESS_QUORUM`). With a C2SP tlog-policy
+    (`policy`, whose witness vkeys are `witness_keys`), its quorum rule decides instead.
+    Never raises: whatever the receipt holds, each fault is a `Failure`.
     """
     failures: list[Failure] = []
     if not isinstance(receipt, Mapping):
@@ -319,6 +351,8 @@ def verify_receipt(
         detail = f"a witness key given is unusable: {error}"
         return ReceiptCheck((Failure("witness key", detail),), request_id)
     need = witnesses if quorum is None else quorum
+    if policy is not None:
+        need = policy.minimum()
     try:
         checkpoint = verify_checkpoint(note, log_key)
     except CheckpointError as error:
@@ -351,15 +385,23 @@ def verify_receipt(
     except ValueError as error:
         failures.append(Failure("quorum", f"cosignatures could not be read: {error}"))
         cosigned = ()
-    if len(cosigned) < need:
+    if policy is not None:
+        by_text = {w.key.text: w.name for w in policy.witnesses}
+        met = policy.satisfied(by_text.get(c.key, "") for c in cosigned)
+    else:
+        met = len(cosigned) >= need
+    if not met:
         names = ", ".join(c.name for c in cosigned) or "none"
         failures.append(
             Failure(
                 "quorum",
-                f"{len(cosigned)} valid witness cosignatures ({names}), {need} required",
+                f"{len(cosigned)} valid witness cosignatures ({names}), "
+                + (f"{need} required" if policy is None else "the policy's quorum not met"),
             )
         )
     failures += _event_failures(receipt, request_id, checkpoint)
+    statement, wrong = _statement_failures(receipt, log_key, request_id, checkpoint)
+    failures += wrong
     return ReceiptCheck(
         tuple(failures),
         request_id,
@@ -369,7 +411,51 @@ def verify_receipt(
         cosigned,
         witnesses,
         need,
+        statement,
     )
+
+
+def _statement_failures(
+    receipt: Mapping[str, Any], log_key: str, request_id: str, checkpoint: Checkpoint
+) -> tuple[Statement | None, list[Failure]]:
+    """The statement, if the log signed it, and how the receipt differs from it: the
+    proved events must be exactly the positions it names for this request, origin and
+    checkpoint size (SPEC §6.2 "Complete, not just true")."""
+    try:
+        statement = verify_statement(receipt["statement"], log_key)
+    except StatementError as error:
+        return None, [Failure("statement", str(error))]
+    failures = []
+    if statement.origin != checkpoint.origin:
+        failures.append(
+            Failure("statement", f"it is of log {statement.origin!r}, not {checkpoint.origin!r}")
+        )
+    if statement.request_id != request_id:
+        detail = f"it is of request {statement.request_id!r}, not {request_id!r}"
+        failures.append(Failure("statement", detail))
+    if statement.size != checkpoint.size:
+        detail = (
+            f"it lists the events up to size {statement.size:,}, the checkpoint is of "
+            f"size {checkpoint.size:,}"
+        )
+        failures.append(Failure("statement", detail))
+    shown = [_int(e.get("position")) for e in receipt["events"]]
+    named = set(statement.positions)
+    for left_out in sorted(named - {p for p in shown if p is not None}):
+        detail = (
+            f"the log's statement names an event of the request here (its public events up "
+            f"to size {statement.size:,} are at {list(statement.positions)}); the receipt "
+            "leaves it out, so it does not show the whole record"
+        )
+        failures.append(Failure("statement", detail, left_out))
+    for event in receipt["events"]:
+        position, version = _int(event.get("position")), _int(event.get("stream_version"))
+        if position is not None and position not in named:
+            detail = "shown as proved, yet the log's statement does not name it"
+            failures.append(Failure("statement", detail, position, version))
+    if len(shown) != len(set(shown)):
+        failures.append(Failure("statement", "the receipt shows an event twice"))
+    return statement, failures
 
 
 def _shown(value: Any) -> str:
@@ -405,6 +491,8 @@ def _shape_failures(receipt: Mapping[str, Any]) -> list[Failure]:
         problems.append("no log {origin, key}")
     if not isinstance(receipt.get("checkpoint"), str):
         problems.append("no checkpoint note")
+    if not isinstance(receipt.get("statement"), str):
+        problems.append("no statement (the log's signed list of the request's public events)")
     for name in ("events", "pending"):
         entries = receipt.get(name)
         if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
@@ -419,7 +507,7 @@ def _event_failures(
     stream = f"request-{request_id}"
     for event in receipt["events"]:
         failures += _disclosed_failures(event, stream, proved=True)
-        failure = _proof_failure(event, checkpoint)
+        failure = _proof_failure(event, checkpoint, receipt["checkpoint"])
         if failure is not None:
             failures.append(failure)
     for event in receipt["pending"]:
@@ -437,7 +525,35 @@ def _event_failures(
     return failures
 
 
-def _proof_failure(event: Mapping[str, Any], checkpoint: Checkpoint) -> Failure | None:
+def _note_text(note: str) -> str:
+    return note[: note.rfind("\n\n") + 1]
+
+
+def _tlog_proof_failure(
+    event: Mapping[str, Any], index: int, proof: Sequence[bytes], checkpoint_note: str
+) -> Failure | None:
+    """The event's `tlog_proof` must say what its `leaf_index` and `inclusion_proof` say,
+    against the receipt's checkpoint (the same signed text): one proof, in two spellings."""
+    position, version = _int(event.get("position")), _int(event.get("stream_version"))
+    text = event.get("tlog_proof")
+    if not isinstance(text, str):
+        return Failure("tlog-proof", "no tlog_proof text", position, version)
+    try:
+        parsed = parse_tlog_proof(text)
+    except TlogProofError as error:
+        return Failure("tlog-proof", str(error), position, version)
+    if parsed.index != index or list(parsed.proof) != list(proof):
+        detail = "its index or proof hashes differ from leaf_index and inclusion_proof"
+        return Failure("tlog-proof", detail, position, version)
+    # The same tree head; its signature lines may differ (each proof stands on its own).
+    if _note_text(parsed.checkpoint) != _note_text(checkpoint_note):
+        return Failure("tlog-proof", "its checkpoint is not the receipt's", position, version)
+    return None
+
+
+def _proof_failure(
+    event: Mapping[str, Any], checkpoint: Checkpoint, checkpoint_note: str
+) -> Failure | None:
     """Whether the event, as shown, is the leaf its proof puts in the checkpoint's tree."""
     position, version = _int(event.get("position")), _int(event.get("stream_version"))
     index = _int(event.get("leaf_index"))
@@ -464,7 +580,7 @@ def _proof_failure(event: Mapping[str, Any], checkpoint: Checkpoint) -> Failure 
             "what the log holds"
         )
         return Failure("inclusion proof", detail, position, version)
-    return None
+    return _tlog_proof_failure(event, index, proof, checkpoint_note)
 
 
 def _disclosed_failures(event: Mapping[str, Any], stream: str, *, proved: bool) -> list[Failure]:
@@ -571,11 +687,27 @@ def _day(moment: datetime) -> str:
     return f"{moment.day} {moment.strftime('%b %Y')}"
 
 
+def checkpoint_line(check: ReceiptCheck) -> str:
+    """The checkpoint's tree size and the newest witness's time, always said (SPEC §6.2):
+    an old receipt is seen to be old, even one no witness cosigned."""
+    if check.checkpoint is None:
+        return "Checkpoint: none readable."
+    when = check.cosigned_at
+    at = when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "no witness time"
+    return (
+        f"Checkpoint: log {check.checkpoint.origin}, tree size {check.checkpoint.size:,}; "
+        f"newest witness cosignature: {at}."
+    )
+
+
 def summary(check: ReceiptCheck) -> str:
-    """The outcome for a bank clerk: what is proven, under which checkpoint; or what failed."""
+    """The outcome for a bank clerk: what is proven, under which checkpoint, what is not
+    yet verified; or what failed. Its first word is VERIFIED, NOT YET VERIFIED (some
+    events pending) or NOT VERIFIED."""
     if not check.ok:
         lines = [f"NOT VERIFIED: the receipt of {check.request_id or 'an unknown request'} failed"]
         lines += [f"  - {failure.text()}" for failure in check.failures]
+        lines.append(checkpoint_line(check))
         return "\n".join(lines)
     assert check.checkpoint is not None
     main = next(
@@ -591,6 +723,11 @@ def summary(check: ReceiptCheck) -> str:
     else:
         under += ", signed by the committee's log key (no witness asked for)"
     lines = []
+    if check.pending:
+        lines.append(
+            f"NOT YET VERIFIED: {len(check.pending)} event(s) of request {check.request_id} "
+            "shown in this receipt are not proved; what follows as proven is, the rest is not."
+        )
     if main is None:
         lines.append(f"VERIFIED: request {check.request_id}: no event proven yet; {under}.")
     else:
@@ -602,9 +739,15 @@ def summary(check: ReceiptCheck) -> str:
     if others:
         lines.append("Also proven in the same log:")
         lines += [f"  - position {e.get('position')}: {_what(e)}" for e in others]
+    lines.append(
+        f"The log's signed statement says these {len(check.events)} are all the request's "
+        f"public events up to its entry {check.checkpoint.size:,}."
+    )
     if check.pending:
         lines.append(
-            f"{len(check.pending)} newer event(s) are not yet covered by a published "
-            "checkpoint: fetch the receipt again later to have them proven."
+            "NOT YET VERIFIED (no published checkpoint covers them; anyone could have added "
+            "them to the file; fetch the receipt again later to have them proven):"
         )
+        lines += [f"  - position {e.get('position')}: {_what(e)}" for e in check.pending]
+    lines.append(checkpoint_line(check))
     return "\n".join(lines)

@@ -353,9 +353,13 @@ class WitnessedCheckpoint:
 
 
 def published(
-    candidates: Iterable[WitnessedCheckpoint], witness_keys: Sequence[CosignerKey], quorum: int
+    candidates: Iterable[WitnessedCheckpoint],
+    witness_keys: Sequence[CosignerKey],
+    quorum: int,
+    satisfied: Callable[[Sequence[Cosignature]], bool] | None = None,
 ) -> WitnessedCheckpoint | None:
-    """The newest checkpoint carrying `quorum` valid cosignatures, with only those lines.
+    """The newest checkpoint carrying `quorum` valid cosignatures, with only those lines;
+    with `satisfied` (a tlog-policy's groups), the newest whose valid ones satisfy it.
 
     "Newest" is the largest tree size (the later one on a tie). With a quorum of 0 it is
     simply the newest. None if no candidate has a quorum; malformed candidates are skipped.
@@ -378,6 +382,6 @@ def published(
         except CosignatureError:
             continue
         valid, _ = valid_cosignatures(text, lines, witness_keys)
-        if len(valid) >= quorum:
+        if len(valid) >= quorum and (satisfied is None or satisfied(valid)):
             return WitnessedCheckpoint(candidate.note, tuple(c.line for c in valid))
     return None

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import structlog
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -24,6 +25,7 @@ from service.commands import CommandService
 from service.db import refresh_statistics, upgrade_to_head
 from service.keys import key_app
 from service.logging import configure_logging
+from service.receipt_audit import audit_statement
 from service.receipt_cli import app as receipt_app
 from service.report_cli import report_command
 from service.runtime import Runtime
@@ -62,9 +64,21 @@ def migrate() -> None:
 
 
 @app.command()
-def verify() -> None:
+def verify(
+    receipt: Path | None = typer.Option(
+        None,
+        "--receipt",
+        metavar="FILE",
+        dir_okay=False,
+        help="check a receipt's signed statement against the log instead: exit 3 with "
+        "evidence if it leaves out a public event of the request",
+    ),
+) -> None:
     """Verify the hash chain, the Merkle tree and every stored checkpoint; exit 1 naming the
-    first bad position."""
+    first bad position. With --receipt, check that receipt's statement against the log."""
+    if receipt is not None:
+        _verify_receipt(receipt)
+        return
     show_progress = sys.stdout.isatty()
     report = _on_runtime(lambda runtime: _verify(runtime, show_progress=show_progress))
     chain = report.chain
@@ -82,6 +96,38 @@ def verify() -> None:
         f"ok: {chain.checked} events, chain head {chain.head_hash}, "
         f"Merkle root {report.root}, {report.checkpoints} checkpoints verified"
     )
+
+
+def _verify_receipt(file: Path) -> None:
+    """`docket verify --receipt FILE`: exit 0 complete, 1 unusable, 3 with evidence."""
+    try:
+        document = orjson.loads(file.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as error:
+        typer.echo(f"FAILED: cannot read the receipt {file}: {error}")
+        raise typer.Exit(code=1) from None
+    audit = _on_runtime(lambda runtime: audit_statement(runtime, document))
+    if audit.problem is not None:
+        typer.echo(f"FAILED: {audit.problem}")
+        raise typer.Exit(code=1)
+    assert audit.statement is not None
+    said = audit.statement
+    if not audit.missing:
+        typer.echo(
+            f"ok: the statement of {said.request_id} names all {len(said.positions)} public "
+            f"events of the request up to size {said.size:,}"
+        )
+        return
+    typer.echo(
+        f"EVIDENCE: the log's signed statement of {said.request_id} up to size {said.size:,} "
+        f"leaves out {len(audit.missing)} public event(s) of the request, at "
+        f"{[e['position'] for e in audit.missing]}"
+    )
+    typer.echo("--- the statement, signed by the log key ---")
+    typer.echo(audit.note, nl=False)
+    for event in audit.missing:
+        typer.echo(f"--- the event left out (position {event['position']}), with its proof ---")
+        typer.echo(orjson.dumps(event, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+    raise typer.Exit(code=3)
 
 
 def _bar(description: str, total: int | None) -> Progress:

@@ -24,6 +24,7 @@ same origin (scheme, host and port), three at most.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import tempfile
@@ -49,6 +50,7 @@ from events.merkle import ProofError, consistency_proof, nodes_needed_for_consis
 from events.merkle import verify_consistency as verify_consistency_proof
 from events.proof_answers import parse_consistency_answer
 from events.tiles import TileError, TileHashes, tiles_for_nodes
+from events.tlog_policy import Policy
 
 __all__ = [
     "ANSWER_LIMIT",
@@ -114,6 +116,11 @@ class MonitorSettings:
     via: Via = "proofs"
     #: Seconds one answer may take in all (connecting, headers and the whole body).
     timeout: float = 30.0
+    #: A C2SP tlog-policy whose quorum rule decides in place of `quorum` (`--policy`).
+    policy: Policy | None = None
+    #: Witnesses' monitoring prefixes (`--witness-url`): each one's own latest cosigned
+    #: checkpoint of the log is read and must be consistent with what the log shows.
+    witness_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,15 +303,63 @@ async def check_once(http: httpx.AsyncClient, settings: MonitorSettings) -> Obse
         # Before the quorum: the log's signature on an inconsistent view is evidence
         # whatever the witnesses did (SPEC §8).
         await _check_consistent(http, base, settings, held, checkpoint, note)
+    await _compare_with_witnesses(http, base, settings, checkpoint, note)
     try:
         _, cosignatures = verify_witnessed(
             note, settings.log_key, settings.witness_keys, settings.quorum
         )
     except (CheckpointError, CosignatureError) as error:
         raise MonitorError(f"the published checkpoint does not verify: {error}") from None
+    policy = settings.policy
+    if policy is not None:
+        names = {policy.witness_named(c.witness, c.key_id) for c in cosignatures}
+        if not policy.satisfied(name for name in names if name is not None):
+            raise MonitorError(
+                f"the published checkpoint does not verify: its {len(cosignatures)} valid "
+                "cosignatures do not meet the policy's quorum"
+            )
     if held is None or checkpoint.size > held[1].size:
         write_state(settings.state, settings.url, note)
     return Observation(checkpoint, len(cosignatures), None if held is None else held[1].size)
+
+
+async def _compare_with_witnesses(
+    http: httpx.AsyncClient,
+    base: str,
+    settings: MonitorSettings,
+    checkpoint: Checkpoint,
+    note: str,
+) -> None:
+    """What each witness saw (C2SP tlog-witness monitor retrieval, `GET <prefix>/<sha256
+    (origin) hex>/checkpoint`) against what the log shows this monitor: both signed by the
+    log key, they must be consistent, the smaller one extended by the larger. A log that
+    shows the monitor one tree and the witnesses another is caught on the first run."""
+    key = parse_verifier_key(settings.log_key)
+    origin_hash = hashlib.sha256(checkpoint.origin.encode()).hexdigest()
+    for prefix in settings.witness_urls:
+        url = f"{prefix.rstrip('/')}/{origin_hash}/checkpoint"
+        answer = await _get(http, url, settings.timeout)
+        try:
+            seen = answer.content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MonitorError(f"GET {url}: the witness's checkpoint is not UTF-8 text") from None
+        if not signed_by_log(seen, key):
+            raise MonitorError(f"GET {url}: the witness's checkpoint is not signed by the log")
+        try:
+            theirs = parse_checkpoint(seen)
+        except ValueError as error:
+            raise Evidence(
+                "unparseable",
+                f"the log key signed a checkpoint a witness holds that does not parse: {error}"[
+                    :300
+                ],
+                note,
+                seen,
+            ) from None
+        if theirs.size <= checkpoint.size:
+            await _check_consistent(http, base, settings, (seen, theirs), checkpoint, note)
+        else:
+            await _check_consistent(http, base, settings, (note, checkpoint), theirs, seen)
 
 
 async def _check_consistent(

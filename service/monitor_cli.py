@@ -22,7 +22,9 @@ import typer
 
 from events.bounded_http import PeerAnswerError, bounded_request
 from events.checkpoints import CheckpointError, parse_verifier_key
-from events.cosignature import CosignatureError, parse_cosigner_key
+from events.cosignature import COSIGNATURE_V1, CosignatureError, CosignerKey, parse_cosigner_key
+from events.errors import PolicyError
+from events.tlog_policy import Policy, parse_policy
 from service.monitor import (
     EXIT_EVIDENCE,
     Evidence,
@@ -169,10 +171,45 @@ def _progress_printer() -> Callable[[str], None]:
     return in_pipe
 
 
+def _policy_options(path: Path, log_key: str | None) -> tuple[str, tuple[CosignerKey, ...], Policy]:
+    """`--policy FILE`: the log key (the one `--log-key` names, or the policy's only log),
+    the Ed25519 witness keys and the policy. Raises `PolicyError`, `OSError`."""
+    policy = parse_policy(path.read_bytes())
+    logs = [key.text for key, _ in policy.logs]
+    if log_key is not None:
+        if log_key.strip() not in logs:
+            raise PolicyError("the policy does not list the --log-key given")
+        chosen = log_key.strip()
+    elif len(logs) == 1:
+        chosen = logs[0]
+    else:
+        raise PolicyError(f"the policy lists {len(logs)} logs: name one with --log-key")
+    keys = tuple(
+        parse_cosigner_key(w.key.text) for w in policy.witnesses if w.key.kind == COSIGNATURE_V1
+    )
+    return chosen, keys, policy
+
+
 def monitor(
     url: Annotated[str, typer.Argument(help="The Docket's public base URL.")],
-    log_key: Annotated[str, typer.Option(help="The log's verifier key (GET /public/log-key).")],
     state: Annotated[Path, typer.Option(help="Where the last checkpoint seen is kept.")],
+    log_key: Annotated[
+        str | None, typer.Option(help="The log's verifier key (GET /public/log-key).")
+    ] = None,
+    policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", help="A C2SP tlog-policy file in place of --witness and --quorum."
+        ),
+    ] = None,
+    witness_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness-url",
+            help="A witness's monitoring prefix: compare its latest cosigned checkpoint of "
+            "the log with the log's; repeat.",
+        ),
+    ] = None,
     witness: Annotated[
         list[str] | None, typer.Option(help="A witness's vkey (type 0x04); repeat.")
     ] = None,
@@ -199,20 +236,36 @@ def monitor(
     """Follow a Docket's published checkpoint: signature, witness quorum, consistency with
     the last one seen; exit 3 with both checkpoints on a rollback, a fork, a bad proof or a
     log-signed checkpoint that does not parse; exit 1 when it cannot check."""
+    policy = None
+    if policy_file is not None:
+        if witness or quorum is not None:
+            typer.echo("error: --policy takes the place of --witness and --quorum", err=True)
+            raise typer.Exit(code=1)
+        try:
+            log_key, keys, policy = _policy_options(policy_file, log_key)
+        except (OSError, PolicyError, CosignatureError) as error:
+            typer.echo(f"error: --policy: {error}", err=True)
+            raise typer.Exit(code=1) from None
+    if log_key is None:
+        typer.echo("error: give --log-key or --policy", err=True)
+        raise typer.Exit(code=1)
     try:
         parse_verifier_key(log_key)
     except CheckpointError as error:
         typer.echo(f"error: --log-key: {error}", err=True)
         raise typer.Exit(code=1) from None
-    try:
-        keys = tuple(parse_cosigner_key(text) for text in witness or [])
-    except CosignatureError as error:
-        typer.echo(f"error: --witness: {error}", err=True)
-        raise typer.Exit(code=1) from None
+    if policy is None:
+        try:
+            keys = tuple(parse_cosigner_key(text) for text in witness or [])
+        except CosignatureError as error:
+            typer.echo(f"error: --witness: {error}", err=True)
+            raise typer.Exit(code=1) from None
     if via not in ("proofs", "tiles"):
         typer.echo("error: --via is 'proofs' or 'tiles'", err=True)
         raise typer.Exit(code=1)
     required = len(keys) if quorum is None else quorum
+    if policy is not None:
+        required = 0  # the policy's rule decides
     if not 0 <= required <= len(keys):
         typer.echo(f"error: --quorum {required} with {len(keys)} witnesses", err=True)
         raise typer.Exit(code=1)
@@ -220,7 +273,9 @@ def monitor(
         typer.echo("error: --timeout is in (0, 3600] and --alarm-after at least 0", err=True)
         raise typer.Exit(code=1)
     chosen: Via = "tiles" if via == "tiles" else "proofs"
-    settings = MonitorSettings(url, log_key, keys, required, state, chosen, timeout)
+    settings = MonitorSettings(
+        url, log_key, keys, required, state, chosen, timeout, policy, tuple(witness_url or ())
+    )
     try:
         code = asyncio.run(
             _run(

@@ -49,6 +49,7 @@ async def published_checkpoint(runtime: Runtime, by: datetime | None = None) -> 
         [WitnessedCheckpoint(c.checkpoint.note, c.lines) for c in candidates],
         runtime.witness_keys,
         quorum,
+        runtime.settings.quorum_met,
     )
     if chosen is None:
         return None

@@ -7,7 +7,9 @@ of, SPEC §7), read from the log in their stored form and shown in their disclos
 sealed value, a salt or metadata). Those the published checkpoint covers get their
 RFC 9162 inclusion proof against its tree; the newer ones are `pending`, and the answer
 says when to ask again (`retry_after`: the seconds until the next tick of the checkpoint
-grid, SPEC §4, by the runtime's clock).
+grid, SPEC §4, by the runtime's clock). The log key signs the receipt's statement: the
+positions of the proved events, all the public events of the request up to the
+checkpoint's size (`events.statement`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from events.checkpoint_grid import seconds_to_next_tick
 from events.disclosure import disclosed_form
 from events.receipt import ProvedEvent, Witness, build_receipt
+from events.statement import Statement, sign_statement
 from events.types import request_stream
 from projections.public import receipt_events
 from service.publication import published_checkpoint
@@ -64,13 +67,16 @@ async def request_receipt(runtime: Runtime, request_id: str, view: Mapping[str, 
             proved.append(ProvedEvent(disclosed, proof))
     pending = [d for d in shown if d["position"] > size]
     witnesses, quorum = witness_policy(runtime)
+    origin = runtime.settings.log_origin
+    statement = Statement(origin, request_id, size, tuple(d["position"] for d in covered))
     body = build_receipt(
         request_id=request_id,
-        origin=runtime.settings.log_origin,
+        origin=origin,
         log_key=runtime.signer.verifier_key(),
         witnesses=witnesses,
         quorum=quorum,
         checkpoint=published.note if published is not None else "",
+        statement=sign_statement(runtime.signer, statement),
         proved=proved,
         pending=pending,
     )

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from events.checkpoints import STATEMENT_HEADER
+from events.cosignature import COSIGNATURE_V1, Cosignature
+from events.errors import PolicyError
+from events.tlog_policy import Policy, parse_policy, policy_text, simple_policy
 from events.witnessing import WitnessConfig, parse_witnesses
 
 #: The base URL of links when `DOCKET_PUBLIC_URL` is unset (development and tests only).
@@ -76,6 +81,10 @@ class Settings(BaseSettings):
     witnesses: Annotated[tuple[WitnessConfig, ...], NoDecode] = ()
     #: Cosignatures a checkpoint needs to be published (default: every witness).
     witness_quorum: int | None = Field(default=None, ge=0)
+    #: DOCKET_WITNESS_POLICY: a C2SP tlog-policy file (witnesses with their URLs, groups
+    #: with thresholds, one quorum line), in place of DOCKET_WITNESSES + _QUORUM.
+    witness_policy: Path | None = None
+    _policy: Policy | None = PrivateAttr(default=None)
     #: How long a round waits for each witness before going on without it.
     witness_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     #: How often a checkpoint still short of its quorum is submitted again.
@@ -122,10 +131,67 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _witnesses_from_the_policy(self) -> Settings:
+        if self.witness_policy is None:
+            return self
+        if self.witnesses or self.witness_quorum is not None:
+            raise ValueError(
+                "set DOCKET_WITNESS_POLICY or DOCKET_WITNESSES (+ DOCKET_WITNESS_QUORUM), not both"
+            )
+        try:
+            policy = parse_policy(self.witness_policy.read_bytes())
+        except (OSError, PolicyError) as error:
+            raise ValueError(f"DOCKET_WITNESS_POLICY {self.witness_policy}: {error}") from None
+        configs = []
+        for witness in policy.witnesses:
+            if witness.url is None:
+                raise ValueError(
+                    f"DOCKET_WITNESS_POLICY: witness {witness.name} has no URL (its submission "
+                    "prefix): the log submits its checkpoints there"
+                )
+            if witness.key.kind != COSIGNATURE_V1:
+                raise ValueError(
+                    f"DOCKET_WITNESS_POLICY: witness {witness.name}'s key is of type "
+                    f"{witness.key.kind:#04x}; the log asks Ed25519 (0x04) witnesses"
+                )
+            configs.append(WitnessConfig(witness.url.rstrip("/"), witness.key.text))
+        self.witnesses = tuple(configs)
+        self._policy = policy
+        return self
+
     @property
     def effective_witness_quorum(self) -> int:
-        """The quorum in force: DOCKET_WITNESS_QUORUM, else every witness (0 without)."""
+        """The quorum in force: DOCKET_WITNESS_QUORUM, else every witness (0 without); with
+        DOCKET_WITNESS_POLICY, the fewest cosignatures that can satisfy it."""
+        if self._policy is not None:
+            return self._policy.minimum()
         return len(self.witnesses) if self.witness_quorum is None else self.witness_quorum
+
+    def quorum_met(self, valid: Sequence[Cosignature]) -> bool:
+        """Whether these valid cosignatures satisfy the policy in force."""
+        if self._policy is None:
+            return len(valid) >= self.effective_witness_quorum
+        policy = self._policy
+        names = {policy.witness_named(c.witness, c.key_id) for c in valid}
+        return policy.satisfied(name for name in names if name is not None)
+
+    def policy_in_force(self, log_keys: Sequence[str]) -> str:
+        """The witness policy as a C2SP tlog-policy file, with these log vkeys (SPEC §6.1)."""
+        if self._policy is not None:
+            return policy_text(self._policy, log_keys)
+        witnesses = [(w.key, w.url) for w in self.witnesses]
+        return simple_policy(log_keys, witnesses, self.effective_witness_quorum)
+
+    @field_validator("log_origin")
+    @classmethod
+    def _not_the_statement_header(cls, value: str) -> str:
+        if value == STATEMENT_HEADER:
+            raise ValueError(
+                f"DOCKET_LOG_ORIGIN may not be {STATEMENT_HEADER!r}: that line heads a "
+                "receipt's statement, so that no statement can be taken for a checkpoint"
+            )
+        return value
 
     @field_validator("public_url")
     @classmethod

@@ -9,7 +9,8 @@ of what they are trusting. See docs/VERIFYING.md.
     python check_log.py receipt receipt.json log.key [--witness witness.key ...]
                         [--quorum K]
 
-Exit status 0 when everything given verifies, 1 naming what does not.
+Exit status 0 when everything given verifies, 1 naming what does not; for a receipt, 2
+when it verifies but shows events no checkpoint covers yet (NOT YET VERIFIED).
 """
 
 from __future__ import annotations
@@ -52,6 +53,14 @@ def digest(value: bytes | str) -> bytes:
 
 def check_checkpoint(note: str, key: str) -> tuple[int, bytes]:
     """The (tree size, root) the note signs, once its Ed25519 signature checks out."""
+    body = signed_text(note, key, "checkpoint")
+    origin, size, root = body.splitlines()[:3]
+    print(f"checkpoint: {origin}, size {size}, signature valid")
+    return int(size), base64.b64decode(root)
+
+
+def signed_text(note: str, key: str, what: str) -> str:
+    """The text of a C2SP signed note, once its Ed25519 signature by `key` checks out."""
     name, key_id_hex, key_b64 = key.strip().split("+", 2)
     raw = base64.b64decode(key_b64)
     if raw[0] != 0x01:
@@ -68,11 +77,9 @@ def check_checkpoint(note: str, key: str) -> tuple[int, bytes]:
             try:
                 Ed25519PublicKey.from_public_bytes(raw[1:]).verify(signature[4:], body.encode())
             except InvalidSignature:
-                raise Failed("the checkpoint's signature does not verify") from None
-            origin, size, root = body.splitlines()[:3]
-            print(f"checkpoint: {origin}, size {size}, signature valid")
-            return int(size), base64.b64decode(root)
-    raise Failed(f"the checkpoint carries no signature by {name}")
+                raise Failed(f"the {what}'s signature does not verify") from None
+            return body
+    raise Failed(f"the {what} carries no signature by {name}")
 
 
 # -- the bundle: positions, hash chain, Merkle root ----------------------------------------
@@ -305,10 +312,35 @@ def cosigners(note: str, witness_keys: list[str]) -> list[str]:
     return found
 
 
+def check_statement(receipt: dict[str, Any], log_key: str, origin: str, size: int) -> None:
+    """The log's signed statement names exactly the receipt's proved events: of this log,
+    this request and the checkpoint's size (SPEC §6.2 "Complete, not just true")."""
+    body = signed_text(receipt["statement"], log_key, "statement")
+    expected = [
+        "docket.receipt-statement/v1",
+        f"origin {origin}",
+        f"request {receipt['request_id']}",
+        f"size {size}",
+    ]
+    lines = body.splitlines()
+    if lines[:4] != expected or len(lines) != 5 or lines[4].split(" ")[0] != "positions":
+        raise Failed(f"the statement is not of this log, request and size: {lines[:4]}")
+    named = [int(p) for p in lines[4].split(" ")[1:]]
+    shown = sorted(event["position"] for event in receipt["events"])
+    if named != shown:
+        left_out = sorted(set(named) - set(shown))
+        raise Failed(
+            f"the log's statement names the public events at {named}, the receipt proves "
+            f"{shown}: it leaves out {left_out}"
+        )
+    print(f"statement: the log names all {len(named)} public events up to size {size}")
+
+
 def check_receipt(
     receipt: dict[str, Any], log_key: str, witness_keys: list[str], quorum: int
 ) -> None:
-    """Every event of the receipt is in the tree the log signed and the witnesses cosigned."""
+    """Every event of the receipt is in the tree the log signed and the witnesses cosigned,
+    and they are all the public events the log's statement names."""
     size, root = check_checkpoint(receipt["checkpoint"], log_key)
     origin = receipt["checkpoint"].split("\n", 1)[0]
     if receipt["log"]["origin"] != origin:
@@ -320,9 +352,8 @@ def check_receipt(
     stream = "request-" + receipt["request_id"]
     for event in receipt["events"]:
         where = f"event at position {event['position']} (stream version {event['stream_version']})"
-        if sorted(k for k in event if k not in ("leaf_index", "inclusion_proof")) != sorted(
-            DISCLOSED
-        ):
+        proof_fields = ("leaf_index", "inclusion_proof", "tlog_proof")
+        if sorted(k for k in event if k not in proof_fields) != sorted(DISCLOSED):
             raise Failed(f"{where}: not a disclosed form")
         if event["stream_id"] != stream:
             raise Failed(f"{where}: of stream {event['stream_id']}, not {stream}")
@@ -334,13 +365,26 @@ def check_receipt(
             raise Failed(f"{where}: not in a tree of {size}")
         if inclusion_root(leaf, event["leaf_index"], size, path) != root:
             raise Failed(f"{where}: the inclusion proof does not reach the signed root")
+        spelled = "\n".join(
+            ["c2sp.org/tlog-proof@v1", f"index {event['leaf_index']}"]
+            + [base64.b64encode(digest(p)).decode() for p in event["inclusion_proof"]]
+        )
+        head, _, own = event["tlog_proof"].partition("\n\n")
+        if (
+            head != spelled
+            or own.partition("\n\n")[0] != receipt["checkpoint"].partition("\n\n")[0]
+        ):
+            raise Failed(f"{where}: its tlog_proof is not its index, proof and checkpoint")
         print(f"event: position {event['position']}, {event['event_type']}, in the signed tree")
+    check_statement(receipt, log_key, origin, size)
     for event in receipt["pending"]:
         if event["position"] <= size:
             raise Failed(f"pending event at position {event['position']} is covered yet unproven")
+    print(f"receipt of {receipt['request_id']}: {len(receipt['events'])} events verified")
+    for event in receipt["pending"]:
+        print(f"NOT YET VERIFIED: position {event['position']}, {event['event_type']}")
     if receipt["pending"]:
         print(f"pending: {len(receipt['pending'])} events not yet under a checkpoint")
-    print(f"receipt of {receipt['request_id']}: {len(receipt['events'])} events verified")
 
 
 def receipt_main(argv: list[str]) -> int:
@@ -355,6 +399,8 @@ def receipt_main(argv: list[str]) -> int:
     try:
         receipt = json.loads(args.receipt.read_text())
         check_receipt(receipt, read_key(args.key), witnesses, quorum)
+        if receipt["pending"]:
+            return 2
     except Failed as failed:
         print(f"FAILED: {failed}")
         return 1

@@ -281,3 +281,15 @@ async def public_checkpoint(runtime: RuntimeDep) -> PlainTextResponse:
 )
 async def public_log_key(runtime: RuntimeDep) -> PlainTextResponse:
     return PlainTextResponse(runtime.signer.verifier_key() + "\n")
+
+
+@public_router.get(
+    "/public/log/policy",
+    summary="The witness policy as a C2SP tlog-policy file: log key, witnesses, groups, quorum",
+    response_class=PlainTextResponse,
+)
+async def public_log_policy(runtime: RuntimeDep) -> PlainTextResponse:
+    """SPEC §6.1: what `docket receipt verify --policy` and `docket monitor --policy` read,
+    and any tlog-proof verifier. Its log line is this log's verifier key."""
+    text = runtime.settings.policy_in_force([runtime.signer.verifier_key()])
+    return PlainTextResponse(text, headers={"Cache-Control": "no-cache"})

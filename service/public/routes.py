@@ -200,6 +200,36 @@ async def get_public_receipt(
     return answer
 
 
+@router.get(
+    "/public/requests/{request_id}/events/{position}.tlog-proof",
+    summary="One proved event of the request's receipt as a C2SP tlog-proof@v1 file",
+    response_class=Response,
+    responses=problem_openapi(NotFound),
+)
+async def get_public_tlog_proof(
+    request: Request, request_id: str, position: int, source: Source, runtime: RuntimeDep, now: Now
+) -> Response:
+    """SPEC §6.2: the `tlog_proof` of the receipt's event at `position` (its entry: the JCS
+    bytes of the event's disclosed form, as the receipt shows it), for any tlog-proof
+    verifier with the log's policy (`/public/log/policy`). 404 unless the published
+    checkpoint proves that event of a public request."""
+
+    async def render() -> tuple[bytes, int, Shown]:
+        state = await source.get_state(request_id)
+        if state is None or public_request(state, now) is None:
+            raise NotFound(f"no public request {request_id}")
+        receipt = await request_receipt(runtime, request_id, state)
+        for event in receipt.body["events"]:
+            if event["position"] == position:
+                return str(event["tlog_proof"]).encode(), 200, []
+        raise NotFound(f"no proved event at position {position} of {request_id}")
+
+    answer = await _answer(request, source, now, "text/plain; charset=utf-8", render)
+    name = f"{request_id}-{position}.tlog-proof"
+    answer.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return answer
+
+
 PublicAsOf = Annotated[
     str | None,
     Query(

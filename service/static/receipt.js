@@ -9,7 +9,9 @@
  *   DocketReceipt.render(element, result);  // plain words, built with textContent only
  *
  * `result.ok` is true when nothing failed; `result.failures` lists each failed check as
- * {check, detail, position, stream_version}. Keys are C2SP vkeys
+ * {check, detail, position, stream_version}. The log's signed statement must name exactly
+ * the proved events (SPEC §6.2 "Complete, not just true"); `pending` events are shown as
+ * NOT YET VERIFIED, and `result.complete` is true only when none are. Keys are C2SP vkeys
  * (`<name>+<hex key id>+<base64(type || key)>`): type 0x01 for the log, 0x04 for witnesses.
  */
 "use strict";
@@ -20,7 +22,7 @@
     "position", "event_id", "stream_id", "stream_version", "event_type",
     "schema_version", "occurred_at", "recorded_at", "data", "sealed",
   ];
-  const PROOF_FIELDS = ["leaf_index", "inclusion_proof"];
+  const PROOF_FIELDS = ["leaf_index", "inclusion_proof", "tlog_proof"];
 
   // --- RFC 8785 ---------------------------------------------------------------------
 
@@ -161,16 +163,54 @@
     return { origin: lines[0], size: Number(lines[1]), root };
   }
 
-  async function verifyNote(note, logKey) {
+  async function verifySigned(note, logKey, what) {
     const key = await parseKey(logKey, 0x01);
     const { text, lines } = splitNote(note);
     const ours = lines.filter((l) => l.name === key.name && l.blob.length === 68 && equal(l.blob.slice(0, 4), key.id));
-    if (!ours.length) throw new Error("the checkpoint is not signed by " + key.name);
+    if (!ours.length) throw new Error("the " + what + " is not signed by " + key.name);
     for (const line of ours) {
       const good = await crypto.subtle.verify({ name: "Ed25519" }, key.key, line.blob.slice(4), encoder.encode(text));
-      if (!good) throw new Error("bad signature by " + key.name + " on the checkpoint");
+      if (!good) throw new Error("bad signature by " + key.name + " on the " + what);
     }
+    return { key, text };
+  }
+
+  async function verifyNote(note, logKey) {
+    const { key, text } = await verifySigned(note, logKey, "checkpoint");
     return { key, checkpoint: parseCheckpoint(text) };
+  }
+
+  // The statement (events/statement.py): header, origin, request, size, positions.
+  async function statementFailures(receipt, logKey, checkpoint) {
+    let text;
+    try {
+      text = (await verifySigned(receipt.statement, logKey, "statement")).text;
+    } catch (error) {
+      return [failure("statement", error.message)];
+    }
+    const lines = text.slice(0, -1).split("\n");
+    const expected = ["docket.receipt-statement/v1", "origin " + checkpoint.origin,
+      "request " + receipt.request_id, "size " + checkpoint.size];
+    if (lines.length !== 5 || expected.some((line, i) => lines[i] !== line)
+        || !/^positions( (0|[1-9][0-9]{0,19}))*$/.test(lines[4])) {
+      return [failure("statement", "it is not the statement of this log, request and checkpoint size")];
+    }
+    const named = lines[4].split(" ").slice(1).map(Number);
+    const shown = receipt.events.map((e) => e.position);
+    const out = [];
+    for (const position of named) {
+      if (!shown.includes(position)) {
+        out.push(failure("statement", "the log's statement names an event of the request here (its public events up to size "
+          + checkpoint.size + " are at " + named.join(", ") + "); the receipt leaves it out, so it does not show the whole record",
+          { position }));
+      }
+    }
+    for (const event of receipt.events) {
+      if (!named.includes(event.position)) {
+        out.push(failure("statement", "shown as proved, yet the log's statement does not name it", event));
+      }
+    }
+    return out;
   }
 
   // One public key is one witness: the keys may come from the log itself
@@ -223,6 +263,7 @@
     if (typeof receipt.request_id !== "string") problems.push("no request_id");
     if (!isObject(receipt.log)) problems.push("no log {origin, key}");
     if (typeof receipt.checkpoint !== "string") problems.push("no checkpoint note");
+    if (typeof receipt.statement !== "string") problems.push("no statement (the log's signed list of the request's public events)");
     for (const name of ["events", "pending"]) {
       if (!Array.isArray(receipt[name]) || !receipt[name].every(isObject)) problems.push(name + " is not a list of objects");
     }
@@ -240,7 +281,36 @@
     return [];
   }
 
-  async function proofFailure(event, checkpoint) {
+  // The event's C2SP tlog-proof@v1 text must say what leaf_index and inclusion_proof say,
+  // against the receipt's checkpoint: one proof in two spellings.
+  function tlogProofFailure(event, note) {
+    const text = event.tlog_proof;
+    if (typeof text !== "string") return failure("tlog-proof", "no tlog_proof text", event);
+    const cut = text.indexOf("\n\n");
+    const lines = cut < 0 ? [] : text.slice(0, cut).split("\n");
+    if (lines[0] !== "c2sp.org/tlog-proof@v1") {
+      return failure("tlog-proof", "not a c2sp.org/tlog-proof@v1 text", event);
+    }
+    let rest = lines.slice(1);
+    if (rest.length && rest[0].startsWith("extra ")) rest = rest.slice(1);
+    let hashes;
+    try {
+      hashes = rest.slice(1).map((line) => toHex(fromBase64(line)));
+    } catch (error) {
+      return failure("tlog-proof", "a proof line is not base64", event);
+    }
+    if (rest[0] !== "index " + event.leaf_index || hashes.join() !== event.inclusion_proof.join()) {
+      return failure("tlog-proof", "its index or proof hashes differ from leaf_index and inclusion_proof", event);
+    }
+    // the same tree head; its signature lines may differ (each proof stands on its own)
+    const own = text.slice(cut + 2);
+    if (own.slice(0, own.lastIndexOf("\n\n")) !== note.slice(0, note.lastIndexOf("\n\n"))) {
+      return failure("tlog-proof", "its checkpoint is not the receipt's", event);
+    }
+    return null;
+  }
+
+  async function proofFailure(event, checkpoint, note) {
     if (!isInt(event.position) || !isInt(event.leaf_index)) {
       return failure("leaf index", "position and leaf_index must be integers", event);
     }
@@ -267,7 +337,7 @@
       return failure("inclusion proof", "the event as shown (leaf " + toHex(leaf) + ") is not in the signed tree of "
         + checkpoint.size + ": a disclosed field or a proof hash differs from what the log holds", event);
     }
-    return null;
+    return tlogProofFailure(event, note);
   }
 
   async function verify(receipt, logKey, witnessKeys = [], quorum = null) {
@@ -329,7 +399,7 @@
     for (const event of receipt.events) {
       const shape = disclosedFailures(event, stream, true);
       result.failures.push(...shape);
-      const proved = await proofFailure(event, checkpoint);
+      const proved = await proofFailure(event, checkpoint, receipt.checkpoint);
       if (proved) result.failures.push(proved);
     }
     for (const event of receipt.pending) {
@@ -338,11 +408,13 @@
         result.failures.push(failure("pending", "the checkpoint covers it (size " + checkpoint.size + ") yet it has no proof", event));
       }
     }
+    result.failures.push(...await statementFailures(receipt, logKey, checkpoint));
     return finish(result, started);
   }
 
   function finish(result, started) {
     result.ok = result.failures.length === 0;
+    result.complete = result.ok && result.pending.length === 0;
     result.milliseconds = performance.now() - started;
     return result;
   }
@@ -371,18 +443,31 @@
     return new Date(seconds * 1000).toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
   }
 
+  function utcTime(seconds) {
+    return new Date(seconds * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  }
+
+  /** The checkpoint's tree size and the newest witness time, always said. */
+  function checkpointLine(result) {
+    if (!result.checkpoint) return "Checkpoint: none readable.";
+    const latest = result.cosigned.reduce((t, c) => Math.max(t, c.timestamp), 0);
+    return "Checkpoint: log " + result.checkpoint.origin + ", tree size " + result.checkpoint.size.toLocaleString("en-GB")
+      + "; newest witness cosignature: " + (latest ? utcTime(latest) : "no witness time") + ".";
+  }
+
   function where(f) {
     if (f.position === null) return "";
     return "event at position " + f.position + (f.stream_version === null ? "" : " (stream version " + f.stream_version + ")") + ": ";
   }
 
-  /** {ok, headline, lines}: the outcome for a bank clerk, or what failed. */
+  /** {ok, complete, headline, lines}: the outcome for a bank clerk, or what failed. */
   function describe(result) {
     if (!result.ok) {
       return {
         ok: false,
+        complete: false,
         headline: "Not verified: this receipt of " + (result.request_id || "an unknown request") + " does not check out.",
-        lines: result.failures.map((f) => f.check + ": " + where(f) + f.detail),
+        lines: [...result.failures.map((f) => f.check + ": " + where(f) + f.detail), checkpointLine(result)],
       };
     }
     const approvals = result.events.filter((e) => e.event_type === "ExemptionApproved");
@@ -394,25 +479,29 @@
     } else {
       under += ", signed by the committee's log key";
     }
-    const headline = main
+    let headline = main
       ? "This " + (main.event_type === "ExemptionApproved" ? "approval" : "request") + " is in the committee's signed log at position " + main.position + "; " + under + "."
       : "Request " + result.request_id + ": nothing proven yet; " + under + ".";
-    const lines = result.events.map((e) => "Position " + e.position + ": " + what(e) + " \u2014 proven.");
-    lines.push("The checkpoint (log " + result.checkpoint.origin + ") covers the log's first "
-      + result.checkpoint.size.toLocaleString("en-GB") + " entries.");
     if (result.pending.length) {
-      lines.push(result.pending.length + " newer event(s) are not yet covered by a published checkpoint; check again later.");
+      headline = "Not yet verified in full: " + result.pending.length + " event(s) shown are not proved. " + headline;
     }
-    return { ok: true, headline, lines };
+    const lines = result.events.map((e) => "Position " + e.position + ": " + what(e) + " \u2014 proven.");
+    lines.push("The log's signed statement says these " + result.events.length + " are all the request's public events up to its entry "
+      + result.checkpoint.size.toLocaleString("en-GB") + ".");
+    for (const e of result.pending) {
+      lines.push("Position " + e.position + ": " + what(e) + " \u2014 NOT YET VERIFIED: no published checkpoint covers it, and anyone could have added it; check again later.");
+    }
+    lines.push(checkpointLine(result));
+    return { ok: true, complete: result.pending.length === 0, headline, lines };
   }
 
   /** Writes the outcome into `element` (text only: nothing from the receipt becomes HTML). */
   function render(element, result) {
     const words = describe(result);
     element.replaceChildren();
-    element.dataset.verified = words.ok ? "yes" : "no";
+    element.dataset.verified = words.complete ? "yes" : words.ok ? "pending" : "no";
     const head = document.createElement("p");
-    head.className = words.ok ? "receipt-ok" : "receipt-failed";
+    head.className = words.complete ? "receipt-ok" : words.ok ? "receipt-pending" : "receipt-failed";
     head.textContent = words.headline;
     element.append(head);
     const list = document.createElement("ul");
@@ -433,6 +522,27 @@
     return as === "json" ? answer.json() : answer.text();
   }
 
+  /** Links to each proved event's C2SP tlog-proof@v1 file (text only, as `render`). */
+  function offerProofs(element, receipt) {
+    const events = Array.isArray(receipt.events) ? receipt.events.filter((e) => isInt(e.position)) : [];
+    if (!events.length || typeof receipt.request_id !== "string") return;
+    const intro = document.createElement("p");
+    intro.textContent = "Each proved event as a C2SP tlog-proof file, for any tlog-proof verifier:";
+    const list = document.createElement("ul");
+    list.className = "tlog-proofs";
+    for (const event of events) {
+      const name = receipt.request_id + "-" + event.position + ".tlog-proof";
+      const link = document.createElement("a");
+      link.href = "/public/requests/" + encodeURIComponent(receipt.request_id) + "/events/" + event.position + ".tlog-proof";
+      link.download = name;
+      link.textContent = name + " (" + what(event) + ")";
+      const item = document.createElement("li");
+      item.append(link);
+      list.append(item);
+    }
+    element.append(intro, list);
+  }
+
   /**
    * Verifies the receipt an element names and writes the outcome into it:
    * <div data-docket-receipt="/public/requests/HX-2026-0042/receipt"
@@ -450,7 +560,10 @@
       ]);
       const keys = (policy.witnesses || []).map((w) => w.vkey || w.key);
       const quorum = Number.isInteger(policy.quorum) ? policy.quorum : keys.length;
-      return render(element, await verify(receipt, logKey.trim(), keys, quorum));
+      const result = await verify(receipt, logKey.trim(), keys, quorum);
+      const words = render(element, result);
+      offerProofs(element, receipt);
+      return words;
     } catch (error) {
       element.replaceChildren();
       element.dataset.verified = "no";

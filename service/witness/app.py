@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -71,6 +72,18 @@ def create_witness_app(witness: Witness) -> FastAPI:
         except Refusal as refusal:
             return _problem(refusal.status, refusal.rule, refusal.detail)
         return PlainTextResponse(lines)
+
+    @app.get("/{origin_hash}/checkpoint")
+    async def latest_checkpoint(origin_hash: str) -> Response:
+        """The monitor retrieval endpoint (SPEC §8, C2SP tlog-witness): the latest
+        checkpoint cosigned for the log whose origin's SHA-256 is `origin_hash` (hex), with
+        the log's signature and this witness's cosignature; 404 for a log never cosigned."""
+        if not re.fullmatch(r"[0-9a-f]{64}", origin_hash):
+            return _problem(404, "witness.unknown-log", "no log of that origin hash")
+        note = await witness.latest_cosigned(origin_hash)
+        if note is None:
+            return _problem(404, "witness.unknown-log", "this witness never cosigned that log")
+        return PlainTextResponse(note, headers={"Cache-Control": "no-cache"})
 
     @app.get("/")
     async def describe() -> dict[str, object]:

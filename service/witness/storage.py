@@ -100,6 +100,15 @@ class WitnessStore:
             row = (await conn.execute(query)).one_or_none()
         return None if row is None else Latest(int(row.tree_size), bytes(row.root))
 
+    async def latest_note(self, origin: str) -> str | None:
+        """The latest cosigned checkpoint note for `origin`, as it was submitted."""
+        query = select(witness_checkpoints.c.checkpoint).where(
+            witness_checkpoints.c.origin == origin
+        )
+        async with self.engine.connect() as conn:
+            note = await conn.scalar(query)
+        return None if note is None else str(note)
+
     async def compare_and_set(
         self, origin: str, expected: Latest | None, new: Latest, note: str
     ) -> bool:

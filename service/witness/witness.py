@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 
-from events.checkpoints import Checkpoint, VerifierKey, parse_verifier_key, split_note
+from events.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    VerifierKey,
+    parse_verifier_key,
+    signature_lines,
+    split_note,
+)
 from events.cosignature import Cosigner
 from service.witness.protocol import (
     Latest,
@@ -23,6 +31,15 @@ from service.witness.storage import WitnessStore
 __all__ = ["Witness", "trusted_logs"]
 
 log = structlog.get_logger("docket.witness")
+
+
+def _signer(line: str) -> tuple[str, bytes] | None:
+    """The (name, key id) of a signature line, if it is one."""
+    try:
+        [(name, key_id, _)] = signature_lines([line.rstrip("\n")])
+    except (CheckpointError, ValueError):
+        return None
+    return name, key_id
 
 
 def trusted_logs(log_keys: Sequence[str]) -> dict[str, list[VerifierKey]]:
@@ -72,6 +89,24 @@ class Witness:
         line = self.cosigner.cosign(text, int(self._clock()))
         log.info("docket.witness.cosigned", origin=checkpoint.origin, size=checkpoint.size)
         return line
+
+    async def latest_cosigned(self, origin_hash: str) -> str | None:
+        """The monitor retrieval (SPEC §8): the latest checkpoint cosigned for the log whose
+        origin hashes (SHA-256, lowercase hex) to `origin_hash`, with the log's signature
+        and this witness's cosignature, made now (it is still the largest consistent tree
+        this witness has seen). None for a log it never cosigned."""
+        for origin, keys in self.trusted.items():
+            if hashlib.sha256(origin.encode()).hexdigest() != origin_hash:
+                continue
+            note = await self.store.latest_note(origin)
+            if note is None:
+                return None
+            text, _ = split_note(note)
+            ours = {(key.name, key.key_id) for key in keys}
+            kept = [line for line in note[len(text) + 1 :].splitlines(keepends=True)
+                    if _signer(line) in ours]  # fmt: skip
+            return text + "\n" + "".join(kept) + self.cosigner.cosign(text, int(self._clock()))
+        return None
 
     async def _check_and_store(self, submission: Submission, checkpoint: Checkpoint) -> None:
         """Judge against the latest cosigned checkpoint and store the new one, atomically.

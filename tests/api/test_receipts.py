@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from events.disclosure import DISCLOSED_FIELDS
 from events.receipt import verify_receipt
 from service.cli import app as cli
-from tests.api.conftest import WHO, Api, make_request, seat, submission
+from tests.api.conftest import WHO, Api, ago, make_request, seat, submission
 
 CHECK_LOG = Path(__file__).parents[2] / "docs" / "examples" / "check_log.py"
-PROOF_FIELDS = {"leaf_index", "inclusion_proof"}
+PROOF_FIELDS = {"leaf_index", "inclusion_proof", "tlog_proof"}
 #: Values of the factories' sealed fields and metadata: never in a receipt.
 SEALED_VALUES = (
     "Diagnose and treat tuberculosis",
@@ -266,3 +266,194 @@ async def test_the_salt_is_given_to_auditors_whole_and_to_no_one_else(api: Api) 
     for path in (f"/public/requests/{rid}", f"/public/requests/{rid}/receipt", f"/requests/{rid}"):
         assert salt not in (await api.get(path, None)).text, path
     assert salt not in (await api.get(f"/v1/requests/{rid}", "applicant")).text
+
+
+# --- complete, not just true (SPEC §6.2) ------------------------------------------------
+
+
+async def _approved_and_amended(api: Api) -> str:
+    """An approval, then an approved amendment of its items."""
+    await seat(api)
+    submitted = await api.ok("/v1/requests", {**submission(), "occurred_at": ago(100)})
+    rid: str = submitted["request_id"]
+    base = f"/v1/requests/{rid}"
+    for path, body in (
+        ("circulate", {"occurred_at": ago(99), "deadline": ago(90)}),
+        ("decision", {"outcome": "approved", "letter_ref": "S/AC.49/1", "occurred_at": ago(80)}),
+        ("amendments", {"items": submission()["items"] * 2, "reason": "r", "occurred_at": ago(40)}),
+        ("circulate", {"occurred_at": ago(39), "deadline": ago(30)}),
+        ("decision", {"outcome": "approved", "occurred_at": ago(20)}),
+    ):
+        await api.ok(f"{base}/{path}", body)
+    return rid
+
+
+def _verify_cli(tmp_path: Path, receipt: dict[str, Any], key: str) -> tuple[int, str]:
+    (tmp_path / "receipt.json").write_text(json.dumps(receipt))
+    done = CliRunner().invoke(cli, ["receipt", "verify", str(tmp_path / "receipt.json"),
+                                    "--log-key", key])  # fmt: skip
+    return done.exit_code, done.output
+
+
+async def test_a_receipt_with_its_amendment_taken_out_is_refused(api: Api, tmp_path: Path) -> None:
+    rid = await _approved_and_amended(api)
+    size = await _publish(api)
+    receipt, _ = await _receipt(api, rid)
+    key = _log_key(api)
+    head = f"origin {api.settings.log_origin}\nrequest {rid}\nsize {size}\npositions "
+    assert receipt["statement"].startswith("docket.receipt-statement/v1\n" + head)
+    assert _verify_cli(tmp_path, receipt, key)[0] == 0
+    dropped = copy.deepcopy(receipt)
+    [amendment] = [e for e in dropped["events"] if e["event_type"] == "AmendmentApproved"]
+    dropped["events"].remove(amendment)
+    check = verify_receipt(dropped, key)
+    assert [(f.check, f.position) for f in check.failures] == [("statement", amendment["position"])]
+    code, out = _verify_cli(tmp_path, dropped, key)
+    assert code == 1 and out.startswith("NOT VERIFIED"), out
+    assert f"statement: event at position {amendment['position']}" in out
+    assert "leaves it out" in out and f"tree size {size:,}" in out and "no witness time" in out
+    (tmp_path / "log.key").write_text(key + "\n")
+    independent = _check_log(tmp_path)
+    assert independent.returncode == 1, independent.stdout
+    assert f"it leaves out [{amendment['position']}]" in independent.stdout
+    # moved under `pending`, it is still refused: the checkpoint covers it
+    moved = copy.deepcopy(dropped)
+    moved["pending"].append({k: amendment[k] for k in DISCLOSED_FIELDS})
+    assert _verify_cli(tmp_path, moved, key)[0] == 1
+
+
+async def test_a_forged_approval_under_pending_is_not_verified(api: Api, tmp_path: Path) -> None:
+    rid = await make_request(api, "approved")
+    size = await _publish(api)
+    receipt, _ = await _receipt(api, rid)
+    approval = next(e for e in receipt["events"] if e["event_type"] == "ExemptionApproved")
+    forged = {k: copy.deepcopy(approval[k]) for k in DISCLOSED_FIELDS}
+    forged["data"]["letter_ref"] = "FORGED"
+    forged["data"]["valid_until"] = "2099-12-31"
+    forged["position"] = size + 1
+    forged["stream_version"] = approval["stream_version"] + 5
+    receipt["pending"].append(forged)
+    code, out = _verify_cli(tmp_path, receipt, _log_key(api))
+    assert code == 2, out
+    assert out.startswith("NOT YET VERIFIED: 1 event(s)")
+    assert "NOT YET VERIFIED (no published checkpoint" in out
+    assert "letter FORGED" in out.split("NOT YET VERIFIED (")[1]
+    assert f"tree size {size:,}; newest witness cosignature: no witness time." in out
+
+
+async def test_verify_receipt_proves_a_lying_statement_against_the_log(
+    api: Api, tmp_path: Path
+) -> None:
+    from events.statement import Statement, sign_statement
+    from tests.service.test_cli import docket
+
+    rid = await _approved_and_amended(api)
+    size = await _publish(api)
+    receipt, _ = await _receipt(api, rid)
+    env = {"DOCKET_SIGNING_KEY_FILE": str(api.settings.signing_key_file),
+           "DOCKET_LOG_ORIGIN": api.settings.log_origin}  # fmt: skip
+    (tmp_path / "receipt.json").write_text(json.dumps(receipt))
+    url = api.settings.database_url
+    honest = docket(url, tmp_path, "verify", "--receipt", "receipt.json", env=env)
+    assert honest.returncode == 0, honest.stdout + honest.stderr
+    # A log that hides the amendment from a bank: its statement and receipt leave it out,
+    # and the receipt verifies offline ...
+    [amendment] = [e for e in receipt["events"] if e["event_type"] == "AmendmentApproved"]
+    receipt["events"].remove(amendment)
+    runtime = api.app.state.runtime
+    positions = tuple(e["position"] for e in receipt["events"])
+    said = Statement(api.settings.log_origin, rid, size, positions)
+    receipt["statement"] = sign_statement(runtime.signer, said)
+    assert verify_receipt(receipt, _log_key(api)).ok
+    (tmp_path / "receipt.json").write_text(json.dumps(receipt))
+    # ... but the log holds it, and its own signature on the statement is the evidence.
+    lying = docket(url, tmp_path, "verify", "--receipt", "receipt.json", env=env)
+    assert lying.returncode == 3, lying.stdout + lying.stderr
+    assert lying.stdout.startswith(f"EVIDENCE: the log's signed statement of {rid}")
+    assert receipt["statement"] in lying.stdout
+    assert f'"position": {amendment["position"]}' in lying.stdout
+    assert '"event_type": "AmendmentApproved"' in lying.stdout
+    # a statement not signed by this log proves nothing
+    receipt["statement"] = receipt["statement"].replace("size", "size 1", 1)
+    (tmp_path / "receipt.json").write_text(json.dumps(receipt))
+    bad = docket(url, tmp_path, "verify", "--receipt", "receipt.json", env=env)
+    assert bad.returncode == 1 and bad.stdout.startswith("FAILED"), bad.stdout
+
+
+# --- in the ecosystem's format: tlog-proof (SPEC §6.2) --------------------------------------
+
+
+async def test_each_proved_event_carries_a_tlog_proof_an_independent_checker_accepts(
+    api: Api,
+) -> None:
+    import rfc8785
+
+    from tests.tlog.tlog_proof_checker import Refused, check
+
+    rid = await _approved_and_amended(api)
+    await _publish(api)
+    receipt, _ = await _receipt(api, rid)
+    key = _log_key(api)
+    assert len(receipt["events"]) >= 4
+    for event in receipt["events"]:
+        entry = rfc8785.dumps({k: event[k] for k in DISCLOSED_FIELDS})
+        index = event["leaf_index"]
+        assert event["tlog_proof"].startswith(f"c2sp.org/tlog-proof@v1\nindex {index}\n")
+        assert check(entry, event["tlog_proof"], key, [], 0) == event["position"] - 1
+        # the page's download is the same text
+        url = f"/public/requests/{rid}/events/{event['position']}.tlog-proof"
+        served = await api.get(url, None)
+        assert served.status_code == 200 and served.text == event["tlog_proof"]
+        assert served.headers["content-type"].startswith("text/plain")
+        name = f'filename="{rid}-{event["position"]}.tlog-proof"'
+        assert name in served.headers["content-disposition"]
+        # another entry, a changed hash or index: refused by the checker
+        changed = entry.replace(b'"position":', b'"position": ')
+        for bad_entry, text in (
+            (changed, event["tlog_proof"]),
+            (
+                entry,
+                event["tlog_proof"].replace(
+                    f"index {event['leaf_index']}", f"index {event['leaf_index'] + 1}"
+                ),
+            ),
+        ):
+            try:
+                check(bad_entry, text, key, [], 0)
+            except Refused:
+                continue
+            raise AssertionError("a wrong entry or index was accepted")
+    missing = await api.get(f"/public/requests/{rid}/events/1.tlog-proof", None)
+    assert missing.status_code == 404
+    # a tlog_proof that disagrees with the receipt's own proof is refused by the verifier
+    altered = copy.deepcopy(receipt)
+    first = altered["events"][0]
+    first["tlog_proof"] = first["tlog_proof"].replace("index ", "extra AA==\nindex ", 1)
+    assert verify_receipt(altered, key).ok  # extra data is allowed, and not trusted
+    first["tlog_proof"] = first["tlog_proof"].replace(f"index {first['leaf_index']}", "index 0")
+    check_ = verify_receipt(altered, key)
+    assert [(f.check, f.position) for f in check_.failures] == [("tlog-proof", first["position"])]
+
+
+# --- the witness policy as a C2SP tlog-policy (SPEC §6.1) ---------------------------------
+
+
+async def test_the_policy_is_served_and_verifies_a_receipt(api: Api, tmp_path: Path) -> None:
+    from events.tlog_policy import parse_policy
+
+    rid = await make_request(api, "approved")
+    await _publish(api)
+    receipt, _ = await _receipt(api, rid)
+    answer = await api.get("/public/log/policy", None)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    assert answer.text == f"log {_log_key(api)}\nquorum none\n"
+    assert parse_policy(answer.text).log_key(api.settings.log_origin) is not None
+    (tmp_path / "policy").write_text(answer.text)
+    (tmp_path / "receipt.json").write_text(json.dumps(receipt))
+    done = CliRunner().invoke(cli, ["receipt", "verify", str(tmp_path / "receipt.json"),
+                                    "--policy", str(tmp_path / "policy")])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    (tmp_path / "policy").write_text(f"log {_log_key(api)}\nlog {_log_key(api)}\nquorum none\n")
+    done = CliRunner().invoke(cli, ["receipt", "verify", str(tmp_path / "receipt.json"),
+                                    "--policy", str(tmp_path / "policy")])  # fmt: skip
+    assert done.exit_code == 1 and "listed already" in done.output

@@ -43,12 +43,18 @@ def test_a_good_receipt_verifies(good: Sample) -> None:
     result = check(good)
     assert result.ok, result.failures
     words = summary(result)
-    assert words.startswith("VERIFIED: the approval (letter S/AC.49/2026/OC.42")
+    # one event is pending: the receipt as a whole is not yet verified, and says so first
+    assert result.exit_code == 2 and not result.complete
+    assert words.startswith("NOT YET VERIFIED: 1 event(s) of request HX-2026-0042")
+    assert "\nVERIFIED: the approval (letter S/AC.49/2026/OC.42" in words
     approval = good.receipt["events"][2]
     assert f"at position {approval['position']};" in words
     assert "checkpoint of 1 Dec 2026" in words
     assert "cosigned by 3 of 3 witnesses (2 required)" in words
-    assert "1 newer event(s) are not yet covered" in words
+    pending = good.receipt["pending"][0]
+    assert "NOT YET VERIFIED (no published checkpoint" in words
+    assert f"  - position {pending['position']}: shipment 2" in words
+    assert words.endswith("newest witness cosignature: 2026-12-01 12:00:00 UTC.")
 
 
 def test_a_receipt_holds_no_sealed_value(good: Sample) -> None:
@@ -78,7 +84,9 @@ def test_changing_any_disclosed_field_fails_at_that_event(good: Sample, name: st
     failed = {f.check for f in result.failures if f.position == event["position"]}
     expected = {"position": "leaf index", "stream_id": "stream"}.get(name, "inclusion proof")
     assert expected in failed, result.failures
-    assert all(f.position == event["position"] for f in result.failures)
+    # a moved position also leaves the statement's own position unshown
+    moved = {good.receipt["events"][2]["position"]} if name == "position" else set()
+    assert {f.position for f in result.failures} == {event["position"]} | moved
     assert summary(result).startswith("NOT VERIFIED")
 
 
@@ -168,15 +176,18 @@ def test_an_event_of_another_request_is_refused(good: Sample) -> None:
     receipt = copy.deepcopy(good.receipt)
     receipt["request_id"] = "HX-2026-0043"
     result = check(good, receipt)
-    assert {c for c, _ in checks(result)} == {"stream"}
+    assert {c for c, _ in checks(result)} == {"stream", "statement"}
 
 
 def test_a_pending_event_the_checkpoint_covers_is_named(good: Sample) -> None:
     receipt = copy.deepcopy(good.receipt)
     moved = receipt["events"].pop()
-    del moved["leaf_index"], moved["inclusion_proof"]
+    del moved["leaf_index"], moved["inclusion_proof"], moved["tlog_proof"]
     receipt["pending"].insert(0, moved)
-    assert checks(check(good, receipt)) == {("pending", moved["position"])}
+    assert checks(check(good, receipt)) == {
+        ("pending", moved["position"]),
+        ("statement", moved["position"]),
+    }
 
 
 @pytest.mark.parametrize("receipt", [[], "x", {}, {"request_id": "HX-1", "events": 3}])
@@ -225,6 +236,7 @@ def test_build_refuses_an_event_given_whole(good: Sample) -> None:
             witnesses=[],
             quorum=0,
             checkpoint=good.receipt["checkpoint"],
+            statement=good.receipt["statement"],
             proved=[ProvedEvent(whole, [])],
         )
 

@@ -3,6 +3,7 @@ paths and shapes the service will answer) and a webhook that records the evidenc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -52,6 +53,8 @@ class FakeDocket:
     # Served as is in place of the consistency proof, or of the checkpoint.
     proof_body: bytes | None = None
     note: str | None = None
+    # What the fake witness at /w serves as its latest cosigned checkpoint of the log.
+    witness_note: str | None = None
 
     def current(self) -> View:
         if self.schedule is not None:
@@ -84,6 +87,13 @@ def handler_for(docket: FakeDocket) -> type[BaseHTTPRequestHandler]:
                     return
                 text = (docket.note or docket.current().checkpoint()).encode()
                 self.answer(200, text, "text/plain; charset=utf-8")
+                return
+            if url.path.startswith("/w/") and url.path.endswith("/checkpoint"):
+                origin_hash = hashlib.sha256(docket.view.log.origin.encode()).hexdigest()
+                if docket.witness_note is None or url.path != f"/w/{origin_hash}/checkpoint":
+                    self.answer(404, b"never cosigned", "text/plain")
+                else:
+                    self.answer(200, docket.witness_note.encode(), "text/plain; charset=utf-8")
                 return
             view = docket.current()
             if url.path == "/public/log/proofs/consistency" and docket.proof_body is not None:
@@ -449,3 +459,61 @@ class TestFollow:
         assert any(line.startswith("EVIDENCE (fork)") for line in lines)
         assert docket.checkpoint_requests == 8
         assert [e["kind"] for e in docket.evidence] == ["cannot-check", "fork"]
+
+
+class TestPolicy:
+    """`--policy FILE` (a C2SP tlog-policy) in place of the key options."""
+
+    def test_a_policy_with_groups_decides_the_quorum(
+        self,
+        url: str,
+        docket: FakeDocket,
+        log: FakeLog,
+        witnesses: list[Cosigner],
+        tmp_path: Path,
+    ) -> None:
+        w0, w1, w2 = (w.verifier_key() for w in witnesses)
+        policy = tmp_path / "policy"
+        state = tmp_path / "state.json"
+        base = ["monitor", url, "--policy", str(policy), "--state", str(state)]
+        # w0 and w1 cosigned: "all of w0, w2" is not met, "any of w0, w2" is
+        for threshold, code in (("all", 1), ("any", 0)):
+            policy.write_text(
+                f"log {log.vkey()}\nwitness a {w0}\nwitness b {w1}\nwitness c {w2}\n"
+                f"group g {threshold} a c\nquorum g\n"
+            )
+            result = CliRunner().invoke(app, base)
+            assert result.exit_code == code, result.output
+        policy.write_text(f"log {log.vkey()}\nwitness a {w0}\nwitness b {w0}\nquorum a\n")
+        result = CliRunner().invoke(app, base)
+        assert result.exit_code == 1 and "listed already" in result.output
+
+
+class TestWitnessRetrieval:
+    """`--witness-url`: each witness's own latest cosigned checkpoint against the log's."""
+
+    def test_a_fork_shown_only_to_the_monitor_is_caught_on_its_first_run(
+        self,
+        url: str,
+        docket: FakeDocket,
+        log: FakeLog,
+        witnesses: list[Cosigner],
+        tmp_path: Path,
+    ) -> None:
+        state = tmp_path / "state.json"
+        # the witness saw the honest tree, a little larger: consistent, ok
+        docket.witness_note = View(log, 120, witnesses[:1]).checkpoint()
+        ok = run(url, log, witnesses, tmp_path / "ok.json", "--witness-url", f"{url}/w")
+        assert ok.exit_code == 0, ok.output
+        # the monitor is shown another tree (same log key), the witness the honest one
+        fork = FakeLog(log.key, salt=b"other").grow(100)
+        docket.view = View(fork, 100, witnesses[:2])
+        docket.witness_note = View(log, 100, witnesses[:1]).checkpoint()
+        result = run(url, log, witnesses, state, "--witness-url", f"{url}/w")
+        assert result.exit_code == 3, result.output
+        assert "EVIDENCE (fork)" in result.output
+        # a witness that never cosigned the log: the check cannot be made
+        docket.witness_note = None
+        docket.view = View(log, 100, witnesses[:2])
+        missing = run(url, log, witnesses, tmp_path / "m.json", "--witness-url", f"{url}/w")
+        assert missing.exit_code == 1 and "404" in missing.output

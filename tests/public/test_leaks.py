@@ -300,6 +300,7 @@ def _receipts(built: list[Built], views: list[dict[str, Any]]) -> dict[str, str]
             witnesses=[],
             quorum=0,
             checkpoint="docket.test/log\n1\nAA==\n\n",
+            statement="docket.receipt-statement/v1\n\n",
             proved=[ProvedEvent(d, [_SIBLING]) for d in disclosed[:-1]],
             pending=disclosed[-1:],
         )

@@ -103,6 +103,12 @@ def test_the_page_reports_its_receipt_verified(page: Any, site: str) -> None:
     link = page.locator(f"a[download='receipt-{request_id}.json']")
     assert link.get_attribute("href") == f"/public/requests/{request_id}/receipt"
     assert f"docket receipt verify receipt-{request_id}.json" in page.content()
+    # each proved event as a .tlog-proof download, served as the receipt holds it
+    proofs = page.locator("#receipt-outcome ul.tlog-proofs a[download]")
+    assert proofs.count() == len(receipt["events"])
+    first = receipt["events"][0]
+    assert proofs.first.get_attribute("download") == f"{request_id}-{first['position']}.tlog-proof"
+    assert httpx.get(site + str(proofs.first.get_attribute("href"))).text == first["tlog_proof"]
 
 
 def test_a_tampered_receipt_is_reported_failing(page: Any, site: str) -> None:
@@ -124,6 +130,35 @@ def test_a_tampered_receipt_is_reported_failing(page: Any, site: str) -> None:
     assert shown.startswith(f"Not verified: this receipt of {request_id} does not check out.")
     where = f"event at position {forged['position']} (stream version {forged['stream_version']})"
     assert f"inclusion proof: {where}" in shown
+
+
+def _amended(site: str) -> tuple[str, dict[str, Any]]:
+    """A demo request whose receipt proves an approved amendment, and that receipt."""
+    items = httpx.get(f"{site}/public/requests", params={"limit": 100}).json()["items"]
+    for item in items:
+        url = f"{site}/public/requests/{item['request_id']}/receipt"
+        receipt: dict[str, Any] = httpx.get(url).json()
+        if any(e["event_type"] == "AmendmentApproved" for e in receipt["events"]):
+            return item["request_id"], receipt
+    raise AssertionError("the demo has no public amended request")
+
+
+def test_a_receipt_with_its_amendment_taken_out_is_refused(page: Any, site: str) -> None:
+    request_id, receipt = _amended(site)
+    [amendment] = [e for e in receipt["events"] if e["event_type"] == "AmendmentApproved"]
+    receipt["events"].remove(amendment)
+
+    def forge(route: Any) -> None:
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(receipt))
+
+    page.route(f"**/public/requests/{request_id}/receipt", forge)
+    page.goto(f"{site}/requests/{request_id}")
+    page.wait_for_selector("#receipt-outcome[data-verified=no]", timeout=15_000)
+    shown = page.locator("#receipt-outcome").inner_text()
+    assert shown.startswith(f"Not verified: this receipt of {request_id} does not check out.")
+    assert f"statement: event at position {amendment['position']}: " in shown
+    assert "leaves it out" in shown
+    assert "newest witness cosignature:" in shown
 
 
 def test_stats_page_at_the_end_of_a_past_day(site: str, page: Any) -> None:

@@ -68,3 +68,45 @@ def test_one_key_listed_twice_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
         with pytest.raises(ValidationError, match=r"public key of witness 1 \(w1.example/w\)"):
             Settings()
         listed.pop()
+
+
+def test_a_tlog_policy_file_in_place_of_the_json_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
+) -> None:
+    from pathlib import Path
+
+    from events.cosignature import Cosignature
+
+    keys = [Cosigner(f"w{i}.example/w", Ed25519PrivateKey.generate()) for i in range(3)]
+    path = Path(str(tmp_path)) / "policy"
+    path.write_text(
+        "".join(
+            f"witness n{i} {k.verifier_key()} https://w{i}.example/\n" for i, k in enumerate(keys)
+        )
+        + "group g 2 n0 n1 n2\ngroup h all g n2\nquorum h\n"
+    )
+    monkeypatch.setenv("DOCKET_WITNESS_POLICY", str(path))
+    settings = Settings()
+    assert [w.url for w in settings.witnesses] == [f"https://w{i}.example" for i in range(3)]
+    assert settings.effective_witness_quorum == 2  # n2 and one more
+
+    def signed(*numbers: int) -> list[Cosignature]:
+        return [Cosignature(keys[n].name, keys[n].key.key_id, 1, "") for n in numbers]
+
+    assert settings.quorum_met(signed(0, 2)) and not settings.quorum_met(signed(0, 1))
+    text = settings.policy_in_force(["log.example+00000000+AQ=="])
+    assert text.startswith("log log.example+00000000+AQ==\nwitness n0 ")
+    assert text.endswith("group g 2 n0 n1 n2\ngroup h 2 g n2\nquorum h\n")
+    # no URL, a duplicate key, or both kinds of setting: refused
+    for bad in (
+        f"witness a {keys[0].verifier_key()}\nquorum a\n",
+        f"witness a {keys[0].verifier_key()} https://a\n"
+        f"witness b {keys[0].verifier_key()} https://b\nquorum a\n",
+    ):
+        path.write_text(bad)
+        with pytest.raises(ValidationError, match="DOCKET_WITNESS_POLICY"):
+            Settings()
+    path.write_text("quorum none\n")
+    monkeypatch.setenv("DOCKET_WITNESSES", json.dumps([{"url": "https://w", "key": vkey("w")}]))
+    with pytest.raises(ValidationError, match="not both"):
+        Settings()

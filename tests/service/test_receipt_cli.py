@@ -131,3 +131,26 @@ def test_as_a_command_with_no_database(good: Sample, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "cosigned by 2 of 2 witnesses" in done.stdout
+
+
+def test_a_policy_file_with_groups_in_place_of_the_keys(good: Sample, tmp_path: Path) -> None:
+    (tmp_path / "receipt.json").write_text(json.dumps(good.receipt))
+    w = [s.vkey for s in good.witnesses]
+    policy = tmp_path / "policy"
+    for rule, code in (("group g 2 a b c\nquorum g", 0), ("group g all a b c\nquorum g", 0)):
+        policy.write_text(f"log {good.log_key}\nwitness a {w[0]}\nwitness b {w[1]}\n"
+                          f"witness c {w[2]}\n{rule}\n")  # fmt: skip
+        assert invoke(str(tmp_path / "receipt.json"), "--policy", str(policy))[0] == code
+    # two cosignatures dropped: a 2-of-3 group is no longer met
+    receipt = copy.deepcopy(good.receipt)
+    lines = receipt["checkpoint"].rstrip("\n").split("\n")
+    receipt["checkpoint"] = "\n".join(lines[:-2]) + "\n"
+    (tmp_path / "receipt.json").write_text(json.dumps(receipt))
+    policy.write_text(f"log {good.log_key}\nwitness a {w[0]}\nwitness b {w[1]}\n"
+                      f"witness c {w[2]}\ngroup g 2 a b c\nquorum g\n")  # fmt: skip
+    code, out = invoke(str(tmp_path / "receipt.json"), "--policy", str(policy))
+    assert code == 1 and "the policy's quorum not met" in out
+    # one key under two names: refused
+    policy.write_text(f"log {good.log_key}\nwitness a {w[0]}\nwitness b {w[0]}\nquorum a\n")
+    code, out = invoke(str(tmp_path / "receipt.json"), "--policy", str(policy))
+    assert code == 1 and "listed already" in out

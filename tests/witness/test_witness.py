@@ -281,3 +281,33 @@ async def test_two_processes_of_one_witness_share_its_state(
     finally:
         for opened in stores:
             await opened.close()
+
+
+class TestMonitorRetrieval:
+    """`GET /<sha256(origin) hex>/checkpoint` (SPEC §8): the latest cosigned checkpoint."""
+
+    async def test_the_latest_cosigned_checkpoint_with_both_signatures(
+        self, client: httpx.AsyncClient, log: FakeLog, cosigner: Cosigner
+    ) -> None:
+        import hashlib
+
+        from events.cosignature import verify_witnessed
+
+        path = f"/{hashlib.sha256(log.origin.encode()).hexdigest()}/checkpoint"
+        assert (await client.get(path)).status_code == 404  # never cosigned yet
+        note = log.checkpoint()
+        text, _ = split_note(note)
+        other = Cosigner("witness.example/other", Ed25519PrivateKey.generate()).cosign(text, 1)
+        body = format_submission(0, [], note + other)
+        assert (await client.post("/add-checkpoint", content=body)).status_code == 200
+        log.grow(5)
+        assert (await submit(client, log, 10)).status_code == 200
+        answer = await client.get(path)
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+        checkpoint, cosigned = verify_witnessed(answer.text, log.vkey(), [cosigner.key], 1)
+        assert checkpoint.size == 15 and [c.timestamp for c in cosigned] == [NOW]
+        assert (
+            answer.text.startswith(log.checkpoint()) and "witness.example/other" not in answer.text
+        )
+        for unknown in ("/" + "0" * 64 + "/checkpoint", "/nothex/checkpoint"):
+            assert (await client.get(unknown)).status_code == 404

@@ -40,6 +40,7 @@ from events.canonical import canonical, dumps_plain, is_plain
 __all__ = [
     "CLEAR_FIELDS",
     "DISCLOSED_FIELDS",
+    "KEPT_ON_ERASURE",
     "SALT_BYTES",
     "canonical_stored",
     "canonical_v2",
@@ -106,6 +107,23 @@ CLEAR_FIELDS: Mapping[tuple[str, int], frozenset[str]] = {
 
 _NOTHING: frozenset[str] = frozenset()
 
+#: The sealed fields an erasure keeps (SPEC §4 "Erasure"), by `(event_type,
+#: schema_version)`: the committee's procedural facts that every fold rests on (which
+#: member holds, reviews or asks; deadlines; the sponsor state), none of them personal.
+#: Every other sealed field (names, notes, reasons, questions, answers, justifications,
+#: purposes, beneficiaries) and all of `metadata` is replaced by the marker. The salt goes
+#: too, so the kept values can no longer be checked against the digest, and the erased
+#: ones cannot be guessed from it.
+KEPT_ON_ERASURE: Mapping[tuple[str, int], frozenset[str]] = {
+    ("RequestSubmitted", 1): frozenset({"sponsor"}),
+    ("RequestCirculated", 1): frozenset({"deadline", "expedited"}),
+    ("HoldPlaced", 1): frozenset({"member"}),
+    ("HoldReleased", 1): frozenset({"member"}),
+    ("HoldLapsed", 1): frozenset({"member", "cause"}),
+    ("InformationRequested", 1): frozenset({"requested_by"}),
+    ("ReviewStepRecorded", 1): frozenset({"step", "outcome", "member"}),
+}
+
 #: The members of the disclosed form, in SPEC §4's order.
 DISCLOSED_FIELDS = (
     "position",
@@ -157,11 +175,14 @@ def erased_marker(by: int) -> dict[str, Any]:
     return {"erased": True, "by": by}
 
 
-def erased_values(sealed_names: Any, by: int) -> dict[str, Any]:
-    """The sealed part of an erased event's `data`: each sealed field's name with the
-    marker in place of its value."""
+def erased_values(
+    event_type: str, schema_version: int, sealed: Mapping[str, Any], by: int
+) -> dict[str, Any]:
+    """The sealed part of an erased event's `data`: each sealed field with the marker in
+    place of its value, but those `KEPT_ON_ERASURE`."""
     marker = erased_marker(by)
-    return {name: marker for name in sealed_names}
+    kept = KEPT_ON_ERASURE.get((event_type, schema_version), _NOTHING)
+    return {name: value if name in kept else marker for name, value in sealed.items()}
 
 
 def new_salt() -> str:

@@ -34,9 +34,11 @@ Outcome = list[RecordedEvent] | Exception
 #: event carries its salt and kept `sealed` digest.
 StoredRow = tuple[RecordedEvent, str, str, str]
 
+#: What an erasure needs of an event: its type, schema version and sealed fields.
+Erasable = tuple[str, int, dict[str, Any]]
 #: An erasure a batch writes: the position of its `ErasureRecorded` event, and each
-#: erased position with the names of its sealed fields (SPEC §4 "Erasure").
-Erasure = tuple[int, dict[int, tuple[str, ...]]]
+#: erased position with what it needs of it (SPEC §4 "Erasure").
+Erasure = tuple[int, dict[int, Erasable]]
 
 
 @dataclass(slots=True)
@@ -58,10 +60,10 @@ class BatchState:
     sequences: dict[int, int] = field(default_factory=dict)
     sequence_limits: dict[int, int] = field(default_factory=dict)
     #: Of the positions the batch's erasures name (`Batch.erasing`): those in the log and
-    #: not erased, with the names of their sealed fields, and those already erased. A
-    #: position in neither is not in the log. `apply` moves them, and adds `erasures`:
-    #: what the backend destroys in the transaction.
-    erasable: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    #: not erased (`Erasable`), and those already erased. A position in neither is not
+    #: in the log. `apply` moves them, and adds `erasures`: what the backend destroys in
+    #: the transaction.
+    erasable: dict[int, Erasable] = field(default_factory=dict)
     erased: set[int] = field(default_factory=set)
     erasures: list[Erasure] = field(default_factory=list)
 
@@ -250,7 +252,7 @@ class Backend(TableWriter, Protocol):
         the state, and store the years whose number `apply` moved, in the transaction.
 
         With `batch.erasing`: read which of those positions are erasable (with their
-        sealed fields' names) or erased into the state, and for each of `state.erasures`
+        type, version and sealed fields) or erased into the state, and for each of `state.erasures`
         replace the sealed values of its positions by markers and drop their salts
         (`sealed_values`), in the transaction."""
         ...

@@ -31,7 +31,7 @@ from events.errors import LogNotEmpty, StoreClosed
 from events.model import ZERO_HASH, RecordedEvent
 from events.store import core, postgres_ids
 from events.store import postgres_sql as sql
-from events.store.contract import Batch, BatchState, Partition, StoredRow, Written
+from events.store.contract import Batch, BatchState, Erasable, Partition, StoredRow, Written
 from events.store.postgres_notify import PostgresNotifyWaiter, dsn_connect
 from events.store.postgres_sql import APPEND_LOCK_KEY, TREE_LOCK_KEY
 from events.store.postgres_tables import PostgresTables
@@ -370,12 +370,13 @@ class PostgresBackend(PostgresTables):
         existing: list[RecordedEvent] = []
         if present:
             existing = [row_event(r) for r in await conn.fetch(sql.BY_IDS, all_ids)]
-        erasable: dict[int, tuple[str, ...]] = {}
+        erasable: dict[int, Erasable] = {}
         erased: set[int] = set()
         if batch.erasing:
-            for at, data, erased_by in await conn.fetch(sql.ERASABLE, batch.erasing):
+            found = await conn.fetch(sql.ERASABLE, batch.erasing)
+            for at, data, erased_by, event_type, schema_version in found:
                 if erased_by is None:
-                    erasable[at] = tuple(orjson.loads(data))
+                    erasable[at] = (event_type, schema_version, orjson.loads(data))
                 else:
                     erased.add(at)
         state = BatchState(

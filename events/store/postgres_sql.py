@@ -46,10 +46,12 @@ INSERT = (
     " INSERT INTO sealed_values (position, data, metadata, salt)"
     " SELECT * FROM unnest($1::bigint[], $8::json[], $9::json[], $14::text[])"
 )
-#: Which of the positions an erasure names are in the log, their sealed fields' names,
-#: and whether they are erased.
+#: Which of the positions an erasure names are in the log, their types and sealed
+#: fields, and whether they are erased.
 ERASABLE = (
-    "SELECT position, data::text, erased_by FROM sealed_values WHERE position = ANY($1::bigint[])"
+    "SELECT s.position, s.data::text, s.erased_by, e.event_type, e.schema_version"
+    " FROM sealed_values s JOIN events e ON e.position = s.position"
+    " WHERE s.position = ANY($1::bigint[])"
 )
 #: Erasure (SPEC §4): the values replaced by markers, the salts dropped (the trigger of
 #: migration 0012 lets this through only as the log's `ErasureRecorded` says).

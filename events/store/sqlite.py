@@ -145,18 +145,19 @@ async def _by_event_ids(conn: AsyncConnection, event_ids: list[uuid.UUID]) -> li
 
 
 async def _erasable(conn: AsyncConnection, positions: list[int], state: BatchState) -> None:
-    """Which of `positions` are erasable (with their sealed fields' names) or erased."""
+    """Which of `positions` are erasable (`Erasable`) or erased."""
     for start in range(0, len(positions), 500):
         chunk = positions[start : start + 500]
         rows = await _fetch(
             conn,
-            f"SELECT position, data, erased_by FROM sealed_values WHERE position IN"
-            f" ({_in(len(chunk))})",
+            "SELECT s.position, s.data, s.erased_by, e.event_type, e.schema_version"
+            " FROM sealed_values s JOIN events e ON e.position = s.position"
+            f" WHERE s.position IN ({_in(len(chunk))})",
             chunk,
         )
-        for position, data, erased_by in rows:
+        for position, data, erased_by, event_type, schema_version in rows:
             if erased_by is None:
-                state.erasable[position] = tuple(orjson.loads(data))
+                state.erasable[position] = (event_type, schema_version, orjson.loads(data))
             else:
                 state.erased.add(position)
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from events.errors import StoreClosed
 from events.model import ExpectedVersion, NewEvent, RecordedEvent, StreamAppend
 from events.request_ids import NumberedRequest
+from events.store import core
 from events.store.backends import open_backend
 from events.store.contract import Backend, PartitionedRebuilds
 from events.store.rows import ChainRow, ImportRow, RawRow
@@ -231,6 +232,10 @@ class EventStore:
     async def get_by_event_ids(self, event_ids: Iterable[uuid.UUID]) -> list[RecordedEvent]:
         """The recorded events among `event_ids`, in position order (stored form)."""
         return await self._backend.by_event_ids(list(event_ids))
+
+    async def envelopes(self, positions: Iterable[int]) -> list[tuple[int, str, str]]:
+        """`(position, stream_id, event_type)` of those of `positions` in the log."""
+        return await core.envelopes(self._backend.engine, sorted(set(positions)))
 
     async def streams_with_prefix(self, prefix: str) -> list[str]:
         """Every stream whose id starts with `prefix`, once each, in no particular order."""

@@ -269,8 +269,8 @@ def erasure_rows(erasures: list[Erasure]) -> list[tuple[int, str, str, int]]:
     rows: list[tuple[int, str, str, int]] = []
     for by, positions in erasures:
         metadata = orjson.dumps(erased_marker(by)).decode()
-        for position, names in positions.items():
-            data = orjson.dumps(erased_values(names, by)).decode()
+        for position, (event_type, schema_version, sealed) in positions.items():
+            data = orjson.dumps(erased_values(event_type, schema_version, sealed, by)).decode()
             rows.append((position, data, metadata, by))
     return rows
 

@@ -15,8 +15,9 @@ ever erase them. After this migration:
 - `sealed_values(position, data, metadata, salt, erased_by)` holds the SEALED fields of
   `data`, the `metadata` and the `salt`. Its triggers refuse DELETE and TRUNCATE, and
   UPDATE unless it is an erasure the log records: the salt dropped, `erased_by` set to
-  the position of an `ErasureRecorded` event of `events` that names this position, and
-  every value (and the metadata) replaced by `{"erased": true, "by": erased_by}`.
+  the position of an `ErasureRecorded` event of `events` that names this position, the
+  metadata replaced by `{"erased": true, "by": erased_by}`, and each sealed field either
+  replaced by that marker or left as it was (`events.disclosure.KEPT_ON_ERASURE`).
 
 The move is a new `events` table filled from the old one page by page (so the old one's
 append-only triggers never need lifting), the old one dropped, the new one renamed, on
@@ -237,7 +238,8 @@ BEGIN
         marker := jsonb_build_object('erased', true, 'by', NEW.erased_by);
         IF NEW.metadata::jsonb = marker
                 AND NOT EXISTS (SELECT 1 FROM jsonb_each(NEW.data::jsonb) v
-                                WHERE v.value <> marker)
+                                WHERE v.value <> marker
+                                  AND v.value IS DISTINCT FROM OLD.data::jsonb -> v.key)
                 AND ARRAY(SELECT jsonb_object_keys(NEW.data::jsonb) ORDER BY 1)
                     = ARRAY(SELECT jsonb_object_keys(OLD.data::jsonb) ORDER BY 1)
                 AND EXISTS (SELECT 1 FROM events e
@@ -263,10 +265,11 @@ WHEN NOT (
     AND (SELECT count(*) FROM json_each(NEW.metadata)) = 2
     AND NOT EXISTS (
         SELECT 1 FROM json_each(NEW.data) v
-        WHERE v.type <> 'object'
-           OR json_extract(v.value, '$.erased') IS NOT 1
-           OR json_extract(v.value, '$.by') IS NOT NEW.erased_by
-           OR (SELECT count(*) FROM json_each(v.value)) <> 2)
+        WHERE json_extract(OLD.data, v.fullkey) IS NOT v.value
+          AND (v.type <> 'object'
+               OR json_extract(v.value, '$.erased') IS NOT 1
+               OR json_extract(v.value, '$.by') IS NOT NEW.erased_by
+               OR (SELECT count(*) FROM json_each(v.value)) <> 2))
     AND (SELECT group_concat(key, ',') FROM (SELECT key FROM json_each(NEW.data) ORDER BY key))
         IS (SELECT group_concat(key, ',') FROM (SELECT key FROM json_each(OLD.data) ORDER BY key))
     AND EXISTS (

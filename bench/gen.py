@@ -34,14 +34,16 @@ import asyncpg
 import orjson
 
 from bench import db
+from events.disclosure import sealed_digest, split
 from events.hashing import event_hashes
-from events.model import EVENT_COLUMNS, ZERO_HASH, utc_text
+from events.model import ZERO_HASH, utc_text
 from events.types import request_stream
 from service.data.roster_2025_2026 import ROSTER_2025_2026
 
-#: Generated logs kept as templates: `docket_bench_v2_log_<n>` (canonical form v2; a v1
-#: template of an older run, `docket_bench_log_<n>`, is never reused).
-LOG_TEMPLATE = "v2_log_"
+#: Generated logs kept as templates: `docket_bench_v3_log_<n>` (canonical form v2, sealed
+#: values in `sealed_values`: migration 0012; a template of an older layout,
+#: `docket_bench_v2_log_<n>` or `docket_bench_log_<n>`, is never reused).
+LOG_TEMPLATE = "v3_log_"
 OPEN_COUNT = 1000
 LONG_EVENTS = 500
 OPEN_PREFIX = "HX-OPEN-"
@@ -52,7 +54,13 @@ MEMBERS_2026 = (
     "DNK", "GRC", "PAK", "PAN", "SOM",
     "BHR", "COD", "COL", "LBR", "LVA",
 )  # fmt: skip
-COLUMNS = EVENT_COLUMNS
+#: The columns of `events` a generated row fills, in order (`events.store.rows.ImportRow`'s
+#: first 12), and those of `sealed_values` (its position, then the last 4).
+COLUMNS = (
+    "position", "event_id", "stream_id", "stream_version", "event_type", "schema_version",
+    "data", "occurred_at", "recorded_at", "prev_hash", "hash", "sealed",
+)  # fmt: skip
+SEALED_COLUMNS = ("position", "data", "metadata", "salt", "erased_by")
 _ORGS = (
     ("World Health Organization", "un_agency", "direct", None),
     ("United Nations Children's Fund", "un_agency", "direct", None),
@@ -261,7 +269,8 @@ def rows(
     chunk: int = 20_000,
     text_times: bool = False,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The log's rows in COPY column order (`COLUMNS`), `chunk` at a time.
+    """The log's rows (`events.store.rows.ImportRow`: `COLUMNS`, then the sealed data,
+    metadata, salt and erased_by of `SEALED_COLUMNS`), `chunk` at a time.
 
     `text_times` gives times as canonical text (SQLite's storage); else aware datetimes."""
     now = now or datetime.now(UTC)
@@ -300,6 +309,7 @@ def rows(
         }
         prev = chain
         _, chain = event_hashes(hashed, prev)
+        clear, sealed = split(event_type, 1, data)
         when: Any = text if text_times else occurred
         batch.append(
             (
@@ -309,13 +319,16 @@ def rows(
                 version,
                 event_type,
                 1,
-                orjson.dumps(data).decode(),
-                orjson.dumps(metadata).decode(),
+                orjson.dumps(clear).decode(),
                 when,
                 when,
                 prev.hex(),
                 chain.hex(),
+                sealed_digest(str(hashed["salt"]), sealed, metadata),
+                orjson.dumps(sealed).decode(),
+                orjson.dumps(metadata).decode(),
                 hashed["salt"],
+                None,
             )
         )
         if len(batch) >= chunk:
@@ -334,11 +347,20 @@ async def write_postgres(
     conn = await asyncpg.connect(db.dsn(database))
     try:
         for chunk in rows(events, seed=seed, open_count=open_count):
-            await conn.copy_records_to_table("events", records=chunk, columns=COLUMNS)
+            await copy_rows(conn, chunk)
         await conn.execute("ANALYZE events")
+        await conn.execute("ANALYZE sealed_values")
     finally:
         await conn.close()
     return _generated(events, open_count, time.perf_counter() - started)
+
+
+async def copy_rows(conn: asyncpg.Connection, chunk: list[tuple[Any, ...]]) -> None:
+    """COPY generated rows into `events` and `sealed_values`."""
+    await conn.copy_records_to_table("events", records=[row[:12] for row in chunk], columns=COLUMNS)
+    await conn.copy_records_to_table(
+        "sealed_values", records=[(row[0], *row[12:]) for row in chunk], columns=SEALED_COLUMNS
+    )
 
 
 def write_sqlite(
@@ -357,12 +379,20 @@ def write_sqlite(
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     upgrade_to_head(f"sqlite+aiosqlite:///{path}")
     marks = ", ".join("?" * len(COLUMNS))
+    sealed_marks = ", ".join("?" * len(SEALED_COLUMNS))
     with sqlite3.connect(path) as conn:
         chunks = rows(
             events, seed=seed, open_count=open_count, long_events=long_events, text_times=True
         )
         for chunk in chunks:
-            conn.executemany(f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({marks})", chunk)
+            conn.executemany(
+                f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({marks})",
+                [row[:12] for row in chunk],
+            )
+            conn.executemany(
+                f"INSERT INTO sealed_values ({', '.join(SEALED_COLUMNS)}) VALUES ({sealed_marks})",
+                [(row[0], *row[12:]) for row in chunk],
+            )
         conn.commit()
     return _generated(events, open_count, time.perf_counter() - started)
 

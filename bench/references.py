@@ -34,7 +34,7 @@ import orjson
 
 from bench import db
 from bench.gen import COLUMNS
-from events.disclosure import canonical_v2, new_salt
+from events.disclosure import canonical_v2, new_salt, sealed_digest, split
 
 # -- PostgreSQL's own limits -----------------------------------------------------------------
 
@@ -272,9 +272,13 @@ async def bare_group_commit(
     queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[int]]] = asyncio.Queue()
     stop = asyncio.Event()
     batches = 0
+    # both tables of the log (migration 0012), one statement a batch
     insert = (
-        f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES "
-        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        f"WITH e AS (INSERT INTO events ({', '.join(COLUMNS)}) SELECT * FROM unnest("
+        "$1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[],"
+        " $7::json[], $8::timestamptz[], $9::timestamptz[], $10::text[], $11::text[],"
+        " $12::text[])) INSERT INTO sealed_values (position, data, metadata, salt)"
+        " SELECT * FROM unnest($1::bigint[], $13::json[], $14::json[], $15::text[])"
     )
 
     async def writer() -> None:
@@ -301,7 +305,11 @@ async def bare_group_commit(
                         hashed = {**fields, "position": position, "event_id": event_id,
                                   "stream_version": position, "occurred_at": stamp,
                                   "recorded_at": stamp, "salt": salt}  # fmt: skip
-                        leaf = hashlib.sha256(b"\x00" + canonical_v2(hashed)).digest()
+                        clear, sealed = split(fields["event_type"], 1, fields["data"])
+                        digest = sealed_digest(salt, sealed, fields["metadata"])
+                        leaf = hashlib.sha256(
+                            b"\x00" + canonical_v2({**hashed, "salt": "", "sealed": digest})
+                        ).digest()
                         prev, chain = chain, hashlib.sha256(chain + leaf).digest()
                         records.append(
                             (
@@ -311,16 +319,18 @@ async def bare_group_commit(
                                 position,
                                 fields["event_type"],
                                 1,
-                                orjson.dumps(fields["data"]).decode(),
-                                orjson.dumps(fields["metadata"]).decode(),
+                                orjson.dumps(clear).decode(),
                                 now,
                                 now,
                                 prev.hex(),
                                 chain.hex(),
+                                digest,
+                                orjson.dumps(sealed).decode(),
+                                orjson.dumps(fields["metadata"]).decode(),
                                 salt,
                             )
                         )
-                    await conn.executemany(insert, records)
+                    await conn.execute(insert, *(list(c) for c in zip(*records, strict=True)))
                 batches += 1
                 for (_, future), record in zip(batch, records, strict=True):
                     future.set_result(record[0])

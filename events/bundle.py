@@ -81,13 +81,15 @@ def verify_bundle(
         stored_hash = body.pop("hash", None)
         if stored_prev != prev_hex:
             raise BundleError(f"prev_hash {stored_prev!r} is not the hash before it", position)
-        if "salt" not in body and body.keys() == _HASHED_FIELDS - {"salt"}:
+        if "salt" not in body and body.keys() <= _HASHED_FIELDS - {"salt"}:
             raise BundleError(
                 "no salt: the bundle is in the old canonical form v1, which this verifier "
                 "(canonical form v2, SPEC §4) cannot check; ask for a new export",
                 position,
             )
-        if body.keys() != _HASHED_FIELDS:
+        # `sealed` (the kept digest) is in every line exported since erasure exists; an
+        # erased event has a null salt and is hashed from it (SPEC §4 "Erasure")
+        if body.keys() != _HASHED_FIELDS and body.keys() != _HASHED_FIELDS - {"sealed"}:
             raise BundleError(f"fields {sorted(body)} are not those of an event whole", position)
         try:
             leaf = leaf_hash(canonical_v2(body))

@@ -15,6 +15,11 @@ v2 canonical form of an event `e` with salt `s` (32 random bytes, stored as hex)
                      data: <clear fields>, sealed: sealed(e)})
     leaf(e)   = SHA-256(0x00 || c(e))
 
+An erased event (SPEC §4 "Erasure") has lost its salt and its sealed values: the store
+keeps `sealed(e)` beside its clear fields, and `c(e)` is computed from that kept digest
+(an event given with no salt and its `sealed`). An event given with a salt and a kept
+`sealed` must agree with it: a sealed value changed after it was written is refused.
+
 `s` enters the hash as its 32 raw bytes (not its 64 hex characters): SPEC §4 defines the
 salt as 32 random bytes and hex as how the column stores them. The object under `c(e)`
 is the **disclosed form**: what a receipt shows of an event, from which anyone can
@@ -35,11 +40,15 @@ from events.canonical import canonical, dumps_plain, is_plain
 __all__ = [
     "CLEAR_FIELDS",
     "DISCLOSED_FIELDS",
+    "KEPT_ON_ERASURE",
     "SALT_BYTES",
+    "canonical_stored",
     "canonical_v2",
     "clear_fields",
     "disclosed_form",
     "disclosed_leaf_hash",
+    "erased_marker",
+    "erased_values",
     "event_hashes_v2",
     "leaf_hash_v2",
     "new_salt",
@@ -92,9 +101,28 @@ CLEAR_FIELDS: Mapping[tuple[str, int], frozenset[str]] = {
     ("ShipmentRecorded", 1): frozenset({"shipment_no", "shipped_on"}),
     ("EntryAnnotated", 1): frozenset({"target_position"}),
     ("EventRetracted", 1): frozenset({"target_position"}),
+    # sealed: reason
+    ("ErasureRecorded", 1): frozenset({"positions", "decided_by"}),
 }
 
 _NOTHING: frozenset[str] = frozenset()
+
+#: The sealed fields an erasure keeps (SPEC §4 "Erasure"), by `(event_type,
+#: schema_version)`: the committee's procedural facts that every fold rests on (which
+#: member holds, reviews or asks; deadlines; the sponsor state), none of them personal.
+#: Every other sealed field (names, notes, reasons, questions, answers, justifications,
+#: purposes, beneficiaries) and all of `metadata` is replaced by the marker. The salt goes
+#: too, so the kept values can no longer be checked against the digest, and the erased
+#: ones cannot be guessed from it.
+KEPT_ON_ERASURE: Mapping[tuple[str, int], frozenset[str]] = {
+    ("RequestSubmitted", 1): frozenset({"sponsor"}),
+    ("RequestCirculated", 1): frozenset({"deadline", "expedited"}),
+    ("HoldPlaced", 1): frozenset({"member"}),
+    ("HoldReleased", 1): frozenset({"member"}),
+    ("HoldLapsed", 1): frozenset({"member", "cause"}),
+    ("InformationRequested", 1): frozenset({"requested_by"}),
+    ("ReviewStepRecorded", 1): frozenset({"step", "outcome", "member"}),
+}
 
 #: The members of the disclosed form, in SPEC §4's order.
 DISCLOSED_FIELDS = (
@@ -141,12 +169,50 @@ def split(
     return clear, sealed
 
 
+def erased_marker(by: int) -> dict[str, Any]:
+    """What a reader sees in place of an erased value: `{"erased": true, "by": P}`, P the
+    position of the `ErasureRecorded` event (SPEC §4)."""
+    return {"erased": True, "by": by}
+
+
+def erased_values(
+    event_type: str, schema_version: int, sealed: Mapping[str, Any], by: int
+) -> dict[str, Any]:
+    """The sealed part of an erased event's `data`: each sealed field with the marker in
+    place of its value, but those `KEPT_ON_ERASURE`."""
+    marker = erased_marker(by)
+    kept = KEPT_ON_ERASURE.get((event_type, schema_version), _NOTHING)
+    return {name: value if name in kept else marker for name, value in sealed.items()}
+
+
 def new_salt() -> str:
     """32 bytes from the operating system's CSPRNG, as 64 lowercase hex characters."""
     return secrets.token_hex(SALT_BYTES)
 
 
 _BAD_SALT = "a salt is 64 lowercase hex characters (32 bytes)"
+_BAD_SEALED = "a kept sealed digest is 64 lowercase hex characters"
+#: Why an event whose sealed values do not hash to its kept digest is refused.
+SEAL_MISMATCH = "the sealed values' hash does not match the kept sealed digest"
+
+
+def _kept_digest(event: Mapping[str, Any]) -> str | None:
+    """The event's kept `sealed` digest if it has no salt (erased), None if it has one;
+    ValueError if it has neither."""
+    salt = event.get("salt")
+    if salt:
+        return None
+    kept = event.get("sealed")
+    if type(kept) is not str or len(kept) != 64 or kept.strip("0123456789abcdef"):
+        raise ValueError(_BAD_SEALED if kept else _BAD_SALT)
+    return kept
+
+
+def _check_kept(event: Mapping[str, Any], digest: str) -> str:
+    kept = event.get("sealed")
+    if kept and kept != digest:
+        raise ValueError(SEAL_MISMATCH)
+    return digest
 
 
 def _salt_bytes(salt_hex: str) -> bytes:
@@ -176,11 +242,18 @@ def disclosed_form(event: Mapping[str, Any]) -> dict[str, Any]:
 
     `event` holds the event's fields as `/v1/events` and exports give them (times as UTC
     text, `event_id` as text) plus `salt`: `data` and `metadata` whole. The answer holds
-    the clear fields of `data` and the `sealed` digest of the rest and of `metadata`.
+    the clear fields of `data` and the `sealed` digest of the rest and of `metadata`
+    (an erased event, with no salt: its kept `sealed`).
     """
     event_type = event["event_type"]
     schema_version = event["schema_version"]
     clear, sealed = split(event_type, schema_version, event["data"])
+    kept = _kept_digest(event)
+    digest = (
+        kept
+        if kept is not None
+        else _check_kept(event, sealed_digest(event["salt"], sealed, event["metadata"]))
+    )
     return {
         "position": event["position"],
         "event_id": event["event_id"],
@@ -191,7 +264,7 @@ def disclosed_form(event: Mapping[str, Any]) -> dict[str, Any]:
         "occurred_at": event["occurred_at"],
         "recorded_at": event["recorded_at"],
         "data": clear,
-        "sealed": sealed_digest(event["salt"], sealed, event["metadata"]),
+        "sealed": digest,
     }
 
 
@@ -206,12 +279,76 @@ def canonical_v2(event: Mapping[str, Any], *, plain: bool = False) -> bytes:
     walk. The property tests hold it byte for byte to `rfc8785.dumps(disclosed_form(e))`.
     """
     data, metadata = event["data"], event["metadata"]
+    if not event.get("salt"):
+        return _canonical_erased(event)
     if plain or (type(data) is dict and is_plain(data) and is_plain(metadata)):
         try:
             return _canonical_plain(event, data, metadata)
         except (orjson.JSONEncodeError, TypeError, AttributeError):
             pass  # surrogates, big integers, odd envelope values: the reference decides
     return canonical(disclosed_form(event))
+
+
+def canonical_stored(
+    envelope: Mapping[str, Any],
+    clear: Any,
+    sealed: Any,
+    metadata: Any,
+    salt: str | None,
+    kept: str,
+    *,
+    plain: bool = False,
+) -> bytes:
+    """`c(e)` of an event as the store keeps it: the clear fields of `events`, its kept
+    digest `kept`, and (in `sealed_values`) its sealed fields, metadata and salt. The leaf
+    commits to `clear` exactly as stored and to `kept`; with a salt, the sealed values
+    must hash to `kept` (`SEAL_MISMATCH` otherwise); without one (erased) they are
+    markers and are not looked at. `envelope` has the other members of `c(e)`; `plain`:
+    every part already shown free of floats and odd strings (see `canonical_v2`)."""
+    if salt:
+        digest = None
+        if plain:
+            try:
+                seal = _salt_bytes(salt) + dumps_plain({"data": sealed, "metadata": metadata})
+                digest = hashlib.sha256(seal).hexdigest()
+            except (orjson.JSONEncodeError, TypeError):
+                pass  # big integers, surrogates: the reference decides
+        if digest is None:
+            digest = sealed_digest(salt, sealed, metadata)
+        if digest != kept:
+            raise ValueError(SEAL_MISMATCH)
+    elif type(kept) is not str or len(kept) != 64 or kept.strip("0123456789abcdef"):
+        raise ValueError(_BAD_SEALED)
+    disclosed = {name: envelope[name] for name in DISCLOSED_FIELDS[:8]}
+    disclosed["data"] = clear
+    disclosed["sealed"] = kept
+    if plain:
+        try:
+            return dumps_plain(disclosed)
+        except (orjson.JSONEncodeError, TypeError):
+            pass
+    return canonical(disclosed)
+
+
+def _canonical_erased(event: Mapping[str, Any]) -> bytes:
+    """`c(e)` of an event without a salt (erased): its clear fields and kept digest."""
+    disclosed = disclosed_form(event)
+    clear = disclosed["data"]
+    if (
+        type(clear) is dict
+        and is_plain(clear)
+        and all(type(disclosed[name]) is str for name in _TEXT_MEMBERS)
+        and all(type(disclosed[name]) is int for name in _INTEGER_MEMBERS)
+    ):
+        try:
+            return dumps_plain(disclosed)
+        except (orjson.JSONEncodeError, TypeError):
+            pass
+    return canonical(disclosed)
+
+
+_TEXT_MEMBERS = ("event_id", "stream_id", "event_type", "occurred_at", "recorded_at")
+_INTEGER_MEMBERS = ("position", "stream_version", "schema_version")
 
 
 def _canonical_plain(event: Mapping[str, Any], data: Any, metadata: Any) -> bytes:
@@ -256,7 +393,7 @@ def _canonical_plain(event: Mapping[str, Any], data: Any, metadata: Any) -> byte
             "occurred_at": occurred_at,
             "recorded_at": recorded_at,
             "data": clear,
-            "sealed": hashlib.sha256(seal).hexdigest(),
+            "sealed": _check_kept(event, hashlib.sha256(seal).hexdigest()),
         }
     )
 

@@ -6,7 +6,8 @@ LogError
 │   ├── ConcurrencyConflict   a stream was not at the expected version
 │   ├── DuplicateEvents       some, not all, of an append's events are already recorded
 │   ├── StoreClosed           the store was closed before the append was written
-│   └── NumberingExhausted    every stream looked up for a year's next request id was taken
+│   ├── NumberingExhausted    every stream looked up for a year's next request id was taken
+│   └── ErasureRefused        an erasure names a position that is not in the log, or erased
 ├── ImportRefused         an import file does not verify, or the log is not empty
 │   └── LogNotEmpty           the log already holds events
 ├── TreeError             the stored Merkle tree cannot answer (a size beyond it, a bad range)
@@ -78,6 +79,18 @@ class StoreClosed(StoreError):
 class NumberingExhausted(StoreError):
     """Every stream looked up for a year's next server-assigned request id was taken
     (a long run of ids callers chose themselves): retry, the number has moved past them."""
+
+
+class ErasureRefused(StoreError):
+    """An erasure breaks a rule of SPEC §3 `ErasureRecorded` (checked under the writers'
+    lock): `rule` is `position_exists` or `not_already_erased`; nothing was written."""
+
+    def __init__(self, rule: str, positions: Sequence[int]) -> None:
+        shown = ", ".join(str(p) for p in positions[:10])
+        what = "not in the log" if rule == "position_exists" else "already erased"
+        super().__init__(f"position(s) {shown} {what}")
+        self.rule = rule
+        self.positions = list(positions)
 
 
 class ImportRefused(LogError):

@@ -72,8 +72,18 @@ class RecordedEvent:
     prev_hash: str
     hash: str
     #: 64 lowercase hex characters (32 random bytes): the seal of the sealed fields (SPEC
-    #: §4). Empty only on events made outside the store (tests of pure folds).
+    #: §4). Empty on events made outside the store (tests of pure folds), and on events
+    #: whose sealed values were erased (then `sealed` is what the leaf commits to).
     salt: str = ""
+    #: The kept `sealed` digest of SPEC §4 (hex), as the store holds it beside the clear
+    #: fields; empty where unknown (a new event, a line of an old export). With a salt it
+    #: must equal the digest of the sealed values; without one it stands for them.
+    sealed: str = ""
+
+    @property
+    def erased(self) -> bool:
+        """Whether this event's sealed values were erased (SPEC §4 "Erasure")."""
+        return not self.salt and bool(self.sealed)
 
     def hashed_fields(self) -> JSON:
         """The event whole, as canonical form v2 is computed from it (SPEC §4): its
@@ -90,16 +100,19 @@ class RecordedEvent:
             "occurred_at": utc_text(self.occurred_at),
             "recorded_at": utc_text(self.recorded_at),
             "salt": self.salt,
+            "sealed": self.sealed,
         }
 
     def wire(self) -> JSON:
         """The event whole as `/v1/events` and exports give it (all of `data`, `metadata`
         and `salt`) with its hashes: what an auditor recomputes every hash from."""
         body = self.hashed_fields()
-        del body["salt"]  # in `EVENT_COLUMNS` order: the salt after the hashes
+        del body["salt"], body["sealed"]  # in `EVENT_COLUMNS` order: after the hashes
         body["prev_hash"] = self.prev_hash
         body["hash"] = self.hash
-        body["salt"] = self.salt
+        # an erased event has no salt any more: null, and its kept digest stands for it
+        body["salt"] = self.salt or None
+        body["sealed"] = self.sealed
         return body
 
 
@@ -119,9 +132,11 @@ HASHED_FIELDS = (
     "occurred_at",
     "recorded_at",
     "salt",
+    "sealed",
 )
-#: The `events` table's columns in `RawRow` order (prev_hash at 10, hash at 11, salt at
-#: 12), and the keys of an event's wire form.
-EVENT_COLUMNS = (*HASHED_FIELDS[:-1], "prev_hash", "hash", "salt")
+#: The columns of a `RawRow` (prev_hash at 10, hash at 11, salt at 12, sealed at 13), and
+#: the keys of an event's wire form. `data` whole, `metadata` and `salt` are read from
+#: `sealed_values` beside `events` (SPEC §4 "Erasure"): see `events.schema`.
+EVENT_COLUMNS = (*HASHED_FIELDS[:-2], "prev_hash", "hash", "salt", "sealed")
 #: The canonical form an event is hashed in; logs and exports of an older form are refused.
 CANONICAL_FORM = 2

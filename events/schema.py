@@ -75,6 +75,8 @@ class UtcTime(TypeDecorator[datetime]):
 #: BIGINT, except on SQLite where only INTEGER PRIMARY KEY is the (64-bit) rowid.
 Position = BigInteger().with_variant(Integer(), "sqlite")
 
+#: The log, append-only (triggers): each event's envelope, the CLEAR fields of its `data`
+#: (SPEC §7.1) and its kept `sealed` digest (SPEC §4), what its leaf commits to.
 events = Table(
     "events",
     metadata,
@@ -85,14 +87,27 @@ events = Table(
     Column("event_type", Text, nullable=False),
     Column("schema_version", Integer, nullable=False),
     Column("data", JSON, nullable=False),
-    Column("metadata", JSON, nullable=False),
     Column("occurred_at", UtcTime, nullable=False),
     Column("recorded_at", UtcTime, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-    Column("salt", String(64), nullable=False),
+    Column("sealed", String(64), nullable=False),
     UniqueConstraint("stream_id", "stream_version"),
     Index(None, "event_id", unique=True),
+)
+
+#: What erasure may destroy (SPEC §4 "Erasure"), one row per event, written with it: the
+#: SEALED fields of its `data`, its `metadata` and its `salt`. Triggers refuse DELETE,
+#: and UPDATE but the one an `ErasureRecorded` event in the log covers (migration 0012):
+#: `salt` NULL, every value replaced by `{"erased": true, "by": P}`, `erased_by` P.
+sealed_values = Table(
+    "sealed_values",
+    metadata,
+    Column("position", Position, primary_key=True, autoincrement=False),
+    Column("data", JSON, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("salt", String(64), nullable=True),
+    Column("erased_by", Position, nullable=True),
 )
 
 checkpoints = Table(

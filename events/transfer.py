@@ -5,7 +5,9 @@ hash are recomputed from the lines as they are streamed into one transaction (CO
 PostgreSQL), and a single bad line refuses the whole file, naming its position, and rolls
 the transaction back. The rows are written exactly as they were.
 
-Lines are events whole in canonical form v2 (SPEC §4: with their `salt`). An export made in
+Lines are events whole in canonical form v2 (SPEC §4: with their `salt`, and their kept
+`sealed` digest; an erased event has a null salt, its erased values' markers, and the
+digest its leaf commits to). An export made in
 the old form (v1, no `salt`) is refused with a message saying so, never hashed otherwise.
 """
 
@@ -21,7 +23,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from events.disclosure import canonical_v2
+from events.disclosure import canonical_v2, sealed_digest, split
 from events.errors import ImportRefused, LogNotEmpty
 from events.gcpause import gc_paused
 from events.model import ZERO_HASH, RecordedEvent, parse_utc
@@ -92,10 +94,21 @@ def parse_line(line: bytes | str, line_no: int) -> RecordedEvent:
             recorded_at=parse_utc(body["recorded_at"]),
             prev_hash=str(body["prev_hash"]),
             hash=str(body["hash"]),
-            salt=str(body["salt"]),
+            salt=_optional_text(body["salt"]),
+            sealed=_optional_text(body.get("sealed")),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ImportRefused(f"line {line_no} is not an event in wire form ({error})") from None
+
+
+def _optional_text(value: Any) -> str:
+    """A salt or kept digest of a line: text, or null (an erased event's salt; a line
+    of an export made before erasure existed has no `sealed`)."""
+    if value is None:
+        return ""
+    if type(value) is not str:
+        raise TypeError(f"{value!r} is not text")
+    return value
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -121,8 +134,8 @@ _CANONICAL_TIME = re.compile(
     r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
 )
 
-#: A raw row (`events.store.RawRow` order); times as datetimes, or canonical text where the
-#: store's raw rows carry them so; `data` and `metadata` as JSON text as the store writes it.
+#: A row to copy in (`events.store.rows.ImportRow`); times as datetimes, or canonical text
+#: where the store's raw rows carry them so; JSON as text as the store writes it.
 _Record = tuple[Any, ...]
 
 
@@ -132,6 +145,18 @@ _LEAF_PREFIX = hashlib.sha256(b"\x00")
 
 def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def _erased_by(metadata: Any) -> int:
+    """The `ErasureRecorded` position of an erased event, from its metadata's marker."""
+    if (
+        type(metadata) is dict
+        and metadata.keys() == {"erased", "by"}
+        and metadata["erased"] is True
+        and type(metadata["by"]) is int
+    ):
+        return int(metadata["by"])
+    raise ValueError("an event without a salt must carry the erasure's marker as metadata")
 
 
 class _Checker:
@@ -159,6 +184,9 @@ class _Checker:
             raise self.refuse(expected, "prev_hash does not link to the previous event's hash")
         try:
             form = canonical_v2(fields)
+            clear, sealed = split(fields["event_type"], fields["schema_version"], fields["data"])
+            digest = fields["sealed"] or sealed_digest(fields["salt"], sealed, fields["metadata"])
+            erased_by = None if fields["salt"] else _erased_by(fields["metadata"])
         except (TypeError, ValueError) as error:
             raise self.refuse(expected, f"stored fields have no canonical form: {error}") from None
         hasher = _LEAF_PREFIX.copy()
@@ -178,13 +206,16 @@ class _Checker:
             fields["stream_version"],
             fields["event_type"],
             fields["schema_version"],
-            _json_text(fields["data"]),
-            _json_text(fields["metadata"]),
+            _json_text(clear),
             occurred,
             recorded,
             prev_hash,
             stored,
-            fields["salt"],
+            digest,
+            _json_text(sealed),
+            _json_text(fields["metadata"]),
+            fields["salt"] or None,
+            erased_by,
         )
 
     def _fields(
@@ -209,6 +240,7 @@ class _Checker:
                 prev_hash = body["prev_hash"]
                 stored = body["hash"]
                 salt = body["salt"]
+                kept = body.get("sealed", "")
                 if (
                     type(position) is int
                     and type(stream_version) is int
@@ -219,6 +251,7 @@ class _Checker:
                     and type(prev_hash) is str
                     and type(stored) is str
                     and type(salt) is str
+                    and type(kept) is str
                     and type(occurred_text) is str
                     and type(recorded_text) is str
                     and _CANONICAL_UUID.fullmatch(event_id)
@@ -240,6 +273,7 @@ class _Checker:
                         "occurred_at": occurred_text,
                         "recorded_at": recorded_text,
                         "salt": salt,
+                        "sealed": kept,
                     }
                     return fields, prev_hash, stored, occurred, recorded
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):

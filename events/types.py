@@ -28,6 +28,11 @@ from events.model import JSON, utc_text
 
 COMMITTEE_STREAM = "committee"
 REQUEST_STREAM_PREFIX = "request-"
+#: The stream of `ErasureRecorded` events (SPEC §3, §4 "Erasure").
+ERASURE_STREAM = "erasures"
+ERASURE_EVENT = "ErasureRecorded"
+#: How many events one erasure may name (a request's stream, a retention sweep's page).
+MAX_ERASED_POSITIONS = 10_000
 
 REQUEST_ID_PATTERN = r"^[A-Z0-9][A-Z0-9-]{2,39}$"
 PROCEDURE_PATTERN = r"^(initial|extension-[1-9][0-9]{0,3}|amendment-[1-9][0-9]{0,3})$"
@@ -316,6 +321,20 @@ class EventRetracted(Data):
     reason: Text
 
 
+class ErasureRecorded(Data):
+    """The sealed values of `positions` erased (SPEC §4): clear but for `reason`."""
+
+    positions: Annotated[list[Position], Field(min_length=1, max_length=MAX_ERASED_POSITIONS)]
+    reason: Text
+    decided_by: ShortText
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ErasureRecorded:
+        if len(set(self.positions)) != len(self.positions):
+            raise ValueError("a position is named twice")
+        return self
+
+
 #: event type -> (data model, current schema version)
 EVENT_TYPES: dict[str, tuple[type[Data], int]] = {
     model.__name__: (model, 1)
@@ -342,6 +361,7 @@ EVENT_TYPES: dict[str, tuple[type[Data], int]] = {
         ShipmentRecorded,
         EntryAnnotated,
         EventRetracted,
+        ErasureRecorded,
     )
 }
 

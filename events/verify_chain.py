@@ -1,8 +1,10 @@
 """Hash-chain verification over the log (SPEC §4), usable on a store or any event stream.
 
 `verify_chain` walks events in position order and stops at the first one that breaks the
-log: a gap in positions, a `prev_hash` that does not link to the previous event, or a stored
-hash that is not the hash of the stored fields (a row changed after it was written).
+log: a gap in positions, a `prev_hash` that does not link to the previous event, a stored
+hash that is not the hash of the stored fields (a row changed after it was written), or
+sealed values that do not hash to the kept `sealed` digest (changed in `sealed_values`).
+An erased event (no salt) is hashed from its kept digest (SPEC §4 "Erasure").
 """
 
 from __future__ import annotations
@@ -148,6 +150,8 @@ async def verify_store_chain(
                         return broken(
                             expected, "prev_hash does not link to the previous event's hash"
                         )
+                    if row[12] is None and row[14] is None:
+                        return broken(expected, "its sealed values are gone and no erasure says so")
                     try:
                         form = hashed_form(row)
                     except (TypeError, ValueError) as error:

@@ -118,7 +118,10 @@ def is_confidential(event_type: str, data: JSON) -> bool:
 
 
 def actor_of(metadata: JSON) -> JSON | None:
-    """The actor `{id, name, role}` recorded with an event, if any."""
+    """The actor `{id, name, role}` recorded with an event, if any; the marker
+    `{"erased": true, "by": P}` if the event's metadata was erased (SPEC §4)."""
+    if metadata.get("erased") is True:
+        return dict(metadata)
     actor = metadata.get("actor")
     return actor if isinstance(actor, dict) else None
 

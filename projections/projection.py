@@ -19,7 +19,7 @@ with a class like this and its name in `projections.read_models.REGISTERED`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Any, Protocol, TypeVar, cast
@@ -42,6 +42,10 @@ class LogReader(Protocol):
     async def read_stream(
         self, stream_id: str, *, to_position: int | None = None
     ) -> list[RecordedEvent]: ...
+
+    async def envelopes(self, positions: Iterable[int]) -> list[tuple[int, str, str]]:
+        """`(position, stream_id, event_type)` of those of `positions` in the log."""
+        ...
 
 
 @dataclass(slots=True)

@@ -436,8 +436,10 @@ def demo() -> None:
 
 
 # Command groups kept in their own modules (imported here, last, to register them).
+from service.erase_cli import erase_command  # noqa: E402
 from service.monitor_cli import monitor  # noqa: E402
 from service.witness.cli import witness_app  # noqa: E402
 
 app.add_typer(witness_app, name="witness")
 app.command("monitor")(monitor)
+app.command("erase")(erase_command)

@@ -236,6 +236,7 @@ CLEAR_FIELDS_V2: dict[tuple[str, int], set[str]] = {
     ("ShipmentRecorded", 1): {"shipment_no", "shipped_on"},
     ("EntryAnnotated", 1): {"target_position"},
     ("EventRetracted", 1): {"target_position"},
+    ("ErasureRecorded", 1): {"positions", "decided_by"},
 }  # fmt: skip
 
 
@@ -243,18 +244,30 @@ def leaf_hash_v2(event: dict[str, Any]) -> bytes:
     """The leaf of an event given whole (an export line, with its `salt`), canonical form
     v2: the disclosed form holds the clear fields of `data` and
     `sealed = SHA-256(salt bytes || JCS({"data": <the other fields>, "metadata": ...}))`.
-    (The bundle check; receipts give the disclosed form itself.)"""
+    An erased event (SPEC §4 "Erasure": a null `salt`, markers in place of its sealed
+    values) is hashed from the `sealed` digest its line keeps; a line with a salt and a
+    `sealed` must agree with it. (The bundle check; receipts give the disclosed form.)"""
     clear_names = CLEAR_FIELDS_V2.get((event["event_type"], event["schema_version"]), set())
     clear = {k: v for k, v in event["data"].items() if k in clear_names}
     sealed = {k: v for k, v in event["data"].items() if k not in clear_names}
-    salt = bytes.fromhex(event["salt"])
-    if len(salt) != 32 or salt.hex() != event["salt"]:
-        raise Failed(f"position {event['position']}: the salt is not 64 lowercase hex digits")
+    kept = event.get("sealed")
+    if event["salt"] is None:
+        if not isinstance(kept, str) or len(kept) != 64:
+            raise Failed(f"position {event['position']}: erased, but no sealed digest kept")
+        digest = kept
+    else:
+        salt = bytes.fromhex(event["salt"])
+        if len(salt) != 32 or salt.hex() != event["salt"]:
+            raise Failed(f"position {event['position']}: the salt is not 64 lowercase hex digits")
+        digest = sha256(salt + rfc8785.dumps({"data": sealed, "metadata": event["metadata"]})).hex()
+        if kept and kept != digest:
+            raise Failed(
+                f"position {event['position']}: the hash does not match the event"
+                " (its sealed values do not hash to its `sealed`)"
+            )
     form = {k: event[k] for k in DISCLOSED if k not in ("data", "sealed")}
     form["data"] = clear
-    form["sealed"] = sha256(
-        salt + rfc8785.dumps({"data": sealed, "metadata": event["metadata"]})
-    ).hex()
+    form["sealed"] = digest
     return sha256(b"\x00" + rfc8785.dumps(form))
 
 

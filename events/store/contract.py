@@ -29,6 +29,17 @@ from events.store.rows import ChainRow, RawRow
 #: What one call of a batch came to: its recorded events, or why it was refused.
 Outcome = list[RecordedEvent] | Exception
 
+#: An event a batch writes, with its JSON texts as stored: the clear fields of `data` (in
+#: `events`), the sealed fields of `data` and the `metadata` (in `sealed_values`). The
+#: event carries its salt and kept `sealed` digest.
+StoredRow = tuple[RecordedEvent, str, str, str]
+
+#: What an erasure needs of an event: its type, schema version and sealed fields.
+Erasable = tuple[str, int, dict[str, Any]]
+#: An erasure a batch writes: the position of its `ErasureRecorded` event, and each
+#: erased position with what it needs of it (SPEC §4 "Erasure").
+Erasure = tuple[int, dict[int, Erasable]]
+
 
 @dataclass(slots=True)
 class BatchState:
@@ -41,14 +52,20 @@ class BatchState:
     versions: dict[str, int]
     existing: dict[uuid.UUID, RecordedEvent]
     written: dict[uuid.UUID, RecordedEvent] = field(default_factory=dict)
-    #: What the batch writes, in position order: each event with its data and metadata as
-    #: the JSON text stored.
-    rows: list[tuple[RecordedEvent, str, str]] = field(default_factory=list)
+    #: What the batch writes, in position order (`StoredRow`).
+    rows: list[StoredRow] = field(default_factory=list)
     #: Server-assigned request ids (`events.request_ids`): each year's last number, and
     #: the highest one whose stream's version the backend read (in `versions`). `apply`
     #: moves `sequences`; the backend stores what moved in the same transaction.
     sequences: dict[int, int] = field(default_factory=dict)
     sequence_limits: dict[int, int] = field(default_factory=dict)
+    #: Of the positions the batch's erasures name (`Batch.erasing`): those in the log and
+    #: not erased (`Erasable`), and those already erased. A position in neither is not
+    #: in the log. `apply` moves them, and adds `erasures`: what the backend destroys in
+    #: the transaction.
+    erasable: dict[int, Erasable] = field(default_factory=dict)
+    erased: set[int] = field(default_factory=set)
+    erasures: list[Erasure] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +84,9 @@ class Batch:
     #: How many calls of each year want a server-assigned request id
     #: (`EventStore.append_numbered`); such a batch has no prediction.
     numbered: dict[int, int] = field(default_factory=dict)
+    #: Every position the batch's erasures name (`EventStore.erase`), sorted; such a
+    #: batch has no prediction.
+    erasing: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +249,12 @@ class Backend(TableWriter, Protocol):
 
         With `batch.numbered`: read each of those years' last number from
         `request_sequences` and the versions of its `request_ids.candidate_streams` into
-        the state, and store the years whose number `apply` moved, in the transaction."""
+        the state, and store the years whose number `apply` moved, in the transaction.
+
+        With `batch.erasing`: read which of those positions are erasable (with their
+        type, version and sealed fields) or erased into the state, and for each of `state.erasures`
+        replace the sealed values of its positions by markers and drop their salts
+        (`sealed_values`), in the transaction."""
         ...
 
     async def copy_in(self, chunks: Iterable[list[RawRow]]) -> int:

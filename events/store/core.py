@@ -5,7 +5,7 @@ holds must not queue them."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.schema import events
@@ -32,3 +32,18 @@ async def streams_with_event_type(engine: AsyncEngine, event_type: str, after: i
             .distinct()
         )
         return [row[0] for row in rows]
+
+
+async def envelopes(engine: AsyncEngine, positions: list[int]) -> list[tuple[int, str, str]]:
+    """`(position, stream_id, event_type)` of each of `positions` in the log, in order."""
+    found: list[tuple[int, str, str]] = []
+    async with engine.connect() as conn:
+        for start in range(0, len(positions), 500):
+            rows = await conn.execute(
+                select(events.c.position, events.c.stream_id, events.c.event_type)
+                .where(events.c.position.in_(bindparam("positions", expanding=True)))
+                .order_by(events.c.position),
+                {"positions": positions[start : start + 500]},
+            )
+            found += [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
+    return sorted(found)

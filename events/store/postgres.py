@@ -25,17 +25,18 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from events.disclosure import canonical_v2
+from events.disclosure import canonical_stored
 from events.engines import create_engine
 from events.errors import LogNotEmpty, StoreClosed
-from events.model import EVENT_COLUMNS, ZERO_HASH, RecordedEvent
+from events.model import ZERO_HASH, RecordedEvent
 from events.store import core, postgres_ids
 from events.store import postgres_sql as sql
-from events.store.contract import Batch, BatchState, Partition, Written
+from events.store.contract import Batch, BatchState, Erasable, Partition, StoredRow, Written
 from events.store.postgres_notify import PostgresNotifyWaiter, dsn_connect
 from events.store.postgres_sql import APPEND_LOCK_KEY, TREE_LOCK_KEY
 from events.store.postgres_tables import PostgresTables
-from events.store.rows import ChainRow, RawRow, event_id_text, row_event
+from events.store.rows import ChainRow, ImportRow, RawRow, event_id_text, row_event
+from events.store.writer import erasure_rows
 
 log = structlog.get_logger("docket.store")
 
@@ -49,7 +50,8 @@ POOL_OVERFLOW = 10
 READ_POOL_SIZE = 10
 
 
-def _insert_columns(rows: list[tuple[RecordedEvent, str, str]]) -> list[list[Any]]:
+def _insert_columns(rows: list[StoredRow]) -> list[list[Any]]:
+    """The 15 arrays of `sql.INSERT` (and of `docket_append`'s rows)."""
     written = [row[0] for row in rows]
     return [
         [e.position for e in written],
@@ -60,11 +62,13 @@ def _insert_columns(rows: list[tuple[RecordedEvent, str, str]]) -> list[list[Any
         [e.schema_version for e in written],
         [row[1] for row in rows],
         [row[2] for row in rows],
+        [row[3] for row in rows],
         [e.occurred_at for e in written],
         [e.recorded_at for e in written],
         [e.prev_hash for e in written],
         [e.hash for e in written],
         [e.salt for e in written],
+        [e.sealed for e in written],
     ]
 
 
@@ -103,38 +107,44 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
 
 
 def _hashed_form(row: ChainRow) -> bytes:
-    """`c(e)` in canonical form v2, skipping the walk of data and metadata when it could
-    find nothing: no floats (the last column is False), and data and metadata ASCII text
-    with no \\u escape, so no key needs UTF-16 ordering; orjson made every value, so all
-    types are exact. `canonical_v2` then serialises with orjson directly (on any error,
-    its reference path)."""
-    data, metadata = row[6], row[7]
+    """`c(e)` in canonical form v2, its sealed values checked against the kept digest,
+    skipping the walk of the JSON when it could find nothing: no floats (the last column
+    is False), and data, sealed data and metadata ASCII text with no \\u escape, so no key
+    needs UTF-16 ordering; orjson made every value, so all types are exact.
+    `canonical_stored` then serialises with orjson directly (on any error, its reference
+    path)."""
+    clear, metadata, sealed = row[6], row[7], row[15]
     plain = (
-        not row[13]
-        and data.isascii()
+        not row[16]
+        and metadata is not None
+        and sealed is not None
+        and clear.isascii()
         and metadata.isascii()
-        and "\\u" not in data
+        and sealed.isascii()
+        and "\\u" not in clear
         and "\\u" not in metadata
+        and "\\u" not in sealed
     )
-    return canonical_v2(_hashed_fields(row), plain=plain)
-
-
-def _hashed_fields(row: ChainRow) -> dict[str, Any]:
-    """The event whole of a `sql.HASHED` row (times already canonical text)."""
     loads = orjson.loads
-    return {
+    envelope = {
         "position": row[0],
         "event_id": event_id_text(row[1]),
         "stream_id": row[2],
         "stream_version": row[3],
         "event_type": row[4],
         "schema_version": row[5],
-        "data": loads(row[6]),
-        "metadata": loads(row[7]),
         "occurred_at": row[8],
         "recorded_at": row[9],
-        "salt": row[12],
     }
+    return canonical_stored(
+        envelope,
+        loads(clear),
+        loads(sealed) if sealed is not None else None,
+        loads(metadata) if metadata is not None else None,
+        row[12],
+        row[13],
+        plain=plain,
+    )
 
 
 async def _close_quietly(conn: asyncpg.Connection) -> None:
@@ -360,6 +370,15 @@ class PostgresBackend(PostgresTables):
         existing: list[RecordedEvent] = []
         if present:
             existing = [row_event(r) for r in await conn.fetch(sql.BY_IDS, all_ids)]
+        erasable: dict[int, Erasable] = {}
+        erased: set[int] = set()
+        if batch.erasing:
+            found = await conn.fetch(sql.ERASABLE, batch.erasing)
+            for at, data, erased_by, event_type, schema_version in found:
+                if erased_by is None:
+                    erasable[at] = (event_type, schema_version, orjson.loads(data))
+                else:
+                    erased.add(at)
         state = BatchState(
             position=position or 0,
             chain=bytes.fromhex(last_hash or ZERO_HASH),
@@ -367,15 +386,22 @@ class PostgresBackend(PostgresTables):
             existing={e.event_id: e for e in existing},
             sequences=dict(last),
             sequence_limits=limits,
+            erasable=erasable,
+            erased=erased,
         )
         outcomes = batch.apply(state)
         if state.rows:
             await conn.execute(sql.INSERT, *_insert_columns(state.rows))
+        if state.erasures:
+            erased_rows = erasure_rows(state.erasures)
+            await conn.execute(
+                sql.ERASE, *(list(column) for column in zip(*erased_rows, strict=True))
+            )
         await postgres_ids.store_numbering(conn, last, state.sequences)
         self._head = (state.position, state.chain)
         return Written(outcomes, len(state.rows))
 
-    async def copy_in(self, chunks: Iterable[list[RawRow]]) -> int:
+    async def copy_in(self, chunks: Iterable[list[ImportRow]]) -> int:
         pool = await self._read_pool()
         written = 0
         async with pool.acquire() as conn:
@@ -478,17 +504,41 @@ class PostgresBackend(PostgresTables):
         )
 
 
-async def _copy_chunks(conn: asyncpg.Connection, chunks: Iterable[list[RawRow]]) -> int:
+_EVENTS_COPIED = (
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "event_type",
+    "schema_version",
+    "data",
+    "occurred_at",
+    "recorded_at",
+    "prev_hash",
+    "hash",
+    "sealed",
+)
+_SEALED_COPIED = ("position", "data", "metadata", "salt", "erased_by")
+
+
+async def _copy_rows(conn: asyncpg.Connection, rows: list[ImportRow]) -> None:
+    await conn.copy_records_to_table(
+        "events", records=[row[:12] for row in rows], columns=_EVENTS_COPIED
+    )
+    await conn.copy_records_to_table(
+        "sealed_values", records=[(row[0], *row[12:]) for row in rows], columns=_SEALED_COPIED
+    )
+
+
+async def _copy_chunks(conn: asyncpg.Connection, chunks: Iterable[list[ImportRow]]) -> int:
     """COPY each chunk while the next one is made (read and checked, for an import)."""
     written = 0
-    pending: asyncio.Future[str] | None = None
+    pending: asyncio.Future[None] | None = None
     try:
         for rows in chunks:
             if pending is not None:
                 await pending
-            pending = asyncio.ensure_future(
-                conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)
-            )
+            pending = asyncio.ensure_future(_copy_rows(conn, rows))
             await asyncio.sleep(0)
             written += len(rows)
         if pending is not None:

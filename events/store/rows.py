@@ -11,16 +11,25 @@ import orjson
 
 from events.model import RecordedEvent, parse_utc
 
-#: A raw row of `events`: position, event_id, stream_id, stream_version, event_type,
-#: schema_version, data (JSON text), metadata (JSON text), occurred_at, recorded_at,
-#: prev_hash, hash, salt. Times are aware datetimes, or canonical UTC text when the backend's
-#: `raw_times_as_text` says so. A driver record or a tuple: index it, do not compare it.
+#: A raw row of the log: position, event_id, stream_id, stream_version, event_type,
+#: schema_version, data (JSON text, whole: the clear fields of `events` and the sealed
+#: ones of `sealed_values`), metadata (JSON text), occurred_at, recorded_at, prev_hash,
+#: hash, salt (None: erased), sealed (the kept digest). Times are aware datetimes, or
+#: canonical UTC text when the backend's `raw_times_as_text` says so. A driver record or
+#: a tuple: index it, do not compare it.
 RawRow = Any
 
-#: A row of a chain walk: position at 0, prev_hash at 10, hash at 11, salt at 12 (as in
-#: `RawRow`);
-#: the backend's `hashed_form(row)` is the canonical form `c(e)` of its hashed fields.
+#: A row of a chain walk: `RawRow` (position at 0, prev_hash at 10, hash at 11, salt at
+#: 12, sealed at 13) and `erased_by` at 14 (None unless erased; a row whose sealed values
+#: are missing has metadata, salt and erased_by None). The backend's `hashed_form(row)` is
+#: the canonical form `c(e)` of its hashed fields.
 ChainRow = Any
+
+#: A row an import copies in (`Backend.copy_in`): the `events` columns (position,
+#: event_id, stream_id, stream_version, event_type, schema_version, clear data text,
+#: occurred_at, recorded_at, prev_hash, hash, sealed), then the `sealed_values` ones
+#: (sealed data text, metadata text, salt, erased_by). Times as `raw_times_as_text` says.
+ImportRow = tuple[Any, ...]
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -54,5 +63,6 @@ def row_event(row: RawRow) -> RecordedEvent:
         recorded_at=_utc(row[9]),
         prev_hash=row[10],
         hash=row[11],
-        salt=row[12],
+        salt=row[12] or "",
+        sealed=row[13],
     )

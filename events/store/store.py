@@ -16,12 +16,14 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.errors import StoreClosed
-from events.model import RecordedEvent, StreamAppend
+from events.model import ExpectedVersion, NewEvent, RecordedEvent, StreamAppend
 from events.request_ids import NumberedRequest
+from events.store import core
 from events.store.backends import open_backend
 from events.store.contract import Backend, PartitionedRebuilds
-from events.store.rows import ChainRow, RawRow
+from events.store.rows import ChainRow, ImportRow, RawRow
 from events.store.writer import GroupCommit, StoreStats, check_append
+from events.types import ERASURE_EVENT
 from events.upcasting import UpcasterRegistry
 from events.upcasting import registry as default_upcasters
 
@@ -110,7 +112,31 @@ class EventStore:
             raise ValueError("a numbered request needs distinct event ids")
         return await self._writer.submit((), event_ids, numbered)
 
-    async def copy_in(self, chunks: Iterable[list[RawRow]]) -> int:
+    async def erase(self, event: NewEvent, expected: ExpectedVersion = "any") -> RecordedEvent:
+        """Append `event` (an `ErasureRecorded`, its `data["positions"]` the events to
+        erase) and, in the same transaction, replace those events' sealed values by the
+        marker `{"erased": true, "by": <its position>}` and drop their salts (SPEC §4
+        "Erasure"). Raises `ErasureRefused` (nothing written) if a position is not in the
+        log or already erased. A retry with the same `event_id` returns the event."""
+        if self._closed:
+            raise StoreClosed("the event store is closed")
+        positions = event.data.get("positions")
+        if (
+            event.event_type != ERASURE_EVENT
+            or not isinstance(positions, list)
+            or not positions
+            or any(type(p) is not int or p < 1 for p in positions)
+            or len(set(positions)) != len(positions)
+        ):
+            raise ValueError("an erasure is one ErasureRecorded naming distinct positions ≥ 1")
+        stream_append = StreamAppend(event.stream_id, expected, [event])
+        check_append(stream_append)
+        recorded = await self._writer.submit(
+            (stream_append,), [event.event_id], erasing=tuple(sorted(positions))
+        )
+        return recorded[0]
+
+    async def copy_in(self, chunks: Iterable[list[ImportRow]]) -> int:
         """Insert checked raw rows into an empty log in one transaction (an import; see
         `Backend.copy_in`); return how many. Times as `raw_times_as_text` says."""
         return await self._backend.copy_in(chunks)
@@ -206,6 +232,10 @@ class EventStore:
     async def get_by_event_ids(self, event_ids: Iterable[uuid.UUID]) -> list[RecordedEvent]:
         """The recorded events among `event_ids`, in position order (stored form)."""
         return await self._backend.by_event_ids(list(event_ids))
+
+    async def envelopes(self, positions: Iterable[int]) -> list[tuple[int, str, str]]:
+        """`(position, stream_id, event_type)` of those of `positions` in the log."""
+        return await core.envelopes(self._backend.engine, sorted(set(positions)))
 
     async def streams_with_prefix(self, prefix: str) -> list[str]:
         """Every stream whose id starts with `prefix`, once each, in no particular order."""

@@ -19,12 +19,18 @@ from functools import partial
 import orjson
 import structlog
 
-from events.disclosure import new_salt
-from events.errors import ConcurrencyConflict, DuplicateEvents, NumberingExhausted, StoreClosed
+from events.disclosure import erased_marker, erased_values, new_salt, sealed_digest, split
+from events.errors import (
+    ConcurrencyConflict,
+    DuplicateEvents,
+    ErasureRefused,
+    NumberingExhausted,
+    StoreClosed,
+)
 from events.hashing import event_hashes
 from events.model import ExpectedVersion, NewEvent, RecordedEvent, StreamAppend
 from events.request_ids import NumberedRequest, take_number
-from events.store.contract import Backend, Batch, BatchState, Outcome
+from events.store.contract import Backend, Batch, BatchState, Erasure, Outcome, StoredRow
 from events.types import request_stream
 
 log = structlog.get_logger("docket.store")
@@ -53,6 +59,8 @@ class Pending:
     future: asyncio.Future[list[RecordedEvent]]
     #: a new request under the next server id (then `appends` is empty)
     numbered: NumberedRequest | None = None
+    #: the positions whose sealed values the call's one event (`ErasureRecorded`) erases
+    erasing: tuple[int, ...] = ()
 
 
 class GroupCommit:
@@ -70,12 +78,13 @@ class GroupCommit:
         appends: tuple[StreamAppend, ...],
         event_ids: list[uuid.UUID],
         numbered: NumberedRequest | None = None,
+        erasing: tuple[int, ...] = (),
     ) -> list[RecordedEvent]:
         """Queue one call (already checked by `check_append`) and wait for its outcome."""
         future: asyncio.Future[list[RecordedEvent]] = asyncio.get_running_loop().create_future()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._write_loop(), name="docket-event-writer")
-        self._queue.put_nowait(Pending(appends, event_ids, future, numbered))
+        self._queue.put_nowait(Pending(appends, event_ids, future, numbered, erasing))
         return await future
 
     async def stop(self) -> None:
@@ -110,6 +119,7 @@ class GroupCommit:
                     predicted=predicted_versions(batch),
                     apply=partial(apply_all, batch),
                     numbered=numbered_years(batch),
+                    erasing=sorted({p for pending in batch for p in pending.erasing}),
                 )
             )
         except asyncio.CancelledError:
@@ -166,8 +176,8 @@ def predicted_versions(batch: list[Pending]) -> dict[str, int] | None:
     """Each stream's version as the batch's calls expect it; None if one does not say."""
     predicted: dict[str, int] = {}
     for pending in batch:
-        if pending.numbered is not None:
-            return None  # its stream is known only under the lock
+        if pending.numbered is not None or pending.erasing:
+            return None  # its stream is known only under the lock; erasures read the log
         for stream_append in pending.appends:
             expected = stream_append.expected
             if expected == "no_stream":
@@ -222,9 +232,11 @@ def apply(pending: Pending, state: BatchState, recorded_at: datetime) -> list[Re
     appends, sequence = pending.appends, None
     if pending.numbered is not None:
         appends, sequence = _numbered(pending, pending.numbered, state)
+    if pending.erasing:
+        _check_erasable(pending.erasing, state)
     versions: dict[str, int] = {}
     position, chain = state.position, state.chain
-    recorded: list[tuple[RecordedEvent, str, str]] = []
+    recorded: list[StoredRow] = []
     for stream_append in appends:
         stream_id = stream_append.stream_id
         version = versions.get(stream_id, state.versions.get(stream_id, 0))
@@ -243,7 +255,35 @@ def apply(pending: Pending, state: BatchState, recorded_at: datetime) -> list[Re
     for row in recorded:
         state.written[row[0].event_id] = row[0]
     state.rows.extend(recorded)
+    if pending.erasing:
+        # the call's one event is the ErasureRecorded: its position is the marker's `by`
+        by = recorded[-1][0].position
+        state.erasures.append((by, {p: state.erasable.pop(p) for p in pending.erasing}))
+        state.erased.update(pending.erasing)
     return [row[0] for row in recorded]
+
+
+def erasure_rows(erasures: list[Erasure]) -> list[tuple[int, str, str, int]]:
+    """For each erased position: `(position, sealed data text, metadata text, by)`, the
+    values replaced by the marker of the `ErasureRecorded` at `by`."""
+    rows: list[tuple[int, str, str, int]] = []
+    for by, positions in erasures:
+        metadata = orjson.dumps(erased_marker(by)).decode()
+        for position, (event_type, schema_version, sealed) in positions.items():
+            data = orjson.dumps(erased_values(event_type, schema_version, sealed, by)).decode()
+            rows.append((position, data, metadata, by))
+    return rows
+
+
+def _check_erasable(positions: tuple[int, ...], state: BatchState) -> None:
+    """SPEC §3 `ErasureRecorded`: each position exists and is not already erased (also by
+    an erasure earlier in the batch)."""
+    missing = [p for p in positions if p not in state.erasable and p not in state.erased]
+    if missing:
+        raise ErasureRefused("position_exists", missing)
+    erased = [p for p in positions if p in state.erased]
+    if erased:
+        raise ErasureRefused("not_already_erased", erased)
 
 
 def _numbered(
@@ -270,9 +310,14 @@ def _numbered(
 
 def record(
     new: NewEvent, position: int, version: int, recorded_at: datetime, prev: bytes
-) -> tuple[tuple[RecordedEvent, str, str], bytes]:
+) -> tuple[StoredRow, bytes]:
     """The recorded event of `new` at `position`/`version` with a fresh salt, its stored
-    JSON texts, and the chain hash after it (canonical form v2)."""
+    JSON texts (clear data; sealed data; metadata), and the chain hash after it
+    (canonical form v2)."""
+    salt = new_salt()
+    # Sealing first: RFC 8785 refuses what JSON cannot carry exactly (NaN, huge integers).
+    clear, sealed = split(new.event_type, new.schema_version, new.data)
+    digest = sealed_digest(salt, sealed, new.metadata)
     event = RecordedEvent(
         position=position,
         event_id=new.event_id,
@@ -286,13 +331,18 @@ def record(
         recorded_at=recorded_at,
         prev_hash=prev.hex(),
         hash="",
-        salt=new_salt(),
+        sealed=digest,
     )
-    # Hashing first: RFC 8785 refuses what JSON cannot carry exactly (NaN, huge integers).
+    # The leaf from the digest just made (no salt given: nothing sealed hashed twice).
     _, chain = event_hashes(event.hashed_fields(), prev)
     # What a reader will get back: detached from the caller's objects, tuples as lists.
     data, metadata = orjson.dumps(new.data).decode(), orjson.dumps(new.metadata).decode()
     stored = dataclasses.replace(
-        event, data=orjson.loads(data), metadata=orjson.loads(metadata), hash=chain.hex()
+        event,
+        data=orjson.loads(data),
+        metadata=orjson.loads(metadata),
+        hash=chain.hex(),
+        salt=salt,
     )
-    return (stored, data, metadata), chain
+    clear_text, sealed_text = orjson.dumps(clear).decode(), orjson.dumps(sealed).decode()
+    return (stored, clear_text, sealed_text, metadata), chain

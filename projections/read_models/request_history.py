@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events.disclosure import erased_marker
 from events.store.contract import TableWriter
 from events.types import REQUEST_STREAM_PREFIX, request_stream
 from projections import history as history_rows
 from projections.projection import Batch, EventRow
-from projections.read_models.requests import RETRACTION
+from projections.read_models.requests import ERASURE, RETRACTION
 from projections.tables import request_history
 
 
@@ -26,12 +27,23 @@ class HistoryWrites:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     # for each request with a retraction in the batch: target -> retraction in effect
     retractions: dict[str, dict[int, int]] = field(default_factory=dict)
+    # each erasure of the batch: its position and the positions it erased
+    erasures: list[tuple[int, list[int]]] = field(default_factory=list)
 
     async def flush(self, conn: AsyncConnection, tables: TableWriter) -> None:
         if self.rows:
             await tables.copy_rows(conn, request_history, self.rows)
         if self.retractions:
             await _mark_retractions(conn, self.retractions)
+        for by, positions in self.erasures:
+            # the actor came from the metadata, which is erased: the marker, as a rebuild
+            # reads it (`history.actor_of`)
+            await conn.execute(
+                update(request_history)
+                .where(request_history.c.position.in_(bindparam("erased", expanding=True)))
+                .values(actor=erased_marker(by)),
+                {"erased": positions},
+            )
 
 
 class RequestHistory:
@@ -55,6 +67,8 @@ class RequestHistory:
         retracted: set[str] = set()
         for event in events:
             stream_id = event.stream_id
+            if event.event_type == ERASURE:
+                writes.erasures.append((event.position, list(event.data["positions"])))
             if not stream_id.startswith(prefix):
                 continue
             request_id = stream_id[cut:]

@@ -22,6 +22,22 @@ from projections.projection import Batch, EventRow
 from projections.request import RequestState, evolve, fold
 
 RETRACTION = "EventRetracted"
+ERASURE = "ErasureRecorded"
+
+
+async def erased_requests(batch: Batch, events: Iterable[EventRow]) -> set[str]:
+    """The requests of which an `ErasureRecorded` of the batch erased events: their folds
+    hold the erased values, so they are folded again from their streams, which read the
+    markers (SPEC §4 "Erasure"; a rebuild folds the markers from the start)."""
+    positions = [p for e in events if e.event_type == ERASURE for p in e.data["positions"]]
+    if not positions:
+        return set()
+    prefix = REQUEST_STREAM_PREFIX
+    return {
+        stream_id[len(prefix) :]
+        for _, stream_id, _ in await batch.log.envelopes(positions)
+        if stream_id.startswith(prefix)
+    }
 
 
 def request_events(
@@ -92,7 +108,7 @@ class RequestFold:
             self._states.clear()
         folded = FoldedBatch([None] * len(events))
         states, after, submitted = folded.states, folded.last, folded.submitted
-        refold: set[str] = set()
+        refold: set[str] = await erased_requests(batch, events)
         for index, request_id, event in request_events(events, refold):
             state: RequestState | None = None
             if event.event_type == "RequestSubmitted":

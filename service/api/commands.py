@@ -23,6 +23,8 @@ from service.api.problems import (
     problem_openapi,
 )
 from service.commands import CommandService, Meta, Outcome
+from service.erasure import Erase
+from service.erasure import erase as erase_events
 from service.errors import DocketError
 from service.rules import commands as cmd
 from service.runtime import Runtime
@@ -257,3 +259,26 @@ async def depart_member(
 ) -> JsonAnswer:
     meta = _meta(request, caller, idempotency_key, None)
     return await _run(commands.depart_member(member, body, meta))
+
+
+class ErasureAnswer(CommandAnswer):
+    """`POST /v1/erasures`: the `ErasureRecorded` event, and what it erased."""
+
+    erased: list[dict[str, Any]]
+
+
+@router.post(
+    "/v1/erasures",
+    summary="Erase the sealed values of events (ErasureRecorded; SPEC §4 Erasure)",
+    response_model=ErasureAnswer,
+    responses=_PROBLEMS,
+)
+async def erase(
+    request: Request,
+    body: Erase,
+    caller: Secretariat,
+    commands: Commands,
+    idempotency_key: IdempotencyKey = None,
+) -> JsonAnswer:
+    meta = _meta(request, caller, idempotency_key, None)
+    return await _run(erase_events(commands, body, meta))

@@ -43,8 +43,16 @@ def _hashed_form(row: ChainRow) -> bytes:
             "occurred_at": row[8],
             "recorded_at": row[9],
             "salt": row[12],
+            "sealed": row[13],
         }
     )
+
+
+def _imported(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A raw row (this fake's: `RawRow` and erased_by) of an `ImportRow`."""
+    clear, sealed = row[6], row[12]
+    data = orjson.dumps({**orjson.loads(clear), **orjson.loads(sealed)}).decode()
+    return (*row[:6], data, row[13], row[7], row[8], row[9], row[10], row[14], row[11], row[15])
 
 
 def _raw(event: RecordedEvent, data: str, metadata: str) -> tuple[Any, ...]:
@@ -62,6 +70,8 @@ def _raw(event: RecordedEvent, data: str, metadata: str) -> tuple[Any, ...]:
         event.prev_hash,
         event.hash,
         event.salt,
+        event.sealed,
+        None,
     )
 
 
@@ -119,13 +129,16 @@ class FakeBackend(SqliteTables):
         if self.fail_next_write is not None:
             error, self.fail_next_write = self.fail_next_write, None
             raise error
-        self.rows.extend(_raw(event, data, metadata) for event, data, metadata in state.rows)
+        self.rows.extend(
+            _raw(event, orjson.dumps(event.data).decode(), metadata)
+            for event, _, _, metadata in state.rows
+        )
         return Written(outcomes, len(state.rows))
 
     async def copy_in(self, chunks: Iterable[list[RawRow]]) -> int:
         if self.rows:
             raise LogNotEmpty(len(self.rows))
-        staged = [tuple(row) for chunk in chunks for row in chunk]
+        staged = [_imported(tuple(row)) for chunk in chunks for row in chunk]
         self.rows.extend(staged)
         return len(staged)
 

@@ -100,7 +100,7 @@ async def test_import_streams_in_chunks_and_writes_nothing_on_a_bad_line(
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b"".join([*lines[:22], orjson.dumps(body) + b"\n", *lines[23:]]))
     async with await EventStore.open(second_database_url) as target:
-        with pytest.raises(ImportRefused, match="at position 23: hash does not match"):
+        with pytest.raises(ImportRefused, match=r"at position 23: .*hash does not match"):
             await import_log(target, bad, batch=4)  # several chunks written, then refused
         assert await target.head() == (0, ZERO_HASH)
         seen: list[int] = []

@@ -60,10 +60,12 @@ async def test_a_fresh_log_salts_every_event_and_refuses_a_row_without(
             async with engine.begin() as conn:
                 await conn.execute(
                     text(
+                        # since 0012 the salt is in `sealed_values` and `events` keeps
+                        # the digest it sealed, checked the same way
                         "INSERT INTO events (position, event_id, stream_id, stream_version,"
-                        " event_type, schema_version, data, metadata, occurred_at,"
-                        " recorded_at, prev_hash, hash, salt) VALUES (4, :e, 't', 1, 'X', 1,"
-                        " '{}', '{}', :t, :t, :h, :h, 'short')"
+                        " event_type, schema_version, data, occurred_at,"
+                        " recorded_at, prev_hash, hash, sealed) VALUES (4, :e, 't', 1, 'X', 1,"
+                        " '{}', :t, :t, :h, :h, 'short')"
                     ),
                     {
                         "e": str(uuid.uuid4()),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -99,6 +99,11 @@ class _Log:
 
     def __init__(self, log: list[RecordedEvent]) -> None:
         self.streams = _streams(log)
+
+    async def envelopes(self, positions: Iterable[int]) -> list[tuple[int, str, str]]:
+        wanted = set(positions)
+        found = [e for events in self.streams.values() for e in events if e.position in wanted]
+        return sorted((e.position, e.stream_id, e.event_type) for e in found)
 
     async def read_stream(
         self, stream_id: str, *, to_position: int | None = None

@@ -7,6 +7,7 @@ batch that does not start where the last one ended starts from the log."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +28,11 @@ class _Log:
         for event in log:
             self.streams[event.stream_id].append(event)
         self.reads = 0
+
+    async def envelopes(self, positions: Iterable[int]) -> list[tuple[int, str, str]]:
+        wanted = set(positions)
+        found = [e for events in self.streams.values() for e in events if e.position in wanted]
+        return sorted((e.position, e.stream_id, e.event_type) for e in found)
 
     async def read_stream(
         self, stream_id: str, *, to_position: int | None = None

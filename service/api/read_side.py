@@ -69,7 +69,17 @@ class ReadPositionMiddleware:
             await self.app(scope, receive, send)
             return
         runtime: Runtime = scope["app"].state.runtime
-        if not is_read(scope) or not await _overseer(runtime, scope):
+        if not is_read(scope):
+            await self.app(scope, receive, _without_position(send))
+            return
+        try:
+            overseer = await _overseer(runtime, scope)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            await _unreachable(error)(scope, receive, send)
+            return
+        if not overseer:
             await self.app(scope, receive, _without_position(send))
             return
         raw = dict(scope["headers"]).get(_MIN_POSITION)
@@ -92,11 +102,7 @@ class ReadPositionMiddleware:
         except Exception as error:
             if not database_unavailable(error):
                 raise
-            log.warning("docket.read_side.unreachable", error=str(error).splitlines()[0][:200])
-            unreachable = Unavailable(
-                "the read database is unreachable; retry shortly", headers={"Retry-After": "2"}
-            )
-            await problem_response(unreachable)(scope, receive, send)
+            await _unreachable(error)(scope, receive, send)
             return
         header = (_POSITION, str(position).encode())
 
@@ -115,6 +121,15 @@ class ReadPositionMiddleware:
         if self._waiters is None:
             self._waiters = Waiters(runtime.settings.min_position_waiters)
         return self._waiters
+
+
+def _unreachable(error: Exception) -> ASGIApp:
+    """The 503 of a database that cannot be reached (the token's or the read side's)."""
+    log.warning("docket.read_side.unreachable", error=str(error).splitlines()[0][:200])
+    unreachable = Unavailable(
+        "the database is unreachable; retry shortly", headers={"Retry-After": "2"}
+    )
+    return problem_response(unreachable)
 
 
 async def _overseer(runtime: Runtime, scope: Scope) -> bool:

@@ -29,7 +29,13 @@ pytestmark = pytest.mark.postgres
 OWN = "Médecins du Monde"  # the applicant of every request `open_requests` makes
 RID = "REL-00000"
 HOLDERS = ("SOM", "PAN")
-PARAMS = {"id": RID, "request_id": RID, "member": "SOM", "path": "0/000"}  # path: a tile
+PARAMS = {
+    "id": RID,
+    "request_id": RID,
+    "member": "SOM",
+    "path": "0/000",
+    "position": "1",
+}  # path: a tile
 #: Query parameters some reads require, and what keeps a stream from following forever.
 QUERY = {
     "/v1/events/stream": {"follow": "false"},

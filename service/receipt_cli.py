@@ -26,7 +26,7 @@ def _key(value: str) -> str:
     if "+" not in value:
         path = Path(value)
         if path.is_file():
-            return path.read_text().strip()
+            return path.read_text().strip().split("\n")[0]  # /public/log-key: Ed25519 first
     return value.strip()
 
 

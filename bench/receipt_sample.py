@@ -15,10 +15,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PrivateKey
 
-from events.checkpoints import Signer
+from events.checkpoints import Signer, parse_checkpoint
 from events.disclosure import disclosed_form, leaf_hash_v2, new_salt
 from events.merkle import MerkleBuilder, inclusion_proof, node_source
+from events.mldsa import ML_DSA_44, mldsa_key_id, sign_blob
 from events.model import utc_text
 from events.receipt import COSIGNATURE_V1, ProvedEvent, Witness, build_receipt, witness_key_id
 from events.statement import Statement, sign_statement
@@ -31,10 +33,11 @@ COSIGNED_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 @dataclass
 class WitnessSigner:
-    """A test witness: signs `cosignature/v1` lines (C2SP tlog-cosignature)."""
+    """A test witness: signs `cosignature/v1` lines (C2SP tlog-cosignature), or ML-DSA-44
+    ones (type 0x06) with an ML-DSA-44 key."""
 
     name: str
-    key: Ed25519PrivateKey
+    key: Ed25519PrivateKey | MLDSA44PrivateKey
 
     @property
     def raw(self) -> bytes:
@@ -43,13 +46,26 @@ class WitnessSigner:
         )
 
     @property
+    def key_id(self) -> bytes:
+        if isinstance(self.key, MLDSA44PrivateKey):
+            return mldsa_key_id(self.name, self.raw)
+        return witness_key_id(self.name, self.raw)
+
+    @property
     def vkey(self) -> str:
-        key_id = witness_key_id(self.name, self.raw)
-        encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + self.raw).decode()
-        return f"{self.name}+{key_id.hex()}+{encoded}"
+        kind = ML_DSA_44 if isinstance(self.key, MLDSA44PrivateKey) else COSIGNATURE_V1
+        encoded = base64.b64encode(bytes([kind]) + self.raw).decode()
+        return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
     def cosign(self, note: str, timestamp: int) -> str:
         """`note` with this witness's cosignature line appended."""
+        if isinstance(self.key, MLDSA44PrivateKey):
+            cp = parse_checkpoint(note)
+            signed = sign_blob(
+                self.key, self.name, timestamp, cp.origin, cp.size, cp.root, ValueError
+            )
+            encoded = base64.b64encode(self.key_id + signed).decode()
+            return f"{note}\u2014 {self.name} {encoded}\n"
         text = note[: note.rfind("\n\n") + 1]
         message = f"cosignature/v1\ntime {timestamp}\n{text}".encode()
         blob = witness_key_id(self.name, self.raw) + timestamp.to_bytes(8, "big")
@@ -120,12 +136,19 @@ def sample(
     cosigned_by: int | None = None,
     pending: int = 0,
     other_entries: int = 1000,
+    mldsa: bool = False,
 ) -> Sample:
     """A receipt of `events` events of one request, among `other_entries` other entries,
-    the last `pending` of them after the checkpoint."""
-    signer = Signer(ORIGIN, Ed25519PrivateKey.generate())
+    the last `pending` of them after the checkpoint. With `mldsa`, the log also signs
+    with an ML-DSA-44 key and every other witness (the 2nd, 4th...) is ML-DSA-44."""
+    signer = Signer(
+        ORIGIN, Ed25519PrivateKey.generate(), MLDSA44PrivateKey.generate() if mldsa else None
+    )
     signers = [
-        WitnessSigner(f"witness-{i + 1}.example", Ed25519PrivateKey.generate())
+        WitnessSigner(
+            f"witness-{i + 1}.example",
+            MLDSA44PrivateKey.generate() if mldsa and i % 2 else Ed25519PrivateKey.generate(),
+        )
         for i in range(witnesses)
     ]
     ours = _request_events(events)

@@ -1,9 +1,17 @@
-"""Signed checkpoints: C2SP `tlog-checkpoint` bodies in C2SP `signed-note`s, Ed25519.
+"""Signed checkpoints: C2SP `tlog-checkpoint` bodies in C2SP `signed-note`s, Ed25519
+(and, with an ML-DSA-44 key, a second line in the C2SP `tlog-cosignature` ML-DSA-44 form).
 
 A note is the body, a blank line, and signature lines `— <name> <base64(key id || sig)>`.
 The key id is the first 4 bytes of `SHA-256(name || 0x0A || 0x01 || public key)`, and a
 verifier key is written `<name>+<hex key id>+<base64(0x01 || public key)>`. The signer's
 name is the log origin.
+
+With an ML-DSA-44 key too, each checkpoint carries a second line by the same name, key id
+`SHA-256(name || 0x0A || 0x06 || public key)[:4]`, blob `u64 timestamp || signature` over
+the `subtree/v1` message of `events.mldsa`; the log writes timestamp 0 (it makes no
+statement of time, as its Ed25519 line makes none). Its vkey is
+`<name>+<hex key id>+<base64(0x06 || 1312-byte key)>`, and `verify_checkpoint` takes it as
+well as an Ed25519 one. It signs checkpoints only: statements are Ed25519-signed notes.
 
 The signing key file is an unencrypted PKCS#8 PEM (`openssl pkey -in FILE` reads it),
 created with mode 0600.
@@ -25,8 +33,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PrivateKey, MLDSA44PublicKey
 
 from events.errors import CheckpointError, SigningKeyError
+from events.mldsa import ML_DSA_44, mldsa_key_id, public_key_from, sign_blob, verify_blob
 from events.numbers import parse_decimal
 
 __all__ = [
@@ -37,8 +47,11 @@ __all__ = [
     "SigningKeyError",
     "VerifierKey",
     "key_id",
+    "load_mldsa_key",
     "load_or_create_signing_key",
+    "load_private_key",
     "parse_checkpoint",
+    "parse_checkpoint_text",
     "parse_verifier_key",
     "split_note",
     "verify_checkpoint",
@@ -79,18 +92,23 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class VerifierKey:
-    """A named Ed25519 public key, as `parse_verifier_key` reads it."""
+    """A named Ed25519 (type 0x01) or ML-DSA-44 (type 0x06) public key, as
+    `parse_verifier_key` reads it."""
 
     name: str
     key_id: bytes
-    public_key: Ed25519PublicKey
+    public_key: Ed25519PublicKey | MLDSA44PublicKey
+
+    @property
+    def kind(self) -> int:
+        """The signature type: 0x01 (Ed25519) or 0x06 (ML-DSA-44)."""
+        return ML_DSA_44 if isinstance(self.public_key, MLDSA44PublicKey) else ED25519
 
     def text(self) -> str:
-        """`<name>+<hex key id>+<base64(0x01 || public key)>`."""
+        """`<name>+<hex key id>+<base64(type || public key)>`."""
         raw = _raw_public(self.public_key)
-        return (
-            f"{self.name}+{self.key_id.hex()}+{base64.b64encode(bytes([ED25519]) + raw).decode()}"
-        )
+        encoded = base64.b64encode(bytes([self.kind]) + raw).decode()
+        return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
@@ -98,7 +116,7 @@ def key_id(name: str, public_key: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public_key).digest()[:4]
 
 
-def _raw_public(public_key: Ed25519PublicKey) -> bytes:
+def _raw_public(public_key: Ed25519PublicKey | MLDSA44PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -140,21 +158,55 @@ def load_or_create_signing_key(path: str | os.PathLike[str], create: bool) -> Ed
     return key
 
 
-def _load_key(file: Path) -> Ed25519PrivateKey:
+def _load_any(file: Path) -> object:
     data = file.read_bytes()
     try:
-        key = serialization.load_pem_private_key(data, password=None)
+        return serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as error:
         raise SigningKeyError(f"{file} is not an unencrypted PEM private key: {error}") from None
+
+
+def _load_key(file: Path) -> Ed25519PrivateKey:
+    key = _load_any(file)
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningKeyError(f"{file} holds a {type(key).__name__}, not an Ed25519 key")
     return key
 
 
-class Signer:
-    """Signs checkpoints under `name` (the log origin) with an Ed25519 key."""
+def load_mldsa_key(path: str | os.PathLike[str]) -> MLDSA44PrivateKey:
+    """The ML-DSA-44 key in the PKCS#8 PEM file at `path` (never created here)."""
+    file = Path(path)
+    try:
+        key = _load_any(file)
+    except FileNotFoundError:
+        raise SigningKeyError(f"no ML-DSA-44 signing key at {file}") from None
+    if not isinstance(key, MLDSA44PrivateKey):
+        raise SigningKeyError(f"{file} holds a {type(key).__name__}, not an ML-DSA-44 key")
+    return key
 
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
+
+def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey | MLDSA44PrivateKey:
+    """The Ed25519 or ML-DSA-44 key in the PKCS#8 PEM file at `path` (never created)."""
+    file = Path(path)
+    try:
+        key = _load_any(file)
+    except FileNotFoundError:
+        raise SigningKeyError(f"no key at {file}") from None
+    if not isinstance(key, Ed25519PrivateKey | MLDSA44PrivateKey):
+        raise SigningKeyError(f"{file} holds a {type(key).__name__}, not Ed25519 or ML-DSA-44")
+    return key
+
+
+class Signer:
+    """Signs checkpoints under `name` (the log origin) with an Ed25519 key, and with an
+    ML-DSA-44 key too when one is given (a second signature line)."""
+
+    def __init__(
+        self,
+        name: str,
+        private_key: Ed25519PrivateKey,
+        mldsa_key: MLDSA44PrivateKey | None = None,
+    ) -> None:
         _check_name(name)
         if name == STATEMENT_HEADER:
             raise CheckpointError(f"{STATEMENT_HEADER!r} heads a receipt's statement, never a log")
@@ -162,10 +214,24 @@ class Signer:
         self._private_key = private_key
         public = private_key.public_key()
         self._key = VerifierKey(name, key_id(name, _raw_public(public)), public)
+        self._mldsa_key = mldsa_key
+        self._mldsa: VerifierKey | None = None
+        if mldsa_key is not None:
+            mpublic = mldsa_key.public_key()
+            self._mldsa = VerifierKey(name, mldsa_key_id(name, _raw_public(mpublic)), mpublic)
 
     def verifier_key(self) -> str:
-        """The verifier key text for `/public/log-key`."""
+        """The (Ed25519) verifier key text for `/public/log-key`."""
         return self._key.text()
+
+    def mldsa_verifier_key(self) -> str | None:
+        """The ML-DSA-44 verifier key text (type 0x06), or None without that key."""
+        return None if self._mldsa is None else self._mldsa.text()
+
+    def verifier_keys(self) -> list[str]:
+        """Every verifier key of the log: Ed25519 first, then ML-DSA-44 if configured."""
+        mldsa = self.mldsa_verifier_key()
+        return [self.verifier_key()] + ([mldsa] if mldsa is not None else [])
 
     def sign_note(self, text: str) -> str:
         """`text` (ending in a newline) followed by a blank line and this signer's line."""
@@ -178,11 +244,17 @@ class Signer:
         """The signed note of the checkpoint `origin`, `size`, `root`."""
         checkpoint = Checkpoint(origin, size, root)
         _check_checkpoint(checkpoint)
-        return self.sign_note(checkpoint.body())
+        note = self.sign_note(checkpoint.body())
+        if self._mldsa_key is None or self._mldsa is None:
+            return note
+        blob = sign_blob(self._mldsa_key, self.name, 0, origin, size, root, CheckpointError)
+        encoded = base64.b64encode(self._mldsa.key_id + blob).decode()
+        return f"{note}{_SIGNATURE_PREFIX}{self.name} {encoded}\n"
 
 
 def parse_verifier_key(text: str) -> VerifierKey:
-    """Read `<name>+<hex key id>+<base64(0x01 || public key)>`, checking the key id."""
+    """Read `<name>+<hex key id>+<base64(type || public key)>`, type 0x01 (Ed25519) or
+    0x06 (ML-DSA-44), checking the key id."""
     # The base64 key may itself hold "+": split at the first two only.
     parts = text.strip().split("+", 2)
     if len(parts) != 3:
@@ -192,8 +264,15 @@ def parse_verifier_key(text: str) -> VerifierKey:
     if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
         raise CheckpointError(f"key id {hex_id!r} is not 8 lowercase hex digits")
     raw = _b64(encoded, "verifier key")
+    if raw[:1] == bytes([ML_DSA_44]):
+        if mldsa_key_id(name, raw[1:]) != bytes.fromhex(hex_id):
+            raise CheckpointError(f"key id {hex_id} does not match the key named {name!r}")
+        return VerifierKey(name, bytes.fromhex(hex_id), public_key_from(raw[1:], CheckpointError))
     if len(raw) != 33 or raw[0] != ED25519:
-        raise CheckpointError("verifier key is not 0x01 followed by a 32-byte Ed25519 key")
+        raise CheckpointError(
+            "verifier key is not 0x01 followed by a 32-byte Ed25519 key, "
+            "nor 0x06 followed by a 1312-byte ML-DSA-44 key"
+        )
     if key_id(name, raw[1:]) != bytes.fromhex(hex_id):
         raise CheckpointError(f"key id {hex_id} does not match the key named {name!r}")
     return VerifierKey(name, bytes.fromhex(hex_id), Ed25519PublicKey.from_public_bytes(raw[1:]))
@@ -267,6 +346,12 @@ def _parse_body(text: str) -> Checkpoint:
     return checkpoint
 
 
+def parse_checkpoint_text(text: str) -> Checkpoint:
+    """The checkpoint of a note's text (its body, final newline included), unsigned."""
+    _check_text(text)
+    return _parse_body(text)
+
+
 def parse_checkpoint(note: str) -> Checkpoint:
     """The checkpoint in a signed note, without verifying any signature."""
     text, _ = _split_note(note)
@@ -279,13 +364,36 @@ def verify_checkpoint(note: str, verifier_key_text: str) -> Checkpoint:
     Signatures by other keys are ignored, as C2SP signed-note asks. Raises
     `CheckpointError`.
     """
-    return _parse_body(verify_note_text(note, verifier_key_text, "checkpoint"))
+    key = parse_verifier_key(verifier_key_text)
+    public = key.public_key
+    if not isinstance(public, MLDSA44PublicKey):
+        return _parse_body(verify_note_text(note, verifier_key_text, "checkpoint"))
+    text, signatures = _split_note(note)
+    checkpoint = _parse_body(text)
+    ours = [sig for name, kid, sig in signatures if name == key.name and kid == key.key_id]
+    if not ours:
+        raise CheckpointError(f"the checkpoint is not signed by {key.name}+{key.key_id.hex()}")
+    if checkpoint.extensions:
+        raise CheckpointError("an ML-DSA-44 signature does not sign extension lines")
+    for blob in ours:
+        verify_blob(
+            public,
+            key.name,
+            blob,
+            checkpoint.origin,
+            checkpoint.size,
+            checkpoint.root,
+            CheckpointError,
+        )
+    return checkpoint
 
 
 def verify_note_text(note: str, verifier_key_text: str, what: str = "note") -> str:
     """The text of `note` if it carries a valid signature by the given key; signatures by
     other keys are ignored. Raises `CheckpointError`."""
     key = parse_verifier_key(verifier_key_text)
+    if not isinstance(key.public_key, Ed25519PublicKey):
+        raise CheckpointError(f"an ML-DSA-44 key signs checkpoints only, not a {what}")
     text, signatures = _split_note(note)
     ours = [sig for name, kid, sig in signatures if name == key.name and kid == key.key_id]
     if not ours:

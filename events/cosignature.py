@@ -1,4 +1,5 @@
-"""Witness cosignatures: C2SP `tlog-cosignature` Ed25519 `cosignature/v1` on checkpoints.
+"""Witness cosignatures: C2SP `tlog-cosignature` on checkpoints, Ed25519 `cosignature/v1`
+(type 0x04) or ML-DSA-44 (type 0x06, `events.mldsa`).
 
 A cosignature is a signed-note signature line `— <witness name> base64(key id || u64
 timestamp || Ed25519 signature)` added to a checkpoint note. The signed message is
@@ -10,6 +11,11 @@ timestamp || Ed25519 signature)` added to a checkpoint note. The signed message 
 The key id is `SHA-256(name || 0x0A || 0x04 || public key)[:4]` (signature type 0x04),
 and a witness's verifier key is written `<name>+<hex key id>+<base64(0x04 || public key)>`.
 The Ed25519 message does not commit to the witness name: one key, one witness.
+
+An ML-DSA-44 cosignature's blob is `u64 timestamp || 2420-byte signature` over the
+`subtree/v1` message (`events.mldsa.subtree_message`: witness name, timestamp, origin,
+0, tree size, root); its key id and vkey use type 0x06. Either kind counts toward a
+quorum, each public key once.
 
 Pure: no I/O, no clock (the timestamp is an argument).
 """
@@ -29,19 +35,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PrivateKey, MLDSA44PublicKey
 
 from events.checkpoints import (
     Checkpoint,
     CheckpointError,
     parse_checkpoint,
+    parse_checkpoint_text,
     signature_lines,
     split_note,
     verify_checkpoint,
 )
 from events.errors import CosignatureError, QuorumError
+from events.mldsa import ML_DSA_44, mldsa_key_id, public_key_from, sign_blob, verify_blob
 
 __all__ = [
     "COSIGNATURE_V1",
+    "ML_DSA_44",
     "Cosignature",
     "CosignatureError",
     "Cosigner",
@@ -91,7 +101,7 @@ def _check_name(name: str) -> None:
         raise CosignatureError(f"key name {name!r} must be non-empty, without spaces or '+'")
 
 
-def _raw_public(public_key: Ed25519PublicKey) -> bytes:
+def _raw_public(public_key: Ed25519PublicKey | MLDSA44PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -107,30 +117,39 @@ def _b64(text: str, what: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class CosignerKey:
-    """A witness's name and Ed25519 public key, as its vkey names them."""
+    """A witness's name and public key (Ed25519 or ML-DSA-44), as its vkey names them."""
 
     name: str
     key_id: bytes
-    public_key: Ed25519PublicKey
+    public_key: Ed25519PublicKey | MLDSA44PublicKey
 
     @classmethod
-    def of(cls, name: str, public_key: Ed25519PublicKey) -> CosignerKey:
+    def of(cls, name: str, public_key: Ed25519PublicKey | MLDSA44PublicKey) -> CosignerKey:
         """The key of the witness `name` holding `public_key`."""
         _check_name(name)
-        return cls(name, cosigner_key_id(name, _raw_public(public_key)), public_key)
+        raw = _raw_public(public_key)
+        if isinstance(public_key, MLDSA44PublicKey):
+            return cls(name, mldsa_key_id(name, raw), public_key)
+        return cls(name, cosigner_key_id(name, raw), public_key)
+
+    @property
+    def kind(self) -> int:
+        """The signature type: 0x04 (Ed25519 cosignature/v1) or 0x06 (ML-DSA-44)."""
+        return ML_DSA_44 if isinstance(self.public_key, MLDSA44PublicKey) else COSIGNATURE_V1
 
     def text(self) -> str:
-        """`<name>+<hex key id>+<base64(0x04 || public key)>`."""
-        encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + _raw_public(self.public_key))
+        """`<name>+<hex key id>+<base64(type || public key)>`."""
+        encoded = base64.b64encode(bytes([self.kind]) + _raw_public(self.public_key))
         return f"{self.name}+{self.key_id.hex()}+{encoded.decode()}"
 
     def raw(self) -> bytes:
-        """The 32 bytes of the public key."""
-        return _raw_public(self.public_key)
+        """The type byte and the bytes of the public key (one key, one witness)."""
+        return bytes([self.kind]) + _raw_public(self.public_key)
 
 
 def parse_cosigner_key(text: str) -> CosignerKey:
-    """Read a witness vkey `<name>+<hex key id>+<base64(0x04 || key)>`, checking the id."""
+    """Read a witness vkey `<name>+<hex key id>+<base64(0x04 || key)>` (Ed25519) or
+    `...+<base64(0x06 || key)>` (ML-DSA-44), checking the id."""
     parts = text.strip().split("+", 2)
     if len(parts) != 3:
         raise CosignatureError("a verifier key is <name>+<hex key id>+<base64 key>")
@@ -139,6 +158,11 @@ def parse_cosigner_key(text: str) -> CosignerKey:
     if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
         raise CosignatureError(f"key id {hex_id!r} is not 8 lowercase hex digits")
     raw = _b64(encoded, "verifier key")
+    if raw[:1] == bytes([ML_DSA_44]):
+        if mldsa_key_id(name, raw[1:]) != bytes.fromhex(hex_id):
+            raise CosignatureError(f"key id {hex_id} does not match the key named {name!r}")
+        public = public_key_from(raw[1:], CosignatureError)
+        return CosignerKey(name, bytes.fromhex(hex_id), public)
     if len(raw) != 33 or raw[0] != COSIGNATURE_V1:
         raise CosignatureError(
             "a cosignature/v1 key is 0x04 followed by a 32-byte Ed25519 key"
@@ -160,9 +184,9 @@ class Cosignature:
 
 
 class Cosigner:
-    """Cosigns checkpoints as the witness `name` with an Ed25519 key."""
+    """Cosigns checkpoints as the witness `name` with an Ed25519 or ML-DSA-44 key."""
 
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
+    def __init__(self, name: str, private_key: Ed25519PrivateKey | MLDSA44PrivateKey) -> None:
         self.key = CosignerKey.of(name, private_key.public_key())
         self._private_key = private_key
 
@@ -172,13 +196,21 @@ class Cosigner:
         return self.key.name
 
     def verifier_key(self) -> str:
-        """The witness's vkey text (type 0x04)."""
+        """The witness's vkey text (type 0x04 or 0x06)."""
         return self.key.text()
 
     def cosign(self, note_text: str, timestamp: int) -> str:
         """The signature line (newline included) cosigning the checkpoint `note_text`."""
-        signature = self._private_key.sign(cosigned_message(note_text, timestamp))
-        blob = self.key.key_id + struct.pack(">Q", timestamp) + signature
+        private = self._private_key
+        if isinstance(private, MLDSA44PrivateKey):
+            cp = _checkpoint_of(note_text)
+            signed = sign_blob(
+                private, self.key.name, timestamp, cp.origin, cp.size, cp.root, CosignatureError
+            )
+            blob = self.key.key_id + signed
+        else:
+            signature = private.sign(cosigned_message(note_text, timestamp))
+            blob = self.key.key_id + struct.pack(">Q", timestamp) + signature
         return f"{_SIGNATURE_PREFIX}{self.key.name} {base64.b64encode(blob).decode()}\n"
 
 
@@ -196,14 +228,25 @@ def parse_signature_lines(text: str) -> list[tuple[str, bytes, bytes]]:
         raise CosignatureError(str(error)) from None
 
 
+def _checkpoint_of(note_text: str) -> Checkpoint:
+    try:
+        return parse_checkpoint_text(note_text)
+    except CheckpointError as error:
+        raise CosignatureError(str(error)) from None
+
+
 def _verify(key: CosignerKey, note_text: str, blob: bytes) -> int:
     """The timestamp of the cosignature `blob` (timestamp || signature) by `key`."""
+    public = key.public_key
+    if isinstance(public, MLDSA44PublicKey):
+        cp = _checkpoint_of(note_text)
+        return verify_blob(public, key.name, blob, cp.origin, cp.size, cp.root, CosignatureError)
     if len(blob) != 8 + _ED25519_SIGNATURE:
         raise CosignatureError(f"a cosignature/v1 by {key.name} is 72 bytes, not {len(blob)}")
     (timestamp,) = struct.unpack(">Q", blob[:8])
     _check_timestamp(timestamp)
     try:
-        key.public_key.verify(blob[8:], cosigned_message(note_text, timestamp))
+        public.verify(blob[8:], cosigned_message(note_text, timestamp))
     except InvalidSignature:
         raise CosignatureError(f"bad cosignature by {key.name} on the checkpoint") from None
     return int(timestamp)
@@ -237,7 +280,7 @@ def valid_cosignatures(
     names is one witness, never two votes toward a quorum.
     """
     known = {(key.name, key.key_id): key for key in keys}
-    valid: dict[bytes, Cosignature] = {}  # by the key's 32 bytes
+    valid: dict[bytes, Cosignature] = {}  # by the key's type and bytes
     invalid: list[str] = []
     for name, kid, blob in signatures:
         key = known.get((name, kid))

@@ -17,7 +17,8 @@ stream version) and which check (`receipt`, `log key`, `witness key`, `origin`,
 `checkpoint signature`, `statement`, `quorum`, `stream`, `leaf index`, `sealed field`,
 `leaf`, `tlog-proof`, `inclusion proof`, `pending`).
 
-Cosignatures are C2SP `tlog-cosignature` `cosignature/v1` (Ed25519, key type 0x04). The
+Cosignatures are C2SP `tlog-cosignature`: `cosignature/v1` (Ed25519, key type 0x04) or
+ML-DSA-44 (key type 0x06, `events.mldsa`); the log key may be either kind too. The
 check is a parameter (`cosigners`) so that the witness module's verifier can replace
 `verify_cosignatures` here, which implements the minimum a receipt needs.
 """
@@ -45,6 +46,7 @@ from events.checkpoints import (
 from events.disclosure import DISCLOSED_FIELDS, clear_fields, disclosed_leaf_hash
 from events.errors import ReceiptError, StatementError
 from events.merkle import ProofError, verify_inclusion
+from events.mldsa import ML_DSA_44, mldsa_key_id, public_key_from, verify_blob
 from events.numbers import MAX_DIGITS, too_many_digits
 from events.statement import Statement, verify_statement
 from events.tlog_policy import Policy
@@ -145,12 +147,13 @@ def _disclosed_only(event: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class WitnessKey:
-    """A witness's Ed25519 cosignature/v1 verifier key."""
+    """A witness's verifier key: Ed25519 cosignature/v1 (0x04) or ML-DSA-44 (0x06)."""
 
     name: str
     key_id: bytes
     public_key: bytes
     text: str
+    kind: int = COSIGNATURE_V1
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +175,8 @@ def witness_key_id(name: str, public_key: bytes) -> bytes:
 
 
 def parse_witness_key(text: str) -> WitnessKey:
-    """Read `<name>+<hex key id>+<base64(0x04 || key)>`, checking the key id.
+    """Read `<name>+<hex key id>+<base64(0x04 || key)>` (or `0x06 || key`, ML-DSA-44),
+    checking the key id.
 
     Raises `ReceiptError` (a `ValueError`)."""
     parts = text.strip().split("+", 2)
@@ -187,6 +191,11 @@ def parse_witness_key(text: str) -> WitnessKey:
         raw = base64.b64decode(encoded, validate=True)
     except ValueError:  # binascii.Error, or a non-ASCII character
         raise ReceiptError(f"witness key {name!r} is not base64") from None
+    if raw[:1] == bytes([ML_DSA_44]):
+        public_key_from(raw[1:], ReceiptError)
+        if mldsa_key_id(name, raw[1:]) != bytes.fromhex(hex_id):
+            raise ReceiptError(f"witness key {name!r}: its key id does not match its name and key")
+        return WitnessKey(name, bytes.fromhex(hex_id), raw[1:], text.strip(), ML_DSA_44)
     if len(raw) != 33 or raw[0] != COSIGNATURE_V1:
         raise ReceiptError(f"witness key {name!r} is not a cosignature/v1 (0x04) Ed25519 key")
     key_id = bytes.fromhex(hex_id)
@@ -198,7 +207,11 @@ def parse_witness_key(text: str) -> WitnessKey:
 def distinct_witnesses(witness_keys: Sequence[str]) -> int:
     """How many different public keys `witness_keys` name: one key is one witness, under
     however many names or spellings. Raises `ReceiptError` if one is unusable."""
-    return len({parse_witness_key(text).public_key for text in witness_keys})
+    return len({_identity(parse_witness_key(text)) for text in witness_keys})
+
+
+def _identity(key: WitnessKey) -> bytes:
+    return bytes([key.kind]) + key.public_key
 
 
 def _note_parts(note: str) -> tuple[str, list[tuple[str, bytes]]]:
@@ -231,8 +244,14 @@ def verify_cosignatures(note: str, witness_keys: Sequence[str]) -> list[Cosigned
     seen: set[bytes] = set()
     for key_text in witness_keys:
         key = parse_witness_key(key_text)
-        if key.public_key in seen:
+        if _identity(key) in seen:
             continue  # one key, one vote: whatever name it is given under
+        if key.kind == ML_DSA_44:
+            cosigned = _mldsa_cosigned(note, key, lines)
+            if cosigned is not None:
+                found.append(cosigned)
+                seen.add(_identity(key))
+            continue
         verifier = Ed25519PublicKey.from_public_bytes(key.public_key)
         for name, blob in lines:
             if name != key.name or len(blob) != 76 or blob[:4] != key.key_id:
@@ -247,9 +266,35 @@ def verify_cosignatures(note: str, witness_keys: Sequence[str]) -> list[Cosigned
             except InvalidSignature:
                 continue
             found.append(Cosigned(key.name, key.text, timestamp))
-            seen.add(key.public_key)
+            seen.add(_identity(key))
             break
     return found
+
+
+def _mldsa_cosigned(note: str, key: WitnessKey, lines: list[tuple[str, bytes]]) -> Cosigned | None:
+    """`key`'s first valid ML-DSA-44 cosignature among `lines`, if any."""
+    try:
+        checkpoint = parse_checkpoint(note)
+    except CheckpointError as error:
+        raise ReceiptError(str(error)) from None
+    public = public_key_from(key.public_key, ReceiptError)
+    for name, blob in lines:
+        if name != key.name or blob[:4] != key.key_id:
+            continue
+        try:
+            timestamp = verify_blob(
+                public,
+                key.name,
+                blob[4:],
+                checkpoint.origin,
+                checkpoint.size,
+                checkpoint.root,
+                ReceiptError,
+            )
+        except ReceiptError:
+            continue
+        return Cosigned(key.name, key.text, timestamp)
+    return None
 
 
 # --- verifying ---------------------------------------------------------------------------

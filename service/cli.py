@@ -217,7 +217,8 @@ def verify_bundle_command(
     key: str = typer.Option(..., help="the verifier key, or a file holding it"),
 ) -> None:
     """Verify an exported log against a signed checkpoint, offline: no database."""
-    key_text = Path(key).read_text().strip() if Path(key).is_file() else key.strip()
+    # A saved /public/log-key: its first line is the Ed25519 key (an ML-DSA-44 one may follow).
+    key_text = Path(key).read_text().strip().split("\n")[0] if Path(key).is_file() else key.strip()
     with file.open("rb") as lines:
         try:
             report = verify_bundle(lines, checkpoint.read_text(), key_text)

@@ -22,7 +22,13 @@ import typer
 
 from events.bounded_http import PeerAnswerError, bounded_request
 from events.checkpoints import CheckpointError, parse_verifier_key
-from events.cosignature import COSIGNATURE_V1, CosignatureError, CosignerKey, parse_cosigner_key
+from events.cosignature import (
+    COSIGNATURE_V1,
+    ML_DSA_44,
+    CosignatureError,
+    CosignerKey,
+    parse_cosigner_key,
+)
 from events.errors import PolicyError
 from events.tlog_policy import Policy, parse_policy
 from service.monitor import (
@@ -182,10 +188,15 @@ def _policy_options(path: Path, log_key: str | None) -> tuple[str, tuple[Cosigne
         chosen = log_key.strip()
     elif len(logs) == 1:
         chosen = logs[0]
+    elif len({key.name for key, _ in policy.logs}) == 1:
+        # One log under two keys (Ed25519 and ML-DSA-44): either verifies its checkpoints.
+        chosen = next((k.text for k, _ in policy.logs if k.kind == 0x01), logs[0])
     else:
         raise PolicyError(f"the policy lists {len(logs)} logs: name one with --log-key")
     keys = tuple(
-        parse_cosigner_key(w.key.text) for w in policy.witnesses if w.key.kind == COSIGNATURE_V1
+        parse_cosigner_key(w.key.text)
+        for w in policy.witnesses
+        if w.key.kind in (COSIGNATURE_V1, ML_DSA_44)
     )
     return chosen, keys, policy
 

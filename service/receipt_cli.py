@@ -14,6 +14,7 @@ import orjson
 import typer
 
 from events.errors import PolicyError
+from events.mldsa import ML_DSA_44
 from events.receipt import COSIGNATURE_V1, summary, verify_receipt
 from events.tlog_policy import Policy, parse_policy
 
@@ -25,7 +26,7 @@ def _key(value: str) -> str:
     if "+" not in value:
         path = Path(value)
         if path.is_file():
-            return path.read_text().strip()
+            return path.read_text().strip().split("\n")[0]  # /public/log-key: Ed25519 first
     return value.strip()
 
 
@@ -35,13 +36,19 @@ def _from_policy(path: Path, receipt: object) -> tuple[str, list[str], Policy]:
     policy = parse_policy(path.read_bytes())
     log = receipt.get("log") if isinstance(receipt, dict) else None
     origin = log.get("origin") if isinstance(log, dict) else None
-    key = policy.log_key(origin) if isinstance(origin, str) else None
+    # The Ed25519 log key of the origin: it also signs the receipt's statement (an
+    # ML-DSA-44 log key, listed too, signs checkpoints only).
+    ed25519 = [k for k, _ in policy.logs if k.name == origin and k.kind == 0x01]
+    key = ed25519[0] if ed25519 else None
+    if key is None and isinstance(origin, str):
+        key = policy.log_key(origin)
     if key is None:
         key = policy.logs[0][0] if len(policy.logs) == 1 else None
     if key is None:
         raise PolicyError(f"the policy lists no log of origin {str(origin)[:80]!r}")
-    # Ed25519 cosignature/v1 witnesses are the ones checked here; the quorum rule decides.
-    witnesses = [w.key.text for w in policy.witnesses if w.key.kind == COSIGNATURE_V1]
+    # Ed25519 cosignature/v1 and ML-DSA-44 witnesses are checked; the quorum rule decides.
+    kinds = (COSIGNATURE_V1, ML_DSA_44)
+    witnesses = [w.key.text for w in policy.witnesses if w.key.kind in kinds]
     return key.text, witnesses, policy
 
 

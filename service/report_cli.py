@@ -134,7 +134,7 @@ def report_command(
         if bundle is not None:
             if checkpoint is None or key is None:
                 raise typer.BadParameter("--bundle needs --checkpoint and --key")
-            key_text = Path(key).read_text() if Path(key).is_file() else key
+            key_text = Path(key).read_text().strip().split("\n")[0] if Path(key).is_file() else key
             made = report_from_bundle(
                 bundle, checkpoint.read_text(), key_text.strip(), moment, at_position
             )

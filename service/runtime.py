@@ -71,9 +71,13 @@ class Runtime:
     def signer(self) -> Signer:
         """The log's checkpoint signer (`service.keys.open_signing_key`: production never
         creates a key; development creates one, loudly)."""
-        from service.keys import open_signing_key  # the key rules and its CLI live together
+        from service.keys import open_mldsa_key, open_signing_key  # rules and CLI together
 
-        return Signer(self.settings.log_origin, open_signing_key(self.settings))
+        return Signer(
+            self.settings.log_origin,
+            open_signing_key(self.settings),
+            open_mldsa_key(self.settings),
+        )
 
     @cached_property
     def commands(self) -> CommandService:

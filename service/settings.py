@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from events.checkpoints import STATEMENT_HEADER
-from events.cosignature import COSIGNATURE_V1, Cosignature
+from events.cosignature import COSIGNATURE_V1, ML_DSA_44, Cosignature
 from events.errors import PolicyError
 from events.tlog_policy import Policy, parse_policy, policy_text, simple_policy
 from events.witnessing import WitnessConfig, parse_witnesses
@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     public_url: str | None = None
 
     signing_key_file: Path = Path("docket-signing.key")
+    #: DOCKET_MLDSA_SIGNING_KEY_FILE: an ML-DSA-44 key (`docket key generate FILE
+    #: --algorithm ml-dsa-44`); when set, each checkpoint also carries an ML-DSA-44 line
+    #: (C2SP tlog-cosignature form). Never created by the service.
+    mldsa_signing_key_file: Path | None = None
     log_origin: str = PLACEHOLDER_LOG_ORIGIN
 
     time_zone: str = "America/New_York"
@@ -150,10 +154,11 @@ class Settings(BaseSettings):
                     f"DOCKET_WITNESS_POLICY: witness {witness.name} has no URL (its submission "
                     "prefix): the log submits its checkpoints there"
                 )
-            if witness.key.kind != COSIGNATURE_V1:
+            if witness.key.kind not in (COSIGNATURE_V1, ML_DSA_44):
                 raise ValueError(
                     f"DOCKET_WITNESS_POLICY: witness {witness.name}'s key is of type "
-                    f"{witness.key.kind:#04x}; the log asks Ed25519 (0x04) witnesses"
+                    f"{witness.key.kind:#04x}; the log asks Ed25519 (0x04) or ML-DSA-44 "
+                    "(0x06) witnesses"
                 )
             configs.append(WitnessConfig(witness.url.rstrip("/"), witness.key.text))
         self.witnesses = tuple(configs)
@@ -230,6 +235,12 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"DOCKET_SIGNING_KEY_FILE {self.signing_key_file} is readable by group or "
                     f"others: chmod 600 it"
+                )
+            mldsa = self.mldsa_signing_key_file
+            if mldsa is not None and (not mldsa.exists() or mldsa.stat().st_mode & 0o077):
+                raise ValueError(
+                    f"DOCKET_MLDSA_SIGNING_KEY_FILE {mldsa} must exist and be readable by its "
+                    "owner only (chmod 600) in production"
                 )
             if self.log_origin == PLACEHOLDER_LOG_ORIGIN:
                 raise ValueError(

@@ -280,7 +280,8 @@ async def public_checkpoint(runtime: RuntimeDep) -> PlainTextResponse:
     response_class=PlainTextResponse,
 )
 async def public_log_key(runtime: RuntimeDep) -> PlainTextResponse:
-    return PlainTextResponse(runtime.signer.verifier_key() + "\n")
+    # The Ed25519 key first (what a reader taking one line reads), then ML-DSA-44's if set.
+    return PlainTextResponse("".join(key + "\n" for key in runtime.signer.verifier_keys()))
 
 
 @public_router.get(
@@ -291,5 +292,5 @@ async def public_log_key(runtime: RuntimeDep) -> PlainTextResponse:
 async def public_log_policy(runtime: RuntimeDep) -> PlainTextResponse:
     """SPEC §6.1: what `docket receipt verify --policy` and `docket monitor --policy` read,
     and any tlog-proof verifier. Its log line is this log's verifier key."""
-    text = runtime.settings.policy_in_force([runtime.signer.verifier_key()])
+    text = runtime.settings.policy_in_force(runtime.signer.verifier_keys())
     return PlainTextResponse(text, headers={"Cache-Control": "no-cache"})

@@ -135,6 +135,20 @@
     return { name, id, key, raw: toHex(raw.slice(1)), text: String(text).trim() };
   }
 
+  // The signature type of a vkey (its first key byte), or -1 if it does not decode.
+  function keyType(text) {
+    const parts = String(text).trim().split("+");
+    try {
+      return parts.length < 3 ? -1 : fromBase64(parts.slice(2).join("+"))[0];
+    } catch (error) {
+      return -1;
+    }
+  }
+
+  // WebCrypto has no ML-DSA: ML-DSA-44 lines (signature type 0x06, C2SP tlog-cosignature)
+  // are not checked in the page, and the page says so; `docket receipt verify` checks them.
+  const ML_DSA_44 = 0x06;
+
   function splitNote(note) {
     const cut = note.lastIndexOf("\n\n");
     if (cut < 0 || !note.endsWith("\n")) throw new Error("not a signed note");
@@ -350,6 +364,9 @@
     result.request_id = receipt.request_id;
     result.events = receipt.events;
     result.pending = receipt.pending;
+    // ML-DSA-44 witness keys are set aside, named as not checked here (never a failure).
+    result.unchecked = witnessKeys.filter((k) => keyType(k) === ML_DSA_44).map((k) => String(k).trim().split("+")[0]);
+    witnessKeys = witnessKeys.filter((k) => keyType(k) !== ML_DSA_44);
     let trusted;
     try {
       trusted = await parseKey(logKey, 0x01);
@@ -363,7 +380,9 @@
       result.failures.push(failure("witness key", "a witness key given is unusable: " + error.message));
       return finish(result, started);
     }
-    const need = quorum === null || quorum === undefined ? result.witnesses : quorum;
+    let need = quorum === null || quorum === undefined ? result.witnesses : quorum;
+    // With ML-DSA-44 witnesses set aside, the page asks what the Ed25519 ones can give.
+    if (result.unchecked.length) need = Math.min(need, result.witnesses);
     result.quorum = need;
     let checkpoint;
     try {
@@ -377,6 +396,11 @@
       }
     }
     result.checkpoint = checkpoint;
+    try {  // the log's own ML-DSA-44 line: same name, another key id
+      result.logMldsa = splitNote(receipt.checkpoint).lines.some((l) => l.name === trusted.name && !equal(l.blob.slice(0, 4), trusted.id));
+    } catch (error) {
+      result.logMldsa = false;
+    }
     if (checkpoint.origin !== receipt.log.origin) {
       result.failures.push(failure("origin", "the checkpoint is of log " + checkpoint.origin + ", the receipt says " + receipt.log.origin));
     }
@@ -492,6 +516,14 @@
       lines.push("Position " + e.position + ": " + what(e) + " \u2014 NOT YET VERIFIED: no published checkpoint covers it, and anyone could have added it; check again later.");
     }
     lines.push(checkpointLine(result));
+    if (result.logMldsa || (result.unchecked || []).length) {
+      const notChecked = [];
+      if (result.logMldsa) notChecked.push("the log's ML-DSA-44 signature line");
+      if (result.unchecked.length) notChecked.push("the ML-DSA-44 cosignatures of " + result.unchecked.join(", "));
+      lines.push("Checked in this page: the log's Ed25519 signature" + (result.witnesses ? " and the Ed25519 witnesses' cosignatures" : "")
+        + ". Not checked in this page (the browser has no ML-DSA-44): " + notChecked.join(" and ")
+        + "; `docket receipt verify` checks them.");
+    }
     return { ok: true, complete: result.pending.length === 0, headline, lines };
   }
 
@@ -560,7 +592,8 @@
       ]);
       const keys = (policy.witnesses || []).map((w) => w.vkey || w.key);
       const quorum = Number.isInteger(policy.quorum) ? policy.quorum : keys.length;
-      const result = await verify(receipt, logKey.trim(), keys, quorum);
+      // /public/log-key lists the Ed25519 key first, then any ML-DSA-44 key.
+      const result = await verify(receipt, logKey.trim().split("\n")[0], keys, quorum);
       const words = render(element, result);
       offerProofs(element, receipt);
       return words;

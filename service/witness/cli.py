@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PrivateKey
 
-from events.checkpoints import (
-    CheckpointError,
-    SigningKeyError,
-    load_or_create_signing_key,
-)
+from events.checkpoints import CheckpointError, SigningKeyError, load_private_key
 from events.cosignature import CosignatureError, Cosigner
+from service.keys import Algorithm, write_private
 from service.witness.storage import WitnessStore
 
 __all__ = ["create_key_file", "witness_app"]
@@ -26,26 +22,23 @@ witness_app = typer.Typer(
 )
 
 
-def create_key_file(path: Path) -> Ed25519PrivateKey:
-    """A new Ed25519 key in a PKCS#8 PEM file created with mode 0600; never overwrites."""
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(pem)
-        out.flush()
-        os.fsync(out.fileno())
+def create_key_file(
+    path: Path, algorithm: str = Algorithm.ED25519
+) -> Ed25519PrivateKey | MLDSA44PrivateKey:
+    """A new Ed25519 or ML-DSA-44 key in a PKCS#8 PEM file created with mode 0600; never
+    overwrites."""
+    key: Ed25519PrivateKey | MLDSA44PrivateKey
+    if algorithm == Algorithm.ML_DSA_44:
+        key = MLDSA44PrivateKey.generate()
+    else:
+        key = Ed25519PrivateKey.generate()
+    write_private(path, key)
     return key
 
 
 def _cosigner(key_file: Path, name: str) -> Cosigner:
     try:
-        return Cosigner(name, load_or_create_signing_key(key_file, create=False))
+        return Cosigner(name, load_private_key(key_file))
     except (SigningKeyError, CosignatureError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
@@ -55,10 +48,13 @@ def _cosigner(key_file: Path, name: str) -> Cosigner:
 def key(
     file: Annotated[Path, typer.Argument(help="Where to write the new key (mode 0600).")],
     name: Annotated[str, typer.Option(help="The witness's name, e.g. witness.example.org/w1")],
+    algorithm: Annotated[
+        Algorithm, typer.Option(help="ed25519 (cosignature/v1, 0x04) or ml-dsa-44 (0x06)")
+    ] = Algorithm.ED25519,
 ) -> None:
-    """Create a witness key; print its verifier key (cosignature/v1, type 0x04)."""
+    """Create a witness key; print its verifier key (type 0x04 Ed25519 or 0x06 ML-DSA-44)."""
     try:
-        private = create_key_file(file)
+        private = create_key_file(file, algorithm)
     except FileExistsError:
         typer.echo(f"error: {file} exists; a witness key is never overwritten", err=True)
         raise typer.Exit(code=1) from None

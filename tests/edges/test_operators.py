@@ -25,7 +25,7 @@ from events.checkpoints import (
     parse_verifier_key,
 )
 from service.cli import app as cli
-from service.keys import open_signing_key
+from service.keys import generate_key_file, open_mldsa_key, open_signing_key
 from service.logging import configure_logging
 from service.settings import Settings
 from tests.api.conftest import Api, seat
@@ -61,6 +61,46 @@ def test_key_generate_writes_a_private_key_and_prints_its_vkey(tmp_path: Path) -
     again = runner.invoke(cli, ["key", "generate", str(path), "--origin", ORIGIN])
     assert again.exit_code == 1 and "never overwritten" in again.output
     assert path.read_bytes() == before
+
+
+def test_key_generate_ml_dsa_44(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "mldsa.key"
+    runner = CliRunner()
+    args = ["key", "generate", str(path), "--origin", ORIGIN, "--algorithm", "ml-dsa-44"]
+    made = runner.invoke(cli, args)
+    assert made.exit_code == 0, made.output
+    vkey = made.stdout.strip()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    parsed = parse_verifier_key(vkey)
+    assert parsed.name == ORIGIN and parsed.kind == 0x06
+    # the service reads it as DOCKET_MLDSA_SIGNING_KEY_FILE, and it is the key the vkey names
+    settings = Settings(environment="test", mldsa_signing_key_file=path)
+    mldsa = open_mldsa_key(settings)
+    assert mldsa is not None
+    ed = load_or_create_signing_key(tmp_path / "ed.key", create=True)
+    assert Signer(ORIGIN, ed, mldsa).mldsa_verifier_key() == vkey
+    before = path.read_bytes()
+    again = runner.invoke(cli, args)
+    assert again.exit_code == 1 and "never overwritten" in again.output
+    assert path.read_bytes() == before
+    bad = runner.invoke(cli, ["key", "generate", str(tmp_path / "x"), "--algorithm", "rsa"])
+    assert bad.exit_code == 2 and not (tmp_path / "x").exists()
+
+
+def test_an_ml_dsa_key_shared_or_missing_is_refused(tmp_path: Path) -> None:
+    key = tmp_path / "signing.key"
+    key.write_bytes(b"")
+    key.chmod(0o600)
+    mldsa = tmp_path / "mldsa.key"
+    with pytest.raises(ValidationError, match="DOCKET_MLDSA_SIGNING_KEY_FILE"):
+        _production(key, mldsa_signing_key_file=str(mldsa))
+    generate_key_file(mldsa, ORIGIN, "ml-dsa-44")
+    _production(key, mldsa_signing_key_file=str(mldsa))  # the good case
+    mldsa.chmod(0o640)
+    with pytest.raises(ValidationError, match="owner only"):
+        _production(key, mldsa_signing_key_file=str(mldsa))
+    with pytest.raises(SigningKeyError, match="readable by its owner only"):
+        open_mldsa_key(Settings(environment="test", mldsa_signing_key_file=mldsa))
 
 
 def test_production_refuses_the_placeholder_origin_and_a_shared_key(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PrivateKey
 from typer.testing import CliRunner
 
 from events.checkpoints import Signer, split_note
@@ -517,3 +518,37 @@ class TestWitnessRetrieval:
         docket.view = View(log, 100, witnesses[:2])
         missing = run(url, log, witnesses, tmp_path / "m.json", "--witness-url", f"{url}/w")
         assert missing.exit_code == 1 and "404" in missing.output
+
+
+class TestMlDsa:
+    """`docket monitor` with the log's ML-DSA-44 vkey and ML-DSA-44 witnesses (SPEC §8)."""
+
+    def test_an_ml_dsa_log_key_and_witnesses_then_a_fork(
+        self, url: str, docket: FakeDocket, log: FakeLog, tmp_path: Path
+    ) -> None:
+        mldsa = MLDSA44PrivateKey.generate()
+        log.signer = Signer(log.origin, log.key, mldsa)
+        pq = [Cosigner(f"pq{i}.example/w", MLDSA44PrivateKey.generate()) for i in range(2)]
+        ed = Cosigner("ed.example/w", Ed25519PrivateKey.generate())
+        docket.view = View(log, 100, [pq[0], ed])
+        ml_vkey = log.signer.verifier_keys()[1]
+        state = tmp_path / "state.json"
+
+        def monitor(*extra: str) -> Any:
+            args = ["monitor", url, "--log-key", ml_vkey, "--state", str(state)]
+            for witness in [*pq, ed]:
+                args += ["--witness", witness.verifier_key()]
+            return CliRunner().invoke(app, [*args, *extra])
+
+        first = monitor("--quorum", "2")
+        assert first.exit_code == 0, first.output
+        assert "size 100" in first.output
+        # one ML-DSA-44 witness's two lines count once
+        docket.view = View(log, 101, [pq[0], pq[0]])
+        short = monitor("--quorum", "2")
+        assert short.exit_code == 1 and "quorum is 2" in short.output
+        fork = FakeLog(log.key, salt=b"other").grow(100)
+        fork.signer = Signer(log.origin, log.key, mldsa)
+        docket.view = View(fork, 100, pq)
+        forked = monitor("--quorum", "2")
+        assert forked.exit_code == 3 and "EVIDENCE (fork)" in forked.output

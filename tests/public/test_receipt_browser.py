@@ -77,6 +77,9 @@ def site(good: Sample) -> Iterator[str]:
             "witnesses": [{"name": w.name, "vkey": w.vkey} for w in good.witnesses],
         },
     }
+    pq = sample(4, witnesses=2, quorum=2, other_entries=20, mldsa=True)
+    files["mldsa.json"] = pq.receipt
+    files["mldsa-keys.json"] = {"log": pq.log_key, "witnesses": [w.vkey for w in pq.witnesses]}
     served = {k: json.dumps(v).encode() for k, v in files.items()}
     served["log-key.txt"] = good.log_key.encode() + b"\n"
     with receipt_page.serve(served) as url:
@@ -265,3 +268,22 @@ def test_b11_in_the_browser_is_printed(page: Any) -> None:
     times = page.evaluate("timed('good.json', 20)")
     assert len(times) == 20
     print(f"\nB11 browser: 10-event receipt verified in median {statistics.median(times):.1f} ms")
+
+
+def test_ml_dsa_lines_are_named_as_not_checked_in_the_page(page: Any) -> None:
+    """WebCrypto has no ML-DSA: the page checks the Ed25519 lines, says plainly which
+    ML-DSA-44 lines it did not check, and does not fail for them."""
+    words = page.evaluate(
+        """async () => {
+        const get = async (f) => (await fetch(f)).json();
+        const receipt = await get('mldsa.json'), keys = await get('mldsa-keys.json');
+        const result = await DocketReceipt.verify(receipt, keys.log, keys.witnesses, 2);
+        return {ok: result.ok, failures: result.failures, words: DocketReceipt.describe(result)};
+    }"""
+    )
+    assert words["ok"], words["failures"]
+    text = " ".join(words["words"]["lines"])
+    assert "Checked in this page: the log's Ed25519 signature" in text
+    assert "Not checked in this page (the browser has no ML-DSA-44)" in text
+    assert "the log's ML-DSA-44 signature line" in text
+    assert "the ML-DSA-44 cosignatures of witness-2.example" in text

@@ -51,9 +51,14 @@ class WitnessProcess:
     port: int = field(default_factory=free_port)
     vkey: str = ""
     process: subprocess.Popen[bytes] | None = None
+    algorithm: str = "ed25519"
 
     def __post_init__(self) -> None:
-        self.vkey = docket("witness", "key", str(self.key_file), "--name", self.name).stdout.strip()
+        made = docket(
+            "witness", "key", str(self.key_file), "--name", self.name,
+            "--algorithm", self.algorithm,
+        )  # fmt: skip
+        self.vkey = made.stdout.strip()
 
     @property
     def url(self) -> str:

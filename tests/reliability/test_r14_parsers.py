@@ -27,6 +27,7 @@ import httpx
 import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PrivateKey
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,6 +36,7 @@ from typer.testing import CliRunner
 from bench.receipt_sample import Sample, sample
 from events.checkpoints import (
     CheckpointError,
+    Signer,
     parse_checkpoint,
     parse_verifier_key,
     split_note,
@@ -60,7 +62,7 @@ from events.errors import (
 from events.merkle import inclusion_proof, node_source, verify_consistency, verify_inclusion
 from events.numbers import MAX_DIGITS
 from events.proof_answers import parse_consistency_answer, parse_inclusion_answer
-from events.receipt import parse_witness_key, summary, verify_receipt
+from events.receipt import parse_witness_key, summary, verify_cosignatures, verify_receipt
 from events.statement import parse_statement, verify_statement
 from events.tiles import Tile, TileHashes, parse_tile_path, tiles_of_tree
 from events.tlog_policy import parse_policy, simple_policy
@@ -330,6 +332,74 @@ def test_cosignatures(note: str, quorum: int) -> None:
         lambda: verify_witnessed(note, LOG.vkey(), keys, quorum), CheckpointError, CosignatureError
     )
     returns_or_raises(lambda: add_signature_lines(NOTES[2], lines.split("\n")), CosignatureError)
+
+
+# --- ML-DSA-44 (tlog-cosignature 0x06): the log's second line, witness lines, vkeys ----------
+
+MLOG = FakeLog(origin="pq.example/log").grow(300)
+MLOG.signer = Signer(MLOG.origin, MLOG.key, MLDSA44PrivateKey.generate())
+MLOG_VKEY = MLOG.signer.verifier_keys()[1]
+PQ_WITNESSES = [Cosigner(f"pq{i}.example/w", MLDSA44PrivateKey.generate()) for i in range(2)]
+
+
+def _pq_cosigned(note: str) -> str:
+    text, _ = split_note(note)
+    lines = [w.cosign(text, 1_700_000_000 + i) for i, w in enumerate(PQ_WITNESSES + WITNESSES)]
+    return add_signature_lines(note, lines)
+
+
+ML_NOTES = [MLOG.checkpoint(0), MLOG.checkpoint(300), _pq_cosigned(MLOG.checkpoint(257))]
+ML_VKEYS = [MLOG_VKEY, *(w.verifier_key() for w in PQ_WITNESSES)]
+
+
+@R14
+@given(texts(ML_NOTES), st.integers(0, 4))
+def test_ml_dsa_notes_and_cosignatures(note: str, quorum: int) -> None:
+    checkpoint = returns_or_raises(lambda: parse_checkpoint(note), CheckpointError)
+    if checkpoint is not None:
+        assert 0 <= checkpoint.size < LIMIT
+    verified = returns_or_raises(lambda: verify_checkpoint(note, MLOG_VKEY), CheckpointError)
+    if verified is not None:
+        assert note.split("\n", 2)[:2] == [MLOG.origin, str(verified.size)]
+        assert 0 <= verified.size < LIMIT
+    keys = [w.key for w in PQ_WITNESSES + WITNESSES]
+    returns_or_raises(
+        lambda: verify_witnessed(note, MLOG_VKEY, keys, quorum), CheckpointError, CosignatureError
+    )
+    text = ML_NOTES[2][: ML_NOTES[2].rfind("\n\n") + 1]
+    lines = note[note.rfind("\n\n") + 2 :] if "\n\n" in note else note
+    for key in keys[:2]:
+        returns_or_raises(
+            lambda key=key: verify_cosignature_line(text, lines, key),  # type: ignore[misc]
+            CosignatureError,
+        )
+    vkeys = [w.verifier_key() for w in PQ_WITNESSES + WITNESSES]
+    for found in returns_or_raises(lambda: verify_cosignatures(note, vkeys), ReceiptError) or []:
+        assert 0 <= found.timestamp < 2**63
+
+
+@R14
+@given(texts(ML_VKEYS))
+def test_ml_dsa_verifier_keys(text: str) -> None:
+    parsed = returns_or_raises(lambda: parse_verifier_key(text), CheckpointError)
+    if parsed is not None:
+        assert parsed.text() == text.strip()
+    returns_or_raises(lambda: parse_cosigner_key(text), CosignatureError)
+    returns_or_raises(lambda: parse_witness_key(text), ReceiptError)
+
+
+def test_ml_dsa_long_numbers_are_refused_by_name() -> None:
+    body, signatures = ML_NOTES[2].split("\n\n", 1)
+    origin, _, root = body.split("\n")
+    witness_line = signatures.split("\n")[2]  # the first ML-DSA-44 witness's
+    for digits in (21, 5000):
+        text = f"{origin}\n{'9' * digits}\n{root}\n"
+        with pytest.raises(CheckpointError, match=f"tree size has {digits:,} digits"):
+            verify_checkpoint(f"{text}\n{signatures}", MLOG_VKEY)
+        with pytest.raises(CosignatureError, match=f"tree size has {digits:,} digits"):
+            verify_cosignature_line(text, witness_line, PQ_WITNESSES[0].key)
+        with pytest.raises(ReceiptError, match=f"tree size has {digits:,} digits"):
+            verify_cosignatures(f"{text}\n{signatures}", [PQ_WITNESSES[0].verifier_key()])
 
 
 # --- tile paths and tiles ----------------------------------------------------------------

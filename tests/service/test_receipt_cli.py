@@ -3,6 +3,7 @@ offline, exit 0 with what is proven in plain words, exit 1 naming what failed.""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import subprocess
@@ -154,3 +155,26 @@ def test_a_policy_file_with_groups_in_place_of_the_keys(good: Sample, tmp_path: 
     policy.write_text(f"log {good.log_key}\nwitness a {w[0]}\nwitness b {w[0]}\nquorum a\n")
     code, out = invoke(str(tmp_path / "receipt.json"), "--policy", str(policy))
     assert code == 1 and "listed already" in out
+
+
+def test_ml_dsa_log_line_and_witnesses(tmp_path: Path) -> None:
+    """A checkpoint with the log's ML-DSA-44 line, cosigned by Ed25519 and ML-DSA-44
+    witnesses: the ML-DSA-44 ones count toward the quorum, each key once."""
+    s = sample(4, witnesses=3, quorum=3, other_entries=20, mldsa=True)
+    assert s.receipt["checkpoint"].count(f"\u2014 {s.receipt['log']['origin']} ") == 2
+    kinds = [base64.b64decode(w.vkey.split("+", 2)[2])[0] for w in s.witnesses]
+    assert kinds == [0x04, 0x06, 0x04]
+    code, out = run(s, tmp_path)
+    assert code == 0, out
+    assert "cosigned by 3 of 3 witnesses (3 required)" in out
+    only_pq = sample(4, witnesses=2, quorum=1, other_entries=20, mldsa=True)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(only_pq.receipt))
+    args = ["receipt", "verify", str(path), "--log-key", only_pq.log_key]
+    pq = only_pq.witnesses[1]
+    result = CliRunner().invoke(app, [*args, "--witness", pq.vkey, "--quorum", "1"])
+    assert result.exit_code == 0, result.output
+    twice = CliRunner().invoke(
+        app, [*args, "--witness", pq.vkey, "--witness", pq.vkey, "--quorum", "2"]
+    )
+    assert twice.exit_code == 1 and "1 valid witness cosignatures" in twice.output

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from events.checkpoints import load_or_create_signing_key, split_note
+from events.checkpoints import load_or_create_signing_key, load_private_key, split_note
 from events.cosignature import Cosigner, parse_cosigner_key, verify_cosignature_line
 from events.witnessing import WitnessConfig, WitnessPublisher
 from service.cli import app
@@ -48,6 +48,21 @@ class TestKey:
         result = CliRunner().invoke(app, ["witness", "key", str(file), "--name", "a b"])
         assert result.exit_code == 1
         assert not file.exists()
+
+
+class TestMlDsaKey:
+    def test_creates_an_ml_dsa_44_key_and_prints_its_vkey(self, tmp_path: Path) -> None:
+        file = tmp_path / "witness.pem"
+        args = ["witness", "key", str(file), "--name", "w.example/pq", "--algorithm", "ml-dsa-44"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        vkey = result.stdout.strip()
+        key = parse_cosigner_key(vkey)
+        assert key.name == "w.example/pq" and key.kind == 0x06
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600
+        assert Cosigner("w.example/pq", load_private_key(file)).verifier_key() == vkey
+        again = CliRunner().invoke(app, args)
+        assert again.exit_code == 1 and "never overwritten" in again.output
 
 
 def free_port() -> int:

@@ -49,6 +49,7 @@ MOVES: dict[str, str] = {
     # commands/
     "service/commands.py": "service/commands/service.py",
     "service/kept_states.py": "service/commands/kept_states.py",
+    "service/erasure.py": "service/commands/erasure.py",
     # public/: pure rendering (and its read port, source.py); routes go to api/
     "service/report_render.py": "service/public/report.py",
     "service/public/routes.py": "service/api/public.py",
@@ -60,6 +61,7 @@ MOVES: dict[str, str] = {
     # queries/: reads over the running service (they take a Runtime, so sit above it)
     "service/publication.py": "service/queries/publication.py",
     "service/receipts.py": "service/queries/receipts.py",
+    "service/receipt_audit.py": "service/queries/receipt_audit.py",
     # api/
     "service/read_position.py": "service/api/read_position.py",
     # cli/: `service.cli:app` stays the console entry point

@@ -20,7 +20,7 @@ from pathlib import Path
 from bench import db
 from events.model import NewEvent, StreamAppend
 from events.store import EventStore
-from service.db import upgrade_to_head
+from service.platform.db import upgrade_to_head
 
 CALLERS = 32
 METADATA = {

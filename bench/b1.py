@@ -1,5 +1,5 @@
 """B1: single-event commands (place/release holds on 1,000 circulated requests), 32
-concurrent callers, through `service.commands.CommandService` in process, on PostgreSQL
+concurrent callers, through `service.commands.service.CommandService` in process, on PostgreSQL
 (and SQLite, for information). Target: ≥ 5,000/s, ≥ 10× the peer, ≥ 0.3× a bare
 group-commit loop.
 
@@ -18,10 +18,10 @@ from bench import db, gen, references
 from bench.cli import parser, report
 from bench.db import Result
 from events.store import EventStore
-from service.commands import CommandService, Meta
+from service.commands.service import CommandService, Meta
+from service.platform.settings import Settings
+from service.platform.tokens import Caller
 from service.rules import commands as cmd
-from service.settings import Settings
-from service.tokens import Caller
 
 CALLERS = 32
 CALLER = Caller("tok_bench001", "bench-secretariat", "secretariat")

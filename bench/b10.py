@@ -7,7 +7,7 @@ leaves held in memory (the stored tree answers the same proofs in O(log n) reads
 Each round adds 100 leaves, signs the checkpoint, has all three cosign it, and picks the
 published checkpoint (`published`, quorum 3). Then the same through the service's own
 path (`Runtime` on a PostgreSQL database with DOCKET_WITNESSES): the stored tree signs,
-`service.cosigning` submits and keeps the cosignatures, `published_checkpoint` reads and
+`service.publishing.cosigning` submits and keeps the cosignatures, `published_checkpoint` reads and
 verifies them. Reference: a bare HTTP round trip to one witness on the same connection
 pool.
 """
@@ -109,9 +109,9 @@ async def _wired_rounds(
 
     from events.model import NewEvent, StreamAppend
     from service import bootstrap
-    from service.keys import key_pem
-    from service.publication import published_checkpoint
-    from service.settings import Settings
+    from service.platform.keys import key_pem
+    from service.platform.settings import Settings
+    from service.queries.publication import published_checkpoint
 
     key_file = Path(tmp) / "log.pem"
     key_file.write_bytes(key_pem(key))

@@ -26,10 +26,10 @@ from bench.db import Result
 from bench.http import Session, request_bytes, serve
 from events.model import utc_text
 from events.store import EventStore
-from projections.interval_tables import micros
+from projections.intervals.tables import micros
 from projections.runner import ProjectionRunner
 from service.cli import rebuilt_tables
-from service.db import refresh_statistics
+from service.platform.db import refresh_statistics
 
 ROUNDS = 100
 

@@ -1,5 +1,5 @@
 """B14: erasing the sealed values of one 20-event request in a log of N events, through
-the service (`service.erasure.erase`: the envelopes read, `ErasureRecorded` appended and
+the service (`service.commands.erasure.erase`: the envelopes read, `ErasureRecorded` appended and
 the values replaced in one transaction, the answer built), on PostgreSQL; p50 and max
 over several requests. Then B5's chain walk with 10 % of the events erased, against the
 same walk of the same log before any erasure. Targets: ≤ 100 ms; the walk still
@@ -25,10 +25,10 @@ from bench.cli import parser, report
 from bench.db import Result
 from events.model import NewEvent, StreamAppend
 from events.store import EventStore
-from service.commands import CommandService, Meta
-from service.erasure import Erase, erase
-from service.settings import Settings
-from service.tokens import Caller
+from service.commands.erasure import Erase, erase
+from service.commands.service import CommandService, Meta
+from service.platform.settings import Settings
+from service.platform.tokens import Caller
 
 REQUEST_EVENTS = 20
 SAMPLES = 15

@@ -42,7 +42,7 @@ from bench.db import Result
 from bench.gen import COLUMNS
 from events.store import EventStore
 from projections.runner import ProjectionRunner, WorkerReport
-from service.settings import Settings
+from service.platform.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

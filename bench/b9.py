@@ -4,7 +4,7 @@ full tiles answered with an immutable cache header.
 
 The tree's nodes are written straight into `merkle_nodes` of a fresh migrated database
 (COPY; the leaves are synthetic, tiles holding hashes only) and served by
-`service.public_log.public_log_router` over a SQL source, in its own uvicorn process. The
+`service.publishing.public_log.public_log_router` over a SQL source, in its own uvicorn process. The
 client uses 8 keep-alive connections on raw asyncio streams. Reference: as many requests
 to a trivial endpoint of the same server.
 """
@@ -70,7 +70,7 @@ def serve_app(dsn: str, note_file: str, port: int) -> None:
     import uvicorn
     from fastapi import FastAPI
 
-    from service.public_log import WitnessPolicy, public_log_router
+    from service.publishing.public_log import WitnessPolicy, public_log_router
 
     note = Path(note_file).read_text()
     pools: list[asyncpg.Pool] = []

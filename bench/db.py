@@ -78,7 +78,7 @@ async def copy_of(template: str, database: str) -> str:
 
 
 def _migrate(target: str) -> None:
-    from service.db import upgrade_to_head
+    from service.platform.db import upgrade_to_head
 
     upgrade_to_head(target)
 

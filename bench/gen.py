@@ -372,7 +372,7 @@ def write_sqlite(
     long_events: int = LONG_EVENTS,
 ) -> Generated:
     """A fresh SQLite database at `path` holding a generated log of `events` events."""
-    from service.db import upgrade_to_head
+    from service.platform.db import upgrade_to_head
 
     started = time.perf_counter()
     for suffix in ("", "-wal", "-shm"):

@@ -1,7 +1,7 @@
 """Alembic environment: one history for PostgreSQL and SQLite, run over the async engine.
 
 The database URL comes from `config.attributes["database_url"]` (set by
-`service.db.alembic_config`), else `sqlalchemy.url`, else `DOCKET_DATABASE_URL`.
+`service.platform.db.alembic_config`), else `sqlalchemy.url`, else `DOCKET_DATABASE_URL`.
 A caller already holding a connection may pass it as `config.attributes["connection"]`.
 """
 
@@ -27,7 +27,7 @@ def _database_url() -> str:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
     if url:
         return str(url)
-    from service.settings import get_settings
+    from service.platform.settings import get_settings
 
     return get_settings().database_url
 

@@ -17,11 +17,11 @@ from service.api.openapi_responses import complete as complete_responses
 from service.api.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from service.api.read_side import ReadPositionMiddleware
 from service.api.security_headers import SecurityHeadersMiddleware
-from service.collector import settle_after_start
-from service.logging import configure_logging
-from service.public_log import WitnessPolicy, public_log_router
-from service.publication import PublishedLog
-from service.settings import Settings, get_settings
+from service.platform.collector import settle_after_start
+from service.platform.logging import configure_logging
+from service.platform.settings import Settings, get_settings
+from service.publishing.public_log import WitnessPolicy, public_log_router
+from service.queries.publication import PublishedLog
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -58,7 +58,8 @@ def create_app(
             app.state.runtime = runtime
             working = background and settings.serve_background
             async with bootstrap.workers(runtime) if working else nullcontext():
-                if background:  # not in apps built for tests (`service.collector`: B2's p99)
+                # not in apps built for tests (`service.platform.collector`: B2's p99)
+                if background:
                     settle_after_start()
                 yield
 
@@ -77,7 +78,7 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware)
 
     from service.api import commands, log, ops, reads
-    from service.public import routes as public_routes
+    from service.api import public as public_routes
 
     routers = (ops.router, commands.router, reads.router, log.router, log.public_router)
     for router in (*routers, public_routes.router):

@@ -21,11 +21,11 @@ from events.follower import LogFollower
 from events.log_tree import LogTree
 from events.store import EventStore
 from projections.runner import ProjectionRunner
-from service.db import create_engine
-from service.event_stream import Framed, framing
+from service.platform.db import create_engine
+from service.platform.event_stream import Framed, framing
+from service.platform.settings import Settings
 from service.public.source import SqlPublicSource
 from service.runtime import Runtime
-from service.settings import Settings
 
 log = structlog.get_logger("docket.bootstrap")
 

@@ -20,11 +20,11 @@ from events.published import CosignatureLog
 from events.store import EventStore
 from events.store.contract import ChangeWaiter
 from projections.runner import ProjectionRunner
-from service.commands import CommandService
-from service.cosigning import WITNESSING_LOCK_KEY, Cosigning
-from service.event_stream import Framed
+from service.commands.service import CommandService
+from service.platform.event_stream import Framed
+from service.platform.settings import Settings
 from service.public.source import PublicSource
-from service.settings import Settings
+from service.publishing.cosigning import WITNESSING_LOCK_KEY, Cosigning
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,9 @@ class Runtime:
 
     @cached_property
     def signer(self) -> Signer:
-        """The log's checkpoint signer (`service.keys.open_signing_key`: production never
+        """The log's checkpoint signer (`service.platform.keys.open_signing_key`: production never
         creates a key; development creates one, loudly)."""
-        from service.keys import open_mldsa_key, open_signing_key  # rules and CLI together
+        from service.platform.keys import open_mldsa_key, open_signing_key  # rules and CLI together
 
         return Signer(
             self.settings.log_origin,

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from events.store import EventStore
-from service.db import upgrade_to_head
+from service.platform.db import upgrade_to_head
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 

@@ -16,7 +16,7 @@ import yaml
 from typer.main import get_command
 
 from service.cli import app as cli
-from service.settings import Settings
+from service.platform.settings import Settings
 
 ROOT = Path(__file__).parents[1]
 APP_SERVICES = ("migrate", "api", "work")

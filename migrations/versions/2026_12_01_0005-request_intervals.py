@@ -17,7 +17,7 @@ down_revision: str | None = "0004_request_sequences"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen here rather than imported from projections.interval_tables: a migration must
+# Frozen here rather than imported from projections.intervals.tables: a migration must
 # not change when the application's table definitions do.
 UTC_TIME = sa.DateTime(timezone=True).with_variant(sa.String(27), "sqlite")
 POSITION = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -1,7 +1,7 @@
 """status_index_dropped: `request_status_intervals`' (status, request_id) index goes
 
 0008's head index (status, recorded_to, span_class, valid_from) serves every query with a
-status; no query of `projections.interval_queries` or `interval_stats` uses
+status; no query of `projections.intervals.queries` or `interval_stats` uses
 (status, request_id) any more (EXPLAIN ANALYZE of each, at 1,000,000 events: see
 docs/BENCHMARKS.md, "B3: rebuilds aside"), and every row written keeps it up to date.
 The (valid_from) indexes of 0005 stay: the plans of the queries without a status, and

@@ -1,7 +1,7 @@
 """`request_intervals`: the bitemporal projection. Keeps `request_status_intervals`,
-`hold_intervals` (see `projections.intervals` for the law) up to date with the log, so
+`hold_intervals` (see `projections.intervals.steps` for the law) up to date with the log, so
 that collection reads as of any moment are interval lookups
-(`projections.interval_queries`).
+(`projections.intervals.queries`).
 
 Each request's state after each event is the fold `request_state` uses too
 (`read_models.requests.RequestFold`, made once per batch, `Batch.shared`); from there an
@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.store.contract import TableWriter
 from events.types import REQUEST_STREAM_PREFIX
-from projections import interval_tables as tables
-from projections.intervals import (
+from projections.intervals import tables
+from projections.intervals.steps import (
     HoldInterval,
     StatusInterval,
     StreamHead,

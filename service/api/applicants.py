@@ -21,9 +21,9 @@ from sqlalchemy import select
 from projections.tables import request_state
 from service.api.problems import Conflict, NotFound, Unprocessable
 from service.api.time_travel import caught_up
-from service.commands import Outcome
+from service.commands.service import Outcome
 from service.errors import DocketError
-from service.tokens import Caller
+from service.platform.tokens import Caller
 
 if TYPE_CHECKING:
     from service.runtime import Runtime

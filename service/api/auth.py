@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 
 from service.api.problems import Forbidden, Unauthorized
 from service.api.token_cache import CACHE, token_digest, well_formed
+from service.platform.tokens import Caller, find_caller_by_hash
 from service.runtime import Runtime
-from service.tokens import Caller, find_caller_by_hash
 
 #: The roles that oversee the log: told its position (`X-Docket-Position`, SPEC §9).
 OVERSEERS = frozenset({"secretariat", "auditor"})

@@ -30,7 +30,7 @@ from service.api.commands import REQUEST_COMMANDS, if_match_version, respond
 from service.api.middleware import read_body, replay
 from service.api.problems import error_answer
 from service.api.token_cache import token_digest, well_formed
-from service.commands import Meta
+from service.commands.service import Meta
 from service.errors import DocketError
 from service.rules import commands as cmd
 

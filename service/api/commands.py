@@ -22,13 +22,13 @@ from service.api.problems import (
     Unprocessable,
     problem_openapi,
 )
-from service.commands import CommandService, Meta, Outcome
-from service.erasure import Erase
-from service.erasure import erase as erase_events
+from service.commands.erasure import Erase
+from service.commands.erasure import erase as erase_events
+from service.commands.service import CommandService, Meta, Outcome
 from service.errors import DocketError
+from service.platform.tokens import Caller
 from service.rules import commands as cmd
 from service.runtime import Runtime
-from service.tokens import Caller
 
 router = APIRouter(tags=["commands"])
 

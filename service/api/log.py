@@ -13,8 +13,8 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from events.log_tree import LogTree, TreeError
 from service.api.auth import Overseer, still_authorised
 from service.api.problems import Forbidden, NotFound, Unauthorized, Unprocessable, problem_openapi
-from service.event_stream import KEEPALIVE, event_frame, sse_frames
-from service.publication import published_or_first
+from service.platform.event_stream import KEEPALIVE, event_frame, sse_frames
+from service.queries.publication import published_or_first
 from service.runtime import Runtime, get_runtime
 
 router = APIRouter(tags=["log"])

@@ -10,7 +10,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.problems import PayloadTooLarge, problem_response
-from service.metrics import REQUEST_LATENCY, REQUESTS
+from service.platform.metrics import REQUEST_LATENCY, REQUESTS
 
 log = structlog.get_logger("docket.http")
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

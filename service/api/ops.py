@@ -11,9 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from service.api.auth import MaybeOverseer, Overseer
 from service.api.json_answer import JsonAnswer
 from service.api.problems import Forbidden, Unauthorized, problem_openapi
-from service.metrics import LOG_HEAD, PROJECTION_LAG
+from service.platform.metrics import LOG_HEAD, PROJECTION_LAG
+from service.publishing.witness_metrics import record_witness_status
 from service.runtime import Runtime, get_runtime
-from service.witness_metrics import record_witness_status
 
 router = APIRouter(tags=["operations"])
 

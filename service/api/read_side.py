@@ -30,8 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from events.store import database_unavailable
 from service.api.auth import OVERSEERS, bearer_caller
 from service.api.problems import Unavailable, problem_response
-from service.errors import DocketError
-from service.read_position import (
+from service.api.read_position import (
     MIN_POSITION_HEADER,
     POSITION_HEADER,
     Waiters,
@@ -40,6 +39,7 @@ from service.read_position import (
     read_side_position,
     wait_for_position,
 )
+from service.errors import DocketError
 
 if TYPE_CHECKING:
     from service.runtime import Runtime

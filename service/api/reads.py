@@ -13,8 +13,8 @@ from sqlalchemy import and_, select
 from events.model import parse_utc, utc_text
 from events.types import COMMITTEE_STREAM, request_stream
 from projections import committee, history, public, request
-from projections import interval_queries as as_of_reads
 from projections.holds import Hold
+from projections.intervals import queries as as_of_reads
 from projections.request import STATUSES
 from projections.stats import RequestFacts, hold_stats, processing_stats
 from projections.tables import held_by_is, holds, request_state, status_at, status_is
@@ -35,9 +35,9 @@ from service.api.problems import (
     problem_openapi,
 )
 from service.api.time_travel import Asked, AsOf, AtPosition, asked, caught_up, parse_time
-from service.moments import OutOfBounds, within_bounds
+from service.platform.moments import OutOfBounds, within_bounds
+from service.platform.tokens import Caller
 from service.runtime import Runtime, get_runtime
-from service.tokens import Caller
 
 router = APIRouter(tags=["reads"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -1,12 +1,12 @@
 """Collection reads as of a moment (SPEC §5): `as_of` (business time) and `at_position`
 (what the log held then), alone or together, on `GET /v1/requests`,
 `GET /v1/members/{member}/holds`, `GET /v1/stats/*` and `GET /public/stats`, answered
-from the bitemporal projection (`projections.interval_queries`).
+from the bitemporal projection (`projections.intervals.queries`).
 
 Every such answer says the moment it reflects: `as_of` and `at_position` in the body
 (the position given, or the one the projection had reached) and `X-Docket-Position`.
 A position beyond the log's head is refused (422): an answer there could still change;
-so is an `as_of` after now or before 2000 (`service.moments.within_bounds`).
+so is an `as_of` after now or before 2000 (`service.platform.moments.within_bounds`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from events.model import utc_text
-from projections.interval_queries import Moment
-from projections.interval_tables import NAME as INTERVALS
+from projections.intervals.queries import Moment
+from projections.intervals.tables import NAME as INTERVALS
 from service.errors import Unavailable, Unprocessable
-from service.moments import OutOfBounds, as_of_within_bounds
+from service.platform.moments import OutOfBounds, as_of_within_bounds
 from service.runtime import Runtime
 
 AsOf = Annotated[

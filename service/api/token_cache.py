@@ -24,7 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
-from service.tokens import Caller, hash_token
+from service.platform.tokens import Caller, hash_token
 
 TOKEN_SHAPE = re.compile(r"dkt_[A-Za-z0-9_-]{43}")
 TTL_SECONDS = 0.5

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from service.settings import DEVELOPMENT_PUBLIC_URL, Settings
+from service.platform.settings import DEVELOPMENT_PUBLIC_URL, Settings
 
 
 def public_url_of(settings: Settings | None) -> str:

@@ -7,8 +7,8 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from projections.committee import EMPTY_ROSTER, Roster
-from service.calendar import zone
-from service.settings import Settings
+from service.platform.settings import Settings
+from service.rules.calendar import zone
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,8 +37,8 @@ from events.types import (
 )
 from projections.committee import seated_at
 from projections.request import Procedure, RequestState
-from service.calendar import no_objection_deadline
 from service.rules import errors
+from service.rules.calendar import no_objection_deadline
 from service.rules.commands import (
     Annotate,
     Circulate,

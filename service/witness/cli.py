@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PrivateKey
 
 from events.checkpoints import CheckpointError, SigningKeyError, load_private_key
 from events.cosignature import CosignatureError, Cosigner
-from service.keys import Algorithm, write_private
+from service.platform.keys import Algorithm, write_private
 from service.witness.storage import WitnessStore
 
 __all__ = ["create_key_file", "witness_app"]

@@ -2,7 +2,7 @@
 
 `api` runs `create_app(settings)` with its lifespan (projection worker and checkpoint
 writer included) and talks to it through `httpx.ASGITransport`. Tokens are made with
-`service.tokens.create_token` on the runtime's engine. The factories are plain async
+`service.platform.tokens.create_token` on the runtime's engine. The factories are plain async
 functions: `seat` puts members on the committee, `make_request` walks a request to a
 state through the API itself.
 """
@@ -20,8 +20,8 @@ import pytest
 from fastapi import FastAPI
 
 from service.app import create_app
-from service.settings import Settings
-from service.tokens import create_token
+from service.platform.settings import Settings
+from service.platform.tokens import create_token
 
 PROBLEM = "application/problem+json"
 WHO = "World Health Organization"

@@ -11,10 +11,10 @@ import pytest
 
 from events.store import EventStore
 from service.api.problems import Conflict
-from service.commands import CommandService, Meta
+from service.commands.service import CommandService, Meta
+from service.platform.tokens import Caller
 from service.rules import RuleBroken
 from service.rules import commands as cmd
-from service.tokens import Caller
 from tests.api.conftest import Api, ago, make_request, seat
 
 OTHER = Caller("tok_other001", "other-process", "secretariat")

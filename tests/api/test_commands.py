@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.settings import Settings
+from service.platform.settings import Settings
 from tests.api.conftest import PROBLEM, Api, ago, make_request, seat, submission
 
 pytestmark = pytest.mark.filterwarnings("ignore")

@@ -27,7 +27,7 @@ from events.store import EventStore
 from events.transfer import export_log, import_log
 from events.verify_chain import verify_store_chain
 from events.verify_log import verify_log
-from service.tokens import create_token
+from service.platform.tokens import create_token
 from tests.api.conftest import Api, ago, seat, submission
 
 pytestmark = pytest.mark.filterwarnings("ignore")

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from events.model import RecordedEvent, parse_utc, utc_text
 from projections import holds as hold_rows
-from projections.interval_queries import hold_items
-from projections.intervals import summary
+from projections.intervals.queries import hold_items
+from projections.intervals.steps import summary
 from projections.public import public_statistics
 from projections.request import RequestState, fold, status, view
 from projections.stats import RequestFacts, hold_stats, processing_stats

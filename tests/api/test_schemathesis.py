@@ -29,9 +29,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from service.app import create_app
-from service.db import create_engine
-from service.settings import Settings
-from service.tokens import create_token
+from service.platform.db import create_engine
+from service.platform.settings import Settings
+from service.platform.tokens import create_token
 from tests.api.conftest import PROBLEM, WHO
 from tests.conftest import run_async
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from service.app import create_app
-from service.db import create_engine
-from service.settings import Settings
-from service.tokens import create_token
+from service.platform.db import create_engine
+from service.platform.settings import Settings
+from service.platform.tokens import create_token
 from tests.api.conftest import OTHER_ORG, WHO
 from tests.api.conftest import api as api  # the in-process app fixture, here too
 from tests.conftest import run_async

@@ -25,9 +25,9 @@ from events.checkpoints import (
     parse_verifier_key,
 )
 from service.cli import app as cli
-from service.keys import generate_key_file, open_mldsa_key, open_signing_key
-from service.logging import configure_logging
-from service.settings import Settings
+from service.platform.keys import generate_key_file, open_mldsa_key, open_signing_key
+from service.platform.logging import configure_logging
+from service.platform.settings import Settings
 from tests.api.conftest import Api, seat
 
 ROOT = Path(__file__).parents[2]

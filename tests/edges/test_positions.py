@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+import service.api.read_position as read_position
 import service.api.read_side as read_side
-import service.read_position as read_position
 from tests.api.conftest import Api, ago, make_request, seat
 from tests.api.conftest import api_with as api_with  # the app with other settings, here too
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from service.settings import Settings
+from service.platform.settings import Settings
 from tests.api.conftest import Api, make_request, open_api
 
 PUBLIC_URL = "https://docket.committee.example"

@@ -14,8 +14,8 @@ import pytest
 
 import service.api.auth as auth
 from service.api.token_cache import CACHE, TokenCache, token_digest, well_formed
-from service.db import create_engine
-from service.tokens import Caller, create_token, list_tokens, revoke_token
+from service.platform.db import create_engine
+from service.platform.tokens import Caller, create_token, list_tokens, revoke_token
 from tests.api.conftest import Api
 from tests.conftest import run_async
 from tests.edges.conftest import Served

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from events.errors import OldCanonicalForm
 from events.model import NewEvent, StreamAppend
 from events.store import EventStore
-from service.db import alembic_config, create_engine, is_sqlite, upgrade_to_head
+from service.platform.db import alembic_config, create_engine, is_sqlite, upgrade_to_head
 from tests.conftest import run_outside_loop
 from tests.events.v1_log import insert_v1_submissions
 

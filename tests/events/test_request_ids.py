@@ -25,7 +25,7 @@ from events.request_ids import (
     take_number,
 )
 from events.store import EventStore
-from service.db import alembic_config, create_engine
+from service.platform.db import alembic_config, create_engine
 from service.rules.request_rules import request_id_for
 from tests.conftest import run_outside_loop
 from tests.events.v1_log import insert_v1_submissions

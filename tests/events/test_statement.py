@@ -13,7 +13,7 @@ from events.statement import (
     sign_statement,
     verify_statement,
 )
-from service.settings import Settings
+from service.platform.settings import Settings
 
 SIGNER = Signer("docket.test/log", Ed25519PrivateKey.generate())
 

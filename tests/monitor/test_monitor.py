@@ -22,7 +22,7 @@ from events.checkpoints import Signer, split_note
 from events.cosignature import Cosigner, add_signature_lines
 from events.tiles import parse_tile_path, tile_at, tile_bytes
 from service.cli import app
-from service.monitor import evidence_file
+from service.monitor.monitor import evidence_file
 from tests.witness.logs import FakeLog
 
 

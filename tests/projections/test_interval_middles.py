@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.interval_middles import _kth, window
+from projections.intervals.middles import _kth, window
 
 values = st.lists(st.integers(-5, 40), max_size=30)
 

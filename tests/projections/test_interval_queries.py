@@ -17,16 +17,16 @@ from sqlalchemy import delete, inspect
 from events.model import RecordedEvent
 from events.store.backends import open_backend
 from projections import holds as hold_rows
-from projections import interval_queries as q
 from projections.history import EventRow
-from projections.interval_tables import TABLES
-from projections.intervals import summary
+from projections.intervals import queries as q
+from projections.intervals.steps import summary
+from projections.intervals.tables import TABLES
 from projections.projection import Batch
 from projections.public import public_statistics
 from projections.read_models.request_intervals import RequestIntervals
 from projections.request import RequestState, fold, status, view
 from projections.stats import RequestFacts, hold_stats, processing_stats
-from service.db import create_engine
+from service.platform.db import create_engine
 from tests.projections import histories
 
 NEW_YORK = ZoneInfo("America/New_York")

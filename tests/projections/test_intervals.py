@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 
 from events.model import RecordedEvent
 from projections import holds as hold_rows
-from projections import intervals
+from projections.intervals import steps as intervals
 from projections.request import RequestState, evolve_known, fold, status, view
 from tests.projections import histories
 
@@ -189,7 +189,7 @@ def test_summary_is_the_view_s_fields() -> None:
 
 def test_expiry_at_a_skipped_midnight() -> None:
     """Where a clock change skips local midnight, the exemption expires at the change."""
-    from projections.intervals import _expiry
+    from projections.intervals.steps import _expiry
 
     santiago = ZoneInfo("America/Santiago")  # DST began at 00:00 on 2023-09-03
     moment = _expiry(date(2023, 9, 2), santiago)

@@ -13,7 +13,7 @@ import pytest
 
 from events.model import RecordedEvent
 from projections.report import ReportCheckpoint, ReportRefused, report
-from service.report_render import RENDERERS, reproduce_command
+from service.public.report import RENDERERS, reproduce_command
 from tests.projections.histories import recorded, submission
 
 CHECKPOINT = ReportCheckpoint("docket.test/log", 17, "ab" * 32)

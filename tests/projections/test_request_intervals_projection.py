@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from events.model import RecordedEvent, StreamAppend
 from events.store import EventStore
-from projections import interval_tables as tables
-from projections.intervals import stream_intervals
+from projections.intervals import tables
+from projections.intervals.steps import stream_intervals
 from projections.read_models import PROJECTIONS
 from projections.read_models.request_intervals import RequestIntervals
 from projections.runner import ProjectionRunner

@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from projections.request import fold, view
+from service.api import public as routes
 from service.api.problems import install_problem_handlers
-from service.public import routes
+from service.api.public_statistics import FixedStatistics
 from service.public.base_url import get_public_url
 from service.public.source import MemoryPublicSource
-from service.public.statistics import FixedStatistics
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

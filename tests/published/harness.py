@@ -24,9 +24,9 @@ from fastapi import FastAPI
 
 from events.witnessing import WitnessConfig
 from service.app import create_app
-from service.db import create_engine
-from service.settings import Settings
-from service.tokens import create_token
+from service.platform.db import create_engine
+from service.platform.settings import Settings
+from service.platform.tokens import create_token
 from tests.api.conftest import submission
 from tests.conftest import run_async
 from tests.serving import free_port, serve

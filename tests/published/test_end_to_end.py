@@ -12,8 +12,8 @@ import httpx
 from events.checkpoints import parse_checkpoint
 from events.cosignature import parse_cosigner_key, verify_witnessed
 from events.merkle import verify_consistency, verify_inclusion
-from service.keys import generate_key_file
-from service.public_log import FULL_TILE_CACHE, PARTIAL_TILE_CACHE
+from service.platform.keys import generate_key_file
+from service.publishing.public_log import FULL_TILE_CACHE, PARTIAL_TILE_CACHE
 from tests.published.harness import (
     docket_settings,
     running_docket,

@@ -10,7 +10,7 @@ from pathlib import Path
 from events.checkpoints import parse_checkpoint, parse_verifier_key, split_note
 from events.cosignature import parse_cosigner_key, verify_witnessed
 from events.tlog_policy import parse_policy
-from service.keys import generate_key_file
+from service.platform.keys import generate_key_file
 from tests.published.harness import WitnessProcess, docket_settings, running_docket, wait_for
 
 ORIGIN = "docket.example.org/log"

@@ -18,7 +18,7 @@ from events.log_tree import LogTree
 from events.model import NewEvent, StreamAppend
 from events.published import CosignatureLog
 from events.store import EventStore
-from service.cosigning import WITNESSING_LOCK_KEY, Cosigning
+from service.publishing.cosigning import WITNESSING_LOCK_KEY, Cosigning
 from tests.witness.servers import config, serve, witness_app
 
 ORIGIN = "docket.example.org/log"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from events.checkpoints import parse_checkpoint
 from events.cosignature import parse_cosigner_key, verify_witnessed
-from service.keys import generate_key_file
+from service.platform.keys import generate_key_file
 from tests.published.harness import docket_settings, running_docket, wait_for, witness_processes
 from tests.witness.servers import garbage_app, serve, slow_app
 

@@ -20,8 +20,8 @@ import pytest
 
 from events.checkpoints import parse_checkpoint, split_note
 from events.published import CosignatureLog
-from service.db import create_engine
-from service.keys import generate_key_file
+from service.platform.db import create_engine
+from service.platform.keys import generate_key_file
 from tests.conftest import PostgresServer, run_async
 from tests.published.harness import (
     docket,

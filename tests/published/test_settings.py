@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from events.cosignature import Cosigner
-from service.settings import Settings
+from service.platform.settings import Settings
 
 
 def vkey(name: str) -> str:

@@ -69,7 +69,7 @@ from events.tlog_policy import parse_policy, simple_policy
 from events.tlog_proof import parse_tlog_proof
 from events.witnessing import WitnessConfig, submission_body
 from service.cli import app as cli
-from service.public_log import WitnessPolicy, public_log_router
+from service.publishing.public_log import WitnessPolicy, public_log_router
 from service.witness.app import create_witness_app
 from service.witness.protocol import (
     Latest,

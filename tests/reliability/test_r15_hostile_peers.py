@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from events.checkpoints import parse_checkpoint, split_note
 from events.cosignature import Cosigner, add_signature_lines
 from events.witnessing import WitnessConfig
-from service.keys import generate_key_file
-from service.monitor import evidence_file, write_state
+from service.monitor.monitor import evidence_file, write_state
+from service.platform.keys import generate_key_file
 from tests.hostile import GIGABYTE, HostileServer, Reply, always, endless, hostile_server, huge
 from tests.published.harness import DOCKET, docket_settings, running_docket, wait_for
 from tests.witness.logs import FakeLog

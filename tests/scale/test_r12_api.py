@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from service.db import upgrade_to_head
+from service.platform.db import upgrade_to_head
 from tests.api.conftest import PROBLEM, Api, open_api, submission
 from tests.conftest import run_outside_loop
 from tests.replica import HotStandby

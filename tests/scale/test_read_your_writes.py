@@ -18,8 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from events.model import NewEvent, StreamAppend
 from events.store import EventStore
 from service.api.problems import database_unavailable
-from service.db import upgrade_to_head
-from service.read_position import ReadSideBehind, WaitPolicy, read_side_position, wait_for_position
+from service.api.read_position import (
+    ReadSideBehind,
+    WaitPolicy,
+    read_side_position,
+    wait_for_position,
+)
+from service.platform.db import upgrade_to_head
 from tests.conftest import run_outside_loop
 from tests.replica import HotStandby
 

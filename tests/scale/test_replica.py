@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from service.db import upgrade_to_head
+from service.platform.db import upgrade_to_head
 from tests.conftest import run_outside_loop
 from tests.replica import HotStandby
 

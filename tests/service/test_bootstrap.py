@@ -16,12 +16,12 @@ from typer.testing import CliRunner
 
 from service import bootstrap, cli
 from service.app import create_app
-from service.commands import Meta
+from service.commands.service import Meta
+from service.platform.settings import Settings, get_settings
+from service.platform.tokens import Caller
 from service.public.source import SqlPublicSource
 from service.rules import commands as cmd
 from service.runtime import Runtime
-from service.settings import Settings, get_settings
-from service.tokens import Caller
 
 
 def _settings(database_url: str, tmp_path: Path, **more: object) -> Settings:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service.calendar import (
+from service.rules.calendar import (
     end_of_day,
     load_holidays,
     local_date,

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from events.checkpoint_grid import next_tick
 from service import bootstrap
-from service.commands import Meta
-from service.publication import Published, published_checkpoint
+from service.commands.service import Meta
+from service.platform.settings import Settings
+from service.platform.tokens import Caller
+from service.queries.publication import Published, published_checkpoint
 from service.rules import commands as cmd
 from service.runtime import Runtime
-from service.settings import Settings
-from service.tokens import Caller
 
 HOUR = 3600.0
 #: How long before the tick the test's clock starts: the append must land before it.

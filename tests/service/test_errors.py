@@ -158,9 +158,9 @@ def test_a_rule_error_is_pure_and_fixed_by_its_class() -> None:
 
 
 def test_the_command_shell_imports_nothing_of_the_http_layer() -> None:
-    """`service.commands`, the rules and the error tree load without FastAPI or `api/`."""
+    """`service.commands.service`, the rules and the error tree load without FastAPI or `api/`."""
     code = (
-        "import sys, service.commands, service.rules, service.errors\n"
+        "import sys, service.commands.service, service.rules, service.errors\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette')"
         " or m.startswith(('service.api', 'service.public'))))"
     )

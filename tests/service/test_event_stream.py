@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import orjson
 
 from events.follower import LogFollower
-from service.event_stream import KEEPALIVE, framing, sse_frames
+from service.platform.event_stream import KEEPALIVE, framing, sse_frames
 
 GUARD_S = 60
 

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from service.db import alembic_config, create_engine, upgrade_to_head
+from service.platform.db import alembic_config, create_engine, upgrade_to_head
 from tests.conftest import run_async
 
 

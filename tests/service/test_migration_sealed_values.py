@@ -15,7 +15,7 @@ from events.model import NewEvent, RecordedEvent, utc_text
 from events.store import EventStore
 from events.store.writer import record
 from events.verify_chain import verify_store_chain
-from service.db import alembic_config, upgrade_to_head
+from service.platform.db import alembic_config, upgrade_to_head
 from tests.conftest import run_outside_loop
 
 BEFORE = "0011_unused_id_function_dropped"

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from service.moments import (
+from service.platform.moments import (
     EARLIEST,
     OutOfBounds,
     as_of_within_bounds,

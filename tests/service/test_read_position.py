@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from service.api.problems import Unprocessable
-from service.read_position import (
+from service.api.read_position import (
     MIN_POSITION_HEADER,
     POSITION_HEADER,
     MinPositionBeyondLog,

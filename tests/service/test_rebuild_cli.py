@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from events.store import EventStore
 from projections.runner import ProjectionRunner
-from service.settings import Settings
+from service.platform.settings import Settings
 from tests.projections.test_runner import index_definitions, scenario, snapshot
 from tests.service.test_cli import docket
 

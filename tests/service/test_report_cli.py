@@ -16,7 +16,7 @@ from events.checkpoints import Signer, load_or_create_signing_key, parse_checkpo
 from events.cosignature import Cosigner, verify_cosignature_line
 from events.published import CosignatureLog
 from service.bootstrap import utc_now
-from service.db import create_engine
+from service.platform.db import create_engine
 from tests.service.test_cli import NO_DATABASE, docket
 
 AS_OF = ("--as-of", "2025-12-31")

@@ -20,9 +20,9 @@ from events.types import COMMITTEE_STREAM, Change, request_stream
 from projections import committee, request
 from projections.request import RequestState
 from service import rules
-from service.calendar import no_objection_deadline
 from service.data.roster_2025_2026 import ROSTER_2025_2026
 from service.rules import RULES, Context, RuleBroken
+from service.rules.calendar import no_objection_deadline
 from service.rules.commands import (
     Annotate,
     Circulate,

@@ -14,7 +14,7 @@ from events.checkpoints import parse_checkpoint, split_note
 from events.cosignature import Cosigner, add_signature_lines, verify_witnessed
 from events.merkle import verify_inclusion
 from events.witnessing import WitnessConfig
-from service.public_log import (
+from service.publishing.public_log import (
     FULL_TILE_CACHE,
     PARTIAL_TILE_CACHE,
     WitnessPolicy,

@@ -15,8 +15,8 @@ from starlette.types import Receive, Scope, Send
 from events.checkpoints import parse_checkpoint
 from events.cosignature import Cosigner
 from events.witnessing import WitnessedCheckpoint, WitnessPublisher, published
-from service.monitor import Evidence, MonitorSettings, check_once, read_state
-from service.public_log import WitnessPolicy, public_log_router
+from service.monitor.monitor import Evidence, MonitorSettings, check_once, read_state
+from service.publishing.public_log import WitnessPolicy, public_log_router
 from tests.witness.logs import FakeLog
 from tests.witness.servers import config, serve, witness_app
 

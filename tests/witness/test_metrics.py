@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 
 from events.witnessing import WitnessStatus
-from service.witness_metrics import WitnessMetrics
+from service.publishing.witness_metrics import WitnessMetrics
 
 
 def test_each_witness_has_its_size_and_last_error() -> None:

@@ -35,7 +35,7 @@ from events.log_tree import LogTree, StoredCheckpoint
 from events.published import CosignatureLog
 from events.store.locks import NoLock, SessionLock
 from events.witnessing import WitnessConfig, WitnessPublisher, WitnessStatus
-from service.witness_metrics import record_witness_status
+from service.publishing.witness_metrics import record_witness_status
 
 __all__ = ["WITNESSING_LOCK_KEY", "Cosigning"]
 

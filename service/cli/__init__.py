@@ -1,4 +1,9 @@
-"""`docket`: the command line (SPEC §8). One function per command on a flat typer app."""
+"""`docket`, the command line (SPEC §8); `app` is the console entry point
+(`service.cli:app`). The log's, serving's and tokens' commands are functions
+here on one typer app; a larger command group has a module of its own
+(`report`, `receipt`, `demo`; `docket witness` and `docket monitor` live in
+their programs' packages).
+"""
 
 from __future__ import annotations
 
@@ -20,16 +25,16 @@ from events.verify_log import LogReport, verify_log
 from projections.read_models import default_projections
 from projections.runner import ProjectionLockBusy, RebuildWorkerFailed
 from service import bootstrap
-from service.collector import settle_after_start
-from service.commands import CommandService
-from service.db import refresh_statistics, upgrade_to_head
-from service.keys import key_app
-from service.logging import configure_logging
-from service.receipt_audit import audit_statement
-from service.receipt_cli import app as receipt_app
-from service.report_cli import report_command
+from service.cli.receipt import app as receipt_app
+from service.cli.report import report_command
+from service.commands.service import CommandService
+from service.platform.collector import settle_after_start
+from service.platform.db import refresh_statistics, upgrade_to_head
+from service.platform.keys import key_app
+from service.platform.logging import configure_logging
+from service.platform.settings import get_settings
+from service.queries.receipt_audit import audit_statement
 from service.runtime import Runtime
-from service.settings import get_settings
 
 app = typer.Typer(help="Docket: the committee's verifiable audit log.", no_args_is_help=True)
 app.command("report")(report_command)
@@ -339,7 +344,7 @@ def token_create(
     org: str | None = typer.Option(None, help="the organisation an applicant token is bound to"),
 ) -> None:
     """Create a token and print it alone on standard output, once."""
-    from service.tokens import ROLES, create_token
+    from service.platform.tokens import ROLES, create_token
 
     if role not in ROLES:
         typer.echo(f"--role must be one of {', '.join(ROLES)}", err=True)
@@ -358,7 +363,7 @@ def token_create(
 @token_app.command("list")
 def token_list() -> None:
     """List tokens (never their secrets)."""
-    from service.tokens import list_tokens
+    from service.platform.tokens import list_tokens
 
     async def run(runtime: Runtime) -> None:
         for row in await list_tokens(runtime.engine):
@@ -372,7 +377,7 @@ def token_list() -> None:
 @token_app.command("revoke")
 def token_revoke(token_id: str = typer.Argument(..., metavar="ID")) -> None:
     """Revoke a token by its id."""
-    from service.tokens import revoke_token
+    from service.platform.tokens import revoke_token
 
     async def run(runtime: Runtime) -> bool:
         return await revoke_token(runtime.engine, token_id)
@@ -404,7 +409,7 @@ def _with_commands(work: Callable[[CommandService], Awaitable[T]]) -> T:
 @roster_app.command("load")
 def roster_load() -> None:
     """Seat the Security Council's members for 2025 and 2026 (skips those seated)."""
-    from service.demo import load_roster
+    from service.cli.demo import load_roster
 
     added = _with_commands(load_roster)
     typer.echo(f"roster: {added} members seated")
@@ -413,7 +418,7 @@ def roster_load() -> None:
 @app.command()
 def demo() -> None:
     """Load a realistic scenario: 30+ requests over 2025-2026, every status."""
-    from service.demo import load_demo
+    from service.cli.demo import load_demo
 
     async def run(commands: Any) -> dict[str, str]:
         if sys.stdout.isatty():
@@ -437,8 +442,8 @@ def demo() -> None:
 
 
 # Command groups kept in their own modules (imported here, last, to register them).
-from service.erase_cli import erase_command  # noqa: E402
-from service.monitor_cli import monitor  # noqa: E402
+from service.cli.erase import erase_command  # noqa: E402
+from service.monitor.cli import monitor  # noqa: E402
 from service.witness.cli import witness_app  # noqa: E402
 
 app.add_typer(witness_app, name="witness")

@@ -14,10 +14,10 @@ import uuid
 import typer
 from pydantic import ValidationError
 
-from service.commands import CommandService, Meta
-from service.erasure import Erase, erase, erased_events
+from service.commands.erasure import Erase, erase, erased_events
+from service.commands.service import CommandService, Meta
 from service.errors import DocketError
-from service.tokens import Caller
+from service.platform.tokens import Caller
 
 #: Who erases from the command line: the operator at the shell, as `metadata.actor`.
 OPERATOR = Caller(token_id="cli", name="docket erase", role="secretariat")

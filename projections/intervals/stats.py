@@ -3,7 +3,7 @@ bitemporal projection: counts, sums and the middle values of each group (window
 functions, on both backends), turned into days as `projections.stats` does.
 
 Read at the log's head (no `at_position`), the same figures come from 0009's partial
-indexes without sorting what is in force (`projections.interval_middles`).
+indexes without sorting what is in force (`projections.intervals.middles`).
 
 Equal to `stats.hold_stats` / `stats.processing_stats` of a fold of the log to that
 moment (`tests/projections/test_interval_queries.py`). Medians take the same middle
@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.schema import IntegerList
 from projections.holds import SECONDS_PER_DAY
-from projections.interval_middles import head_in_force, middles
-from projections.interval_tables import hold_intervals, micros, request_status_intervals
+from projections.intervals.middles import head_in_force, middles
+from projections.intervals.tables import hold_intervals, micros, request_status_intervals
 from projections.stats import DAY_DECIMALS
 
 __all__ = [

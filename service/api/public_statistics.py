@@ -9,7 +9,7 @@ times nothing. A later checkpoint, or a day that has not ended, is refused.
 
 `StatisticsReader` is where the figures come from: the running service
 (`RuntimeStatistics`: the checkpoints, and the bitemporal projection of
-`projections.interval_queries`) or a fixed set of state views (`FixedStatistics`: tests,
+`projections.intervals.queries`) or a fixed set of state views (`FixedStatistics`: tests,
 previews).
 """
 
@@ -19,13 +19,13 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from projections import interval_queries as as_of_reads
-from projections.interval_queries import Moment
+from projections.intervals import queries as as_of_reads
+from projections.intervals.queries import Moment
 from projections.public import public_statistics
 from service.api import time_travel
 from service.errors import Unavailable, Unprocessable
-from service.moments import end_of_day, last_complete_day
-from service.publication import published_checkpoint
+from service.platform.moments import end_of_day, last_complete_day
+from service.queries.publication import published_checkpoint
 from service.runtime import Runtime
 
 NOT_A_CHECKPOINT = "public-position-is-a-checkpoint"
@@ -54,7 +54,7 @@ async def daily_statistics(
     at_position: int | None = None,
 ) -> dict[str, Any]:
     """The public statistics at the end of `day` (default: the last complete one at
-    `now`; the caller checks that a given day has ended, `service.moments.public_day`),
+    `now`; the caller checks that a given day has ended, `service.platform.moments.public_day`),
     from the log up to `at_position` (default: the newest checkpoint published by the end
     of the last complete day; a given one must be that or an older checkpoint).
 

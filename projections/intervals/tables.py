@@ -3,7 +3,7 @@ intervals. Migrations: `0005_request_intervals`, `0008_interval_heads`,
 `0009_as_of_statistics`, `0010_status_index_dropped`.
 
 Rows are only inserted, or closed once (`recorded_to` set) when a later event of the
-stream supersedes them (see `projections.intervals`). `docket rebuild` refills them
+stream supersedes them (see `projections.intervals.steps`). `docket rebuild` refills them
 aside and swaps them in like the other projections; the projection's progress is its row
 (`request_intervals`) in `projection_checkpoints`.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Date, Index, Integer, Table, Text, text
 
 from events.schema import Position, UtcTime, metadata
-from projections.intervals import HoldInterval, StatusFacts, StatusInterval
+from projections.intervals.steps import HoldInterval, StatusFacts, StatusInterval
 
 #: Microseconds (since the epoch, or of a duration): a 64-bit integer, as positions are.
 Micros = Position
@@ -159,7 +159,7 @@ SPAN_CLASSES = range(0, 41)
 def span_class(valid_from: datetime, valid_to: datetime | None) -> int:
     """floor(log2(the row's length in whole seconds)) (0 under 2 s), `OPEN_SPAN` for a row
     without end: a row of class k lasts less than 2^(k+1) s, so one covering a time T
-    began after T - 2^(k+1) s (`projections.interval_queries` searches each class's range).
+    began after T - 2^(k+1) s (`projections.intervals.queries` searches each class's range).
     """
     if valid_to is None:
         return OPEN_SPAN

@@ -26,15 +26,15 @@ from projections.request import RequestState
 from projections.tables import holds as holds_table
 from projections.tables import projection_checkpoints
 from service import rules
-from service.calendar import load_holidays
+from service.commands.kept_states import KeptStates
 from service.errors import Conflict, PreconditionFailed
-from service.kept_states import KeptStates
-from service.metrics import APPENDS
+from service.platform.metrics import APPENDS
+from service.platform.settings import Settings
+from service.platform.tokens import Caller
 from service.rules import RuleBroken
 from service.rules import commands as cmd
+from service.rules.calendar import load_holidays
 from service.rules.request_rules import request_id_for
-from service.settings import Settings
-from service.tokens import Caller
 
 log = structlog.get_logger("docket.commands")
 
@@ -103,7 +103,7 @@ class CommandService:
         self.holidays: frozenset[date] = (
             load_holidays(settings.holidays_file) if settings.holidays_file else frozenset()
         )
-        #: the folded states kept between commands (`service.kept_states`)
+        #: the folded states kept between commands (`service.commands.kept_states`)
         self.kept = KeptStates(store, cache_size)
 
     # -- loading -----------------------------------------------------------------------

@@ -49,7 +49,7 @@ annotations, shipments) write no row: the head takes their state and keeps its r
 
 Intervals are half-open: `[valid_from, valid_to)` in business time (`None` = no end) and
 `[recorded_from, recorded_to)` in log position (`None` = still shown at the head).
-The rows and the lookups of a moment are `projections.interval_rows` (re-exported here);
+The rows and the lookups of a moment are `projections.intervals.rows` (re-exported here);
 this module makes them.
 """
 
@@ -62,7 +62,7 @@ from typing import NamedTuple
 
 from projections import holds as hold_rows
 from projections.history import EventRow, request_id_of
-from projections.interval_rows import (
+from projections.intervals.rows import (
     SUMMARY_FIELDS,
     HoldInterval,
     StatusFacts,

@@ -1,5 +1,5 @@
 """Alembic driven from code; the engines themselves live in `events.engines` (re-exported
-here for the callers that still import them from `service.db`)."""
+here for the callers that still import them from `service.platform.db`)."""
 
 from __future__ import annotations
 

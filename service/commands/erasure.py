@@ -28,7 +28,7 @@ from events.types import (
     Text,
     request_stream,
 )
-from service.commands import CommandService, Meta, Outcome
+from service.commands.service import CommandService, Meta, Outcome
 from service.errors import Conflict, NotFound
 from service.rules.commands import Command
 

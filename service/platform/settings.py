@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     checkpoint_interval_seconds: float = Field(default=3600.0, ge=1e-6)
     projection_lag_bound: int = Field(default=10_000, ge=0)
     #: How many reads of this process may wait on `X-Docket-Min-Position` at once; the
-    #: next one is answered 503 with `Retry-After` at once (`service.read_position`).
+    #: next one is answered 503 with `Retry-After` at once (`service.api.read_position`).
     min_position_waiters: int = Field(default=64, ge=1, le=10_000)
     #: The keep-alive of an idle `/v1/events/stream`; the token is checked again at each.
     stream_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)

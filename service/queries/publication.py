@@ -71,7 +71,7 @@ async def published_or_first(runtime: Runtime) -> Published | None:
 
 
 class PublishedLog:
-    """What `service.public_log.public_log_router` reads (its `PublicLogSource`), over
+    """What `service.publishing.public_log.public_log_router` reads (its `PublicLogSource`), over
     the running service that `runtime()` gives.
 
     The published checkpoint is remembered for `ttl` seconds: a tile client asks for it

@@ -1,4 +1,4 @@
-"""The rows of the bitemporal projection (`projections.intervals` makes them): a status
+"""The rows of the bitemporal projection (`projections.intervals.steps` makes them): a status
 interval and a hold interval, the list item's fields of a state (`summary`), and the
 lookups of the row shown at a moment `(business time, log position)` (pure).
 

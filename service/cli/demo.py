@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from events.types import REQUEST_STREAM_PREFIX
-from service.commands import CommandService, Meta
+from service.commands.service import CommandService, Meta
 from service.data.roster_2025_2026 import ROSTER_2025_2026
+from service.platform.tokens import Caller
 from service.rules import commands as cmd
-from service.tokens import Caller
 
 Body = dict[str, Any]
 

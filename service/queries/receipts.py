@@ -1,5 +1,5 @@
 """The receipt of a public request (SPEC §6.2): its public events, proved against the
-published checkpoint (`service.publication.published_checkpoint`).
+published checkpoint (`service.queries.publication.published_checkpoint`).
 
 Which events: `projections.public.receipt_events` (the events the public record is made
 of, SPEC §7), read from the log in their stored form and shown in their disclosed form
@@ -25,7 +25,7 @@ from events.receipt import ProvedEvent, Witness, build_receipt
 from events.statement import Statement, sign_statement
 from events.types import request_stream
 from projections.public import receipt_events
-from service.publication import published_checkpoint
+from service.queries.publication import published_checkpoint
 from service.runtime import Runtime
 
 __all__ = ["Receipt", "request_receipt", "witness_policy"]

@@ -25,14 +25,14 @@ from events.engines import plan_for_values
 from events.model import RecordedEvent, utc_text
 from events.types import request_stream
 from projections.holds import Hold
-from projections.interval_rows import summary
-from projections.interval_stats import (
+from projections.intervals.rows import summary
+from projections.intervals.stats import (
     hold_stats_at_head,
     hold_stats_in_db,
     processing_stats_at_head,
     processing_stats_in_db,
 )
-from projections.interval_tables import (
+from projections.intervals.tables import (
     OPEN_SPAN,
     SPAN_CLASSES,
     hold_intervals,
@@ -228,7 +228,7 @@ def hold_items(holds: Sequence[Hold], at: datetime) -> list[dict[str, Any]]:
 
 async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /v1/stats/holds` as of `moment`: `{members: [...]}`, aggregated in the
-    database (`projections.interval_stats`; at the head from its partial indexes)."""
+    database (`projections.intervals.stats`; at the head from its partial indexes)."""
     await plan_for_values(conn)
     if moment.at_position is None:
         active = in_force_rows(hold_intervals, moment, (_H.member, _H.placed_us), _ACTIVE)

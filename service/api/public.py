@@ -18,14 +18,14 @@ from fastapi.responses import Response
 
 from projections.public import public_request, public_requests, time_text
 from service.api.problems import NotFound, Unavailable, Unprocessable, problem_openapi
-from service.moments import OutOfBounds, last_complete_day, public_day
+from service.api.public_statistics import RuntimeStatistics, StatisticsReader, daily_statistics
+from service.platform.moments import OutOfBounds, last_complete_day, public_day
 from service.public import feeds, pages
 from service.public.base_url import get_public_url
 from service.public.conditional import http_date, not_modified
 from service.public.etag import body_etag, newest_public_date, shown_last_modified, start_of_day
 from service.public.source import PublicSource
-from service.public.statistics import RuntimeStatistics, StatisticsReader, daily_statistics
-from service.receipts import request_receipt, witness_policy
+from service.queries.receipts import request_receipt, witness_policy
 from service.runtime import Runtime, get_runtime
 
 router = APIRouter(tags=["public"])

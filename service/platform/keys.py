@@ -29,7 +29,7 @@ from events.checkpoints import (
     load_mldsa_key,
     load_or_create_signing_key,
 )
-from service.settings import Settings, get_settings
+from service.platform.settings import Settings, get_settings
 
 log = structlog.get_logger("docket.keys")
 

@@ -1,6 +1,6 @@
 """`docket monitor`'s command: one check, or `--follow` until evidence.
 
-The checks themselves are in `service.monitor`. Here: the loop, what is printed, the
+The checks themselves are in `service.monitor.monitor`. Here: the loop, what is printed, the
 evidence kept beside the state file and posted to the webhook (bounded like every other
 exchange), and the alarm after `--alarm-after` checks in a row that could not be made. In
 `--follow` no error ends the command but evidence: anything else is reported and tried
@@ -31,7 +31,7 @@ from events.cosignature import (
 )
 from events.errors import PolicyError
 from events.tlog_policy import Policy, parse_policy
-from service.monitor import (
+from service.monitor.monitor import (
     EXIT_EVIDENCE,
     Evidence,
     MonitorError,

@@ -6,7 +6,7 @@ those. A command on a request may also be decided on the kept states without rea
 (`kept`): its append then expects the request stream AND the committee stream at the
 versions those states were folded to, so the database refuses it (a conflict) if another
 process has appended to either since, and the command is decided again on states read
-from the database (`service.commands`).
+from the database (`service.commands.service`).
 
 Beside each request's state is the latest `occurred_at` of its events, so that an `as_of`
 at or after it is answered from the kept state.

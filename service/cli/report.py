@@ -2,7 +2,7 @@
 from a verified export, the same bytes either way (SPEC §8).
 
 On the server the report reads the log up to the *published* checkpoint
-(`service.publication.published_checkpoint`: the newest one signed, or with witnesses the
+(`service.queries.publication.published_checkpoint`: the newest one signed, or with witnesses the
 newest one cosigned by a quorum), so that the checkpoint an auditor's report names is one
 the witnesses vouched for; with `--bundle` it first verifies the export against
 `--checkpoint` and `--key` (hash chain, Merkle root, signature) and reads the same events
@@ -27,11 +27,12 @@ from events.model import RecordedEvent
 from events.transfer import ImportRefused, parse_line
 from projections.history import request_id_of
 from projections.report import Report, ReportCheckpoint, ReportRefused, report
-from service import bootstrap, moments
-from service.publication import published_checkpoint
-from service.report_render import RENDERERS
+from service import bootstrap
+from service.platform import moments
+from service.platform.settings import get_settings
+from service.public.report import RENDERERS
+from service.queries.publication import published_checkpoint
 from service.runtime import Runtime
-from service.settings import get_settings
 
 
 class Format(StrEnum):
@@ -42,7 +43,7 @@ class Format(StrEnum):
 
 def parse_as_of(text: str, now: datetime) -> datetime:
     """An RFC 3339 time, or a date `YYYY-MM-DD` meaning the last microsecond of that day
-    in UTC (`service.moments`, as the API's `as_of`), between 2000-01-01 and `now`: a
+    in UTC (`service.platform.moments`, as the API's `as_of`), between 2000-01-01 and `now`: a
     usage error (exit 2) otherwise."""
     try:
         return moments.as_of_within_bounds(text, now)

@@ -26,6 +26,7 @@ VOLATILE = {
     "prev_hash",
     "hash",
     "salt",
+    "sealed",  # the digest of the sealed values under a random salt
     "correlation_id",
     "causation_id",
 }

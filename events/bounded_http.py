@@ -22,12 +22,14 @@ from dataclasses import dataclass
 
 import httpx
 
+from events.errors import LogError
+
 __all__ = ["BoundedAnswer", "PeerAnswerError", "bounded_request"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-class PeerAnswerError(Exception):
+class PeerAnswerError(LogError):
     """No usable answer: unreachable, too large, too slow, or a refused redirect."""
 
 

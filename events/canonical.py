@@ -25,6 +25,8 @@ from typing import Any
 import orjson
 import rfc8785
 
+from events.errors import LogError
+
 __all__ = ["CanonicalizationError", "canonical", "dumps_plain", "is_plain"]
 
 CanonicalizationError = rfc8785.CanonicalizationError
@@ -40,7 +42,7 @@ _PLAIN = 0  # orjson output is the JCS output
 _FLOATS = 1  # the same once floats are replaced by their JCS text
 
 
-class _Unsupported(Exception):
+class _Unsupported(LogError):
     """The value is outside the fast path's subset."""
 
 

@@ -1,6 +1,13 @@
-"""The log's errors: one tree under `LogError`.
+"""Docket's one error tree, rooted here at `DocketError` (the lowest layer, so that
+`projections/` and `service/` derive from it too), and the log's errors under `LogError`.
 
 ```
+DocketError               carries its HTTP status and problem type (SPEC §6)
+├── LogError              the log layer (`events/`), below
+├── ProjectionError       the read models (`projections.errors`)
+└── the service's kinds   `service.errors` (BadRequest … Unavailable), the rule errors,
+                          the witness's `Refusal`, the monitor's `MonitorError`, `Evidence`
+
 LogError
 ├── StoreError            the store refused an append, or cannot take one
 │   ├── ConcurrencyConflict   a stream was not at the expected version
@@ -22,6 +29,8 @@ LogError
 ├── PolicyError           a C2SP tlog-policy file is malformed (also a ValueError)
 ├── SigningKeyError       the signing key file is missing or not an Ed25519 key
 ├── BundleError           an export does not verify against its signed checkpoint
+├── PeerAnswerError       a peer's answer over its bound, too slow, or redirected away
+├── WitnessError          a witness did not cosign (down, refused, garbled)
 └── OldCanonicalForm      a database holds a log hashed in canonical form v1 (no salts)
 ```
 
@@ -39,13 +48,74 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from events.model import ExpectedVersion
 
 
-class LogError(Exception):
+PROBLEM_BASE = "https://docket.example.org/problems/"
+
+
+class DocketError(Exception):
+    """The root of every error Docket raises (`events/`, `projections/`, `service/`).
+
+    It carries its answer: subclasses fix `status`, `slug` and `title`; an instance may
+    override them (a rule, a status met at the edge). One renderer
+    (`service.api.problems.problem_response`) turns any of them into an RFC 9457 problem;
+    one still at the default 500 is an internal error, logged and answered without its
+    detail."""
+
+    status: int = 500
+    #: the last segment of the problem type URI when no rule is named
+    slug: str = "internal-error"
+    title: str = "Internal error"
+    rule: str | None = None
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        rule: str | None = None,
+        status: int | None = None,
+        title: str | None = None,
+        slug: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if rule is not None:
+            self.rule = rule
+        if status is not None:
+            self.status = status
+        if title is not None:
+            self.title = title
+        if slug is not None:
+            self.slug = slug
+        self.headers: dict[str, str] = headers or {}
+        self.extra: dict[str, Any] = extra
+
+    @property
+    def type(self) -> str:
+        """The problem type URI: the rule's when one is named, else the kind's."""
+        return PROBLEM_BASE + (self.rule or self.slug)
+
+    def problem(self) -> dict[str, Any]:
+        """The RFC 9457 problem document."""
+        document: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.rule:
+            document["rule"] = self.rule
+        document.update(self.extra)
+        return document
+
+
+class LogError(DocketError):
     """Base of every error of the log layer (`events/`)."""
 
 

@@ -33,6 +33,7 @@ from events.cosignature import (
     parse_signature_lines,
     valid_cosignatures,
 )
+from events.errors import LogError
 
 __all__ = [
     "ConsistencyProof",
@@ -55,7 +56,7 @@ _RESYNCS = 3  # 409 answers followed per submission before giving up on this che
 _MAX_ANSWER = 64 * 1024  # SPEC §4: a witness's answer is read only up to 64 KiB
 
 
-class WitnessError(Exception):
+class WitnessError(LogError):
     """A witness did not cosign: down, refused, or answered something unusable."""
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from events.model import utc_text
 from projections import holds as hold_rows
+from projections.errors import ProjectionError
 from projections.history import EventRow, request_id_of
 from projections.request import RequestState, fold, status
 from projections.stats import RequestFacts, hold_stats, pending_over, processing_stats
@@ -35,7 +36,7 @@ __all__ = ["LONGEST_HOLDS", "Report", "ReportCheckpoint", "ReportRefused", "repo
 LONGEST_HOLDS = 10
 
 
-class ReportRefused(ValueError):
+class ReportRefused(ProjectionError, ValueError):
     """The report cannot be computed as asked (named in the message)."""
 
 

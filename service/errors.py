@@ -1,4 +1,5 @@
-"""The service's one error tree: every refusal is a `DocketError` that carries its answer.
+"""The service's kinds of error, under Docket's one root `DocketError` (`events.errors`,
+re-exported here): every refusal carries its answer.
 
 A `DocketError` knows its HTTP status, its RFC 9457 problem `type` (a URI under
 `PROBLEM_BASE`), its `title`, the `rule` it names (if any), its `detail`, extra headers
@@ -10,62 +11,21 @@ knows of HTTP frameworks, so the command layer raises these without importing th
 
 from __future__ import annotations
 
-from typing import Any
+from events.errors import PROBLEM_BASE, DocketError
 
-PROBLEM_BASE = "https://docket.example.org/problems/"
-
-
-class DocketError(Exception):
-    """An error the caller can act on. Subclasses fix `status`, `slug` and `title`;
-    an instance may override them (a rule, a status met at the edge)."""
-
-    status: int = 500
-    #: the last segment of the problem type URI when no rule is named
-    slug: str = "internal-error"
-    title: str = "Internal error"
-    rule: str | None = None
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        rule: str | None = None,
-        status: int | None = None,
-        title: str | None = None,
-        slug: str | None = None,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if rule is not None:
-            self.rule = rule
-        if status is not None:
-            self.status = status
-        if title is not None:
-            self.title = title
-        if slug is not None:
-            self.slug = slug
-        self.headers: dict[str, str] = headers or {}
-        self.extra: dict[str, Any] = extra
-
-    @property
-    def type(self) -> str:
-        """The problem type URI: the rule's when one is named, else the kind's."""
-        return PROBLEM_BASE + (self.rule or self.slug)
-
-    def problem(self) -> dict[str, Any]:
-        """The RFC 9457 problem document."""
-        document: dict[str, Any] = {
-            "type": self.type,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if self.rule:
-            document["rule"] = self.rule
-        document.update(self.extra)
-        return document
+__all__ = [
+    "PROBLEM_BASE",
+    "BadRequest",
+    "Conflict",
+    "DocketError",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "Unauthorized",
+    "Unavailable",
+    "Unprocessable",
+]
 
 
 class BadRequest(DocketError):

@@ -9,6 +9,7 @@ from operator import attrgetter
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from events.model import utc_text
+from projections.errors import ProjectionError
 from projections.request.statuses import Status, derived_status
 
 
@@ -27,7 +28,7 @@ class EventLike(Protocol):
     def occurred_at(self) -> datetime: ...
 
 
-class RefoldRequired(Exception):
+class RefoldRequired(ProjectionError):
     """`evolve` met a retraction without the stream's history: fold the stream again."""
 
     def __init__(self, target_position: int) -> None:

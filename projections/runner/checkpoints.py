@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from projections.errors import ProjectionError
 from projections.tables import projection_checkpoints
 
 _c = projection_checkpoints.c
 
 
-class CheckpointMoved(Exception):
+class CheckpointMoved(ProjectionError):
     """Another runner advanced a checkpoint while this one was working on a batch."""
 
 

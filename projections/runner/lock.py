@@ -10,10 +10,12 @@ always held.
 
 from __future__ import annotations
 
+from projections.errors import ProjectionError
+
 #: The advisory lock of the projection worker ("docket-p" in ASCII); the store's append
 #: lock is another key.
 PROJECTION_LOCK_KEY = int.from_bytes(b"docket-p", "big")
 
 
-class ProjectionLockBusy(RuntimeError):
+class ProjectionLockBusy(ProjectionError, RuntimeError):
     """Another projection worker holds the lock on this database."""

@@ -37,6 +37,7 @@ from events.store import EventStore
 from events.store.contract import Partition
 from events.types import REQUEST_STREAM_PREFIX
 from events.upcasting import registry as default_upcasters
+from projections.errors import ProjectionError
 from projections.read_models import REGISTERED
 from projections.runner.rebuild_worker import LINE_PREFIX, Job, WorkerReport
 from projections.runner.replay import Progress
@@ -50,7 +51,7 @@ PARALLEL_REBUILD_EVENTS = 100_000
 MAX_DEFAULT_PROCESSES = 4
 
 
-class RebuildWorkerFailed(RuntimeError):
+class RebuildWorkerFailed(ProjectionError, RuntimeError):
     """A worker of a rebuild in processes failed or died; the rebuild left nothing."""
 
 

@@ -59,8 +59,17 @@ __all__ = [
 ]
 
 
+#: What an internal error tells the caller (its detail goes to the log only).
+INTERNAL_DETAIL = "an unexpected error; it has been logged with this request's correlation id"
+
+
 def problem_response(error: DocketError) -> Response:
-    """The one rendering of an error: its problem document, status and headers."""
+    """The one rendering of an error: its problem document, status and headers. An error
+    still at the root's 500 (a log, projection or peer error that reached the edge) is
+    internal: logged whole, answered without its detail."""
+    if error.status == 500 and error.detail != INTERNAL_DETAIL:
+        log.error("docket.http.internal", error=type(error).__name__, detail=error.detail[:300])
+        error = DocketError(INTERNAL_DETAIL)
     return Response(
         orjson.dumps(error.problem()),
         status_code=error.status,
@@ -140,9 +149,7 @@ async def _on_overflow(_: Request | None, exc: Exception) -> Response:
 
 async def _on_unexpected(_: Request | None, exc: Exception) -> Response:
     log.exception("docket.http.unexpected", error=type(exc).__name__)
-    return problem_response(
-        DocketError("an unexpected error; it has been logged with this request's correlation id")
-    )
+    return problem_response(DocketError(INTERNAL_DETAIL))
 
 
 async def _on_database(request: Request | None, exc: Exception) -> Response:

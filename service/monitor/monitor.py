@@ -48,6 +48,7 @@ from events.checkpoints import (
     signature_lines,
 )
 from events.cosignature import CosignatureError, CosignerKey, verify_witnessed
+from events.errors import DocketError
 from events.merkle import ProofError, consistency_proof, nodes_needed_for_consistency
 from events.merkle import verify_consistency as verify_consistency_proof
 from events.mldsa import verify_blob
@@ -81,11 +82,11 @@ _TILE_LIMIT = 256 * 32  # a full tile of hashes: anything larger is not a tile
 _REDIRECTS = 3  # followed only to the same origin
 
 
-class MonitorError(Exception):
+class MonitorError(DocketError):
     """The check could not be made; nothing is proved either way."""
 
 
-class Evidence(Exception):
+class Evidence(DocketError):
     """The log showed two views that cannot both be true: both checkpoints are the proof."""
 
     def __init__(self, kind: str, reason: str, previous: str | None, current: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
+from events.errors import DocketError
 from events.model import parse_utc
 
 #: The first day a moment may name.
@@ -24,7 +25,7 @@ EARLIEST = datetime.combine(EARLIEST_DAY, time(0), tzinfo=UTC)
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
-class OutOfBounds(ValueError):
+class OutOfBounds(DocketError, ValueError):
     """A well-formed moment after now or before 2000-01-01 (`as-of-within-bounds`)."""
 
     rule = "as-of-within-bounds"

@@ -16,6 +16,7 @@ from xml.etree import ElementTree as ET
 
 import orjson
 
+from events.errors import DocketError
 from projections.public import PUBLIC_STATUSES
 from service.public.xmltext import xml_safe
 
@@ -29,7 +30,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
-class BadCursor(ValueError):
+class BadCursor(DocketError, ValueError):
     """A cursor this service did not hand out."""
 
 

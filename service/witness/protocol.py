@@ -19,6 +19,7 @@ from events.checkpoints import (
     parse_checkpoint,
     verify_checkpoint,
 )
+from events.errors import DocketError
 from events.merkle import EMPTY_ROOT, ProofError, verify_consistency
 from events.numbers import parse_decimal
 
@@ -37,14 +38,13 @@ MAX_PROOF_LINES = 63
 _HASH_SIZE = 32
 
 
-class Refusal(Exception):
+class Refusal(DocketError):
     """The witness refuses the submission: an HTTP status, a rule name and a reason."""
 
+    rule: str  # always named: the witness's problems are all rule refusals
+
     def __init__(self, status: int, rule: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.rule = rule
-        self.detail = detail
+        super().__init__(detail, rule=rule, status=status)
 
 
 class SizeConflict(Refusal):

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: install run test lint typecheck pytest browser faketime test-dates test-ci-date lock soak bench clean
+.PHONY: install run test lint typecheck pytest browser go-interop faketime test-dates test-ci-date lock soak bench clean
 
 # Installs come from the lock files (pip-tools, with hashes): a fresh clone installs what
 # CI tested. `make lock` updates them from pyproject.toml's ranges.
@@ -39,6 +39,14 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium not installed: browser tests will skip"; }
 
+# Go's golang.org/x/mod/sumdb/note verifies Docket's checkpoints in tests/published/test_go_note.py,
+# built offline from Debian's packages (the module's source lands in /usr/share/gocode/src).
+go-interop:
+	@{ command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb/note ]; } || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq golang-go golang-golang-x-mod-dev >/dev/null) \
+	  || echo "go not installed: the Go interop test will skip"; }
+
 faketime:
 	@command -v faketime >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null); }
@@ -51,14 +59,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) browser
+pytest: $(STAMP) browser go-interop
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
 # R13: the whole suite with the clock of every process it starts moved to another day.
 DATES ?= 2027-07-01 2029-02-28 2031-12-31
-test-dates: $(STAMP) browser faketime
+test-dates: $(STAMP) browser go-interop faketime
 	@for day in $(DATES); do \
 	  tests/at_date.sh $$day $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS) || exit 1; \
 	done

@@ -126,7 +126,7 @@ def render_stats(
         years=years,
         processing_chart=processing,
         pending_chart=pending,
-        pending_points=points[-12:],
+        pending_points=points,  # every point of the chart: the table is its text alternative
         grid=grid,
         grid_statuses=shown,
         as_of=as_of,

@@ -1,7 +1,8 @@
 """Inline SVG pictures of public records and statistics (pure; text alternatives inside).
 
-Each picture has `role="img"`, an `aria-labelledby` pointing at its <title> and <desc>, and
-the pages show the same facts as a list or table beside it.
+Each picture has `role="img"` and a short name (`aria-label`, the same as its <title>); its
+<desc> says where the facts are: the pages show them as a list or table beside it, so that a
+screen reader reads them once, there, and not again in the picture's name (WCAG 1.1.1).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from markupsafe import Markup, escape
 from projections.public import parse_date, parse_time
 
 WIDTH = 800
+DATES_BESIDE = "The same dates are listed beside the picture."
+FIGURES_BESIDE = "The same figures are in the table beside the chart."
 LEFT = 110
 RIGHT = 44
 PLOT = WIDTH - LEFT - RIGHT
@@ -226,14 +229,13 @@ def timeline(record: Mapping[str, Any], now: datetime) -> Markup:
             f'<text x="{LEFT + 6}" y="{y + 5}" fill="{MUTED}" font-size="13">none recorded</text>'
         )
 
-    described = "; ".join(f"{m.label} {_fmt(m.day)}" for m in milestones(record, now))
     title = f"Timeline of request {rid}"
     return Markup(
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-labelledby="tl-title tl-desc" aria-label="{title}" '
+        f'aria-label="{title}" '
         f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif">'
-        f'<title id="tl-title">{title}</title>'
-        f'<desc id="tl-desc">{escape(described) or "No dates recorded."}</desc>'
+        f"<title>{title}</title>"
+        f"<desc>{DATES_BESIDE if milestones(record, now) else 'No dates recorded.'}</desc>"
         f"{''.join(grid)}{''.join(lanes)}</svg>"
     )
 
@@ -281,17 +283,14 @@ def bar_chart(
         f'<text x="{LEFT - 10}" y="{height - bottom}" text-anchor="end" fill="{MUTED}" '
         f'font-size="12">0</text>'
     )
-    desc = "; ".join(
-        f"{name}: {'no decisions' if v is None else f'{v:g} {unit}'}" for name, v in rows
-    )
-    return _frame(chart_id, title, desc or "No data yet.", height, axis + "".join(bars))
+    return _frame(chart_id, title, bool(rows), height, axis + "".join(bars))
 
 
 def line_chart(chart_id: str, title: str, points: Sequence[tuple[date, int]], unit: str) -> Markup:
     """A step line of a count over time (e.g. requests pending at each month's end)."""
     height, top, bottom = 260, 24, 40
     if not points:
-        return _frame(chart_id, title, "No data yet.", height, "")
+        return _frame(chart_id, title, False, height, "")
     start, end = points[0][0], points[-1][0]
     if start == end:
         start -= timedelta(days=15)
@@ -328,16 +327,15 @@ def line_chart(chart_id: str, title: str, points: Sequence[tuple[date, int]], un
         f'<path d="{" ".join(path)}" fill="none" stroke="{PENDING}" stroke-width="3" '
         'stroke-linejoin="round"/>'
     )
-    desc = "; ".join(f"{_fmt(d)}: {v}" for d, v in points)
-    return _frame(chart_id, title, desc, height, axis + ticks + line + dots)
+    return _frame(chart_id, title, True, height, axis + ticks + line + dots)
 
 
-def _frame(chart_id: str, title: str, desc: str, height: int, body: str) -> Markup:
-    cid = escape(chart_id)
+def _frame(chart_id: str, title: str, has_data: bool, height: int, body: str) -> Markup:
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-labelledby="{cid}-title {cid}-desc" aria-label="{escape(title)}" '
+        f'<svg class="chart" data-chart="{escape(chart_id)}" viewBox="0 0 {WIDTH} {height}" '
+        'role="img" '
+        f'aria-label="{escape(title)}" '
         f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif">'
-        f'<title id="{cid}-title">{escape(title)}</title>'
-        f'<desc id="{cid}-desc">{escape(desc)}</desc>{body}</svg>'
+        f"<title>{escape(title)}</title>"
+        f"<desc>{FIGURES_BESIDE if has_data else 'No data yet.'}</desc>{body}</svg>"
     )

@@ -5,6 +5,7 @@ never shows, `pending` with `Retry-After`, the one 404, and the three verifiers 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import subprocess
@@ -354,7 +355,15 @@ async def test_verify_receipt_proves_a_lying_statement_against_the_log(
            "DOCKET_LOG_ORIGIN": api.settings.log_origin}  # fmt: skip
     (tmp_path / "receipt.json").write_text(json.dumps(receipt))
     url = api.settings.database_url
-    honest = docket(url, tmp_path, "verify", "--receipt", "receipt.json", env=env)
+
+    async def verify_in_a_thread() -> subprocess.CompletedProcess[str]:
+        # `docket verify --receipt` in its own process, this event loop left running: the
+        # app's background work may hold SQLite's write lock mid-transaction, and a loop
+        # blocked on the child would hold it past the child's 30 s busy timeout
+        args = ("verify", "--receipt", "receipt.json")
+        return await asyncio.to_thread(docket, url, tmp_path, *args, env=env)
+
+    honest = await verify_in_a_thread()
     assert honest.returncode == 0, honest.stdout + honest.stderr
     # A log that hides the amendment from a bank: its statement and receipt leave it out,
     # and the receipt verifies offline ...
@@ -367,7 +376,7 @@ async def test_verify_receipt_proves_a_lying_statement_against_the_log(
     assert verify_receipt(receipt, _log_key(api)).ok
     (tmp_path / "receipt.json").write_text(json.dumps(receipt))
     # ... but the log holds it, and its own signature on the statement is the evidence.
-    lying = docket(url, tmp_path, "verify", "--receipt", "receipt.json", env=env)
+    lying = await verify_in_a_thread()
     assert lying.returncode == 3, lying.stdout + lying.stderr
     assert lying.stdout.startswith(f"EVIDENCE: the log's signed statement of {rid}")
     assert receipt["statement"] in lying.stdout
@@ -376,7 +385,7 @@ async def test_verify_receipt_proves_a_lying_statement_against_the_log(
     # a statement not signed by this log proves nothing
     receipt["statement"] = receipt["statement"].replace("size", "size 1", 1)
     (tmp_path / "receipt.json").write_text(json.dumps(receipt))
-    bad = docket(url, tmp_path, "verify", "--receipt", "receipt.json", env=env)
+    bad = await verify_in_a_thread()
     assert bad.returncode == 1 and bad.stdout.startswith("FAILED"), bad.stdout
 
 

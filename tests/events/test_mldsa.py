@@ -30,7 +30,8 @@ from events.cosignature import (
     verify_cosignature_line,
     verify_witnessed,
 )
-from events.receipt import ReceiptError, parse_witness_key, verify_cosignatures
+from events.errors import ReceiptError
+from events.receipt.cosignatures import parse_witness_key, verify_cosignatures
 
 ORIGIN = "docket.example.org/log"
 ROOT = hashlib.sha256(b"root").digest()

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events.disclosure import disclosed_form, new_salt
-from events.receipt import ProvedEvent, build_receipt
+from events.receipt.build import ProvedEvent, build_receipt
 from projections.public import (
     RECORD_SOURCES,
     applicant_request,

@@ -25,7 +25,8 @@ from bench import receipt_page
 from bench.cli import parser, report
 from bench.db import Result
 from bench.receipt_sample import Sample, sample
-from events.receipt import summary, verify_receipt
+from events.receipt.summary import summary
+from events.receipt.verify import verify_receipt
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = 10

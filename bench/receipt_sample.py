@@ -22,7 +22,8 @@ from events.disclosure import disclosed_form, leaf_hash_v2, new_salt
 from events.merkle import MerkleBuilder, inclusion_proof, node_source
 from events.mldsa import ML_DSA_44, mldsa_key_id, sign_blob
 from events.model import utc_text
-from events.receipt import COSIGNATURE_V1, ProvedEvent, Witness, build_receipt, witness_key_id
+from events.receipt.build import ProvedEvent, Witness, build_receipt
+from events.receipt.cosignatures import COSIGNATURE_V1, witness_key_id
 from events.statement import Statement, sign_statement
 
 ORIGIN = "docket.example/1718"

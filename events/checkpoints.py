@@ -53,6 +53,7 @@ __all__ = [
     "parse_checkpoint",
     "parse_checkpoint_text",
     "parse_verifier_key",
+    "signed_by",
     "split_note",
     "verify_checkpoint",
     "verify_note_text",
@@ -298,12 +299,17 @@ def _check_text(text: str) -> None:
 
 def _split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
     """The text and the (name, key id, signature) of each signature line."""
+    text, signatures = _cut_note(note)
+    _check_text(text)
+    return text, signatures
+
+
+def _cut_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
+    """As `_split_note`, the text unchecked: what it says does not bear on who signed it."""
     cut = note.rfind("\n\n")
     if cut < 0 or not note.endswith("\n"):
         raise CheckpointError("a signed note is text, a blank line, then signature lines")
-    text = note[: cut + 1]
-    _check_text(text)
-    return text, signature_lines(note[cut + 2 : -1].split("\n"))
+    return note[: cut + 1], signature_lines(note[cut + 2 : -1].split("\n"))
 
 
 def signature_lines(lines: list[str]) -> list[tuple[str, bytes, bytes]]:
@@ -365,26 +371,11 @@ def verify_checkpoint(note: str, verifier_key_text: str) -> Checkpoint:
     `CheckpointError`.
     """
     key = parse_verifier_key(verifier_key_text)
-    public = key.public_key
-    if not isinstance(public, MLDSA44PublicKey):
-        return _parse_body(verify_note_text(note, verifier_key_text, "checkpoint"))
     text, signatures = _split_note(note)
+    _verify_signatures(text, signatures, key, "checkpoint")
     checkpoint = _parse_body(text)
-    ours = [sig for name, kid, sig in signatures if name == key.name and kid == key.key_id]
-    if not ours:
-        raise CheckpointError(f"the checkpoint is not signed by {key.name}+{key.key_id.hex()}")
-    if checkpoint.extensions:
+    if checkpoint.extensions and key.kind == ML_DSA_44:
         raise CheckpointError("an ML-DSA-44 signature does not sign extension lines")
-    for blob in ours:
-        verify_blob(
-            public,
-            key.name,
-            blob,
-            checkpoint.origin,
-            checkpoint.size,
-            checkpoint.root,
-            CheckpointError,
-        )
     return checkpoint
 
 
@@ -392,18 +383,61 @@ def verify_note_text(note: str, verifier_key_text: str, what: str = "note") -> s
     """The text of `note` if it carries a valid signature by the given key; signatures by
     other keys are ignored. Raises `CheckpointError`."""
     key = parse_verifier_key(verifier_key_text)
-    if not isinstance(key.public_key, Ed25519PublicKey):
+    if key.kind == ML_DSA_44:
         raise CheckpointError(f"an ML-DSA-44 key signs checkpoints only, not a {what}")
     text, signatures = _split_note(note)
+    _verify_signatures(text, signatures, key, what)
+    return text
+
+
+def signed_by(note: str, key: VerifierKey) -> bool:
+    """Whether `note` carries a valid signature by `key`, whatever its text says.
+
+    `verify_checkpoint` also checks the text and reads it as a checkpoint; a monitor needs
+    the two apart, since a note the log signed is the log's word even when its text is not
+    a checkpoint that parses (an ML-DSA-44 line, which signs the origin, size and root,
+    needs those three to read, and nothing more: extension lines are let through).
+    """
+    try:
+        text, signatures = _cut_note(note)
+        _verify_signatures(text, signatures, key, "note")
+    except CheckpointError:
+        return False
+    return True
+
+
+def _verify_signatures(
+    text: str, signatures: list[tuple[str, bytes, bytes]], key: VerifierKey, what: str
+) -> None:
+    """Raise `CheckpointError` unless `signatures` hold a line by `key` and every line by
+    it verifies over `text`: an Ed25519 signature over the text itself, an ML-DSA-44 one
+    over the `subtree/v1` message of the checkpoint the text holds (`events.mldsa`)."""
     ours = [sig for name, kid, sig in signatures if name == key.name and kid == key.key_id]
     if not ours:
         raise CheckpointError(f"the {what} is not signed by {key.name}+{key.key_id.hex()}")
+    public = key.public_key
+    if isinstance(public, MLDSA44PublicKey):
+        checkpoint = parse_checkpoint_text(text)
+        for blob in ours:
+            verify_blob(
+                public,
+                key.name,
+                blob,
+                checkpoint.origin,
+                checkpoint.size,
+                checkpoint.root,
+                CheckpointError,
+            )
+        return
+    try:
+        message = text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: no text anyone signed
+        raise CheckpointError(f"the {what} is not valid Unicode") from None
     for signature in ours:
         try:
-            key.public_key.verify(signature, text.encode())
+            public.verify(signature, message)
         except InvalidSignature:
             raise CheckpointError(f"bad signature by {key.name} on the {what}") from None
-    return text
 
 
 def split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:

@@ -16,7 +16,8 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from projections.public import public_request, public_requests, time_text
+from projections.public import public_request, public_requests
+from projections.view_values import time_text
 from service.api.problems import NotFound, Unavailable, Unprocessable, problem_openapi
 from service.api.public_statistics import RuntimeStatistics, StatisticsReader, daily_statistics
 from service.platform.moments import OutOfBounds, last_complete_day, public_day

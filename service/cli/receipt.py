@@ -15,7 +15,9 @@ import typer
 
 from events.errors import PolicyError
 from events.mldsa import ML_DSA_44
-from events.receipt import COSIGNATURE_V1, summary, verify_receipt
+from events.receipt.cosignatures import COSIGNATURE_V1
+from events.receipt.summary import summary
+from events.receipt.verify import verify_receipt
 from events.tlog_policy import Policy, parse_policy
 
 app = typer.Typer(help="Exemption receipts: verify one offline.", no_args_is_help=True)

@@ -34,24 +34,19 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PublicKey
 
 from events.bounded_http import BoundedAnswer, PeerAnswerError, bounded_request
 from events.checkpoints import (
     Checkpoint,
     CheckpointError,
-    VerifierKey,
     parse_checkpoint,
-    parse_checkpoint_text,
     parse_verifier_key,
-    signature_lines,
+    signed_by,
 )
 from events.cosignature import CosignatureError, CosignerKey, verify_witnessed
 from events.errors import DocketError
 from events.merkle import ProofError, consistency_proof, nodes_needed_for_consistency
 from events.merkle import verify_consistency as verify_consistency_proof
-from events.mldsa import verify_blob
 from events.proof_answers import parse_consistency_answer
 from events.tiles import TileError, TileHashes, tiles_for_nodes
 from events.tlog_policy import Policy
@@ -69,7 +64,6 @@ __all__ = [
     "keep_evidence",
     "parse_proof_answer",
     "read_state",
-    "signed_by_log",
     "write_state",
 ]
 
@@ -241,48 +235,6 @@ async def _proof_from_tiles(
         raise MonitorError(f"a tile is malformed: {error}") from None
 
 
-def signed_by_log(note: str, key: VerifierKey) -> bool:
-    """Whether `note` carries a valid signature by `key`, whatever its text says.
-
-    `verify_checkpoint` also parses the text; the monitor needs the two apart, since a
-    note the log signed is the log's word even when it is not a checkpoint that parses.
-    """
-    cut = note.rfind("\n\n")
-    if cut < 0 or not note.endswith("\n"):
-        return False
-    text = note[: cut + 1].encode()
-    try:
-        signatures = signature_lines(note[cut + 2 : -1].split("\n"))
-    except CheckpointError:
-        return False
-    ours = [sig for name, kid, sig in signatures if name == key.name and kid == key.key_id]
-    public = key.public_key
-    if isinstance(public, MLDSA44PublicKey):
-        # An ML-DSA-44 line signs the origin, size and root (events.mldsa), not the text:
-        # a text whose size is not a number cannot carry one.
-        try:
-            checkpoint = parse_checkpoint_text(note[: cut + 1])
-            for blob in ours:
-                verify_blob(
-                    public,
-                    key.name,
-                    blob,
-                    checkpoint.origin,
-                    checkpoint.size,
-                    checkpoint.root,
-                    CheckpointError,
-                )
-        except CheckpointError:
-            return False
-        return bool(ours)
-    try:
-        for signature in ours:
-            public.verify(signature, text)
-    except InvalidSignature:
-        return False
-    return bool(ours)
-
-
 def _previous(settings: MonitorSettings) -> tuple[str, Checkpoint] | None:
     note = read_state(settings.state)
     if note is None:
@@ -306,7 +258,7 @@ async def check_once(http: httpx.AsyncClient, settings: MonitorSettings) -> Obse
     except UnicodeDecodeError:
         raise MonitorError("the published checkpoint is not UTF-8 text") from None
     key = parse_verifier_key(settings.log_key)
-    if not signed_by_log(note, key):
+    if not signed_by(note, key):
         raise MonitorError(
             "the published checkpoint does not verify: no valid signature by "
             f"{key.name}+{key.key_id.hex()}"
@@ -366,7 +318,7 @@ async def _compare_with_witnesses(
             seen = answer.content.decode("utf-8")
         except UnicodeDecodeError:
             raise MonitorError(f"GET {url}: the witness's checkpoint is not UTF-8 text") from None
-        if not signed_by_log(seen, key):
+        if not signed_by(seen, key):
             raise MonitorError(f"GET {url}: the witness's checkpoint is not signed by the log")
         try:
             theirs = parse_checkpoint(seen)

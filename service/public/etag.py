@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.public import parse_time
+from projections.view_values import parse_time
 
 
 def body_etag(body: bytes, media_type: str) -> str:

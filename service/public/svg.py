@@ -14,7 +14,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from projections.public import parse_date, parse_time
+from projections.view_values import parse_date, parse_time
 
 WIDTH = 800
 DATES_BESIDE = "The same dates are listed beside the picture."

@@ -21,7 +21,7 @@ from typing import Any
 
 from events.checkpoint_grid import seconds_to_next_tick
 from events.disclosure import disclosed_form
-from events.receipt import ProvedEvent, Witness, build_receipt
+from events.receipt.build import ProvedEvent, Witness, build_receipt
 from events.statement import Statement, sign_statement
 from events.types import request_stream
 from projections.public import receipt_events

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import text
 
 from events.merkle import verify_inclusion
-from events.receipt import verify_receipt
+from events.receipt.verify import verify_receipt
 from events.store import EventStore
 from events.transfer import export_log, import_log
 from events.verify_chain import verify_store_chain

@@ -17,7 +17,7 @@ import orjson
 from typer.testing import CliRunner
 
 from events.disclosure import DISCLOSED_FIELDS
-from events.receipt import verify_receipt
+from events.receipt.verify import verify_receipt
 from service.cli import app as cli
 from tests.api.conftest import WHO, Api, ago, make_request, seat, submission
 

@@ -15,6 +15,7 @@ from events.checkpoints import (
     CheckpointError,
     Signer,
     parse_verifier_key,
+    signed_by,
     split_note,
     verify_checkpoint,
     verify_note_text,
@@ -29,7 +30,8 @@ from events.cosignature import (
     verify_cosignature_line,
     verify_witnessed,
 )
-from events.receipt import ReceiptError, parse_witness_key, verify_cosignatures
+from events.errors import ReceiptError
+from events.receipt.cosignatures import parse_witness_key, verify_cosignatures
 
 ORIGIN = "docket.example.org/log"
 ROOT = hashlib.sha256(b"root").digest()
@@ -116,6 +118,24 @@ class TestLogSignature:
         body, signatures = note.split("\n\n", 1)
         with pytest.raises(CheckpointError, match="extension"):
             verify_checkpoint(f"{body}\nextra\n\n{signatures}", mldsa)
+
+    def test_signed_by_asks_only_who_signed(self) -> None:
+        # What a monitor keeps as the log's word: the extension line an ML-DSA-44 line
+        # does not sign, and an Ed25519-signed text that is no checkpoint.
+        s = signer()
+        mldsa = s.mldsa_verifier_key()
+        assert mldsa is not None
+        ed_key, ml_key = parse_verifier_key(s.verifier_key()), parse_verifier_key(mldsa)
+        note = s.sign_checkpoint(ORIGIN, 7, ROOT)
+        body, signatures = note.split("\n\n", 1)
+        extended = f"{body}\nextra\n\n{signatures}"
+        assert signed_by(note, ed_key) and signed_by(note, ml_key)
+        assert signed_by(extended, ml_key) and not signed_by(extended, ed_key)
+        not_a_checkpoint = s.sign_note(f"{ORIGIN}\nseven\n")
+        assert signed_by(not_a_checkpoint, ed_key) and not signed_by(not_a_checkpoint, ml_key)
+        other = parse_verifier_key(Signer(ORIGIN, Ed25519PrivateKey.generate()).verifier_key())
+        assert not signed_by(note, other)
+        assert not signed_by(body, ed_key)  # no signature lines at all
 
     def test_an_ml_dsa_key_signs_checkpoints_only(self) -> None:
         s = signer()

@@ -9,16 +9,11 @@ import pytest
 
 from bench.receipt_sample import ORIGIN, Sample, WitnessSigner, sample
 from events.disclosure import DISCLOSED_FIELDS
-from events.receipt import (
-    Cosigned,
-    ProvedEvent,
-    ReceiptCheck,
-    build_receipt,
-    parse_witness_key,
-    summary,
-    verify_cosignatures,
-    verify_receipt,
-)
+from events.receipt.build import ProvedEvent, build_receipt
+from events.receipt.check import ReceiptCheck
+from events.receipt.cosignatures import Cosigned, parse_witness_key, verify_cosignatures
+from events.receipt.summary import summary
+from events.receipt.verify import verify_receipt
 
 
 @pytest.fixture(scope="module")

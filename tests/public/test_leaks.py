@@ -23,14 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events.disclosure import disclosed_form, new_salt
-from events.receipt import ProvedEvent, build_receipt
-from projections.public import (
-    RECORD_SOURCES,
-    applicant_request,
-    public_request,
-    receipt_events,
-    sealed_sources,
-)
+from events.receipt.build import ProvedEvent, build_receipt
+from projections.public import applicant_request, public_request, receipt_events
+from projections.record_sources import RECORD_SOURCES, sealed_sources
 from tests.public.scenario import Event, make_app
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -62,7 +62,9 @@ from events.errors import (
 from events.merkle import inclusion_proof, node_source, verify_consistency, verify_inclusion
 from events.numbers import MAX_DIGITS
 from events.proof_answers import parse_consistency_answer, parse_inclusion_answer
-from events.receipt import parse_witness_key, summary, verify_cosignatures, verify_receipt
+from events.receipt.cosignatures import parse_witness_key, verify_cosignatures
+from events.receipt.summary import summary
+from events.receipt.verify import verify_receipt
 from events.statement import parse_statement, verify_statement
 from events.tiles import Tile, TileHashes, parse_tile_path, tiles_of_tree
 from events.tlog_policy import parse_policy, simple_policy

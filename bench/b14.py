@@ -2,8 +2,9 @@
 the service (`service.commands.erasure.erase`: the envelopes read, `ErasureRecorded` appended and
 the values replaced in one transaction, the answer built), on PostgreSQL; p50 and max
 over several requests. Then B5's chain walk with 10 % of the events erased, against the
-same walk of the same log before any erasure. Targets: ≤ 100 ms; the walk still
-≥ 100,000 events/s.
+same walk of the same log before any erasure, each walk followed by B5's reference (a bare
+asyncpg read + orjson decode + dict fold of the same events). Targets: ≤ 100 ms; the walk
+still ≥ 100,000 events/s.
 
     DOCKET_BENCH_PREFIX=docket_bench_erasure_ .venv/bin/python -m bench.b14 --events 100000
 """
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from bench import db, gen
+from bench import db, gen, references
 from bench.b5 import verify_rate
 from bench.cli import parser, report
 from bench.db import Result
@@ -86,14 +87,23 @@ async def erase_requests(url: str, requests: list[list[int]]) -> list[float]:
     return seconds
 
 
-async def erase_share(url: str, share: float, chunk: int = 1000) -> int:
+async def _erased(database: str) -> set[int]:
+    conn = await asyncpg.connect(db.dsn(database))
+    try:
+        rows = await conn.fetch("SELECT position FROM sealed_values WHERE erased_by IS NOT NULL")
+    finally:
+        await conn.close()
+    return {row[0] for row in rows}
+
+
+async def erase_share(url: str, database: str, share: float, chunk: int = 1000) -> int:
     """Erase `share` of the log's events not erased yet, `chunk` positions an erasure."""
     store = await EventStore.open(url)
     try:
         head, _ = await store.head()
         rng = random.Random(14)
         wanted = int(head * share)
-        already = {e.position for e in await store.read_all(0, head) if e.erased}
+        already = await _erased(database)
         left = [p for p in range(1, head + 1) if p not in already]
         chosen = sorted(rng.sample(left, max(wanted - len(already), 0)))
         for start in range(0, len(chosen), chunk):
@@ -119,14 +129,20 @@ def run(events: int = 100_000) -> Result:
     try:
         checked, seconds, ok = asyncio.run(verify_rate(url))
         before = result.add("verify_store_chain before erasure events/s", checked / seconds, "/s")
+        count, seconds = asyncio.run(references.bare_read_fold(database))
+        bare = result.add("bare asyncpg read + orjson + dict fold events/s", count / seconds, "/s")
+        result.add("ratio to bare read + fold, before erasure", before / bare, "×")
         requests = asyncio.run(_requests_of_20(url, database, SAMPLES))
         times = asyncio.run(erase_requests(url, requests))
         p50 = result.add("erase one 20-event request p50 ms", statistics.median(times) * 1000, "ms")
         result.add("erase one 20-event request max ms", max(times) * 1000, "ms")
         result.check("p50 ≤ 100 ms", p50 <= 100)
-        erased = asyncio.run(erase_share(url, 0.10))
+        erased = asyncio.run(erase_share(url, database, 0.10))
         checked, seconds, ok = asyncio.run(verify_rate(url))
         after = result.add("verify_store_chain with 10 % erased events/s", checked / seconds, "/s")
+        count, seconds = asyncio.run(references.bare_read_fold(database))
+        bare = result.add("bare read + fold again events/s", count / seconds, "/s")
+        result.add("ratio to bare read + fold, 10 % erased", after / bare, "×")
         result.add("events erased", erased, "")
         result.add("ratio to the walk before erasure", after / before, "×")
         if not ok:

@@ -4,7 +4,8 @@
 log: a gap in positions, a `prev_hash` that does not link to the previous event, a stored
 hash that is not the hash of the stored fields (a row changed after it was written), or
 sealed values that do not hash to the kept `sealed` digest (changed in `sealed_values`).
-An erased event (no salt) is hashed from its kept digest (SPEC §4 "Erasure").
+An erased event (no salt) is hashed from its kept digest (SPEC §4 "Erasure"). The leaf
+is always recomputed from the stored values, never read.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ import hashlib
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 
+import orjson
+
+from events.disclosure import SALT_BYTES
 from events.gcpause import gc_paused
 from events.hashing import event_hashes
 from events.model import ZERO_HASH, RecordedEvent
 from events.store import EventStore
+from events.store.rows import ChainRow
 
 #: Called with (position, leaf hash) for every event that verified, e.g. to build a tree.
 LeafSink = Callable[[int, bytes], None]
@@ -108,6 +113,61 @@ async def leaf_hashes(store: EventStore, after: int, limit: int) -> list[bytes]:
     return leaves
 
 
+_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+#: What makes a candidate impossible: values orjson cannot read or write, a row of another
+#: layout (a test's backend without the sealed data at 15).
+_NO_CANDIDATE = (
+    orjson.JSONDecodeError,
+    orjson.JSONEncodeError,
+    TypeError,
+    ValueError,
+    IndexError,
+)
+
+
+def candidate_form(row: ChainRow) -> bytes | None:
+    """A candidate for `c(e)` of a chain row, cheaper than the backend's `hashed_form`:
+    orjson's sorted serialisation of the stored values as they are (times as the row has
+    them), the sealed values checked against the kept digest the same way. None where it
+    cannot be made or the seal does not match.
+
+    It is trusted only when its leaf links to the row's stored hash: equal bytes are then
+    the `c(e)` the writer hashed (SHA-256), of which the stored values are the parse, so
+    `hashed_form` would give the same bytes. Otherwise (floats that JCS writes another
+    way, keys JCS orders by UTF-16, an event id spelled otherwise, a changed row) the walk
+    asks `hashed_form`, which decides."""
+    salt, kept = row[12], row[13]
+    loads, dumps = orjson.loads, orjson.dumps
+    try:
+        if salt:
+            raw = bytes.fromhex(salt)
+            if len(raw) != SALT_BYTES or raw.hex() != salt:
+                return None
+            seal = hashlib.sha256(raw)
+            seal.update(dumps({"data": loads(row[15]), "metadata": loads(row[7])}, option=_SORTED))
+            if seal.hexdigest() != kept:
+                return None
+        elif type(kept) is not str or len(kept) != 64 or kept.strip("0123456789abcdef"):
+            return None
+        return dumps(
+            {
+                "data": loads(row[6]),
+                "event_id": row[1],
+                "event_type": row[4],
+                "occurred_at": row[8],
+                "position": row[0],
+                "recorded_at": row[9],
+                "schema_version": row[5],
+                "sealed": kept,
+                "stream_id": row[2],
+                "stream_version": row[3],
+            },
+            option=_SORTED,
+        )
+    except _NO_CANDIDATE:
+        return None
+
+
 async def verify_store_chain(
     store: EventStore,
     *,
@@ -118,9 +178,10 @@ async def verify_store_chain(
     """Verify the whole log of `store`, read in pages of `batch` events.
 
     The same checks as `verify_chain` over `store.iter_all()`, without building
-    `RecordedEvent`s: the store's chain rows and their canonical form (`store.hashed_form`;
-    on PostgreSQL the times come as canonical text, the next page read while this one is
-    hashed).
+    `RecordedEvent`s: the store's chain rows (on PostgreSQL the times come as canonical
+    text, the next page read while this one is hashed), each leaf from `candidate_form`
+    when that links to the stored hash, else from the exact `store.hashed_form`, which
+    decides. The candidate took the walk's CPU from ~11 to ~7.6 µs an event (B5).
     """
     pages = store.chain_pages(0, batch)
     hashed_form = store.hashed_form
@@ -152,17 +213,27 @@ async def verify_store_chain(
                         )
                     if row[12] is None and row[14] is None:
                         return broken(expected, "its sealed values are gone and no erasure says so")
-                    try:
-                        form = hashed_form(row)
-                    except (TypeError, ValueError) as error:
-                        return broken(expected, f"stored fields have no canonical form: {error}")
-                    hasher = leaf_prefix.copy()
-                    hasher.update(form)
-                    leaf = hasher.digest()
-                    computed = sha256(chain + leaf).digest()
-                    computed_hex = computed.hex()
-                    if stored != computed_hex:
-                        return broken(expected, "hash does not match the event's stored fields")
+                    form = candidate_form(row)
+                    if form is not None:
+                        hasher = leaf_prefix.copy()
+                        hasher.update(form)
+                        leaf = hasher.digest()
+                        computed = sha256(chain + leaf).digest()
+                        computed_hex = computed.hex()
+                    if form is None or stored != computed_hex:
+                        try:
+                            form = hashed_form(row)
+                        except (TypeError, ValueError) as error:
+                            return broken(
+                                expected, f"stored fields have no canonical form: {error}"
+                            )
+                        hasher = leaf_prefix.copy()
+                        hasher.update(form)
+                        leaf = hasher.digest()
+                        computed = sha256(chain + leaf).digest()
+                        computed_hex = computed.hex()
+                        if stored != computed_hex:
+                            return broken(expected, "hash does not match the event's stored fields")
                     if on_leaf is not None:
                         on_leaf(expected, leaf)
                     position, chain, prev_hex = expected, computed, computed_hex

@@ -22,6 +22,7 @@ FORBIDDEN = {"events": ("projections", "service"), "projections": ("service",), 
 #: The modules allowed to import a driver or reach the driver's connection.
 BACKEND_MODULES = {
     "events/store/postgres.py",
+    "events/store/postgres_chain.py",
     "events/store/postgres_ids.py",
     "events/store/postgres_notify.py",
     "events/store/postgres_sql.py",

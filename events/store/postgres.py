@@ -29,7 +29,7 @@ from events.disclosure import canonical_stored
 from events.engines import create_engine
 from events.errors import LogNotEmpty, StoreClosed
 from events.model import ZERO_HASH, RecordedEvent
-from events.store import core, postgres_ids
+from events.store import core, postgres_chain, postgres_ids
 from events.store import postgres_sql as sql
 from events.store.contract import Batch, BatchState, Erasable, Partition, StoredRow, Written
 from events.store.postgres_notify import PostgresNotifyWaiter, dsn_connect
@@ -473,7 +473,7 @@ class PostgresBackend(PostgresTables):
         return self._pages(sql.PAGE, after, batch)
 
     def chain_pages(self, after: int, batch: int) -> AsyncGenerator[list[ChainRow], None]:
-        return self._pages(sql.HASHED, after, batch)
+        return postgres_chain.chain_pages(self._read_pool, after, batch)
 
     def partition_pages(
         self, partition: Partition, after: int, until: int, batch: int

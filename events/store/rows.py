@@ -21,7 +21,8 @@ RawRow = Any
 
 #: A row of a chain walk: `RawRow` (position at 0, prev_hash at 10, hash at 11, salt at
 #: 12, sealed at 13) and `erased_by` at 14 (None unless erased; a row whose sealed values
-#: are missing has metadata, salt and erased_by None). The backend's `hashed_form(row)` is
+#: are missing has metadata, salt and erased_by None), and on the database backends `data`
+#: at 6 the clear fields only and the sealed ones at 15. The backend's `hashed_form(row)` is
 #: the canonical form `c(e)` of its hashed fields.
 ChainRow = Any
 

@@ -87,16 +87,24 @@ def rebuild_rate(url: str) -> Rebuilt:
         return pool.submit(_rebuild_here, url).result()
 
 
-async def stored_rows(database: str, page: int = 20_000) -> list[list[tuple[Any, ...]]]:
-    """The stored event rows in COPY column order (for the references)."""
+async def stored_rows(
+    database: str, page: int = 20_000, *, sealed: bool = False
+) -> list[list[tuple[Any, ...]]]:
+    """The stored event rows in COPY column order (for the references); `sealed`: each
+    with its sealed values' `data` and `metadata` (as JSON text) after them."""
     conn = await asyncpg.connect(db.dsn(database))
     chunks: list[list[tuple[Any, ...]]] = []
     try:
-        columns = ", ".join(f"{c}::text" if c in ("data", "metadata") else c for c in COLUMNS)
+        columns = ", ".join(f"e.{c}::text" if c == "data" else f"e.{c}" for c in COLUMNS)
+        source = "events e"
+        if sealed:
+            columns += ", s.data::text, s.metadata::text"
+            source += " LEFT JOIN sealed_values s ON s.position = e.position"
         after = 0
         while True:
             rows = await conn.fetch(
-                f"SELECT {columns} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+                f"SELECT {columns} FROM {source} WHERE e.position > $1"
+                " ORDER BY e.position LIMIT $2",
                 after,
                 page,
             )
@@ -162,7 +170,7 @@ def run(events: int = 200_000) -> Result:
     del written, named, tables
     gc.unfreeze()
     gc.collect()
-    chunks = asyncio.run(stored_rows(template))
+    chunks = asyncio.run(stored_rows(template, sealed=True))
     count, seconds = references.peer_replay(events, chunks)
     peer = result.add(
         "peer (eventsourcing 9.5) notification-log replay events/s", count / seconds, "/s"

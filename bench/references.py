@@ -558,12 +558,17 @@ async def _peer_copy(
             records = []
             for row in chunk:
                 stream = streams.setdefault(row[2], uuid.uuid4())
+                # `stored_rows(..., sealed=True)`: the event's columns (data 6,
+                # occurred_at 7), then its sealed data and metadata (NULL if none)
+                data = orjson.loads(row[6])
+                if row[12] is not None:
+                    data.update(orjson.loads(row[12]))
                 state = orjson.dumps(
                     {
-                        "timestamp": {"_type_": "datetime_iso", "_data_": row[8].isoformat()},
+                        "timestamp": {"_type_": "datetime_iso", "_data_": row[7].isoformat()},
                         "originator_topic": "bench:Request",
-                        "data": orjson.loads(row[6]),
-                        "metadata": orjson.loads(row[7]),
+                        "data": data,
+                        "metadata": orjson.loads(row[13] or "{}"),
                     }
                 )
                 records.append((stream, row[3], "bench.references:Replayed", state))

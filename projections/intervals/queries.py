@@ -85,20 +85,37 @@ def _class_ranges(c: Any, at: datetime) -> list[ColumnElement[bool]]:
     return ranges
 
 
+def _shown_at(c: Any, position: int) -> list[ColumnElement[bool]]:
+    return [c.recorded_from <= position, or_(c.recorded_to.is_(None), c.recorded_to > position)]
+
+
+def _ends_after(end: Any, at: datetime) -> ColumnElement[bool]:
+    return or_(end.is_(None), end > at)
+
+
+def _settled_by(c: Any, position: int) -> ColumnElement[bool]:
+    """Rows that reach to `valid_to` at `position`: settled by then, or not at all."""
+    return or_(c.settled_from.is_(None), c.settled_from <= position)
+
+
+def _live_to(c: Any) -> Any:
+    """A row's business end before it is settled (a hold row has none)."""
+    return c.live_to if "live_to" in c else None
+
+
 def _in_force(c: Any, moment: Moment) -> list[ColumnElement[bool]]:
     """Rows whose business interval holds `as_of` and whose recorded interval holds
-    `at_position`."""
+    `at_position` (a row settled after `at_position` reaches to its `live_to` then)."""
     at = moment.as_of
-    clauses = [c.valid_from <= at, or_(c.valid_to.is_(None), c.valid_to > at)]
     if moment.at_position is None:
-        clauses.append(c.recorded_to.is_(None))
-    else:
-        position = moment.at_position
-        clauses += [
-            c.recorded_from <= position,
-            or_(c.recorded_to.is_(None), c.recorded_to > position),
-        ]
-    return clauses
+        return [c.valid_from <= at, _ends_after(c.valid_to, at), c.recorded_to.is_(None)]
+    position = moment.at_position
+    live_to = _live_to(c)
+    live: ColumnElement[bool] = c.settled_from > position
+    if live_to is not None:
+        live = and_(live, _ends_after(live_to, at))
+    reach = or_(and_(_settled_by(c, position), _ends_after(c.valid_to, at)), live)
+    return [c.valid_from <= at, reach, *_shown_at(c, position)]
 
 
 def in_force_rows(
@@ -106,11 +123,24 @@ def in_force_rows(
 ) -> Subquery:
     """`columns` of the rows of `table` in force at `moment` (and meeting `where`): one
     branch per span class, UNION ALL (a row has one class), so that each is an index
-    range and no row that began before `as_of` and ended before it is read."""
-    base = [*_in_force(table.c, moment), *where]
-    branches = [
-        select(*columns).where(*base, by_class) for by_class in _class_ranges(table.c, moment.as_of)
-    ]
+    range and no row that began before `as_of` and ended before it is read. At a past
+    position, the rows not yet settled then (whose class says nothing of their reach
+    then) are one more branch."""
+    c, at = table.c, moment.as_of
+    if moment.at_position is None:
+        base = [*_in_force(c, moment), *where]
+    else:
+        position = moment.at_position
+        base = [c.valid_from <= at, _ends_after(c.valid_to, at), _settled_by(c, position)]
+        base += [*_shown_at(c, position), *where]
+    branches = [select(*columns).where(*base, by_class) for by_class in _class_ranges(c, at)]
+    if moment.at_position is not None:
+        position = moment.at_position
+        live = [c.valid_from <= at, c.settled_from > position, *_shown_at(c, position)]
+        live_to = _live_to(c)
+        if live_to is not None:
+            live.append(_ends_after(live_to, at))
+        branches.append(select(*columns).where(*live, *where))
     return union_all(*branches).subquery()
 
 

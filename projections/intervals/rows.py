@@ -3,7 +3,12 @@ interval and a hold interval, the list item's fields of a state (`summary`), and
 lookups of the row shown at a moment `(business time, log position)` (pure).
 
 Intervals are half-open: `[valid_from, valid_to)` in business time (`None` = no end) and
-`[recorded_from, recorded_to)` in log position (`None` = still shown at the head).
+`[recorded_from, recorded_to)` in log position (`None` = still shown at the head). A row
+is one run of equal content: before the event that ends the run (at `settled_from`,
+None while none has) it reaches to `live_to` in business time, from that event on to
+`valid_to` (the ending event's `occurred_at`, or the row's own end if earlier). While
+`settled_from` is None, `valid_to` is the row's end and `live_to` unused (None). A hold
+row has no end before the event that ends its run (its `live_to` is always None).
 """
 
 from __future__ import annotations
@@ -79,6 +84,10 @@ class StatusInterval(NamedTuple):
     recorded_from: int
     recorded_to: int | None
     facts: StatusFacts
+    # the position of the event that ended the run (None: not ended), and the business
+    # end the row had before it
+    settled_from: int | None = None
+    live_to: datetime | None = None
 
     @property
     def key(self) -> tuple[str, int, datetime]:
@@ -91,9 +100,7 @@ class StatusInterval(NamedTuple):
         return (self.facts, self.status, self.valid_to)
 
     def covers(self, at: datetime, position: int) -> bool:
-        return _covers(
-            self.valid_from, self.valid_to, self.recorded_from, self.recorded_to, at, position
-        )
+        return _covers(self, self.live_to, at, position)
 
 
 class HoldInterval(NamedTuple):
@@ -112,6 +119,8 @@ class HoldInterval(NamedTuple):
     valid_to: datetime | None
     recorded_from: int
     recorded_to: int | None
+    # as for `StatusInterval` (a hold row has no end before the event that ends its run)
+    settled_from: int | None = None
 
     @property
     def key(self) -> tuple[str, int, int, datetime]:
@@ -122,25 +131,21 @@ class HoldInterval(NamedTuple):
         return hold_rows.Hold.of_row(self, self.hold_position)
 
     def covers(self, at: datetime, position: int) -> bool:
-        return _covers(
-            self.valid_from, self.valid_to, self.recorded_from, self.recorded_to, at, position
-        )
+        return _covers(self, None, at, position)
 
 
 def _covers(
-    valid_from: datetime,
-    valid_to: datetime | None,
-    recorded_from: int,
-    recorded_to: int | None,
-    at: datetime,
-    position: int,
+    row: StatusInterval | HoldInterval, live_to: datetime | None, at: datetime, position: int
 ) -> bool:
-    return (
-        valid_from <= at
-        and (valid_to is None or at < valid_to)
-        and recorded_from <= position
-        and (recorded_to is None or position < recorded_to)
-    )
+    if not (
+        row.valid_from <= at
+        and row.recorded_from <= position
+        and (row.recorded_to is None or position < row.recorded_to)
+    ):
+        return False
+    settled_from = row.settled_from
+    end = row.valid_to if settled_from is None or settled_from <= position else live_to
+    return end is None or at < end
 
 
 #: The fields of `GET /v1/requests/{id}` kept per event for collection reads as of a

@@ -10,42 +10,34 @@ never before the stream's last event).
 Between two retractions the known events only grow at the end, so for P in such a
 stretch the events folded are a *prefix* of them: the first `k = min(A(P), B(T))`,
 `A(P)` counting known positions `<= P`, `B(T)` times `<= T`. The moments `(T, P)` of
-prefix `k` form an L-shaped region, the union of two rectangles:
+prefix `k` form an L: `P >= p_k, T >= t_k`, less `P >= p_k+1, T >= t_k+1`.
 
-- the *live* rectangle: `P in [p_k, p_k+1)`, `T in [t_k, ...)`;
-- the *settled* rectangle: `P in [p_k+1, ...)`, `T in [t_k, t_k+1)`.
+Rows are kept per *run*: content (the status and the facts the lists and statistics
+filter on, `StatusFacts`; or a hold as `holds.fold` shows it) that stays the same over
+prefixes `[a, b)` covers the union of their L's, which is one row: recorded from `p_a`,
+valid from `t_a`, reaching without end in business time (or to where time alone
+changes the status, below) until the event `b` *settles* it at `p_b`: from there on it
+ends at `t_b` (`settled_from = p_b`, `valid_to = t_b`, the old end kept in `live_to`).
+An event that changes none of it writes nothing; one that ends it updates the row
+once. When nothing remains from `p_b` on (`t_b` at or before the row's start), the row
+is closed instead (`recorded_to = p_b`). A run that ended in business time before the
+next event (`valid_to <= t_b`) is final as it is: no later event reaches those times.
 
-While `k` is the stream's last event, its live rectangle is open upwards in position.
-The next event `k+1` closes it at `p_k+1` (the log no longer shows only `k`) and adds the
-settled rectangle, which no later event but a retraction can change: every later event
-happens at or after `t_k+1`.
+Within a run the status can still change with business time alone, without an event:
+`under_review` becomes `awaiting_decision` the microsecond after the deadline, and
+`active` becomes `expired` when the committee's calendar day passes `valid_until`. The
+run is cut there into two rows, so a row's status holds on the whole of it.
 
 A retraction at position `p_r` changes what is known at every business time, also
 before its own `occurred_at`: from `p_r` on, the stream is its known events, as if the
 target had never been recorded. `retract` replays those events and closes at `p_r`
-every row of the old picture whose content or business times differ, whatever those
-times, and inserts the new picture's rows from `p_r` (a row equal in content and times
-stays as it is). So at a position before the retraction the target counts; from it on,
-at every T, it never happened. Rows are only ever inserted, or closed once in
-`recorded_to`.
+every row shown at the head whose content or business times differ from the replay's,
+whatever those times, and inserts the replay's rows from `p_r` (a row equal in content,
+times and settledness stays as it is). So a row is inserted, settled at most once and
+closed at most once.
 
-Within a rectangle the status can still change with business time alone, without an
-event: `under_review` becomes `awaiting_decision` the microsecond after the deadline, and
-`active` becomes `expired` when the committee's calendar day passes `valid_until`. Each
-rectangle is cut there, so a row's status holds on the whole of it.
-
-Rows are kept per *run*, not per event: a row's content (the status and the facts the
-lists and statistics filter on, `StatusFacts`; or a hold as `holds.fold` shows it) that
-stays the same over prefixes `[a, b)` covers the union of their L's — the same two
-rectangles with `a` and `b` in place of `k` and `k+1`. An event that changes none of it
-(a review, an annotation, a shipment) writes no interval row. A live piece that ended in
-business time before the next event (`valid_to <= t_k+1`) is final as it is until a
-retraction: no later event reaches those times. What a list item shows of the state
-(`summary`) changes with every event: it is `summary` of the fold itself
-(`interval_queries` folds the page's streams).
-
-Events that change neither the status, nor its facts, nor the holds (`INERT`: reviews,
-annotations, shipments) write no row: the head takes their state and keeps its rows.
+What a list item shows of the state (`summary`) changes with every event: it is
+`summary` of the fold itself (`interval_queries` folds the page's streams).
 
 Intervals are half-open: `[valid_from, valid_to)` in business time (`None` = no end) and
 `[recorded_from, recorded_to)` in log position (`None` = still shown at the head).
@@ -57,11 +49,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import NamedTuple
+from datetime import UTC, datetime, tzinfo
+from typing import NamedTuple, TypeVar
 
 from projections import holds as hold_rows
 from projections.history import EventRow, request_id_of
+from projections.intervals.cuts import change_at, pieces
 from projections.intervals.rows import (
     SUMMARY_FIELDS,
     HoldInterval,
@@ -71,7 +64,7 @@ from projections.intervals.rows import (
     status_at,
     summary,
 )
-from projections.request import RequestState, Status, evolve, evolve_known, known, status
+from projections.request import RequestState, Status, evolve, evolve_known, known
 
 __all__ = [
     "SUMMARY_FIELDS",
@@ -94,47 +87,7 @@ __all__ = [
 
 RETRACTION = "EventRetracted"
 
-_MICROSECOND = timedelta(microseconds=1)
-
-# --- the status within one state, over business time --------------------------------------
-
-
-def _expiry(valid_until: date, tz: tzinfo) -> datetime | None:
-    """The first instant whose calendar day in `tz` is after `valid_until`. A local
-    midnight that a clock change skips maps (fold 0) to the instant of the change, and
-    one that happens twice to its first occurrence: the first instant of the next day."""
-    if valid_until == date.max:
-        return None
-    midnight = datetime.combine(valid_until + timedelta(days=1), time(0), tzinfo=tz)
-    return midnight.astimezone(UTC)
-
-
-def change_at(state: RequestState, tz: tzinfo = UTC) -> datetime | None:
-    """The instant from which `status(state, T)` differs from its value just before,
-    when the state can change status with time alone; None when it cannot.
-
-    Mirrors `request.status`: a decided request changes only from `active` to `expired`;
-    a circulated request without holds from `under_review` to `awaiting_decision`
-    (`T > deadline`, i.e. from the next microsecond)."""
-    if state.withdrawn_at is not None or state.refused_at is not None:
-        return None
-    if state.approved_at is not None and state.valid_until is not None:
-        return _expiry(state.valid_until, tz)
-    initial = state.procedures[0]
-    if initial.circulated_at is None or initial.deadline is None or state.active_holds:
-        return None
-    return initial.deadline + _MICROSECOND
-
-
-def _pieces(
-    state: RequestState, start: datetime, cut: datetime | None, tz: tzinfo
-) -> list[tuple[Status, datetime, datetime | None]]:
-    """`[start, ...)` cut where the status changes (`cut`, `change_at` of the state),
-    each piece with its status."""
-    if cut is None or cut <= start:
-        return [(status(state, start, tz), start, None)]
-    return [(status(state, start, tz), start, cut), (status(state, cut, tz), cut, None)]
-
+_Row = TypeVar("_Row", StatusInterval, HoldInterval)
 
 # --- one event of one stream ---------------------------------------------------------------
 
@@ -158,8 +111,9 @@ class StreamHead(NamedTuple):
 
 
 class Step(NamedTuple):
-    """What one event changes: rows to insert (with `recorded_to` None), keys of live
-    rows to close at `closed_at`."""
+    """What one event changes: rows to insert (with `recorded_to` None), keys of rows to
+    close at `closed_at`, and rows settled by it (`settled_from` set: the same keys as
+    rows written before, to be updated)."""
 
     head: StreamHead | None
     closed_at: int
@@ -167,37 +121,25 @@ class Step(NamedTuple):
     close_holds: tuple[tuple[str, int, int, datetime], ...] = ()
     insert_status: tuple[StatusInterval, ...] = ()
     insert_holds: tuple[HoldInterval, ...] = ()
+    settle_status: tuple[StatusInterval, ...] = ()
+    settle_holds: tuple[HoldInterval, ...] = ()
 
 
 def settled(row: StatusInterval, position: int, until: datetime) -> StatusInterval | None:
-    """The settled part of live `row` closed by the event at (`until`, `position`): from
-    `position` on, business time cut at `until`; None when that is empty."""
-    end = until if row.valid_to is None or row.valid_to > until else row.valid_to
+    """Live `row` settled by the event at (`until`, `position`): from `position` on,
+    business time cut at `until`; None when nothing remains (the row is closed)."""
+    valid_to = row.valid_to
+    end = until if valid_to is None or valid_to > until else valid_to
     if row.valid_from >= end:
         return None
-    return StatusInterval(
-        row.request_id, row.status, row.valid_from, end, position, None, row.facts
-    )
+    return row._replace(valid_to=end, settled_from=position, live_to=valid_to)
 
 
 def settled_hold(row: HoldInterval, position: int, until: datetime) -> HoldInterval | None:
-    """`settled` for a hold interval."""
-    end = until if row.valid_to is None or row.valid_to > until else row.valid_to
-    if row.valid_from >= end:
+    """`settled` for a hold interval (a live hold row has no end)."""
+    if row.valid_from >= until:
         return None
-    return HoldInterval(
-        row.request_id,
-        row.hold_position,
-        row.member,
-        row.procedure,
-        row.placed_at,
-        row.ended_at,
-        row.end_kind,
-        row.valid_from,
-        end,
-        position,
-        None,
-    )
+    return row._replace(valid_to=until, settled_from=position)
 
 
 def _continued(
@@ -222,13 +164,14 @@ def _status_step(
     tz: tzinfo,
     close: list[tuple[str, int, datetime]],
     insert: list[StatusInterval],
+    settle: list[StatusInterval],
 ) -> tuple[StatusInterval, ...]:
     """The status rows of a step; returns the new live rows."""
     wanted: list[tuple[Status, datetime, datetime | None]] = []
     facts = None
     if state is not None:
         cut = change_at(state, tz)
-        wanted = _pieces(state, occurred_at, cut, tz)
+        wanted = pieces(state, occurred_at, cut, tz)
         facts = StatusFacts.of(state, cut)
     live: list[StatusInterval] = []
     if head is not None:
@@ -240,10 +183,11 @@ def _status_step(
             if row.facts == facts and _continued(wanted, row.status, valid_to):
                 live.append(row)
                 continue
-            close.append((row.request_id, row.recorded_from, row.valid_from))
             part = settled(row, position, occurred_at)
-            if part is not None:
-                insert.append(part)
+            if part is None:
+                close.append((row.request_id, row.recorded_from, row.valid_from))
+            else:
+                settle.append(part)
     if facts is not None:
         assert state is not None
         request_id = state.request_id
@@ -265,9 +209,9 @@ def step(
     """The rows of the event at `position` (business time `occurred_at`) after which the
     stream's state is `state` and its holds (`holds.fold` of the stream so far) `holds`.
 
-    A live row whose content the new state still shows stays live; any other is closed
-    at `position` and its settled part (`valid_to` cut at `occurred_at`) inserted, if not
-    empty; content the old rows did not show opens at `(occurred_at, position)`."""
+    A live row whose content the new state still shows stays live; any other is settled
+    at `position` (`valid_to` cut at `occurred_at`), or closed there if nothing remains
+    of it; content the old rows did not show opens at `(occurred_at, position)`."""
     if head is not None and occurred_at < head.state.last_occurred_at:
         raise ValueError(
             f"position {position} occurred before the stream's last event: "
@@ -275,9 +219,14 @@ def step(
         )
     close_status: list[tuple[str, int, datetime]] = []
     insert_status: list[StatusInterval] = []
-    live_status = _status_step(head, state, position, occurred_at, tz, close_status, insert_status)
+    settle_status: list[StatusInterval] = []
+    live_status = _status_step(
+        head, state, position, occurred_at, tz, close_status, insert_status, settle_status
+    )
     if state is None:
-        return Step(None, position, tuple(close_status), (), tuple(insert_status))
+        return Step(
+            None, position, tuple(close_status), (), tuple(insert_status), (), tuple(settle_status)
+        )
     if head is not None and holds is head.holds:  # the event left the holds alone
         return Step(
             StreamHead(state, holds, live_status, head.live_holds),
@@ -285,9 +234,12 @@ def step(
             tuple(close_status),
             (),
             tuple(insert_status),
+            (),
+            tuple(settle_status),
         )
     close_holds: list[tuple[str, int, int, datetime]] = []
     insert_holds: list[HoldInterval] = []
+    settle_holds: list[HoldInterval] = []
     # `holds.evolve` hands unchanged holds on as the same objects: match by identity
     # first, by value only for holds it rebuilt (or a re-fold made anew)
     rows_of: dict[int, HoldInterval] = {}
@@ -324,18 +276,20 @@ def step(
         opened_holds.append(opened)
         insert_holds.append(opened)
     for hold_row in rows_of.values():  # shown no more
-        close_holds.append(hold_row.key)
         hold_part = settled_hold(hold_row, position, occurred_at)
-        if hold_part is not None:
-            insert_holds.append(hold_part)
-    live_holds = tuple(opened_holds)
+        if hold_part is None:
+            close_holds.append(hold_row.key)
+        else:
+            settle_holds.append(hold_part)
     return Step(
-        StreamHead(state, holds, live_status, live_holds),
+        StreamHead(state, holds, live_status, tuple(opened_holds)),
         position,
         tuple(close_status),
         tuple(close_holds),
         tuple(insert_status),
         tuple(insert_holds),
+        tuple(settle_status),
+        tuple(settle_holds),
     )
 
 
@@ -382,12 +336,21 @@ def _inert(head: StreamHead, event: EventRow, state: RequestState) -> Step:
 
 
 def _status_content(row: StatusInterval) -> tuple[object, ...]:
-    """What a status row shows, wherever it was recorded."""
-    return (row.status, row.valid_from, row.valid_to, row.facts)
+    """What a status row shows at the head, wherever it was recorded, and whether a later
+    event may still settle it."""
+    return (row.status, row.valid_from, row.valid_to, row.facts, row.settled_from is None)
 
 
 def _hold_content(row: HoldInterval) -> tuple[object, ...]:
-    return row[:9]  # all but `recorded_from`, `recorded_to`
+    # all but `recorded_from`, `recorded_to`, and whether it is settled
+    return (*row[:9], row.settled_from is None)
+
+
+def _from(row: _Row, position: int) -> _Row:
+    """A row the replay of a retraction at `position` shows, recorded from there on: as it
+    shows it at the head (settled from there on, if settled)."""
+    settled_from = None if row.settled_from is None else position
+    return row._replace(recorded_from=position, recorded_to=None, settled_from=settled_from)
 
 
 def retract(
@@ -402,9 +365,9 @@ def retract(
     From the retraction's position on, the stream is its known events (`request.known`)
     at every business time (SPEC §5). Those events are replayed as a stream without
     retractions; each row that replay shows at its end is kept where a row shown now
-    has the same content over the same business times, else inserted from the
-    retraction's position; every other shown row is closed there, whatever its business
-    times."""
+    has the same content over the same business times (and is as settled), else
+    inserted from the retraction's position as the head shows it; every other shown row
+    is closed there, whatever its business times."""
     event = stream[-1]
     position = event.position
     rows = _Rows()
@@ -427,14 +390,14 @@ def retract(
         content = _status_content(row)
         kept = old_status.pop(content, None)
         if kept is None:
-            kept = row._replace(recorded_from=position, recorded_to=None)
+            kept = _from(row, position)
             insert_status.append(kept)
         status_of[content] = kept
     for hold_row in rows.shown_holds():
         content = _hold_content(hold_row)
         kept_hold = old_holds.pop(content, None)
         if kept_hold is None:
-            kept_hold = hold_row._replace(recorded_from=position, recorded_to=None)
+            kept_hold = _from(hold_row, position)
             insert_holds.append(kept_hold)
         holds_of[content] = kept_hold
     new_head = None
@@ -459,7 +422,8 @@ def retract(
 
 
 class _Rows:
-    """The rows of one stream as steps write them: inserted, then closed at most once."""
+    """The rows of one stream as steps write them: inserted, then settled and closed at
+    most once each."""
 
     __slots__ = ("holds", "status")
 
@@ -469,7 +433,14 @@ class _Rows:
 
     def take(self, result: Step) -> None:
         status, holds = self.status, self.holds
+        for settled_row in result.settle_status:
+            assert status[settled_row.key].settled_from is None, settled_row
+            status[settled_row.key] = settled_row
+        for settled_hold_row in result.settle_holds:
+            assert holds[settled_hold_row.key].settled_from is None, settled_hold_row
+            holds[settled_hold_row.key] = settled_hold_row
         for key in result.close_status:
+            assert status[key].recorded_to is None, key
             status[key] = status[key]._replace(recorded_to=result.closed_at)
         for hold_key in result.close_holds:
             holds[hold_key] = holds[hold_key]._replace(recorded_to=result.closed_at)

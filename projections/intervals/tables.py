@@ -1,9 +1,11 @@
 """The bitemporal projection's tables (SQLAlchemy Core): status intervals and hold
 intervals. Migrations: `0005_request_intervals`, `0008_interval_heads`,
-`0009_as_of_statistics`, `0010_status_index_dropped`.
+`0009_as_of_statistics`, `0010_status_index_dropped`, `0013_interval_runs`.
 
-Rows are only inserted, or closed once (`recorded_to` set) when a later event of the
-stream supersedes them (see `projections.intervals.steps`). `docket rebuild` refills them
+A row is one run of equal content. Rows are only inserted, settled once (`settled_from`,
+`valid_to`, `live_to` set) by the event that ends their run, and closed once
+(`recorded_to` set) when nothing of them is shown from an event on (see
+`projections.intervals.steps`). `docket rebuild` refills them
 aside and swaps them in like the other projections; the projection's progress is its row
 (`request_intervals`) in `projection_checkpoints`.
 """
@@ -66,6 +68,10 @@ request_status_intervals = Table(
     Column("decision_us", Micros, nullable=True),
     # `span_class(valid_from, valid_to)` (0008)
     Column("span_class", Integer, nullable=True),
+    # one row per run (0013): the position of the event that settled it (its end in
+    # business time `valid_to` from there on), and its end before (`live_to`)
+    Column("settled_from", Position, nullable=True),
+    Column("live_to", UtcTime, nullable=True),
     Index(None, "valid_from"),
     Index(
         "ix_request_status_intervals_head",
@@ -116,6 +122,8 @@ hold_intervals = Table(
     Column("span_class", Integer, nullable=True),
     # an ended hold's length, `ended_us - placed_us` (0009)
     Column("held_us", Micros, nullable=True),
+    # as in `request_status_intervals` (0013); a hold row has no end before it is settled
+    Column("settled_from", Position, nullable=True),
     Index(None, "member", "valid_from"),
     Index(None, "valid_from"),
     Index("ix_hold_intervals_head", "recorded_to", "span_class", "valid_from"),
@@ -208,6 +216,8 @@ def status_record(row: StatusInterval, closed_at: int | None = None) -> tuple[An
         facts.submitted_at.year,
         *_decision(facts),
         span_class(row.valid_from, row.valid_to),
+        row.settled_from,
+        row.live_to,
     )
 
 
@@ -232,4 +242,5 @@ def hold_record(row: HoldInterval, closed_at: int | None = None) -> tuple[Any, .
         ended,
         span_class(row.valid_from, row.valid_to),
         None if ended is None else ended - placed,
+        row.settled_from,
     )

@@ -10,7 +10,8 @@ and live rows) is kept in an LRU across batches; a head not in memory is recompu
 replaying its stream up to the event before, and a retraction replays the stream's
 history (`Batch.stream`, shared with the other projections) to learn every row it
 shows, which it replaces at every business time (`intervals.retract`). Rows are only inserted
-(COPY on PostgreSQL) or closed once (`recorded_to` set). The committee's time zone
+(COPY on PostgreSQL), settled once (`settled_from`, `valid_to` set) and closed once
+(`recorded_to` set). The committee's time zone
 (`Batch.time_zone`) cuts `active` from `expired`: a deployment that changes it must
 `docket rebuild request_intervals`.
 """
@@ -45,31 +46,54 @@ StatusKey = tuple[str, int, datetime]
 HoldKey = tuple[str, int, int, datetime]
 
 
-def _close_statement(table: Table, key: Sequence[str]) -> Any:
+def _update_statement(table: Table, key: Sequence[str], columns: Sequence[str]) -> Any:
     c = table.c
     return (
         update(table)
         .where(and_(*(c[name] == bindparam(f"k_{name}") for name in key)))
-        .values(recorded_to=bindparam("k_recorded_to"))
+        .values({name: bindparam(f"v_{name}") for name in columns})
     )
 
 
 _STATUS_KEY = ("request_id", "recorded_from", "valid_from")
 _HOLD_KEY = ("request_id", "hold_position", "recorded_from", "valid_from")
-_CLOSE_STATUS = _close_statement(tables.request_status_intervals, _STATUS_KEY)
-_CLOSE_HOLD = _close_statement(tables.hold_intervals, _HOLD_KEY)
+_CLOSE_STATUS = _update_statement(tables.request_status_intervals, _STATUS_KEY, ["recorded_to"])
+_CLOSE_HOLD = _update_statement(tables.hold_intervals, _HOLD_KEY, ["recorded_to"])
+_SETTLED = ("valid_to", "settled_from", "span_class")
+_SETTLE_STATUS = _update_statement(
+    tables.request_status_intervals, _STATUS_KEY, [*_SETTLED, "live_to"]
+)
+_SETTLE_HOLD = _update_statement(tables.hold_intervals, _HOLD_KEY, _SETTLED)
+
+
+def _keyed(names: Sequence[str], key: tuple[Any, ...], **values: Any) -> dict[str, Any]:
+    return {
+        **{f"k_{name}": part for name, part in zip(names, key, strict=True)},
+        **{f"v_{name}": value for name, value in values.items()},
+    }
+
+
+def _settled(row: StatusInterval | HoldInterval) -> dict[str, Any]:
+    return {
+        "valid_to": row.valid_to,
+        "settled_from": row.settled_from,
+        "span_class": tables.span_class(row.valid_from, row.valid_to),
+    }
 
 
 @dataclass(slots=True)
 class IntervalWrites:
-    """The rows one batch writes: new rows, the positions that closed some of them within
-    the batch (`closed`), and the closing position of rows written by earlier batches."""
+    """The rows one batch writes: new rows (as settled within the batch), the positions
+    that closed some of them within the batch (`closed`), the closing position of rows
+    written by earlier batches, and those rows settled."""
 
     status: dict[StatusKey, StatusInterval] = field(default_factory=dict)
     holds: dict[HoldKey, HoldInterval] = field(default_factory=dict)
     closed: dict[Any, int] = field(default_factory=dict)
     close_status: dict[StatusKey, int] = field(default_factory=dict)
     close_holds: dict[HoldKey, int] = field(default_factory=dict)
+    settle_status: dict[StatusKey, StatusInterval] = field(default_factory=dict)
+    settle_holds: dict[HoldKey, HoldInterval] = field(default_factory=dict)
 
     def status_records(self) -> list[tuple[Any, ...]]:
         closed = self.closed
@@ -82,32 +106,28 @@ class IntervalWrites:
         return [record(row, closed.get(key)) for key, row in self.holds.items()]
 
     async def flush(self, conn: AsyncConnection, writer: TableWriter) -> None:
+        if self.settle_status:
+            await conn.execute(
+                _SETTLE_STATUS,
+                [
+                    _keyed(_STATUS_KEY, key, live_to=row.live_to, **_settled(row))
+                    for key, row in self.settle_status.items()
+                ],
+            )
+        if self.settle_holds:
+            await conn.execute(
+                _SETTLE_HOLD,
+                [_keyed(_HOLD_KEY, key, **_settled(row)) for key, row in self.settle_holds.items()],
+            )
         if self.close_status:
             await conn.execute(
                 _CLOSE_STATUS,
-                [
-                    {
-                        "k_request_id": r,
-                        "k_recorded_from": p,
-                        "k_valid_from": v,
-                        "k_recorded_to": to,
-                    }
-                    for (r, p, v), to in self.close_status.items()
-                ],
+                [_keyed(_STATUS_KEY, key, recorded_to=to) for key, to in self.close_status.items()],
             )
         if self.close_holds:
             await conn.execute(
                 _CLOSE_HOLD,
-                [
-                    {
-                        "k_request_id": r,
-                        "k_hold_position": h,
-                        "k_recorded_from": p,
-                        "k_valid_from": v,
-                        "k_recorded_to": to,
-                    }
-                    for (r, h, p, v), to in self.close_holds.items()
-                ],
+                [_keyed(_HOLD_KEY, key, recorded_to=to) for key, to in self.close_holds.items()],
             )
         if self.status:
             await writer.copy_rows(conn, tables.request_status_intervals, self.status_records())
@@ -144,6 +164,7 @@ class RequestIntervals:
         writes = IntervalWrites()
         status, holds, closed = writes.status, writes.holds, writes.closed
         close_status, close_holds = writes.close_status, writes.close_holds
+        settle_status, settle_holds = writes.settle_status, writes.settle_holds
         tz = batch.time_zone
         prefix = REQUEST_STREAM_PREFIX
         heads = self._heads
@@ -168,6 +189,16 @@ class RequestIntervals:
                     stream = await batch.stream(stream_id)
                     history = [e for e in stream if e.position < event.position]
                 result = advance(head, event, history, tz)
+            for settled in result.settle_status:
+                if settled.key in status:  # inserted in this batch: written settled
+                    status[settled.key] = settled
+                else:
+                    settle_status[settled.key] = settled
+            for settled_hold in result.settle_holds:
+                if settled_hold.key in holds:
+                    holds[settled_hold.key] = settled_hold
+                else:
+                    settle_holds[settled_hold.key] = settled_hold
             at = result.closed_at
             for key in result.close_status:
                 if key in status:  # inserted in this batch: written closed

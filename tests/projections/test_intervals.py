@@ -93,15 +93,18 @@ def test_a_retraction_takes_its_target_back_at_every_time(
     _check(histories.build(draws, start_days), NEW_YORK)
 
 
-def test_rows_are_only_inserted_or_closed_once() -> None:
-    """Replaying a longer stream keeps every row of a shorter one, but for `recorded_to`
-    set once (from None to a later position); a settled row (not live) is closed by a
-    retraction only, which closes what it changes at every business time."""
+def test_rows_are_only_inserted_settled_or_closed_once() -> None:
+    """Replaying a longer stream keeps every row of a shorter one, but for a live row
+    settled once (`settled_from` from None to a later position, `valid_to` cut, the old
+    end kept in `live_to`) and `recorded_to` set once (from None to a later position);
+    a row not live is closed by a retraction only, which closes what it changes at every
+    business time."""
     draws = [(0, 0, 0, 7), (0, 0, 60, 7), (0, 1, 3600, 1), (0, 12, 60, 0), (0, 6, 86400, 5)]
     log = histories.build(draws, [0, 0, 0, 0])
     assert log[3].event_type == "EventRetracted"
     long = {r.key: r for r in intervals.stream_intervals(log).status}
     for cut in range(1, len(log)):
+        later = (None, *[e.position for e in log[cut:]])
         shorter = intervals.stream_intervals(log[:cut])
         assert shorter.head is not None
         live = {row.key for row in shorter.head.live_status}
@@ -110,9 +113,16 @@ def test_rows_are_only_inserted_or_closed_once() -> None:
             if row.recorded_to is not None:
                 assert long[key] == row
                 continue
-            assert long[key]._replace(recorded_to=None) == row
-            closed_by = long[key].recorded_to
-            assert closed_by in (None, *[e.position for e in log[cut:]])
+            found = long[key]
+            if row.settled_from is None and found.settled_from is not None:
+                assert found.settled_from in later
+                assert found.live_to == row.valid_to
+                assert found.valid_to is not None
+                assert row.valid_to is None or found.valid_to <= row.valid_to
+                found = found._replace(valid_to=row.valid_to, settled_from=None, live_to=None)
+            assert found._replace(recorded_to=None) == row
+            closed_by = found.recorded_to
+            assert closed_by in later
             if key not in live and closed_by is not None:
                 assert log[closed_by - 1].event_type == "EventRetracted", (cut, row)
 
@@ -189,7 +199,7 @@ def test_summary_is_the_view_s_fields() -> None:
 
 def test_expiry_at_a_skipped_midnight() -> None:
     """Where a clock change skips local midnight, the exemption expires at the change."""
-    from projections.intervals.steps import _expiry
+    from projections.intervals.cuts import _expiry
 
     santiago = ZoneInfo("America/Santiago")  # DST began at 00:00 on 2023-09-03
     moment = _expiry(date(2023, 9, 2), santiago)

@@ -28,11 +28,10 @@ from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api.auth import current_caller
+from service.api.auth import bearer_caller
 from service.api.commands import IF_MATCH_MAX_LENGTH, if_match_version, refused, respond
 from service.api.middleware import read_body, replay
 from service.api.problems import error_answer
-from service.api.token_cache import token_digest, well_formed
 from service.commands.outcome import Meta
 from service.commands.table import COMMANDS, PATH_PARAMETERS, SECRETARIAT, CommandSpec
 from service.errors import DocketError
@@ -138,11 +137,7 @@ async def _meta(
     """The command's metadata for a live token of a role `spec` admits and (on a
     request's command) a well-formed `If-Match`, else None (the routes then say what is
     wrong)."""
-    scheme, _, secret = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    secret = secret.strip()
-    if scheme.lower() != "bearer" or not well_formed(secret):
-        return None
-    caller = await current_caller(runtime, token_digest(secret))
+    caller, _ = await bearer_caller(runtime, headers.get(b"authorization", b"").decode("latin-1"))
     if caller is None or refused(spec, caller) is not None:
         return None
     raw = headers.get(b"if-match") if spec.scope == "request" else None

@@ -84,7 +84,7 @@ def _released(body: dict[str, Any]) -> dict[str, Any]:
     return {"released": sorted(s.removeprefix(REQUEST_STREAM_PREFIX) for s in streams), **body}
 
 
-def _on_request(
+def _request_command(
     suffix: str,
     body: type[cmd.Command],
     rule: Callable[..., list[Change]],
@@ -116,41 +116,45 @@ COMMANDS: tuple[CommandSpec, ...] = (
         rules.submit,
         status_code=201,
     ),
-    _on_request(
+    _request_command(
         "circulate",
         cmd.Circulate,
         rules.circulate,
         "Circulate under the no-objection procedure",
     ),
-    _on_request("holds", cmd.PlaceHold, rules.place_hold, "Place a hold (HoldPlaced)", "roster"),
-    _on_request(
+    _request_command(
+        "holds", cmd.PlaceHold, rules.place_hold, "Place a hold (HoldPlaced)", "roster"
+    ),
+    _request_command(
         "information-requests",
         cmd.RequestInformation,
         rules.request_information,
         "Ask the applicant for information",
         "roster",
     ),
-    _on_request("reviews", cmd.RecordReview, rules.record_review, "Record a review step"),
-    _on_request("decision", cmd.Decide, rules.decide, "Approve or refuse the open procedure"),
-    _on_request(
+    _request_command("reviews", cmd.RecordReview, rules.record_review, "Record a review step"),
+    _request_command("decision", cmd.Decide, rules.decide, "Approve or refuse the open procedure"),
+    _request_command(
         "extensions",
         cmd.RequestExtension,
         rules.request_extension,
         "Open an extension procedure",
     ),
-    _on_request(
+    _request_command(
         "amendments",
         cmd.RequestAmendment,
         rules.request_amendment,
         "Open an amendment procedure",
     ),
-    _on_request("withdraw", cmd.Withdraw, rules.withdraw, "Withdraw the request"),
-    _on_request("shipments", cmd.RecordShipment, rules.record_shipment, "Record a shipment"),
-    _on_request(
+    _request_command("withdraw", cmd.Withdraw, rules.withdraw, "Withdraw the request"),
+    _request_command("shipments", cmd.RecordShipment, rules.record_shipment, "Record a shipment"),
+    _request_command(
         "annotations", cmd.Annotate, rules.annotate, "Annotate an entry of the log", "target"
     ),
-    _on_request("retractions", cmd.Retract, rules.retract, "Retract an entry of the log", "target"),
-    _on_request(
+    _request_command(
+        "retractions", cmd.Retract, rules.retract, "Retract an entry of the log", "target"
+    ),
+    _request_command(
         "holds/{member}/release",
         cmd.ReleaseHold,
         rules.release_hold,
@@ -158,7 +162,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "member",
         name="release_hold",
     ),
-    _on_request(
+    _request_command(
         "information-responses",
         cmd.ProvideInformation,
         rules.provide_information,

@@ -49,13 +49,22 @@ def _pattern(path: str) -> re.Pattern[str]:
     return re.compile(f"^{pattern}$")
 
 
-#: The commands served here, with their paths' patterns: those only the secretariat sends
-#: (an applicant's answer is checked against its own requests by the route).
-_SERVED: tuple[tuple[re.Pattern[str], CommandSpec], ...] = tuple(
-    (_pattern(spec.path), spec)
+def _key(path: str) -> tuple[int, str]:
+    """What picks a command's path out at once: its segments' count and its last
+    segment (every command's path ends with a literal one)."""
+    return path.count("/"), path.rsplit("/", 1)[-1]
+
+
+#: The commands served here, by their paths' keys, with their paths' patterns: those only
+#: the secretariat sends (an applicant's answer is checked against its own requests by
+#: the route). Looked up by key, then matched once (17 patterns in turn cost 8.5 µs).
+_SERVED: dict[tuple[int, str], tuple[re.Pattern[str], CommandSpec]] = {
+    _key(spec.path): (_pattern(spec.path), spec)
     for spec in COMMANDS
     if spec.method == "POST" and spec.roles == SECRETARIAT
-)
+}
+assert len(_SERVED) == sum(spec.roles == SECRETARIAT for spec in COMMANDS), "two paths, one key"
+assert not any(key[1].startswith("{") for key in _SERVED), "a path ends with a parameter"
 
 
 class CommandShortPath:
@@ -118,13 +127,12 @@ class CommandShortPath:
 def _target(path: str) -> tuple[CommandSpec, dict[str, str]] | None:
     """The command served here whose path `path` is, and the path's parameters; None
     for any other path."""
-    if not path.startswith("/v1/"):
+    served = _SERVED.get(_key(path))
+    if served is None:
         return None
-    for pattern, spec in _SERVED:
-        found = pattern.match(path)
-        if found is not None:
-            return spec, found.groupdict()
-    return None
+    pattern, spec = served
+    found = pattern.match(path)
+    return None if found is None else (spec, found.groupdict())
 
 
 def _json(content_type: bytes) -> bool:

@@ -18,7 +18,8 @@ from bench import db, gen, references
 from bench.cli import parser, report
 from bench.db import Result
 from events.store import EventStore
-from service.commands.service import CommandService, Meta
+from service.commands.outcome import Meta
+from service.commands.service import CommandService
 from service.platform.settings import Settings
 from service.platform.tokens import Caller
 from service.rules import commands as cmd
@@ -46,8 +47,8 @@ async def command_rate(
             for request_id in mine:
                 serial += 1
                 meta = Meta(CALLER, f"bench-{k}-{serial}")
-                await service.on_request(request_id, place, meta)
-                await service.on_request(request_id, release, meta, member="USA")
+                await service.run(place, meta, request_id=request_id)
+                await service.run(release, meta, request_id=request_id, member="USA")
                 done += 2
                 if stop:
                     return

@@ -27,7 +27,8 @@ from bench.db import Result
 from events.model import NewEvent, StreamAppend
 from events.store import EventStore
 from service.commands.erasure import Erase, erase
-from service.commands.service import CommandService, Meta
+from service.commands.outcome import Meta
+from service.commands.service import CommandService
 from service.platform.settings import Settings
 from service.platform.tokens import Caller
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from projections.tables import request_state
 from service.api.problems import Conflict, NotFound, Unprocessable
 from service.api.time_travel import caught_up
-from service.commands.service import Outcome
+from service.commands.outcome import Outcome
 from service.errors import DocketError
 from service.platform.tokens import Caller
 

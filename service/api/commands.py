@@ -1,9 +1,19 @@
-"""The secretariat's commands (SPEC §6): one path per event, every answer with its position."""
+"""The secretariat's commands (SPEC §6): one route per command of the table
+(`service.commands.table`), every answer with its position.
 
+Each route is built from its command's entry: the path and its parameters, the body's
+model, who may send it, the status and the answer's model, so that the OpenAPI document
+lists every command as the table has it. A command an applicant may send (an answer to
+an information request) is told as applicants are told (`service.api.applicants`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from inspect import Parameter, Signature
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
-from pydantic import BaseModel
 
 from service.api.applicants import (
     check_owner,
@@ -11,7 +21,7 @@ from service.api.applicants import (
     told_to,
     without_hidden_times,
 )
-from service.api.auth import AnyCaller, Secretariat
+from service.api.auth import authenticate
 from service.api.json_answer import JsonAnswer
 from service.api.problems import (
     Conflict,
@@ -22,9 +32,9 @@ from service.api.problems import (
     Unprocessable,
     problem_openapi,
 )
-from service.commands.erasure import Erase
-from service.commands.erasure import erase as erase_events
-from service.commands.service import CommandService, Meta, Outcome
+from service.commands.outcome import Meta, Outcome
+from service.commands.service import CommandService
+from service.commands.table import COMMANDS, PATH_PARAMETERS, CommandSpec
 from service.errors import DocketError
 from service.platform.tokens import Caller
 from service.rules import commands as cmd
@@ -32,28 +42,23 @@ from service.runtime import Runtime
 
 router = APIRouter(tags=["commands"])
 
-RequestIdPath = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$", alias="id")]
-MemberPath = Annotated[str, Path(pattern=r"^[A-Z]{3}$")]
+#: each path parameter's annotation, by its name in the path (`id` is `request_id` here)
+_PATH_ANNOTATIONS: dict[str, tuple[str, Any]] = {
+    "id": (
+        "request_id",
+        Annotated[str, Path(pattern=f"^{PATH_PARAMETERS['id']}$", alias="id")],
+    ),
+    "member": ("member", Annotated[str, Path(pattern=f"^{PATH_PARAMETERS['member']}$")]),
+}
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"
+IF_MATCH_MAX_LENGTH = 40
 IdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", pattern=r"^[\x21-\x7e]{1,200}$")
+    str | None, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)
 ]
-IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=40)]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=IF_MATCH_MAX_LENGTH)]
 _PROBLEMS = problem_openapi(
     Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed, Unprocessable
 )
-
-
-class CommandAnswer(BaseModel):
-    """Every 2xx answer of a command."""
-
-    request_id: str | None = None
-    position: int | None
-    stream_version: int | None
-    events: list[dict[str, Any]]
-
-
-class ReleaseAllAnswer(CommandAnswer):
-    released: list[str]
 
 
 def if_match_version(value: str | None) -> int | None:
@@ -66,13 +71,23 @@ def if_match_version(value: str | None) -> int | None:
     return int(text)
 
 
-def _meta(request: Request, caller: Caller, key: str | None, if_match: str | None) -> Meta:
-    return Meta(
-        caller=caller,
-        correlation_id=request.scope.get("state", {}).get("correlation_id", ""),
-        idempotency_key=key,
-        if_match=if_match_version(if_match),
-    )
+def refused(spec: CommandSpec, caller: Caller) -> Forbidden | None:
+    """The 403 for a caller whose role may not send `spec`, None if it may."""
+    if caller.role in spec.roles:
+        return None
+    who = " or the ".join(sorted(spec.roles))
+    return Forbidden(f"only the {who} records this; the token's role is {caller.role}")
+
+
+def _sender(spec: CommandSpec) -> Callable[[Caller], Awaitable[Caller]]:
+    """The dependency that admits the roles of `spec` (after the bearer token)."""
+
+    async def sender(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+        if (refusal := refused(spec, caller)) is not None:
+            raise refusal
+        return caller
+
+    return sender
 
 
 async def _service(request: Request) -> CommandService:
@@ -93,114 +108,15 @@ def respond(outcome: Outcome) -> JsonAnswer:
     return JsonAnswer(outcome.body, status_code=outcome.status_code, headers=headers)
 
 
-async def _run(coro: Any) -> JsonAnswer:
-    # A broken rule is a `DocketError`: it goes up to the problem handler as it is.
-    return respond(await coro)
-
-
-def _request_route(path: str, model: type[cmd.Command], summary: str) -> None:
-    async def endpoint(
-        request: Request,
-        request_id: RequestIdPath,
-        body: model,  # type: ignore[valid-type]
-        caller: Secretariat,
-        commands: Commands,
-        idempotency_key: IdempotencyKey = None,
-        if_match: IfMatch = None,
-    ) -> JsonAnswer:
-        meta = _meta(request, caller, idempotency_key, if_match)
-        return await _run(commands.on_request(request_id, body, meta))
-
-    endpoint.__name__ = "command_" + model.__name__
-    router.post(path, summary=summary, response_model=CommandAnswer, responses=_PROBLEMS)(endpoint)
-
-
-@router.post(
-    "/v1/requests",
-    summary="Submit a request (RequestSubmitted)",
-    status_code=201,
-    response_model=CommandAnswer,
-    responses=_PROBLEMS,
-)
-async def submit_request(
-    request: Request,
-    body: cmd.SubmitRequest,
-    caller: Secretariat,
-    commands: Commands,
-    idempotency_key: IdempotencyKey = None,
-) -> JsonAnswer:
-    return await _run(commands.submit(body, _meta(request, caller, idempotency_key, None)))
-
-
-_REQUEST_COMMANDS: list[tuple[str, type[cmd.Command], str]] = [
-    ("/v1/requests/{id}/circulate", cmd.Circulate, "Circulate under the no-objection procedure"),
-    ("/v1/requests/{id}/holds", cmd.PlaceHold, "Place a hold (HoldPlaced)"),
-    (
-        "/v1/requests/{id}/information-requests",
-        cmd.RequestInformation,
-        "Ask the applicant for information",
-    ),
-    ("/v1/requests/{id}/reviews", cmd.RecordReview, "Record a review step"),
-    ("/v1/requests/{id}/decision", cmd.Decide, "Approve or refuse the open procedure"),
-    ("/v1/requests/{id}/extensions", cmd.RequestExtension, "Open an extension procedure"),
-    ("/v1/requests/{id}/amendments", cmd.RequestAmendment, "Open an amendment procedure"),
-    ("/v1/requests/{id}/withdraw", cmd.Withdraw, "Withdraw the request"),
-    ("/v1/requests/{id}/shipments", cmd.RecordShipment, "Record a shipment"),
-    ("/v1/requests/{id}/annotations", cmd.Annotate, "Annotate an entry of the log"),
-    ("/v1/requests/{id}/retractions", cmd.Retract, "Retract an entry of the log"),
-]
-for _path, _model, _summary in _REQUEST_COMMANDS:
-    _request_route(_path, _model, _summary)
-
-#: the body model of each `/v1/requests/{id}/<command>` (`service.api.command_path`)
-REQUEST_COMMANDS: dict[str, type[cmd.Command]] = {
-    path.rsplit("/", 1)[1]: model for path, model, _ in _REQUEST_COMMANDS
-}
-
-
-@router.post(
-    "/v1/requests/{id}/holds/{member}/release",
-    summary="Release a member's hold (HoldReleased)",
-    response_model=CommandAnswer,
-    responses=_PROBLEMS,
-)
-async def release_hold(
-    request: Request,
-    request_id: RequestIdPath,
-    member: MemberPath,
-    body: cmd.ReleaseHold,
-    caller: Secretariat,
-    commands: Commands,
-    idempotency_key: IdempotencyKey = None,
-    if_match: IfMatch = None,
-) -> JsonAnswer:
-    meta = _meta(request, caller, idempotency_key, if_match)
-    return await _run(commands.on_request(request_id, body, meta, member=member))
-
-
-@router.post(
-    "/v1/requests/{id}/information-responses",
-    summary="Answer an information request (secretariat, or the applicant for its own)",
-    response_model=CommandAnswer,
-    responses=_PROBLEMS,
-)
-async def provide_information(
-    request: Request,
-    request_id: RequestIdPath,
-    body: cmd.ProvideInformation,
-    caller: AnyCaller,
-    commands: Commands,
-    idempotency_key: IdempotencyKey = None,
-    if_match: IfMatch = None,
-) -> JsonAnswer:
-    if caller.role == "auditor":
-        raise Forbidden("auditors read; they do not answer information requests")
-    await check_owner(request.app.state.runtime, caller, request_id)
-    refuse_occurred_at(caller, body.occurred_at)
-    meta = _meta(request, caller, idempotency_key, if_match)
+async def _as_told(
+    runtime: Runtime, spec: CommandSpec, run: Callable[[], Awaitable[Outcome]], caller: Caller
+) -> Outcome:
+    """`run()` for a caller of a command applicants may send: an applicant's own request
+    only, no `occurred_at` of its choosing, and an answer without what it may not see."""
+    if "applicant" not in spec.roles:
+        return await run()
     try:
-        outcome = await commands.on_request(request_id, body, meta)
-        return respond(told_to(caller, outcome))
+        return told_to(caller, await run())
     except DocketError as conflict:  # a broken rule (RuleBroken) or a Conflict
         told = without_hidden_times(caller, conflict)
         if told is conflict:
@@ -208,77 +124,64 @@ async def provide_information(
         raise told from None
 
 
-@router.post(
-    "/v1/members/{member}/release-all",
-    summary="Release every hold a member has, atomically",
-    response_model=ReleaseAllAnswer,
-    responses=_PROBLEMS,
-)
-async def release_all(
-    request: Request,
-    member: MemberPath,
-    body: cmd.ReleaseAll,
-    caller: Secretariat,
-    commands: Commands,
-    idempotency_key: IdempotencyKey = None,
-) -> JsonAnswer:
-    meta = _meta(request, caller, idempotency_key, None)
-    return await _run(commands.release_all(member, body, meta))
+def _endpoint(spec: CommandSpec) -> Callable[..., Awaitable[JsonAnswer]]:
+    """The route's function of `spec`, its signature (what FastAPI reads: the path's
+    parameters, the body's model, the caller's roles, the headers) from the table."""
+    on_request = spec.scope == "request"
+
+    async def endpoint(
+        request: Request,
+        body: cmd.Command,
+        caller: Caller,
+        commands: CommandService,
+        idempotency_key: str | None = None,
+        if_match: str | None = None,
+        request_id: str | None = None,
+        member: str | None = None,
+    ) -> JsonAnswer:
+        runtime: Runtime = request.app.state.runtime
+        if "applicant" in spec.roles and request_id is not None:
+            await check_owner(runtime, caller, request_id)
+            refuse_occurred_at(caller, body.occurred_at)
+        meta = Meta(
+            caller=caller,
+            correlation_id=request.scope.get("state", {}).get("correlation_id", ""),
+            idempotency_key=idempotency_key,
+            if_match=if_match_version(if_match),
+        )
+
+        def run() -> Awaitable[Outcome]:
+            return commands.run(body, meta, request_id=request_id, member=member)
+
+        # A broken rule is a `DocketError`: it goes up to the problem handler as it is.
+        return respond(await _as_told(runtime, spec, run, caller))
+
+    keyword = Parameter.KEYWORD_ONLY
+    parameters = [Parameter("request", keyword, annotation=Request)]
+    parameters += [
+        Parameter(_PATH_ANNOTATIONS[name][0], keyword, annotation=_PATH_ANNOTATIONS[name][1])
+        for name in spec.parameters
+    ]
+    parameters += [
+        Parameter("body", keyword, annotation=spec.body),
+        Parameter("caller", keyword, annotation=Annotated[Caller, Depends(_sender(spec))]),
+        Parameter("commands", keyword, annotation=Commands),
+        Parameter("idempotency_key", keyword, annotation=IdempotencyKey, default=None),
+    ]
+    if on_request:  # `If-Match` names a request's stream version
+        parameters.append(Parameter("if_match", keyword, annotation=IfMatch, default=None))
+    endpoint.__signature__ = Signature(parameters, return_annotation=JsonAnswer)  # type: ignore[attr-defined]
+    endpoint.__name__ = spec.name
+    return endpoint
 
 
-@router.post(
-    "/v1/committee/members",
-    summary="Seat a member (MemberSeated)",
-    status_code=201,
-    response_model=CommandAnswer,
-    responses=_PROBLEMS,
-)
-async def seat_member(
-    request: Request,
-    body: cmd.SeatMember,
-    caller: Secretariat,
-    commands: Commands,
-    idempotency_key: IdempotencyKey = None,
-) -> JsonAnswer:
-    return await _run(commands.seat_member(body, _meta(request, caller, idempotency_key, None)))
-
-
-@router.post(
-    "/v1/committee/members/{member}/depart",
-    summary="A member leaves (MemberDeparted, and HoldLapsed in every request it holds)",
-    response_model=CommandAnswer,
-    responses=_PROBLEMS,
-)
-async def depart_member(
-    request: Request,
-    member: MemberPath,
-    body: cmd.DepartMember,
-    caller: Secretariat,
-    commands: Commands,
-    idempotency_key: IdempotencyKey = None,
-) -> JsonAnswer:
-    meta = _meta(request, caller, idempotency_key, None)
-    return await _run(commands.depart_member(member, body, meta))
-
-
-class ErasureAnswer(CommandAnswer):
-    """`POST /v1/erasures`: the `ErasureRecorded` event, and what it erased."""
-
-    erased: list[dict[str, Any]]
-
-
-@router.post(
-    "/v1/erasures",
-    summary="Erase the sealed values of events (ErasureRecorded; SPEC §4 Erasure)",
-    response_model=ErasureAnswer,
-    responses=_PROBLEMS,
-)
-async def erase(
-    request: Request,
-    body: Erase,
-    caller: Secretariat,
-    commands: Commands,
-    idempotency_key: IdempotencyKey = None,
-) -> JsonAnswer:
-    meta = _meta(request, caller, idempotency_key, None)
-    return await _run(erase_events(commands, body, meta))
+for _spec in COMMANDS:
+    router.add_api_route(
+        _spec.path,
+        _endpoint(_spec),
+        methods=[_spec.method],
+        summary=_spec.summary,
+        status_code=_spec.status_code if _spec.status_code != 200 else None,
+        response_model=_spec.answer,
+        responses=_PROBLEMS,
+    )

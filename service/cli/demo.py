@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from events.types import REQUEST_STREAM_PREFIX
-from service.commands.service import CommandService, Meta
+from service.commands.outcome import Meta
+from service.commands.service import CommandService
 from service.data.roster_2025_2026 import ROSTER_2025_2026
 from service.platform.tokens import Caller
 from service.rules import commands as cmd
@@ -437,7 +438,7 @@ async def load_roster(commands: CommandService) -> int:
         if (seat["member"], seat["term_start"]) in seated:
             continue
         command = cmd.SeatMember.model_validate({**seat, "occurred_at": since})
-        await commands.seat_member(command, Meta(DEMO_CALLER, "roster-load"))
+        await commands.run(command, Meta(DEMO_CALLER, "roster-load"))
         added += 1
     return added
 
@@ -454,17 +455,15 @@ async def load_demo(
     for done, step in enumerate(steps, start=1):
         body = dict(step.body)
         if step.action == "submit":
-            outcome = await commands.submit(cmd.SubmitRequest.model_validate(body), meta)
+            outcome = await commands.run(cmd.SubmitRequest.model_validate(body), meta)
             assert step.ref is not None
             ids[step.ref] = outcome.body["request_id"]
         elif step.action == "release_all":
             member = body.pop("member")
-            outcome = await commands.release_all(member, cmd.ReleaseAll.model_validate(body), meta)
+            outcome = await commands.run(cmd.ReleaseAll.model_validate(body), meta, member=member)
         elif step.action == "depart":
             member = body.pop("member")
-            outcome = await commands.depart_member(
-                member, cmd.DepartMember.model_validate(body), meta
-            )
+            outcome = await commands.run(cmd.DepartMember.model_validate(body), meta, member=member)
         else:
             assert step.ref is not None
             request_id = ids[step.ref]
@@ -478,8 +477,8 @@ async def load_demo(
                 model = _COMMANDS[step.action]
                 if step.action == "release":
                     member = body.pop("member")
-            outcome = await commands.on_request(
-                request_id, model.model_validate(body), meta, member=member
+            outcome = await commands.run(
+                model.model_validate(body), meta, request_id=request_id, member=member
             )
         for event in outcome.body["events"]:
             request_id = event["stream_id"].removeprefix(REQUEST_STREAM_PREFIX)

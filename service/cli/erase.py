@@ -15,7 +15,8 @@ import typer
 from pydantic import ValidationError
 
 from service.commands.erasure import Erase, erase, erased_events
-from service.commands.service import CommandService, Meta
+from service.commands.outcome import Meta
+from service.commands.service import CommandService
 from service.errors import DocketError
 from service.platform.tokens import Caller
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 import structlog
 from sqlalchemy import select
@@ -26,11 +26,13 @@ from projections.request import RequestState
 from projections.tables import holds as holds_table
 from projections.tables import projection_checkpoints
 from service import rules
+from service.commands.erasure import Erase, erase
 from service.commands.kept_states import KeptStates
+from service.commands.outcome import Meta, Outcome, answer, committee_answer
+from service.commands.table import CommandSpec, spec_of
 from service.errors import Conflict, PreconditionFailed
 from service.platform.metrics import APPENDS
 from service.platform.settings import Settings
-from service.platform.tokens import Caller
 from service.rules import RuleBroken
 from service.rules import commands as cmd
 from service.rules.calendar import load_holidays
@@ -39,44 +41,8 @@ from service.rules.request_rules import request_id_for
 log = structlog.get_logger("docket.commands")
 
 REQUEST_PREFIX = REQUEST_STREAM_PREFIX
-IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1d1e-5b0e-4c8e-9a59-0d0c6b2f7e11")
 _MAX_EVENTS_PER_COMMAND = 1024
 _ATTEMPTS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Meta:
-    """What the HTTP request adds to a command: who, which correlation, retry key, If-Match."""
-
-    caller: Caller
-    correlation_id: str
-    idempotency_key: str | None = None
-    if_match: int | None = None
-
-    def event_ids(self, count: int) -> list[uuid.UUID]:
-        if self.idempotency_key is None:
-            return [uuid.uuid4() for _ in range(count)]
-        return [
-            uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{self.caller.token_id}:{self.idempotency_key}:{i}")
-            for i in range(count)
-        ]
-
-    def metadata(self) -> dict[str, Any]:
-        return {
-            "actor": self.caller.actor(),
-            "correlation_id": self.correlation_id,
-            "causation_id": self.correlation_id,
-            "idempotency_key": self.idempotency_key,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A command's answer: the status code and the body every 2xx answer carries."""
-
-    status_code: int
-    body: dict[str, Any]
-    stream_version: int | None
 
 
 Decider = Callable[[RequestState | None, rules.Context], list[Change]]
@@ -266,7 +232,7 @@ class CommandService:
         for _ in range(_ATTEMPTS):
             replayed = await self._replay(meta)
             if replayed is not None:
-                return self._answer(replayed, status_code, request_id)
+                return answer(replayed, status_code, request_id)
             try:
                 kept = None if read else self.kept.kept(stream)
                 state: RequestState | None
@@ -302,67 +268,75 @@ class CommandService:
             except (RuleBroken, PreconditionFailed, DuplicateEvents):
                 replayed = await self._replay_after_refusal(meta)
                 if replayed is not None:
-                    return self._answer(replayed, status_code, request_id)
+                    return answer(replayed, status_code, request_id)
                 raise
-            return self._answer(recorded, status_code, request_id)
+            return answer(recorded, status_code, request_id)
         raise Conflict(
             f"request {request_id} kept changing under this command; retry",
             rule="stream-version-conflict",
         )
 
-    def _answer(
-        self, recorded: Sequence[RecordedEvent], status_code: int, request_id: str | None
+    # -- the commands: each run as the table says (`service.commands.table`) ----------
+
+    async def run(
+        self,
+        command: cmd.Command,
+        meta: Meta,
+        *,
+        request_id: str | None = None,
+        member: str | None = None,
     ) -> Outcome:
-        stream = request_stream(request_id) if request_id else None
-        if stream and recorded and all(e.stream_id != stream for e in recorded):
-            # an earlier copy (same Idempotency-Key) of a submission without an id was
-            # given another id: its events are the answer, under its id
-            stream = recorded[0].stream_id
-            request_id = stream.removeprefix(REQUEST_PREFIX)
-        mine = [e for e in recorded if e.stream_id == stream] if stream else list(recorded)
-        version = mine[-1].stream_version if mine else None
-        body: dict[str, Any] = {
-            "position": recorded[-1].position if recorded else None,
-            "stream_version": version,
-            # The salt stays in the log (and /v1/events): the caller has no use for it.
-            "events": [_without_salt(e.wire()) for e in recorded],
-        }
-        if request_id is not None:
-            body = {"request_id": request_id, **body}
-        return Outcome(status_code, body, version)
+        """Run `command` (its body), on the request `request_id` and for the path's
+        `member` where its path names them; answer what it recorded."""
+        spec = spec_of(command)
+        outcome: Outcome
+        if spec.scope == "submit":
+            outcome = await self._submit(spec, cast(cmd.SubmitRequest, command), meta)
+        elif spec.scope == "request":
+            if request_id is None:
+                raise TypeError(f"{spec.name} acts on a request: give its id")
+            outcome = await self._on_request(spec, request_id, command, meta, member)
+        elif spec.scope == "committee":
+            outcome = await self._on_committee(spec, command, meta, member)
+        else:
+            outcome = await erase(self, cast(Erase, command), meta)
+        if spec.finish is not None:
+            outcome = replace(outcome, body=spec.finish(outcome.body))
+        return outcome
 
-    # -- the commands ------------------------------------------------------------------
-
-    async def submit(self, command: cmd.SubmitRequest, meta: Meta) -> Outcome:
+    async def _submit(self, spec: CommandSpec, command: cmd.SubmitRequest, meta: Meta) -> Outcome:
         """`RequestSubmitted`, under the caller's id or the next `HX-<year>-<seq>`."""
         if not command.request_id:
-            return await self._submit_numbered(command, meta)
+            return await self._submit_numbered(command, meta, _rule(spec))
         request_id = command.request_id
+        rule = _rule(spec)
 
         def decide(state: RequestState | None, ctx: rules.Context) -> list[Change]:
-            return rules.submit(state, command, ctx, request_id=request_id)
+            return rule(state, command, ctx, request_id=request_id)
 
-        return await self.request_command(request_id, decide, meta, status_code=201)
+        return await self.request_command(request_id, decide, meta, status_code=spec.status_code)
 
-    async def _submit_numbered(self, command: cmd.SubmitRequest, meta: Meta) -> Outcome:
+    async def _submit_numbered(
+        self, command: cmd.SubmitRequest, meta: Meta, rule: Callable[..., list[Change]]
+    ) -> Outcome:
         """A submission without an id: the store numbers it in the append's own
         transaction (`EventStore.append_numbered`), so submissions sent at once, to one
         process or several, get distinct ids with no gap, and none is refused."""
         for _ in range(_ATTEMPTS):
             replayed = await self._replay(meta)
             if replayed is not None:
-                return self._answer(replayed, 201, replayed[0].data["request_id"])
+                return answer(replayed, 201, replayed[0].data["request_id"])
             context = self.context(self.kept.roster)
             at = command.occurred_at or context.now
             # decided once before numbering: a refusal takes no number and costs no append
-            probe = rules.submit(None, command, context, request_id=request_id_for(at, 1))
+            probe = rule(None, command, context, request_id=request_id_for(at, 1))
 
             event_ids = meta.event_ids(len(probe))
 
             def build(
                 request_id: str, context: rules.Context = context, ids: list[uuid.UUID] = event_ids
             ) -> list[NewEvent]:
-                changes = rules.submit(None, command, context, request_id=request_id)
+                changes = rule(None, command, context, request_id=request_id)
                 return self._new_events(changes, meta, ids)
 
             numbered = NumberedRequest(at.astimezone(UTC).year, event_ids, build)
@@ -373,87 +347,60 @@ class CommandService:
             except (RuleBroken, DuplicateEvents):
                 replayed = await self._replay_after_refusal(meta)
                 if replayed is not None:
-                    return self._answer(replayed, 201, replayed[0].data["request_id"])
+                    return answer(replayed, 201, replayed[0].data["request_id"])
                 raise
             APPENDS.inc(len(recorded))
             self.on_append()
             stream = recorded[0].stream_id
             self.kept.after_append(stream, None, recorded)
-            return self._answer(recorded, 201, stream.removeprefix(REQUEST_PREFIX))
+            return answer(recorded, 201, stream.removeprefix(REQUEST_PREFIX))
         raise Conflict("could not assign a request id; retry", rule="stream-version-conflict")
 
-    async def on_request(
-        self, request_id: str, command: cmd.Command, meta: Meta, *, member: str | None = None
+    async def _on_request(
+        self,
+        spec: CommandSpec,
+        request_id: str,
+        command: cmd.Command,
+        meta: Meta,
+        member: str | None,
     ) -> Outcome:
-        """Any command on one existing request, by the type of its body."""
-        target: RecordedEvent | None = None
-        if isinstance(command, cmd.Annotate | cmd.Retract):
-            target = await self._event_at(command.target_position)
+        """A command on one existing request, given what its rule needs."""
+        rule = _rule(spec)
+        needs: dict[str, Any] = {}
+        if "member" in spec.needs:
+            needs["member"] = _member(spec, member)
+        if "target" in spec.needs:
+            needs["target"] = await self._event_at(cast(_Pointing, command).target_position)
 
         def decide(state: RequestState | None, ctx: rules.Context) -> list[Change]:
-            match command:
-                case cmd.Circulate():
-                    return rules.circulate(state, command, ctx)
-                case cmd.PlaceHold():
-                    return rules.place_hold(state, command, ctx)
-                case cmd.ReleaseHold():
-                    assert member is not None
-                    return rules.release_hold(state, command, ctx, member=member)
-                case cmd.RequestInformation():
-                    return rules.request_information(state, command, ctx)
-                case cmd.ProvideInformation():
-                    return rules.provide_information(state, command, ctx)
-                case cmd.RecordReview():
-                    return rules.record_review(state, command, ctx)
-                case cmd.Decide():
-                    return rules.decide(state, command, ctx)
-                case cmd.RequestExtension():
-                    return rules.request_extension(state, command, ctx)
-                case cmd.RequestAmendment():
-                    return rules.request_amendment(state, command, ctx)
-                case cmd.Withdraw():
-                    return rules.withdraw(state, command, ctx)
-                case cmd.RecordShipment():
-                    return rules.record_shipment(state, command, ctx)
-                case cmd.Annotate():
-                    return rules.annotate(state, command, ctx, target=target)
-                case cmd.Retract():
-                    return rules.retract(state, command, ctx, target=target)
-            raise TypeError(f"not a request command: {type(command).__name__}")
+            return rule(state, command, ctx, **needs)
 
-        needs_roster = isinstance(command, cmd.PlaceHold | cmd.RequestInformation)
-        return await self.request_command(request_id, decide, meta, needs_roster=needs_roster)
-
-    async def seat_member(self, command: cmd.SeatMember, meta: Meta) -> Outcome:
-        return await self._committee_command(
-            lambda roster, ctx, held: rules.seat_member(roster, command, ctx), meta, None, 201
-        )
-
-    async def depart_member(self, member: str, command: cmd.DepartMember, meta: Meta) -> Outcome:
-        return await self._committee_command(
-            lambda roster, ctx, held: rules.depart_member(
-                roster, command, ctx, member=member, held=held
-            ),
+        return await self.request_command(
+            request_id,
+            decide,
             meta,
-            member,
-            200,
+            needs_roster="roster" in spec.needs,
+            status_code=spec.status_code,
         )
 
-    async def release_all(self, member: str, command: cmd.ReleaseAll, meta: Meta) -> Outcome:
-        """`HoldReleased` in every request `member` holds, atomically."""
-        outcome = await self._committee_command(
-            lambda roster, ctx, held: rules.release_all_holds(
-                command, ctx, member=member, held=held
-            ),
-            meta,
-            member,
-            200,
-            touches_committee=False,
+    async def _on_committee(
+        self, spec: CommandSpec, command: cmd.Command, meta: Meta, member: str | None
+    ) -> Outcome:
+        """A command on the roster, or across the requests a member holds."""
+        rule = _rule(spec)
+        needs: dict[str, Any] = {}
+        if "member" in spec.needs:
+            needs["member"] = _member(spec, member)
+        holder = needs["member"] if "held" in spec.needs else None
+
+        def decide(roster: Roster, ctx: rules.Context, held: list[RequestState]) -> list[Change]:
+            if holder is not None:
+                return rule(roster, command, ctx, held=held, **needs)
+            return rule(roster, command, ctx, **needs)
+
+        return await self._committee_command(
+            decide, meta, holder, spec.status_code, touches_committee="roster" in spec.needs
         )
-        released = sorted(
-            {e["stream_id"].removeprefix(REQUEST_PREFIX) for e in outcome.body["events"]}
-        )
-        return replace(outcome, body={"released": released, **outcome.body})
 
     async def _committee_command(
         self,
@@ -467,7 +414,7 @@ class CommandService:
         for _ in range(_ATTEMPTS):
             replayed = await self._replay(meta)
             if replayed is not None:
-                return self._committee_answer(replayed, status_code)
+                return committee_answer(replayed, status_code)
             version, roster = await self.roster()
             held = await self.held_by(member) if member else []
             try:
@@ -475,7 +422,7 @@ class CommandService:
             except RuleBroken:
                 replayed = await self._replay_after_refusal(meta)
                 if replayed is not None:
-                    return self._committee_answer(replayed, status_code)
+                    return committee_answer(replayed, status_code)
                 raise
             versions = {request_stream(s.request_id): s.stream_version for s in held}
             if touches_committee:
@@ -483,7 +430,7 @@ class CommandService:
             if not changes:
                 replayed = await self._replay_after_refusal(meta)
                 if replayed is not None:
-                    return self._committee_answer(replayed, status_code)
+                    return committee_answer(replayed, status_code)
                 head, _ = await self.store.head()
                 return Outcome(
                     status_code, {"position": head, "stream_version": None, "events": []}, None
@@ -493,27 +440,31 @@ class CommandService:
             except DuplicateEvents:
                 replayed = await self._replay_after_refusal(meta)
                 if replayed is not None:
-                    return self._committee_answer(replayed, status_code)
+                    return committee_answer(replayed, status_code)
                 raise
             except ConcurrencyConflict:
                 for state in held:
                     self.kept.forget(request_stream(state.request_id))
                 continue
-            return self._committee_answer(recorded, status_code)
+            return committee_answer(recorded, status_code)
         raise Conflict(
             "the committee's streams kept changing; retry", rule="stream-version-conflict"
         )
 
-    def _committee_answer(self, recorded: Sequence[RecordedEvent], status_code: int) -> Outcome:
-        """The answer to a committee command, first time or replayed: `stream_version` is
-        the committee stream's when the command wrote to it."""
-        outcome = self._answer(recorded, status_code, None)
-        committee_events = [e for e in recorded if e.stream_id == COMMITTEE_STREAM]
-        if committee_events:
-            outcome.body["stream_version"] = committee_events[-1].stream_version
-        return outcome
+
+class _Pointing(Protocol):
+    """A command's body that names an event of the log (an annotation, a retraction)."""
+
+    target_position: int
 
 
-def _without_salt(wire: dict[str, Any]) -> dict[str, Any]:
-    del wire["salt"]
-    return wire
+def _rule(spec: CommandSpec) -> Callable[..., list[Change]]:
+    if spec.rule is None:
+        raise TypeError(f"{spec.name} has no decide function")
+    return spec.rule
+
+
+def _member(spec: CommandSpec, member: str | None) -> str:
+    if member is None:
+        raise TypeError(f"{spec.name} acts for a member: give the path's member")
+    return member

@@ -8,11 +8,11 @@ time, `context.roster` the committee.
 from events.types import Change
 from service.rules.committee_rules import depart_member, release_all_holds, seat_member
 from service.rules.context import Context
+from service.rules.decision_rules import decide
 from service.rules.errors import RULES, RuleBroken
 from service.rules.request_rules import (
     annotate,
     circulate,
-    decide,
     place_hold,
     provide_information,
     record_review,

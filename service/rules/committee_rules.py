@@ -20,9 +20,9 @@ from events.types import (
 from projections.committee import Roster, departing_seat
 from projections.request import RequestState
 from service.rules import errors
+from service.rules.checks import occurred_at
 from service.rules.commands import DepartMember, ReleaseAll, SeatMember
 from service.rules.context import Context
-from service.rules.request_rules import occurred_at
 
 __all__ = ["depart_member", "release_all_holds", "seat_member"]
 

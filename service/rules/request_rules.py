@@ -2,27 +2,20 @@
 
 Each returns the events to append, or raises the `RuleBroken` naming the rule it breaks.
 Times: a command's `occurred_at` (default `context.now`) is checked against the stream's
-last event; calendar days (validity, term of seats) are read in the committee's zone.
+last event; calendar days (validity, term of seats) are read in the committee's zone. The
+checks they share are in `checks`; the decision on a procedure in `decision_rules`.
 """
 
 from __future__ import annotations
 
-import calendar as month_calendar
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Protocol
 
 from events.types import (
-    AmendmentApproved,
-    AmendmentRefused,
     AmendmentRequested,
     Change,
-    Data,
     EntryAnnotated,
     EventRetracted,
-    ExemptionApproved,
-    ExemptionRefused,
-    ExtensionGranted,
-    ExtensionRefused,
     ExtensionRequested,
     HoldPlaced,
     HoldReleased,
@@ -36,14 +29,20 @@ from events.types import (
     request_stream,
 )
 from projections.committee import seated_at
-from projections.request import Procedure, RequestState
+from projections.request import RequestState
 from service.rules import errors
 from service.rules.calendar import no_objection_deadline
+from service.rules.checks import (
+    existing,
+    local_day,
+    occurred_at,
+    one_change,
+    open_procedure,
+    unexpired_exemption,
+)
 from service.rules.commands import (
     Annotate,
     Circulate,
-    Command,
-    Decide,
     PlaceHold,
     ProvideInformation,
     RecordReview,
@@ -60,11 +59,8 @@ from service.rules.context import Context
 
 __all__ = [
     "TargetEvent",
-    "add_months",
     "annotate",
     "circulate",
-    "decide",
-    "occurred_at",
     "place_hold",
     "provide_information",
     "record_review",
@@ -91,65 +87,6 @@ class TargetEvent(Protocol):
     def event_type(self) -> str: ...
 
 
-# --- shared checks -------------------------------------------------------------------
-
-
-def occurred_at(last: datetime | None, command: Command, context: Context) -> datetime:
-    """When the command's decision was taken: never in the future, never before `last`."""
-    at = command.occurred_at or context.now
-    if at > context.now:
-        raise errors.OccurredInFuture(f"occurred_at {at.isoformat()} is after now")
-    if last is not None and at < last:
-        raise errors.OccurredBeforeLastEvent(
-            f"occurred_at {at.isoformat()} is before the stream's last event ({last.isoformat()})"
-        )
-    return at
-
-
-def _existing(state: RequestState | None) -> RequestState:
-    if state is None:
-        raise errors.RequestNotFound("no such request")
-    return state
-
-
-def _change(state: RequestState, event: Data, at: datetime) -> list[Change]:
-    return [Change(request_stream(state.request_id), type(event).__name__, event.to_data(), at)]
-
-
-def _open(state: RequestState) -> Procedure:
-    if state.open_procedure is None:
-        raise errors.ProcedureMustBeOpen(f"request {state.request_id} has no open procedure")
-    return state.current_procedure
-
-
-def _day(at: datetime, context: Context) -> date:
-    return at.astimezone(context.zone).date()
-
-
-def add_months(day: date, months: int) -> date:
-    """`day` plus whole months, clamped to the end of a shorter month."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, month_calendar.monthrange(year, month)[1]))
-
-
-def validity_end(valid_from: date, months: int) -> date:
-    """The last day of validity: `months` after `valid_from`, less one day (inclusive)."""
-    return add_months(valid_from, months) - timedelta(days=1)
-
-
-def _unexpired_exemption(state: RequestState, at: datetime, context: Context) -> date:
-    if state.approved_at is None or state.valid_until is None:
-        raise errors.ChangeRequiresApprovedExemption(
-            f"request {state.request_id} has no approved exemption"
-        )
-    if _day(at, context) > state.valid_until:
-        raise errors.ChangeRequiresUnexpiredExemption(
-            f"the exemption expired after {state.valid_until.isoformat()}"
-        )
-    return state.valid_until
-
-
 # --- submission and circulation --------------------------------------------------------
 
 
@@ -174,9 +111,9 @@ def submit(
 def circulate(state: RequestState | None, command: Circulate, context: Context) -> list[Change]:
     """`RequestCirculated`: the deadline is computed from the calendar unless given;
     urgent requests, extensions and amendments are expedited unless told otherwise."""
-    state = _existing(state)
+    state = existing(state)
     at = occurred_at(state.last_occurred_at, command, context)
-    procedure = _open(state)
+    procedure = open_procedure(state)
     if procedure.circulated_at is not None:
         raise errors.AlreadyCirculated(f"{procedure.name} was circulated already")
     expedited = command.expedited
@@ -189,7 +126,7 @@ def circulate(state: RequestState | None, command: Circulate, context: Context) 
     elif deadline <= at:
         raise errors.DeadlineBeforeCirculation("the deadline must be after the circulation")
     event = RequestCirculated(procedure=procedure.name, deadline=deadline, expedited=expedited)
-    return _change(state, event, at)
+    return one_change(state, event, at)
 
 
 # --- holds, information, reviews ------------------------------------------------------
@@ -197,34 +134,34 @@ def circulate(state: RequestState | None, command: Circulate, context: Context) 
 
 def place_hold(state: RequestState | None, command: PlaceHold, context: Context) -> list[Change]:
     """`HoldPlaced` by a member seated at `occurred_at`, one active hold per member."""
-    state = _existing(state)
+    state = existing(state)
     at = occurred_at(state.last_occurred_at, command, context)
-    procedure = _open(state)
+    procedure = open_procedure(state)
     if procedure.circulated_at is None:
         raise errors.HoldRequiresCirculation(f"{procedure.name} has not been circulated")
     if not seated_at(context.roster, command.member, at, context.zone):
         raise errors.HoldRequiresSeatedMember(
-            f"{command.member} does not sit on the committee on {_day(at, context)}"
+            f"{command.member} does not sit on the committee on {local_day(at, context)}"
         )
     if state.active_hold_by(command.member) is not None:
         raise errors.OneActiveHoldPerMember(f"{command.member} already holds this request")
     event = HoldPlaced(
         procedure=procedure.name, member=command.member, reason=command.reason, note=command.note
     )
-    return _change(state, event, at)
+    return one_change(state, event, at)
 
 
 def release_hold(
     state: RequestState | None, command: ReleaseHold, context: Context, *, member: str
 ) -> list[Change]:
     """`HoldReleased`, only by the member holding the request."""
-    state = _existing(state)
+    state = existing(state)
     at = occurred_at(state.last_occurred_at, command, context)
     hold = state.active_hold_by(member)
     if hold is None:
         raise errors.ReleaseOnlyByHolder(f"{member} holds no active hold on this request")
     event = HoldReleased(procedure=hold.procedure, member=member, note=command.note)
-    return _change(state, event, at)
+    return one_change(state, event, at)
 
 
 def request_information(
@@ -232,9 +169,9 @@ def request_information(
 ) -> list[Change]:
     """`InformationRequested` by a seated member or the committee, on a circulated
     procedure."""
-    state = _existing(state)
+    state = existing(state)
     at = occurred_at(state.last_occurred_at, command, context)
-    procedure = _open(state)
+    procedure = open_procedure(state)
     if procedure.circulated_at is None:
         raise errors.InformationRequestRequiresCirculation(
             f"{procedure.name} has not been circulated"
@@ -242,35 +179,35 @@ def request_information(
     asker = command.requested_by
     if asker != "committee" and not seated_at(context.roster, asker, at, context.zone):
         raise errors.InformationRequestRequiresSeatedMember(
-            f"{asker} does not sit on the committee on {_day(at, context)}"
+            f"{asker} does not sit on the committee on {local_day(at, context)}"
         )
     event = InformationRequested(
         procedure=procedure.name, requested_by=asker, questions=command.questions
     )
-    return _change(state, event, at)
+    return one_change(state, event, at)
 
 
 def provide_information(
     state: RequestState | None, command: ProvideInformation, context: Context
 ) -> list[Change]:
     """`InformationProvided`: answers the open procedure's unanswered questions."""
-    state = _existing(state)
+    state = existing(state)
     at = occurred_at(state.last_occurred_at, command, context)
     if not state.information_pending or state.open_procedure is None:
         raise errors.InformationResponseRequiresPendingRequest(
             f"request {state.request_id} has no unanswered information request"
         )
     event = InformationProvided(procedure=state.open_procedure, response=command.response)
-    return _change(state, event, at)
+    return one_change(state, event, at)
 
 
 def record_review(
     state: RequestState | None, command: RecordReview, context: Context
 ) -> list[Change]:
     """`ReviewStepRecorded` on the open procedure."""
-    state = _existing(state)
+    state = existing(state)
     at = occurred_at(state.last_occurred_at, command, context)
-    procedure = _open(state)
+    procedure = open_procedure(state)
     event = ReviewStepRecorded(
         procedure=procedure.name,
         step=command.step,
@@ -278,104 +215,7 @@ def record_review(
         member=command.member,
         note=command.note,
     )
-    return _change(state, event, at)
-
-
-# --- decisions ----------------------------------------------------------------------
-
-
-def _may_approve(state: RequestState, procedure: Procedure, at: datetime) -> None:
-    if procedure.circulated_at is None or procedure.deadline is None:
-        raise errors.ApprovalRequiresCirculation(f"{procedure.name} has not been circulated")
-    if at <= procedure.deadline:
-        raise errors.ApprovalRequiresDeadlinePassed(
-            f"the deadline of {procedure.name} is {procedure.deadline.isoformat()}"
-        )
-    if state.active_holds:
-        raise errors.ApprovalBlockedByHold(f"{procedure.name} is on hold")
-    if state.information_pending:
-        raise errors.ApprovalBlockedByInformationRequest(
-            f"an information request on {procedure.name} is unanswered"
-        )
-
-
-def _not_applicable(command: Decide, procedure: Procedure, *names: str) -> None:
-    given = [name for name in names if getattr(command, name) is not None]
-    if given:
-        raise errors.DecisionFieldNotApplicable(
-            f"{', '.join(given)} does not apply to the decision on {procedure.name}"
-        )
-
-
-def _approve_initial(state: RequestState, command: Decide, context: Context, at: datetime) -> Data:
-    procedure = state.current_procedure
-    _not_applicable(command, procedure, "valid_until", "items")
-    months = command.validity_months or state.requested_validity_months
-    if months not in (context.validity_months, context.extended_validity_months):
-        raise errors.ValidityMonthsNotAllowed(
-            f"validity is {context.validity_months} or {context.extended_validity_months} months"
-        )
-    if months == context.extended_validity_months != context.validity_months and (
-        state.justification is None
-    ):
-        raise errors.ExtendedValidityRequiresJustification(
-            f"{months} months need a justification in the request"
-        )
-    valid_from = command.valid_from or _day(at, context)
-    return ExemptionApproved(
-        procedure=procedure.name,
-        valid_from=valid_from,
-        valid_until=validity_end(valid_from, months),
-        letter_ref=command.letter_ref or f"{state.request_id}/{procedure.name}",
-        shipments_allowed=context.shipments_allowed,
-    )
-
-
-def _grant_extension(state: RequestState, command: Decide) -> Data:
-    procedure = state.current_procedure
-    _not_applicable(command, procedure, "validity_months", "valid_from", "letter_ref", "items")
-    until = command.valid_until or procedure.requested_until
-    if until is None or state.valid_until is None or until <= state.valid_until:
-        raise errors.ExtensionMustExtendValidity(
-            f"the exemption is valid until {state.valid_until}; {until} does not extend it"
-        )
-    return ExtensionGranted(procedure=procedure.name, valid_until=until)
-
-
-def _approve_amendment(state: RequestState, command: Decide) -> Data:
-    procedure = state.current_procedure
-    _not_applicable(
-        command, procedure, "validity_months", "valid_from", "valid_until", "letter_ref"
-    )
-    items: list[Any] = list(command.items) if command.items else list(procedure.items)
-    return AmendmentApproved.model_validate({"procedure": procedure.name, "items": items})
-
-
-_REFUSALS: dict[str, type[ExemptionRefused | ExtensionRefused | AmendmentRefused]] = {
-    "initial": ExemptionRefused,
-    "extension": ExtensionRefused,
-    "amendment": AmendmentRefused,
-}
-
-
-def decide(state: RequestState | None, command: Decide, context: Context) -> list[Change]:
-    """The open procedure's approval or refusal: `ExemptionApproved`/`Refused`,
-    `ExtensionGranted`/`Refused` or `AmendmentApproved`/`Refused`."""
-    state = _existing(state)
-    at = occurred_at(state.last_occurred_at, command, context)
-    procedure = _open(state)
-    event: Data
-    if command.outcome == "refused":
-        event = _REFUSALS[procedure.kind](procedure=procedure.name, reason=command.reason)
-        return _change(state, event, at)
-    _may_approve(state, procedure, at)
-    if procedure.kind == "initial":
-        event = _approve_initial(state, command, context, at)
-    elif procedure.kind == "extension":
-        event = _grant_extension(state, command)
-    else:
-        event = _approve_amendment(state, command)
-    return _change(state, event, at)
+    return one_change(state, event, at)
 
 
 # --- extensions, amendments, withdrawal ---------------------------------------------
@@ -392,9 +232,9 @@ def request_extension(
     state: RequestState | None, command: RequestExtension, context: Context
 ) -> list[Change]:
     """`ExtensionRequested`: opens `extension-<n>` on an approved, unexpired exemption."""
-    state = _existing(state)
+    state = existing(state)
     at = occurred_at(state.last_occurred_at, command, context)
-    valid_until = _unexpired_exemption(state, at, context)
+    valid_until = unexpired_exemption(state, at, context)
     name = _next_procedure(state, "extension")
     if command.requested_until <= valid_until:
         raise errors.ExtensionMustExtendValidity(
@@ -403,32 +243,32 @@ def request_extension(
     event = ExtensionRequested(
         procedure=name, requested_until=command.requested_until, reason=command.reason
     )
-    return _change(state, event, at)
+    return one_change(state, event, at)
 
 
 def request_amendment(
     state: RequestState | None, command: RequestAmendment, context: Context
 ) -> list[Change]:
     """`AmendmentRequested`: opens `amendment-<n>` on an approved, unexpired exemption."""
-    state = _existing(state)
+    state = existing(state)
     at = occurred_at(state.last_occurred_at, command, context)
-    _unexpired_exemption(state, at, context)
+    unexpired_exemption(state, at, context)
     name = _next_procedure(state, "amendment")
     event = AmendmentRequested(procedure=name, items=command.items, reason=command.reason)
-    return _change(state, event, at)
+    return one_change(state, event, at)
 
 
 def withdraw(state: RequestState | None, command: Withdraw, context: Context) -> list[Change]:
     """`RequestWithdrawn`: the whole request while `initial` is undecided; after
     approval, the open extension or amendment procedure."""
-    state = _existing(state)
+    state = existing(state)
     at = occurred_at(state.last_occurred_at, command, context)
     if state.open_procedure is None:
         raise errors.WithdrawalRequiresUndecidedRequest(
             f"request {state.request_id} is finally decided and has no open procedure"
         )
     event = RequestWithdrawn(procedure=state.open_procedure, reason=command.reason)
-    return _change(state, event, at)
+    return one_change(state, event, at)
 
 
 # --- shipments, annotations, retractions ---------------------------------------------
@@ -438,7 +278,7 @@ def record_shipment(
     state: RequestState | None, command: RecordShipment, context: Context
 ) -> list[Change]:
     """`ShipmentRecorded`: within validity, numbered 1..shipments_allowed, once each."""
-    state = _existing(state)
+    state = existing(state)
     at = occurred_at(state.last_occurred_at, command, context)
     if state.approved_at is None or state.valid_from is None or state.valid_until is None:
         raise errors.ChangeRequiresApprovedExemption(
@@ -458,7 +298,7 @@ def record_shipment(
     event = ShipmentRecorded(
         shipment_no=command.shipment_no, shipped_on=command.shipped_on, note=command.note
     )
-    return _change(state, event, at)
+    return one_change(state, event, at)
 
 
 def _in_stream(state: RequestState, position: int, target: TargetEvent | None) -> TargetEvent:
@@ -480,11 +320,11 @@ def annotate(
 ) -> list[Change]:
     """`EntryAnnotated` on an event of this request (`target`: the event at
     `command.target_position`, or None if the log has none)."""
-    state = _existing(state)
+    state = existing(state)
     at = occurred_at(state.last_occurred_at, command, context)
     _in_stream(state, command.target_position, target)
     event = EntryAnnotated(target_position=command.target_position, text=command.text)
-    return _change(state, event, at)
+    return one_change(state, event, at)
 
 
 def retract(
@@ -496,7 +336,7 @@ def retract(
 ) -> list[Change]:
     """`EventRetracted` of an event of this request, neither the submission nor a
     retraction, and not retracted already."""
-    state = _existing(state)
+    state = existing(state)
     at = occurred_at(state.last_occurred_at, command, context)
     found = _in_stream(state, command.target_position, target)
     if found.event_type == "RequestSubmitted":
@@ -506,4 +346,4 @@ def retract(
     if found.position in state.retracted:
         raise errors.AlreadyRetracted(f"position {found.position} is retracted already")
     event = EventRetracted(target_position=command.target_position, reason=command.reason)
-    return _change(state, event, at)
+    return one_change(state, event, at)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from service import bootstrap, cli
 from service.app import create_app
-from service.commands.service import Meta
+from service.commands.outcome import Meta
 from service.platform.settings import Settings, get_settings
 from service.platform.tokens import Caller
 from service.public.source import SqlPublicSource
@@ -135,7 +135,7 @@ async def test_workers_run_while_inside_and_stop_after(database_url: str, tmp_pa
     async with bootstrap.build(settings) as runtime:
         async with bootstrap.workers(runtime):
             assert {"docket.projections", "docket.checkpoints"} <= running()
-            seated = await runtime.commands.seat_member(
+            seated = await runtime.commands.run(
                 cmd.SeatMember(member="FRA", term_start="1945-10-24"), meta
             )
             position = seated.body["position"]

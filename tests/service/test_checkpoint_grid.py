@@ -18,7 +18,7 @@ from pathlib import Path
 
 from events.checkpoint_grid import next_tick
 from service import bootstrap
-from service.commands.service import Meta
+from service.commands.outcome import Meta
 from service.platform.settings import Settings
 from service.platform.tokens import Caller
 from service.queries.publication import Published, published_checkpoint
@@ -48,7 +48,7 @@ def _clock_from(start: datetime) -> Callable[[], datetime]:
 
 
 async def _seat(runtime: Runtime, member: str) -> int:
-    seated = await runtime.commands.seat_member(
+    seated = await runtime.commands.run(
         cmd.SeatMember(member=member, term_start="1945-10-24"), META
     )
     position: int = seated.body["position"]

@@ -123,6 +123,7 @@ async def test_a_read_connection_refuses_a_write(database_url: str) -> None:
                 sa.delete(checkpoints),
                 sa.text("DELETE FROM projection_checkpoints"),
             ):
+                # mypy refuses each (strict: an ignore it did not need would be an error)
                 with pytest.raises(TypeError, match="SELECTs only"):
                     await conn.execute(write)  # type: ignore[arg-type]
                 with pytest.raises(TypeError, match="SELECTs only"):

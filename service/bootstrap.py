@@ -19,6 +19,7 @@ import structlog
 
 from events.follower import LogFollower
 from events.log_tree import LogTree
+from events.read_engine import ReadEngine
 from events.store import EventStore
 from projections.runner import ProjectionRunner
 from service.platform.db import create_engine
@@ -46,7 +47,7 @@ async def build(
     the signer and the command service are built when first asked for (`Runtime`)."""
     clock = clock or utc_now
     store = await EventStore.open(settings.database_url)
-    read_engine = store.engine
+    read_engine = ReadEngine(store.engine)
     runner = ProjectionRunner(
         store.engine,
         store,
@@ -68,7 +69,7 @@ async def build(
     )
     try:
         if settings.read_database_url:
-            read_engine = create_engine(settings.read_database_url)
+            read_engine = ReadEngine(create_engine(settings.read_database_url))
         yield Runtime(
             settings=settings,
             store=store,
@@ -84,7 +85,7 @@ async def build(
     finally:
         await follower.stop()
         await waiter.close()
-        if read_engine is not store.engine:
+        if not read_engine.reads(store.engine):
             await read_engine.dispose()
         await runner.close()
         await store.close()

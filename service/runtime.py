@@ -17,6 +17,7 @@ from events.cosignature import CosignerKey
 from events.follower import LogFollower
 from events.log_tree import CheckpointWriter, LogTree
 from events.published import CosignatureLog
+from events.read_engine import ReadEngine
 from events.store import EventStore
 from events.store.contract import ChangeWaiter
 from projections.runner import ProjectionRunner
@@ -40,8 +41,9 @@ class Runtime:
     store: EventStore
     #: the writer's engine (the store's): tokens, projection tables
     engine: AsyncEngine
-    #: the engine of reads: a replica when DOCKET_READ_DATABASE_URL is set, else `engine`
-    read_engine: AsyncEngine
+    #: the engine of reads (`service.queries` take its connections): a replica when
+    #: DOCKET_READ_DATABASE_URL is set, else `engine` seen through reads only
+    read_engine: ReadEngine
     runner: ProjectionRunner
     tree: LogTree
     public_source: PublicSource

@@ -23,10 +23,12 @@ FORBIDDEN = {"events": ("projections", "service"), "projections": ("service",), 
 BACKEND_MODULES = {
     "events/store/postgres.py",
     "events/store/postgres_chain.py",
+    "events/store/postgres_errors.py",
     "events/store/postgres_ids.py",
     "events/store/postgres_notify.py",
     "events/store/postgres_sql.py",
     "events/store/postgres_tables.py",
+    "events/store/postgres_writer.py",
     "events/store/sqlite.py",
     "events/store/sqlite_tables.py",
 }

@@ -5,10 +5,21 @@ holds must not queue them."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from events.read_engine import ReadConnection
 from events.schema import events
+
+#: Built once: building a statement costs more than running this one (every overseer's
+#: read asks it, `service.queries.read_side`).
+_APPLIED = select(func.coalesce(func.max(events.c.position), 0))
+
+
+async def applied_position(conn: ReadConnection) -> int:
+    """The last position of the log as the database of `conn` holds it (0 when empty): on
+    a replica, how far it has applied the primary's log."""
+    return int(await conn.scalar(_APPLIED) or 0)
 
 
 async def streams_with_prefix(engine: AsyncEngine, prefix: str) -> list[str]:

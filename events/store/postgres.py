@@ -1,11 +1,11 @@
 """The event store's PostgreSQL backend: everything asyncpg.
 
-Writes go through the writer's own raw asyncpg connection, in one round trip when the
-writer's prediction of the head and of the streams' versions holds (`docket_append`, a
-function of its session), else in one transaction under an advisory lock. Reads, pages and
-chain walks use a raw asyncpg pool (no SQLAlchemy row processing: JSON comes as text and is
-decoded with orjson); pages are read by keyset, the next one fetched while the caller works
-on this one. Imports COPY under the appenders' lock; the tree's writer COPYs its nodes.
+Writes go through the writer's own raw asyncpg connection (`postgres_writer`: in one
+round trip when the writer's prediction of the head and of the streams' versions holds,
+else in one transaction under an advisory lock). Reads, pages and chain walks use a raw
+asyncpg pool (no SQLAlchemy row processing: JSON comes as text and is decoded with
+orjson); pages are read by keyset, the next one fetched while the caller works on this
+one. Imports COPY under the appenders' lock; the tree's writer COPYs its nodes.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from typing import Any, Self
 
 import asyncpg
 import orjson
-import structlog
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -29,16 +27,15 @@ from events.disclosure import canonical_stored
 from events.engines import create_engine
 from events.errors import LogNotEmpty, StoreClosed
 from events.model import ZERO_HASH, RecordedEvent
-from events.store import core, postgres_chain, postgres_ids
+from events.store import core, postgres_chain
 from events.store import postgres_sql as sql
-from events.store.contract import Batch, BatchState, Erasable, Partition, StoredRow, Written
+from events.store.contract import Batch, Partition, Written
+from events.store.postgres_errors import DATABASE_ERRORS, as_dbapi_error
 from events.store.postgres_notify import PostgresNotifyWaiter, dsn_connect
 from events.store.postgres_sql import APPEND_LOCK_KEY, TREE_LOCK_KEY
 from events.store.postgres_tables import PostgresTables
+from events.store.postgres_writer import PostgresWriter, copy_chunks
 from events.store.rows import ChainRow, ImportRow, RawRow, event_id_text, row_event
-from events.store.writer import erasure_rows
-
-log = structlog.get_logger("docket.store")
 
 #: Connections of a PostgreSQL store's engine pool (projections, tokens, lists: the log
 #: itself is read through the raw pool below and written on the writer's own connection).
@@ -48,58 +45,6 @@ POOL_OVERFLOW = 10
 
 #: Connections of the raw asyncpg pool that a PostgreSQL store reads the log with.
 READ_POOL_SIZE = 10
-
-
-def _insert_columns(rows: list[StoredRow]) -> list[list[Any]]:
-    """The 15 arrays of `sql.INSERT` (and of `docket_append`'s rows)."""
-    written = [row[0] for row in rows]
-    return [
-        [e.position for e in written],
-        [str(e.event_id) for e in written],
-        [e.stream_id for e in written],
-        [e.stream_version for e in written],
-        [e.event_type for e in written],
-        [e.schema_version for e in written],
-        [row[1] for row in rows],
-        [row[2] for row in rows],
-        [row[3] for row in rows],
-        [e.occurred_at for e in written],
-        [e.recorded_at for e in written],
-        [e.prev_hash for e in written],
-        [e.hash for e in written],
-        [e.salt for e in written],
-        [e.sealed for e in written],
-    ]
-
-
-#: SQLAlchemy's error class for each SQLSTATE class, as its asyncpg dialect would raise it.
-_ERROR_CLASSES: dict[str, type[sa_exc.DBAPIError]] = {
-    "08": sa_exc.OperationalError,
-    "53": sa_exc.OperationalError,
-    "57": sa_exc.OperationalError,
-    "22": sa_exc.DataError,
-    "23": sa_exc.IntegrityError,
-    "42": sa_exc.ProgrammingError,
-}
-
-
-#: Errors of the connection rather than of the statement. asyncpg raises
-#: InternalClientError ("another operation is in progress") on a connection left mid-way by
-#: an interrupted one — seen while PostgreSQL shuts down under load.
-_BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.InternalClientError)
-_DATABASE_ERRORS = (asyncpg.PostgresError, *_BROKEN_CONNECTION)
-
-
-def _as_dbapi_error(error: Exception, statement: str) -> Exception:
-    """A raw asyncpg error as the `sqlalchemy.exc.DBAPIError` the SQLAlchemy path raises,
-    so that callers handle both paths alike (503 on unavailability, the runner's retry)."""
-    if isinstance(error, asyncpg.PostgresError):
-        sqlstate = str(getattr(error, "sqlstate", "") or "")
-        kind = _ERROR_CLASSES.get(sqlstate[:2], sa_exc.DBAPIError)
-        return kind(statement, None, error)
-    if isinstance(error, _BROKEN_CONNECTION):
-        return sa_exc.InterfaceError(statement, None, error, connection_invalidated=True)
-    return error
 
 
 async def _no_reset(_conn: asyncpg.Connection) -> None:
@@ -147,13 +92,6 @@ def _hashed_form(row: ChainRow) -> bytes:
     )
 
 
-async def _close_quietly(conn: asyncpg.Connection) -> None:
-    try:
-        await conn.close(timeout=5)
-    except Exception:
-        conn.terminate()
-
-
 class PostgresBackend(PostgresTables):
     """The event store on PostgreSQL (see the module's docstring)."""
 
@@ -166,10 +104,7 @@ class PostgresBackend(PostgresTables):
         self._pool: asyncpg.Pool | None = None
         self._pool_opening: asyncio.Lock | None = None
         self._closed = False
-        self._writer_conn: asyncpg.Connection | None = None
-        # What the writer last wrote or read under the lock: its prediction of the head.
-        self._head: tuple[int, bytes] | None = None
-        self._one_trip = True  # whether the writer's session has docket_append
+        self._writer = PostgresWriter(self._dsn)
 
     @classmethod
     def open(cls, url: str) -> Self:
@@ -186,9 +121,7 @@ class PostgresBackend(PostgresTables):
 
     async def close(self) -> None:
         self._closed = True
-        if self._writer_conn is not None:
-            conn, self._writer_conn = self._writer_conn, None
-            await _close_quietly(conn)
+        await self._writer.close()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
@@ -227,8 +160,8 @@ class PostgresBackend(PostgresTables):
                 except BaseException:
                     conn.terminate()  # interrupted mid-operation: never hand it out again
                     raise
-        except _DATABASE_ERRORS as error:
-            raise _as_dbapi_error(error, query) from error
+        except DATABASE_ERRORS as error:
+            raise as_dbapi_error(error, query) from error
         return rows
 
     async def _pages(
@@ -261,145 +194,8 @@ class PostgresBackend(PostgresTables):
     # -- writing ---------------------------------------------------------------------------
 
     async def write(self, batch: Batch) -> Written:
-        """The batch in one round trip when the writer's prediction of the head and of the
-        streams' versions holds (`docket_append`); else one transaction in four round
-        trips: BEGIN and the advisory lock; head, stream versions and existing ids; one
-        INSERT; COMMIT."""
-        try:
-            conn = await self._writer_connection()
-            written = await self._in_one_trip(conn, batch)
-            if written is None:
-                written = await self._transaction(conn, batch)
-        except BaseException as error:
-            self._head = None
-            if isinstance(error, _DATABASE_ERRORS):
-                if isinstance(error, _BROKEN_CONNECTION) and self._writer_conn is not None:
-                    self._writer_conn.terminate()
-                    self._writer_conn = None
-                raise _as_dbapi_error(error, "append") from error
-            raise
-        return written
-
-    async def _writer_connection(self) -> asyncpg.Connection:
-        conn = self._writer_conn
-        if conn is not None and not conn.is_closed():
-            return conn
-        conn = await asyncpg.connect(self._dsn)
-        self._head = None
-        if self._one_trip:
-            try:
-                await conn.execute(sql.APPEND_FUNCTION)
-            except asyncpg.PostgresError as refused:  # no TEMP privilege, say
-                log.warning("docket.append.one_trip_unavailable", error=repr(refused))
-                self._one_trip = False
-        self._writer_conn = conn
-        return conn
-
-    async def _in_one_trip(self, conn: asyncpg.Connection, batch: Batch) -> Written | None:
-        """The batch through `docket_append`, or None if the prediction failed twice."""
-        predicted = batch.predicted
-        if not self._one_trip or self._head is None or predicted is None:
-            return None
-        position, chain = self._head
-        stream_ids = sorted(predicted)
-        all_ids = [str(event_id) for event_id in batch.event_ids]
-        for _ in range(2):
-            state = BatchState(
-                position=position,
-                chain=chain,
-                versions={s: v for s, v in predicted.items() if v},
-                existing={},
-            )
-            outcomes = batch.apply(state)
-            try:
-                missed = await conn.fetchval(
-                    sql.APPEND_CALL,
-                    position,
-                    chain.hex(),
-                    stream_ids,
-                    [predicted[s] for s in stream_ids],
-                    all_ids,
-                    *_insert_columns(state.rows),
-                )
-            except asyncpg.PostgresError:
-                raise  # the statement's transaction is rolled back; the session is fine
-            except BaseException:
-                self._writer_conn = None
-                conn.terminate()
-                raise
-            if missed is None:
-                self._head = (state.position, state.chain)
-                return Written(outcomes, len(state.rows))
-            real = orjson.loads(missed)
-            if real["present"]:
-                return None
-            position, chain = int(real["position"]), bytes.fromhex(real["hash"])
-            predicted = dict(zip(stream_ids, real["versions"], strict=True))
-        return None
-
-    async def _transaction(self, conn: asyncpg.Connection, batch: Batch) -> Written:
-        try:
-            await conn.execute(sql.LOCK)
-            written = await self._locked_write(conn, batch)
-            await conn.execute("COMMIT")
-        except asyncio.CancelledError:
-            self._writer_conn = None
-            conn.terminate()
-            raise
-        except BaseException:
-            if conn.is_closed() or not conn.is_in_transaction():
-                self._writer_conn = None
-                conn.terminate()
-            else:
-                try:
-                    await conn.execute("ROLLBACK")
-                except BaseException:
-                    self._writer_conn = None
-                    conn.terminate()
-                    raise
-            raise
-        return written
-
-    async def _locked_write(self, conn: asyncpg.Connection, batch: Batch) -> Written:
-        last, limits, looked_up = await postgres_ids.read_numbering(conn, batch.numbered)
-        stream_ids = sorted({*batch.stream_ids, *looked_up}) if looked_up else batch.stream_ids
-        all_ids = [str(event_id) for event_id in batch.event_ids]
-        row = await conn.fetchrow(sql.BATCH_STATE, stream_ids, all_ids)
-        assert row is not None
-        position, last_hash, versions, present = row
-        existing: list[RecordedEvent] = []
-        if present:
-            existing = [row_event(r) for r in await conn.fetch(sql.BY_IDS, all_ids)]
-        erasable: dict[int, Erasable] = {}
-        erased: set[int] = set()
-        if batch.erasing:
-            found = await conn.fetch(sql.ERASABLE, batch.erasing)
-            for at, data, erased_by, event_type, schema_version in found:
-                if erased_by is None:
-                    erasable[at] = (event_type, schema_version, orjson.loads(data))
-                else:
-                    erased.add(at)
-        state = BatchState(
-            position=position or 0,
-            chain=bytes.fromhex(last_hash or ZERO_HASH),
-            versions={s: v for s, v in zip(stream_ids, versions, strict=True) if v},
-            existing={e.event_id: e for e in existing},
-            sequences=dict(last),
-            sequence_limits=limits,
-            erasable=erasable,
-            erased=erased,
-        )
-        outcomes = batch.apply(state)
-        if state.rows:
-            await conn.execute(sql.INSERT, *_insert_columns(state.rows))
-        if state.erasures:
-            erased_rows = erasure_rows(state.erasures)
-            await conn.execute(
-                sql.ERASE, *(list(column) for column in zip(*erased_rows, strict=True))
-            )
-        await postgres_ids.store_numbering(conn, last, state.sequences)
-        self._head = (state.position, state.chain)
-        return Written(outcomes, len(state.rows))
+        """The batch, on the writer's own connection (`PostgresWriter.write`)."""
+        return await self._writer.write(batch)
 
     async def copy_in(self, chunks: Iterable[list[ImportRow]]) -> int:
         pool = await self._read_pool()
@@ -412,7 +208,7 @@ class PostgresBackend(PostgresTables):
                     head = await conn.fetchval(sql.IMPORT_HEAD)
                     if head:
                         raise LogNotEmpty(int(head))
-                    written = await _copy_chunks(conn, chunks)
+                    written = await copy_chunks(conn, chunks)
             except asyncpg.PostgresError:
                 raise
             except BaseException:
@@ -502,51 +298,3 @@ class PostgresBackend(PostgresTables):
         await driver.copy_records_to_table(
             "merkle_nodes", records=nodes, columns=("level", "idx", "hash")
         )
-
-
-_EVENTS_COPIED = (
-    "position",
-    "event_id",
-    "stream_id",
-    "stream_version",
-    "event_type",
-    "schema_version",
-    "data",
-    "occurred_at",
-    "recorded_at",
-    "prev_hash",
-    "hash",
-    "sealed",
-)
-_SEALED_COPIED = ("position", "data", "metadata", "salt", "erased_by")
-
-
-async def _copy_rows(conn: asyncpg.Connection, rows: list[ImportRow]) -> None:
-    await conn.copy_records_to_table(
-        "events", records=[row[:12] for row in rows], columns=_EVENTS_COPIED
-    )
-    await conn.copy_records_to_table(
-        "sealed_values", records=[(row[0], *row[12:]) for row in rows], columns=_SEALED_COPIED
-    )
-
-
-async def _copy_chunks(conn: asyncpg.Connection, chunks: Iterable[list[ImportRow]]) -> int:
-    """COPY each chunk while the next one is made (read and checked, for an import)."""
-    written = 0
-    pending: asyncio.Future[None] | None = None
-    try:
-        for rows in chunks:
-            if pending is not None:
-                await pending
-            pending = asyncio.ensure_future(_copy_rows(conn, rows))
-            await asyncio.sleep(0)
-            written += len(rows)
-        if pending is not None:
-            await pending
-            pending = None
-    finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
-    return written

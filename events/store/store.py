@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.errors import StoreClosed
 from events.model import ExpectedVersion, NewEvent, RecordedEvent, StreamAppend
+from events.read_engine import ReadConnection
 from events.request_ids import NumberedRequest
 from events.store import core
 from events.store.backends import open_backend
@@ -218,6 +219,12 @@ class EventStore:
     async def head(self) -> tuple[int, str]:
         """The last position and its chain hash; `(0, "00" * 32)` for an empty log."""
         return await self._backend.head()
+
+    @staticmethod
+    async def applied_position(conn: ReadConnection) -> int:
+        """The last position of the log as the read side of `conn` holds it (a replica
+        lags the primary): what its reads reflect at most. 0 for an empty log."""
+        return await core.applied_position(conn)
 
     async def event_at(self, position: int) -> RecordedEvent | None:
         """The event at `position` (stored form), if the log reaches it."""

@@ -16,14 +16,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from projections.tables import request_state
 from service.api.problems import Conflict, NotFound, Unprocessable
 from service.api.time_travel import caught_up
 from service.commands.outcome import Outcome
 from service.errors import DocketError
 from service.platform.tokens import Caller
+from service.queries.requests import applicant_of
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -51,9 +49,8 @@ async def check_owner(runtime: Runtime, caller: Caller, request_id: str) -> None
     if caller.role != "applicant":
         return
     await caught_up(runtime)
-    query = select(request_state.c.applicant_name).where(request_state.c.request_id == request_id)
     async with runtime.read_engine.connect() as conn:
-        owner = await conn.scalar(query)
+        owner = await applicant_of(conn, request_id)
     if owner is None or owner != caller.org:
         raise no_such_request(request_id)
 

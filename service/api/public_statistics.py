@@ -19,12 +19,12 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from projections.intervals import queries as as_of_reads
 from projections.intervals.queries import Moment
 from projections.public import public_statistics
 from service.api import time_travel
 from service.errors import Unavailable, Unprocessable
 from service.platform.moments import end_of_day, last_complete_day
+from service.queries.as_of import public_stats_as_of
 from service.queries.publication import published_checkpoint
 from service.runtime import Runtime
 
@@ -104,7 +104,7 @@ class RuntimeStatistics:
                 headers={"Retry-After": "1"},
             ) from None
         async with runtime.read_engine.connect() as conn:
-            return await as_of_reads.public_stats_as_of(conn, moment)
+            return await public_stats_as_of(conn, moment)
 
 
 class FixedStatistics:

@@ -7,9 +7,10 @@ never data older than asked.
 
 "The read side reflects p" means the replica has applied the log up to p *and* the
 projections it serves are checkpointed at p or later, both as seen on the replica:
-`read_side_position` reads the minimum of the two. The position is a lower bound of what
-the read that follows sees, because a replica only moves forward; read it in the same
-snapshot (a REPEATABLE READ transaction) as the rows to make it exact.
+`service.queries.read_side.read_side_position` reads the minimum of the two. The
+position is a lower bound of what the read that follows sees, because a replica only
+moves forward; read it in the same snapshot (a REPEATABLE READ transaction) as the rows
+to make it exact.
 
 The position is the log's head, give or take the lag, and the head counts confidential
 events (SPEC §7): only a secretariat or auditor is told it or may wait for one
@@ -28,12 +29,9 @@ import asyncio
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.api.problems import Unavailable, Unprocessable
 
@@ -209,12 +207,3 @@ async def read_at_least(
     reflected = await wait_for_position(asked, source, policy)
     set_position(response_headers, reflected)
     return reflected
-
-
-async def read_side_position(conn: AsyncConnection, projections: Collection[str]) -> int:
-    """On the read database: the smallest of the last applied log position and the
-    checkpoints of `projections` (a projection not checkpointed yet counts as 0)."""
-    applied = await conn.scalar(text("SELECT coalesce(max(position), 0) FROM events"))
-    rows = await conn.execute(text("SELECT name, position FROM projection_checkpoints"))
-    checkpoints = {row.name: int(row.position) for row in rows}
-    return min([int(applied or 0), *(checkpoints.get(name, 0) for name in projections)])

@@ -10,7 +10,7 @@ answer (an endpoint's own too, as a read as of a position sets it); on every oth
 of the process as well, so that the header never leaves but on an overseer's read.
 
 For an overseer, before the read reaches its endpoint, the middleware measures the
-position the read side reflects (`read_position.read_side_position` on the read engine: a
+position the read side reflects (`queries.read_side.read_side_position` on the read engine: a
 replica when `DOCKET_READ_DATABASE_URL` is set), waiting for `X-Docket-Min-Position` if
 asked, and puts it in `X-Docket-Position` on the answer. The read that follows sees at
 least that position, because a replica and the projections only move forward. A minimum
@@ -36,10 +36,10 @@ from service.api.read_position import (
     Waiters,
     WaitPolicy,
     parse_min_position,
-    read_side_position,
     wait_for_position,
 )
 from service.errors import DocketError
+from service.queries.read_side import read_side_position
 
 if TYPE_CHECKING:
     from service.runtime import Runtime

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query
-from sqlalchemy import and_, select
 
 from events.model import parse_utc, utc_text
 from events.types import COMMITTEE_STREAM, request_stream
@@ -16,8 +16,8 @@ from projections import committee, history, public, request
 from projections.holds import Hold
 from projections.intervals import queries as as_of_reads
 from projections.request import STATUSES
-from projections.stats import RequestFacts, hold_stats, processing_stats
-from projections.tables import held_by_is, holds, request_state, status_at, status_is
+from projections.stats import hold_stats, processing_stats
+from projections.tables import status_at
 from service.api.applicants import (
     POSITIONS_NOT_FOR_APPLICANTS,
     check_owner,
@@ -37,6 +37,14 @@ from service.api.problems import (
 from service.api.time_travel import Asked, AsOf, AtPosition, asked, caught_up, parse_time
 from service.platform.moments import OutOfBounds, within_bounds
 from service.platform.tokens import Caller
+from service.queries.as_of import (
+    hold_stats_as_of,
+    member_holds_as_of,
+    processing_stats_as_of,
+    requests_as_of,
+)
+from service.queries.holds import holds_of
+from service.queries.requests import RequestFilter, request_facts, request_page
 from service.runtime import Runtime, get_runtime
 
 router = APIRouter(tags=["reads"])
@@ -130,41 +138,27 @@ async def list_requests(
         )
     after = _cursor(cursor)
     moment = await asked(runtime, as_of, at_position, tell_positions=not applicant_asks)
+    start = _time(submitted_after, "submitted_after")
+    end = _time(submitted_before, "submitted_before")
     if moment is not None:
         return await _requests_as_of(
             runtime,
             caller,
             moment,
-            status=status,
-            held_by=held_by,
-            applicant=applicant,
-            submitted_after=_time(submitted_after, "submitted_after"),
-            submitted_before=_time(submitted_before, "submitted_before"),
-            after=after,
-            limit=limit,
+            RequestFilter(status, held_by, applicant, start, end, after),
+            limit,
         )
     now = runtime.clock()
     tz = _zone(runtime)
     await caught_up(runtime)
-    c = request_state.c
-    where = []
-    if status is not None:
-        where.append(status_is(status, now, tz))
-    if held_by is not None:
-        where.append(held_by_is(held_by))
-    if applicant is not None:
-        where.append(c.applicant_name == applicant)
     if caller.role == "applicant":
-        where.append(c.applicant_name == (caller.org or ""))
-    if (start := _time(submitted_after, "submitted_after")) is not None:
-        where.append(c.submitted_at > start)
-    if (end := _time(submitted_before, "submitted_before")) is not None:
-        where.append(c.submitted_at < end)
-    if after is not None:
-        where.append(c.request_id > after)
-    query = select(request_state).where(and_(True, *where)).order_by(c.request_id).limit(limit + 1)
+        if applicant not in (None, caller.org or ""):
+            # another organisation's requests: none of them is the caller's
+            return JsonAnswer({"items": [], "next_cursor": None})
+        applicant = caller.org or ""
+    where = RequestFilter(status, held_by, applicant, start, end, after)
     async with runtime.read_engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
+        rows = await request_page(conn, where, limit, now, tz)
     items = []
     for row in rows[:limit]:
         document = dict(row.document)
@@ -175,24 +169,17 @@ async def list_requests(
 
 
 async def _requests_as_of(
-    runtime: Runtime,
-    caller: Caller,
-    moment: Asked,
-    *,
-    applicant: str | None,
-    **filters: Any,
+    runtime: Runtime, caller: Caller, moment: Asked, where: RequestFilter, limit: int
 ) -> JsonAnswer:
     """`GET /v1/requests` as of a moment: every filter applies as of then."""
     page = as_of_reads.RequestPage([], None)
-    if caller.role == "applicant" and applicant not in (None, caller.org):
+    if caller.role == "applicant" and where.applicant not in (None, caller.org):
         pass  # another organisation's requests: none of them is the caller's
     else:
         if caller.role == "applicant":
-            applicant = caller.org or ""
+            where = replace(where, applicant=caller.org or "")
         async with runtime.read_engine.connect() as conn:
-            page = await as_of_reads.requests_as_of(
-                conn, runtime.store, moment.moment, applicant=applicant, **filters
-            )
+            page = await requests_as_of(conn, runtime.store, moment.moment, where, limit)
     items = [_shown_to(caller, item) for item in page.items]
     stamp = moment.stamp(with_position=caller.role != "applicant")
     body = {"items": items, "next_cursor": _next_cursor(page.next_after), **stamp}
@@ -290,12 +277,8 @@ async def get_committee(runtime: RuntimeDep, _: AnyCaller, as_of: Time = None) -
 
 async def _holds(runtime: Runtime, member: str | None = None) -> list[Hold]:
     await caught_up(runtime)
-    query = select(holds).order_by(holds.c.position)
-    if member is not None:
-        query = query.where(holds.c.member == member)
     async with runtime.read_engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    return [Hold.of_row(row, row.position) for row in rows]
+        return await holds_of(conn, member)
 
 
 @router.get(
@@ -313,7 +296,7 @@ async def member_holds(
     moment = await asked(runtime, as_of, at_position)
     if moment is not None:
         async with runtime.read_engine.connect() as conn:
-            found = await as_of_reads.member_holds_as_of(conn, member, moment.moment)
+            found = await member_holds_as_of(conn, member, moment.moment)
         items = as_of_reads.hold_items(found, moment.moment.as_of)
         body = {"member": member, "items": items, **moment.stamp()}
         return JsonAnswer(body, headers=moment.headers())
@@ -333,7 +316,7 @@ async def stats_holds(
     moment = await asked(runtime, as_of, at_position)
     if moment is not None:
         async with runtime.read_engine.connect() as conn:
-            found = await as_of_reads.hold_stats_as_of(conn, moment.moment)
+            found = await hold_stats_as_of(conn, moment.moment)
         return JsonAnswer({**found, **moment.stamp()}, headers=moment.headers())
     return JsonAnswer({"members": hold_stats(await _holds(runtime), runtime.clock())})
 
@@ -349,21 +332,9 @@ async def stats_processing(
     moment = await asked(runtime, as_of, at_position)
     if moment is not None:
         async with runtime.read_engine.connect() as conn:
-            found = await as_of_reads.processing_stats_as_of(conn, moment.moment)
+            found = await processing_stats_as_of(conn, moment.moment)
         return JsonAnswer({**found, **moment.stamp()}, headers=moment.headers())
     await caught_up(runtime)
-    now = runtime.clock()
-    tz = _zone(runtime)
     async with runtime.read_engine.connect() as conn:
-        rows = (await conn.execute(select(request_state))).all()
-    facts = [
-        RequestFacts(
-            request_id=row.request_id,
-            submitted_at=row.submitted_at,
-            status=status_at(row, now, tz),
-            decided_at=row.decided_at if row.outcome in ("approved", "refused") else None,
-            outcome=row.outcome if row.outcome in ("approved", "refused") else None,
-        )
-        for row in rows
-    ]
+        facts = await request_facts(conn, runtime.clock(), _zone(runtime))
     return JsonAnswer({"years": processing_stats(facts)})

@@ -15,18 +15,17 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 
 import structlog
-from sqlalchemy import select
 
 from events.model import ConcurrencyConflict, NewEvent, RecordedEvent, StreamAppend
+from events.read_engine import ReadEngine
 from events.request_ids import NumberedRequest, NumberingExhausted
 from events.store import DuplicateEvents, EventStore
 from events.types import COMMITTEE_STREAM, REQUEST_STREAM_PREFIX, Change, request_stream
 from projections.committee import Roster
 from projections.request import RequestState
-from projections.tables import holds as holds_table
-from projections.tables import projection_checkpoints
 from service import rules
 from service.commands.erasure import Erase, erase
+from service.commands.held import projected_holds
 from service.commands.kept_states import KeptStates
 from service.commands.outcome import Meta, Outcome, answer, committee_answer
 from service.commands.table import CommandSpec, spec_of
@@ -129,19 +128,10 @@ class CommandService:
         the checkpoint; a hold is in one or the other."""
         if self.catch_up is not None:
             await self.catch_up()
-        async with self.store.engine.connect() as conn:
-            applied = await conn.scalar(
-                select(projection_checkpoints.c.position).where(
-                    projection_checkpoints.c.name == "holds"
-                )
-            )
-            rows = await conn.execute(
-                select(holds_table.c.request_id)
-                .where(holds_table.c.member == member, holds_table.c.ended_at.is_(None))
-                .distinct()
-            )
-            ids = {row.request_id for row in rows}
-        unapplied = await self.store.streams_with_event_type("HoldPlaced", after=applied or 0)
+        async with ReadEngine(self.store.engine).connect() as conn:
+            projected = await projected_holds(conn, member)
+        ids = set(projected.request_ids)
+        unapplied = await self.store.streams_with_event_type("HoldPlaced", after=projected.applied)
         ids.update(
             stream_id.removeprefix(REQUEST_PREFIX)
             for stream_id in unapplied

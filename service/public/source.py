@@ -8,8 +8,8 @@ from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from events.read_engine import ReadEngine
 from events.store import EventStore
 from projections import tables
 
@@ -47,7 +47,7 @@ class SqlPublicSource:
     """Reads helper tables with SQLAlchemy Core on the read engine (may be a replica)."""
 
     def __init__(
-        self, engine: AsyncEngine, log: EventStore, projection: str = "request_state"
+        self, engine: ReadEngine, log: EventStore, projection: str = "request_state"
     ) -> None:
         self.engine = engine
         self.log = log

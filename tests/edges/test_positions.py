@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-import service.api.read_position as read_position
 import service.api.read_side as read_side
+import service.queries.read_side as read_side_queries
 from tests.api.conftest import Api, ago, make_request, seat
 from tests.api.conftest import api_with as api_with  # the app with other settings, here too
 
@@ -128,7 +128,7 @@ async def test_fifty_unauthenticated_minimums_cost_what_fifty_401s_cost(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     measured: list[int] = []
-    real = read_position.read_side_position
+    real = read_side_queries.read_side_position
 
     async def counted(conn: Any, names: Any) -> int:
         measured.append(1)

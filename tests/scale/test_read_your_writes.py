@@ -13,18 +13,19 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from events.model import NewEvent, StreamAppend
+from events.read_engine import ReadEngine
 from events.store import EventStore
 from service.api.problems import database_unavailable
 from service.api.read_position import (
     ReadSideBehind,
     WaitPolicy,
-    read_side_position,
     wait_for_position,
 )
 from service.platform.db import upgrade_to_head
+from service.queries.read_side import read_side_position
 from tests.conftest import run_outside_loop
 from tests.replica import HotStandby
 
@@ -38,7 +39,7 @@ class Docket:
 
     pair: HotStandby
     store: EventStore
-    replica: AsyncEngine
+    replica: ReadEngine
 
     async def write(self, stream: str) -> int:
         """Append one event and checkpoint the projection at it, as the worker would."""
@@ -71,7 +72,7 @@ async def docket(standby: HotStandby) -> AsyncIterator[Docket]:
         await admin.close()
     run_outside_loop(upgrade_to_head, standby.primary_url("docket_ryw"))
     store = await EventStore.open(standby.primary_url("docket_ryw"))
-    replica = create_async_engine(standby.standby_url("docket_ryw"), pool_pre_ping=True)
+    replica = ReadEngine(create_async_engine(standby.standby_url("docket_ryw"), pool_pre_ping=True))
     try:
         await standby.wait_for_replay()
         yield Docket(standby, store, replica)

@@ -91,7 +91,8 @@ def test_the_app_and_the_cli_get_the_same_typed_runtime(
 
 async def test_build_wires_each_part_once(database_url: str, tmp_path: Path) -> None:
     async with bootstrap.build(_settings(database_url, tmp_path)) as runtime:
-        assert runtime.engine is runtime.store.engine is runtime.read_engine
+        assert runtime.engine is runtime.store.engine
+        assert runtime.read_engine.reads(runtime.engine)
         assert runtime.tree.store is runtime.store
         assert isinstance(runtime.public_source, SqlPublicSource)
         assert runtime.public_source.engine is runtime.read_engine
@@ -120,7 +121,7 @@ async def test_a_clock_given_is_the_runtimes_one(database_url: str, tmp_path: Pa
 async def test_a_read_database_gets_its_own_engine(database_url: str, tmp_path: Path) -> None:
     settings = _settings(database_url, tmp_path, read_database_url=database_url)
     async with bootstrap.build(settings) as runtime:
-        assert runtime.read_engine is not runtime.engine
+        assert not runtime.read_engine.reads(runtime.engine)
         assert isinstance(runtime.public_source, SqlPublicSource)
         assert runtime.public_source.engine is runtime.read_engine
         assert await runtime.public_source.last_position() == 0

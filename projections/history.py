@@ -4,6 +4,11 @@ Each entry says what happened in one line, who recorded it (the actor of the eve
 metadata), whether it is confidential, and — once an effective `EventRetracted` names
 it — the position of that retraction. The summary never quotes free text (reasons,
 notes, questions, responses, justifications): those stay in the event itself.
+
+Nothing stores the trail: `GET /v1/requests/{id}/history` reads the request's stream
+(indexed by stream and version, sealed values and erasure markers as the store gives
+them) and computes it here in one pass, the retraction in effect included (its target
+is always in the same stream). SPEC §5's `request_history` is that answer.
 """
 
 from __future__ import annotations
@@ -12,8 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Protocol
-
-import orjson
 
 from events.model import JSON, RecordedEvent
 from events.types import REQUEST_STREAM_PREFIX
@@ -73,7 +76,8 @@ class EventRow(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """One row of `request_history`."""
+    """One entry of a request's audit trail (SPEC §5's `request_history`, read from the
+    request's stream: nothing stores it)."""
 
     position: int
     request_id: str
@@ -267,27 +271,6 @@ def entry(event: RecordedEvent) -> HistoryEntry | None:
         actor=actor_of(event.metadata),
         summary=summarize(event.event_type, event.data),
         confidential=is_confidential(event.event_type, event.data),
-    )
-
-
-def record(event: EventRow, request_id: str) -> tuple[Any, ...]:
-    """`entry(event).row()` as a tuple in `request_history`'s column order, the actor as
-    JSON text (what a bulk write sends): one call per event in a rebuild."""
-    data = event.data
-    event_type = event.event_type
-    actor = event.metadata.get("actor")
-    rule = CONFIDENTIAL_BY_TYPE.get(event_type, True)
-    return (
-        event.position,
-        request_id,
-        event.stream_version,
-        event_type,
-        event.occurred_at,
-        event.recorded_at,
-        orjson.dumps(actor).decode() if isinstance(actor, dict) else None,
-        summarize(event_type, data),
-        bool(data.get("disclosure", "confidential") != "public") if rule is None else rule,
-        None,
     )
 
 

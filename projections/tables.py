@@ -79,22 +79,6 @@ request_state = Table(
     Index(None, "status_hint"),
 )
 
-request_history = Table(
-    "request_history",
-    metadata,
-    Column("position", Position, primary_key=True, autoincrement=False),
-    Column("request_id", Text, nullable=False),
-    Column("stream_version", BigInteger, nullable=False),
-    Column("event_type", Text, nullable=False),
-    Column("occurred_at", UtcTime, nullable=False),
-    Column("recorded_at", UtcTime, nullable=False),
-    Column("actor", JSON, nullable=True),
-    Column("summary", Text, nullable=False),
-    Column("confidential", Boolean, nullable=False),
-    Column("retracted_by", Position, nullable=True),
-    Index(None, "request_id", "stream_version"),
-)
-
 holds = Table(
     "holds",
     metadata,

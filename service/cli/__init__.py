@@ -237,7 +237,7 @@ def verify_bundle_command(
 def rebuild(
     projection: str | None = typer.Argument(
         None,
-        help="request_state, request_history, holds or request_intervals; all when left out",
+        help="request_state, holds or request_intervals; all when left out",
     ),
 ) -> None:
     """Rebuild the read models from position 0 (all of them, or PROJECTION)."""

@@ -134,7 +134,7 @@ async def _projection_rows(api: Api) -> dict[str, list[str]]:
     engine = api.app.state.runtime.engine
     found: dict[str, list[str]] = {}
     async with engine.connect() as conn:
-        for table in ("request_state", "request_history", "holds"):
+        for table in ("request_state", "holds"):
             rows = await conn.execute(text(f'SELECT * FROM "{table}"'))
             found[table] = sorted(repr(tuple(row)) for row in rows)
     return found

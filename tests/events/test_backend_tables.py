@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from events.store import EventStore
 from events.store.postgres_tables import update_from_unnest
-from projections.tables import holds, request_history
+from projections.tables import holds
 
 
 def _hold(position: int, member: str, ended: datetime | None = None) -> tuple[object, ...]:
@@ -56,7 +56,7 @@ async def test_copy_replace_and_update_rows(store: EventStore) -> None:
 
 async def test_nothing_to_write_is_no_statement(store: EventStore) -> None:
     async with store.engine.begin() as conn:
-        await store.backend.copy_rows(conn, request_history, [])
+        await store.backend.copy_rows(conn, holds, [])
         await store.backend.update_rows(conn, holds, "position", ("ended_at",), [])
         await store.backend.replace_rows(conn, holds, "position", [])
     async with store.engine.connect() as conn:

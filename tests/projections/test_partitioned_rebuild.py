@@ -18,7 +18,7 @@ from events.store import EventStore
 from projections.read_models import PROJECTIONS
 from projections.runner import ProjectionRunner, RebuildWorkerFailed
 from projections.runner.rebuild_worker import FAIL_PARTITION_ENV
-from projections.tables import holds, request_history
+from projections.tables import holds, request_state
 from tests.projections.test_runner import History, index_definitions, moves, scenario, snapshot
 
 
@@ -93,14 +93,15 @@ class TestPartitionedRebuild:
             reference = await snapshot(store)
             async with store.engine.begin() as conn:
                 await conn.execute(holds.delete())
-                await conn.execute(update(request_history).values(summary="tampered"))
+                await conn.execute(update(request_state).values(applicant_name="tampered"))
             await runner.rebuild(["holds"], processes=2)
             assert len(runner.rebuild_workers) == 2
         finally:
             await runner.close()
         after = await snapshot(store)
         assert after["holds"] == reference["holds"]
-        assert {row[7] for row in after["request_history"]} == {"tampered"}
+        name = [column.name for column in request_state.columns].index("applicant_name")
+        assert {row[name] for row in after["request_state"]} == {"tampered"}
         assert after["checkpoints"] == reference["checkpoints"]
 
     async def test_progress_reaches_the_head(self, store: EventStore) -> None:

@@ -304,7 +304,6 @@ async def wait_caught_up(
 
 PROJECTION_TABLES = {
     "request_state": "request_id",
-    "request_history": "position",
     "holds": "position",
 }
 

@@ -4,17 +4,19 @@
 A generated log (`bench.gen.rows`, a fixed seed and clock; kept in memory only, cached
 as a pickle under the system's temp dir) is turned into the light events a rebuild
 folds (the runner's raw-page events: data whole, times aware) and handed in batches of
-10,000 to fresh registered projections, the cyclic collector paused, (`projections.read_models`), as
-`projections.runner.replay` hands them, with a log read from memory (streams for the
-few cache misses and retractions). Each batch's writes are then flushed into a
+10,000 to fresh registered projections (`projections.read_models`), the cyclic collector
+paused, as `projections.runner.replay` hands them, with a log read from memory (streams
+for the few cache misses and retractions). Each batch's writes are then flushed into a
 connection and a table writer that take the rows and write nothing, so the rows'
 records are built as a rebuild builds them.
 
 Printed: µs of CPU per event for the shared request fold (`RequestFold`), each
 projection's `apply` beyond it, the flushes, and the whole. `--profile OUT` runs it
 under cProfile (stats dumped to OUT) and prints the top `--top` functions by own time
-and by cumulative time. No other process is involved: run it twice, alternated with
-the tree compared to (`PYTHONPATH=...`), and compare the ratios.
+and by cumulative time. `--cache N` keeps N request states (and interval heads) as a
+worker of a rebuild in processes does (5,000); the default is a rebuild's in one
+process. No other process is involved: run it twice, alternated with the tree compared
+to (`PYTHONPATH=...`), and compare the ratios.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import orjson
 from bench import gen
 from events.gcpause import gc_paused
 from projections.projection import Batch, EventRow
-from projections.read_models import default_projections
+from projections.read_models import default_projections, requests
 from projections.read_models.requests import RequestFold
 
 #: the generated log's clock (its business times end about there)
@@ -146,7 +148,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--profile", default=None, help="cProfile stats to this file")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--cache",
+        type=int,
+        default=requests.CACHED_REQUESTS,
+        help="request states kept (a rebuild's worker keeps `rebuild_worker.WORKER_CACHE`)",
+    )
     args = parser.parse_args()
+    requests.CACHED_REQUESTS = args.cache
     events = load(args.events)
     profiler = cProfile.Profile() if args.profile else None
     if profiler is not None:

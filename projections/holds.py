@@ -104,10 +104,23 @@ class Hold:
 Holds = tuple[Hold, ...]
 
 
-def _end(holds: Holds, matches: Any, moment: datetime, kind: EndKind) -> Holds:
-    return tuple(
-        _ended(hold, moment, kind) if hold.active and matches(hold) else hold for hold in holds
-    )
+_ANY = object()  # `_end`: a hold of any member, or of any procedure
+
+
+def _end(holds: Holds, member: object, procedure: object, moment: datetime, kind: EndKind) -> Holds:
+    """`holds` with those active of `member` on `procedure` (`_ANY`: whichever) ended
+    at `moment`; the same tuple when none is."""
+    ended: list[Hold] | None = None
+    for index, hold in enumerate(holds):
+        if (
+            hold.end is None
+            and (member is _ANY or hold.member == member)
+            and (procedure is _ANY or hold.procedure == procedure)
+        ):
+            if ended is None:
+                ended = list(holds)
+            ended[index] = _ended(hold, moment, kind)
+    return holds if ended is None else tuple(ended)
 
 
 def _ended(hold: Hold, moment: datetime, kind: EndKind) -> Hold:
@@ -138,20 +151,13 @@ def evolve(holds: Holds, event: EventRow) -> Holds:
             placed_at=event.occurred_at,
         )
         return (*holds, hold)
-    if kind in ("HoldReleased", "HoldLapsed"):
-        member = data.get("member")
-        end: EndKind = "released" if kind == "HoldReleased" else "lapsed"
-        return _end(
-            holds,
-            lambda hold: hold.member == member and hold.procedure == procedure,
-            event.occurred_at,
-            end,
-        )
-    if not any(hold.active for hold in holds):
-        return holds
+    if kind == "HoldReleased":
+        return _end(holds, data.get("member"), procedure, event.occurred_at, "released")
+    if kind == "HoldLapsed":
+        return _end(holds, data.get("member"), procedure, event.occurred_at, "lapsed")
     if kind == "RequestWithdrawn":
-        return _end(holds, lambda hold: True, event.occurred_at, "closed")
-    return _end(holds, lambda hold: hold.procedure == procedure, event.occurred_at, "closed")
+        return _end(holds, _ANY, _ANY, event.occurred_at, "closed")
+    return _end(holds, _ANY, procedure, event.occurred_at, "closed")
 
 
 def fold(

@@ -50,17 +50,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from operator import is_
 from typing import NamedTuple, TypeVar
 
 from projections import holds as hold_rows
 from projections.history import EventRow, request_id_of
-from projections.intervals.cuts import change_at, pieces
+from projections.intervals.cuts import change_at, timeline
 from projections.intervals.rows import (
     SUMMARY_FIELDS,
     HoldInterval,
     StatusFacts,
     StatusInterval,
     hold_at,
+    settled,
+    settled_hold,
     status_at,
     summary,
 )
@@ -88,6 +91,8 @@ __all__ = [
 RETRACTION = "EventRetracted"
 
 _Row = TypeVar("_Row", StatusInterval, HoldInterval)
+# a named tuple made from all its values, without its `__new__`'s argument parsing
+_new_status = _new_head = _new_step = tuple.__new__
 
 # --- one event of one stream ---------------------------------------------------------------
 
@@ -125,23 +130,6 @@ class Step(NamedTuple):
     settle_holds: tuple[HoldInterval, ...] = ()
 
 
-def settled(row: StatusInterval, position: int, until: datetime) -> StatusInterval | None:
-    """Live `row` settled by the event at (`until`, `position`): from `position` on,
-    business time cut at `until`; None when nothing remains (the row is closed)."""
-    valid_to = row.valid_to
-    end = until if valid_to is None or valid_to > until else valid_to
-    if row.valid_from >= end:
-        return None
-    return row._replace(valid_to=end, settled_from=position, live_to=valid_to)
-
-
-def settled_hold(row: HoldInterval, position: int, until: datetime) -> HoldInterval | None:
-    """`settled` for a hold interval (a live hold row has no end)."""
-    if row.valid_from >= until:
-        return None
-    return row._replace(valid_to=until, settled_from=position)
-
-
 def _continued(
     wanted: list[tuple[Status, datetime, datetime | None]],
     shown: Status,
@@ -162,18 +150,22 @@ def _status_step(
     position: int,
     occurred_at: datetime,
     tz: tzinfo,
-    close: list[tuple[str, int, datetime]],
-    insert: list[StatusInterval],
-    settle: list[StatusInterval],
-) -> tuple[StatusInterval, ...]:
-    """The status rows of a step; returns the new live rows."""
+) -> tuple[
+    tuple[StatusInterval, ...],
+    tuple[tuple[str, int, datetime], ...],
+    tuple[StatusInterval, ...],
+    tuple[StatusInterval, ...],
+]:
+    """The status rows of a step: the new live rows, and the keys of rows to close, the
+    rows to insert and the rows settled."""
     wanted: list[tuple[Status, datetime, datetime | None]] = []
     facts = None
     if state is not None:
-        cut = change_at(state, tz)
-        wanted = pieces(state, occurred_at, cut, tz)
+        cut, wanted = timeline(state, occurred_at, tz)
         facts = StatusFacts.of(state, cut)
     live: list[StatusInterval] = []
+    close: list[tuple[str, int, datetime]] = []
+    settle: list[StatusInterval] = []
     if head is not None:
         # at most two live rows and two pieces: plain loops beat sets of runs
         for row in head.live_status:
@@ -188,14 +180,21 @@ def _status_step(
                 close.append((row.request_id, row.recorded_from, row.valid_from))
             else:
                 settle.append(part)
-    if facts is not None:
+    insert: tuple[StatusInterval, ...] = ()
+    if facts is not None and wanted:
         assert state is not None
         request_id = state.request_id
-        for piece, valid_from, valid_to in wanted:
-            new = StatusInterval(request_id, piece, valid_from, valid_to, position, None, facts)
-            live.append(new)
-            insert.append(new)
-    return tuple(live)
+        insert = tuple(
+            [
+                _new_status(
+                    StatusInterval,
+                    (request_id, piece, valid_from, valid_to, position, None, facts, None, None),
+                )
+                for piece, valid_from, valid_to in wanted
+            ]
+        )
+        live.extend(insert)
+    return tuple(live), tuple(close), insert, tuple(settle)
 
 
 def step(
@@ -217,25 +216,15 @@ def step(
             f"position {position} occurred before the stream's last event: "
             "business time must not go back within a stream (SPEC §3)"
         )
-    close_status: list[tuple[str, int, datetime]] = []
-    insert_status: list[StatusInterval] = []
-    settle_status: list[StatusInterval] = []
-    live_status = _status_step(
-        head, state, position, occurred_at, tz, close_status, insert_status, settle_status
+    live_status, close_status, insert_status, settle_status = _status_step(
+        head, state, position, occurred_at, tz
     )
     if state is None:
-        return Step(
-            None, position, tuple(close_status), (), tuple(insert_status), (), tuple(settle_status)
-        )
+        return Step(None, position, close_status, (), insert_status, (), settle_status)
     if head is not None and holds is head.holds:  # the event left the holds alone
-        return Step(
-            StreamHead(state, holds, live_status, head.live_holds),
-            position,
-            tuple(close_status),
-            (),
-            tuple(insert_status),
-            (),
-            tuple(settle_status),
+        made = _new_head(StreamHead, (state, holds, live_status, head.live_holds))
+        return _new_step(
+            Step, (made, position, close_status, (), insert_status, (), settle_status, ())
         )
     close_holds: list[tuple[str, int, int, datetime]] = []
     insert_holds: list[HoldInterval] = []
@@ -244,18 +233,26 @@ def step(
     # first, by value only for holds it rebuilt (or a re-fold made anew)
     rows_of: dict[int, HoldInterval] = {}
     before: dict[int, hold_rows.Hold] = {}
-    if head is not None:
-        rows_of = {id(h): row for h, row in zip(head.holds, head.live_holds, strict=True)}
-        before = {id(h): h for h in head.holds}
-    by_value: dict[hold_rows.Hold, int] | None = None
     opened_holds: list[HoldInterval] = []
-    for hold in holds:
+    fresh: Sequence[hold_rows.Hold] = holds
+    if head is not None:
+        old = head.holds
+        if len(holds) >= len(old) and all(map(is_, holds, old)):
+            opened_holds = list(head.live_holds)  # holds placed, none changed
+            fresh = holds[len(old) :]
+        else:
+            rows_of = {id(h): row for h, row in zip(old, head.live_holds, strict=True)}
+            before = {id(h): h for h in old}
+    # by value: equal holds were placed at the same position (a hold's identity)
+    by_position: dict[int, int] | None = None
+    for hold in fresh:
         known = rows_of.pop(id(hold), None)
         if known is None and rows_of:
-            if by_value is None:
-                by_value = {before[key]: key for key in rows_of}
-            key = by_value.pop(hold, None)
-            if key is not None:
+            if by_position is None:
+                by_position = {before[key].position: key for key in rows_of}
+            key = by_position.get(hold.position)
+            if key is not None and before[key] == hold:
+                del by_position[hold.position]
                 known = rows_of.pop(key)
         if known is not None:
             opened_holds.append(known)
@@ -284,11 +281,11 @@ def step(
     return Step(
         StreamHead(state, holds, live_status, tuple(opened_holds)),
         position,
-        tuple(close_status),
+        close_status,
         tuple(close_holds),
-        tuple(insert_status),
+        insert_status,
         tuple(insert_holds),
-        tuple(settle_status),
+        settle_status,
         tuple(settle_holds),
     )
 
@@ -322,7 +319,9 @@ def follow(head: StreamHead | None, event: EventRow, state: RequestState, tz: tz
     `request_state`). An `INERT` event only hands the head the new state."""
     if head is not None and event.event_type in INERT:
         return _inert(head, event, state)
-    holds = hold_rows.evolve(() if head is None else head.holds, event)
+    old = () if head is None else head.holds
+    # `hold_rows.evolve` hands the holds back as they are but for `HOLD_EVENTS`
+    holds = hold_rows.evolve(old, event) if event.event_type in hold_rows.HOLD_EVENTS else old
     return step(head, state, holds, event.position, event.occurred_at, tz)
 
 

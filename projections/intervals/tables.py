@@ -158,6 +158,7 @@ def micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
 
+_SECOND = timedelta(seconds=1)
 #: The span class of a row with no end in business time.
 OPEN_SPAN = 63
 #: The span classes of rows with an end: floor(log2(seconds)), 0 below 2 s.
@@ -171,7 +172,7 @@ def span_class(valid_from: datetime, valid_to: datetime | None) -> int:
     """
     if valid_to is None:
         return OPEN_SPAN
-    seconds = (valid_to - valid_from) // timedelta(seconds=1)
+    seconds = (valid_to - valid_from) // _SECOND
     return min(max(seconds.bit_length() - 1, 0), SPAN_CLASSES[-1])
 
 

@@ -210,8 +210,8 @@ class RequestIntervals:
                     closed[hold_key] = at
                 else:
                     close_holds[hold_key] = at
-            for row in result.insert_status:
-                status[row.key] = row
+            for row in result.insert_status:  # `row.key`, without its call
+                status[row.request_id, row.recorded_from, row.valid_from] = row
             for hold_row in result.insert_holds:
                 holds[hold_row.key] = hold_row
             if result.head is not None:

@@ -10,7 +10,7 @@ from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from events.model import utc_text
 from projections.errors import ProjectionError
-from projections.request.statuses import Status, derived_status
+from projections.request.statuses import Status, StatusInputs, derived_status
 
 
 class EventLike(Protocol):
@@ -119,12 +119,13 @@ class Procedure:
             "decided_at": _time(self.decided_at),
             "outcome": self.outcome,
         }
-        if self.kind == "extension":
+        kind = self.kind
+        if kind == "extension":
             body["requested_until"] = _day(self.requested_until)
             body["granted_until"] = _day(self.granted_until)
-        if self.kind == "amendment":
+        if kind == "amendment":
             body["items"] = list(self.items)
-        if self.kind != "initial":
+        if kind != "initial":
             body["reason"] = self.reason
         return body
 
@@ -314,7 +315,9 @@ class RequestState:
 
     @property
     def information_pending(self) -> bool:
-        return bool(self.unanswered)
+        """Whether `unanswered` has any (without making it)."""
+        open_procedure = self.open_procedure
+        return any(asked.procedure == open_procedure for asked in self.open_questions)
 
     @property
     def extensions(self) -> tuple[Procedure, ...]:
@@ -349,8 +352,13 @@ def _asked(asked: InformationRequest) -> int:
 def status(state: RequestState, at: datetime, tz: tzinfo = UTC) -> Status:
     """The derived status of a request state as of `at` (`derived_status`), circulation
     and deadline those of the initial procedure."""
+    return derived_status(status_inputs(state), at, tz)
+
+
+def status_inputs(state: RequestState) -> StatusInputs:
+    """What `status` reads of a state, read once (for several times of one state)."""
     initial = state.procedures[0]
-    facts = _Facts(
+    return _Facts(
         state.withdrawn_at,
         state.refused_at,
         state.approved_at,
@@ -359,7 +367,6 @@ def status(state: RequestState, at: datetime, tz: tzinfo = UTC) -> Status:
         initial.deadline,
         len(state.active_holds),
     )
-    return derived_status(facts, at, tz)
 
 
 class _Facts(NamedTuple):

@@ -41,38 +41,21 @@ from events.gcpause import gc_paused
 from projections.projection import Batch, EventRow
 from projections.read_models import default_projections, requests
 from projections.read_models.requests import RequestFold
+from projections.runner.pages import RowEvent
 
 #: the generated log's clock (its business times end about there)
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 BATCH = 10_000
 
 
-class Event:
-    """An event as a rebuild's raw pages hand it to the projections (`EventRow`)."""
-
-    __slots__ = (
-        "data",
-        "event_type",
-        "metadata",
-        "occurred_at",
-        "position",
-        "recorded_at",
-        "stream_id",
-        "stream_version",
-    )
-
-    def __init__(self, row: tuple[Any, ...]) -> None:
-        self.position = row[0]
-        self.stream_id = row[2]
-        self.stream_version = row[3]
-        self.event_type = row[4]
-        self.data = {**orjson.loads(row[6]), **orjson.loads(row[12])}
-        self.metadata = orjson.loads(row[13])
-        self.occurred_at = row[7]
-        self.recorded_at = row[8]
+def _event(row: tuple[Any, ...]) -> RowEvent:
+    """A generated row as a rebuild's raw pages hand it to the projections, sealed values
+    merged into `data`."""
+    data = {**orjson.loads(row[6]), **orjson.loads(row[12])}
+    return RowEvent(row[0], row[2], row[3], row[4], data, orjson.loads(row[13]), row[7], row[8])
 
 
-def load(events: int) -> list[Event]:
+def load(events: int) -> list[RowEvent]:
     """The generated log of `events` events, in position order."""
     cache = Path(tempfile.gettempdir()) / f"docket_fold_profile_{events}.pickle"
     if cache.exists():
@@ -80,15 +63,15 @@ def load(events: int) -> list[Event]:
     else:
         rows = [row for chunk in gen.rows(events, now=NOW) for row in chunk]
         cache.write_bytes(pickle.dumps(rows))
-    return [Event(row) for row in rows]
+    return [_event(row) for row in rows]
 
 
 class MemoryLog:
     """The reads of the log a projection makes (`LogReader`), from memory."""
 
-    def __init__(self, events: Iterable[Event]) -> None:
-        self.streams: dict[str, list[Event]] = defaultdict(list)
-        self.by_position: dict[int, Event] = {}
+    def __init__(self, events: Iterable[RowEvent]) -> None:
+        self.streams: dict[str, list[RowEvent]] = defaultdict(list)
+        self.by_position: dict[int, RowEvent] = {}
         for event in events:
             self.streams[event.stream_id].append(event)
             self.by_position[event.position] = event
@@ -115,7 +98,7 @@ class Sink:
         return take
 
 
-async def fold(events: list[Event]) -> dict[str, float]:
+async def fold(events: list[RowEvent]) -> dict[str, float]:
     """Seconds of CPU per part of the fold of `events` (see the module)."""
     log = MemoryLog(events)
     projections = default_projections()

@@ -5,7 +5,7 @@ next one read while this one is folded and written: the log is immutable, so a p
 read ahead is good as long as it starts where the runner is. A long read (a rebuild, a
 large lag) on PostgreSQL takes the store's raw pages (`raw_pages`: JSON as text, read
 ahead on their own connection) and makes of each row the light event the projections
-read (`_RowEvent`), upcast only when the data has upcasters. A worker of a rebuild in
+read (`RowEvent`), upcast only when the data has upcasters. A worker of a rebuild in
 processes reads only its partition's streams (`partition`), always as raw pages.
 """
 
@@ -26,7 +26,7 @@ from events.store.contract import Partition
 from projections.projection import EventRow
 
 
-class _RowEvent:
+class RowEvent:
     """An event of a raw row as the projections read it (`EventRow`): no event id,
     hashes or schema version parsed. Its data is at the latest version."""
 
@@ -168,7 +168,7 @@ class PageReader:
         return partitioned.partition_pages(partition, start, until, self.batch_size)
 
     def _events(self, rows: list[Any]) -> list[EventRow]:
-        """Events of raw PostgreSQL rows (`events.bulk.RawRow`), upcast: a `_RowEvent`
+        """Events of raw PostgreSQL rows (`events.bulk.RawRow`), upcast: a `RowEvent`
         (what the projections read, nothing else parsed) unless the data has upcasters."""
         upcasters = self._store.upcasters
         upcastable = self._upcastable
@@ -188,7 +188,7 @@ class PageReader:
             if recorded.tzinfo is not UTC:
                 recorded = recorded.astimezone(UTC)
             found.append(
-                _RowEvent(
+                RowEvent(
                     row[0], row[2], row[3], row[4], loads(row[6]), loads(row[7]), occurred, recorded
                 )
             )

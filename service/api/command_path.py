@@ -59,9 +59,7 @@ def _key(path: str) -> tuple[int, str]:
 #: the secretariat sends (an applicant's answer is checked against its own requests by
 #: the route). Looked up by key, then matched once (17 patterns in turn cost 8.5 µs).
 _SERVED: dict[tuple[int, str], tuple[re.Pattern[str], CommandSpec]] = {
-    _key(spec.path): (_pattern(spec.path), spec)
-    for spec in COMMANDS
-    if spec.method == "POST" and spec.roles == SECRETARIAT
+    _key(spec.path): (_pattern(spec.path), spec) for spec in COMMANDS if spec.roles == SECRETARIAT
 }
 assert len(_SERVED) == sum(spec.roles == SECRETARIAT for spec in COMMANDS), "two paths, one key"
 assert not any(key[1].startswith("{") for key in _SERVED), "a path ends with a parameter"

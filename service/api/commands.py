@@ -179,7 +179,7 @@ for _spec in COMMANDS:
     router.add_api_route(
         _spec.path,
         _endpoint(_spec),
-        methods=[_spec.method],
+        methods=["POST"],
         summary=_spec.summary,
         status_code=_spec.status_code if _spec.status_code != 200 else None,
         response_model=_spec.answer,

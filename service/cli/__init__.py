@@ -233,14 +233,25 @@ def verify_bundle_command(
     typer.echo(str(report))
 
 
+#: SPEC §5's read model that is the log itself: no table, nothing to rebuild.
+HISTORY_FROM_THE_LOG = "request_history"
+
+
 @app.command()
 def rebuild(
     projection: str | None = typer.Argument(
         None,
-        help="request_state, holds or request_intervals; all when left out",
+        help="request_state, holds or request_intervals (request_history is read from the "
+        "log); all when left out",
     ),
 ) -> None:
     """Rebuild the read models from position 0 (all of them, or PROJECTION)."""
+    if projection == HISTORY_FROM_THE_LOG:
+        typer.echo(
+            "request_history is read from each request's stream in the log (migration 0014): "
+            "there is nothing to rebuild"
+        )
+        return
     names = [projection] if projection else None
     show_progress = sys.stdout.isatty()
     try:

@@ -59,7 +59,6 @@ class CommandSpec:
     answer: type[BaseModel] = CommandAnswer
     #: the answer's body from the events' (what the answer adds to `CommandAnswer`)
     finish: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-    method: str = "POST"
 
     @property
     def parameters(self) -> tuple[str, ...]:

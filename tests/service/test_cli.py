@@ -90,3 +90,9 @@ def test_rebuild_then_refreshing_the_statistics_succeeds_on_both_backends(
     assert rebuilt.stdout.startswith("rebuilt all projections up to position ")
     one = docket(database_url, tmp_path, "rebuild", "request_intervals")
     assert one.returncode == 0, one.stderr
+    # SPEC §5's request_history is read from the log: named, it is not an unknown projection
+    history = docket(database_url, tmp_path, "rebuild", "request_history")
+    assert history.returncode == 0, history.stderr
+    assert "read from each request's stream" in history.stdout
+    unknown = docket(database_url, tmp_path, "rebuild", "nonsense")
+    assert unknown.returncode == 1 and "unknown projection(s): nonsense" in unknown.stderr

@@ -26,6 +26,9 @@ from projections.request.state import (
 _NEW_STATE: dict[str, Any] = {
     f.name: None if f.default is MISSING else f.default for f in dataclass_fields(RequestState)
 }
+# a `default_factory` would be skipped by that `__dict__` (the field left None): refuse it
+if any(f.default_factory is not MISSING for f in dataclass_fields(RequestState)):
+    raise TypeError("RequestState's fields take plain defaults (see _NEW_STATE)")
 
 
 def _submitted(event: EventLike) -> RequestState:

@@ -194,6 +194,13 @@ async def verify_store_chain(
     def broken(at: int, reason: str) -> ChainReport:
         return ChainReport(checked, position, prev_hex, at, reason)
 
+    def linked(chain: bytes, form: bytes) -> tuple[bytes, bytes]:
+        """The leaf of `c(e)` = `form`, and the event's hash chained after `chain`."""
+        hasher = leaf_prefix.copy()
+        hasher.update(form)
+        leaf = hasher.digest()
+        return leaf, sha256(chain + leaf).digest()
+
     with gc_paused():
         async with contextlib.aclosing(pages):
             async for page in pages:
@@ -215,28 +222,20 @@ async def verify_store_chain(
                         return broken(expected, "its sealed values are gone and no erasure says so")
                     form = candidate_form(row)
                     if form is not None:
-                        hasher = leaf_prefix.copy()
-                        hasher.update(form)
-                        leaf = hasher.digest()
-                        computed = sha256(chain + leaf).digest()
-                        computed_hex = computed.hex()
-                    if form is None or stored != computed_hex:
+                        leaf, computed = linked(chain, form)
+                    if form is None or stored != computed.hex():
                         try:
                             form = hashed_form(row)
                         except (TypeError, ValueError) as error:
                             return broken(
                                 expected, f"stored fields have no canonical form: {error}"
                             )
-                        hasher = leaf_prefix.copy()
-                        hasher.update(form)
-                        leaf = hasher.digest()
-                        computed = sha256(chain + leaf).digest()
-                        computed_hex = computed.hex()
-                        if stored != computed_hex:
+                        leaf, computed = linked(chain, form)
+                        if stored != computed.hex():
                             return broken(expected, "hash does not match the event's stored fields")
                     if on_leaf is not None:
                         on_leaf(expected, leaf)
-                    position, chain, prev_hex = expected, computed, computed_hex
+                    position, chain, prev_hex = expected, computed, stored
                     checked += 1
                 if progress is not None:
                     progress(checked)

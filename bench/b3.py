@@ -57,13 +57,13 @@ class Rebuilt:
     workers: list[WorkerReport]
 
 
-async def _rebuild(url: str) -> Rebuilt:
+async def _rebuild(url: str, names: list[str] | None) -> Rebuilt:
     store = await EventStore.open(url)
     runner = ProjectionRunner(store.engine, store, rebuild_processes=Settings().rebuild_processes)
     try:
         cpu = time.process_time()
         start = time.perf_counter()
-        reached = await runner.rebuild()
+        reached = await runner.rebuild(names)
         seconds = time.perf_counter() - start
         return Rebuilt(
             reached, seconds, time.process_time() - cpu, db.peak_rss_mb(), runner.rebuild_workers
@@ -73,18 +73,18 @@ async def _rebuild(url: str) -> Rebuilt:
         await store.close()
 
 
-def _rebuild_here(url: str) -> Rebuilt:
-    return asyncio.run(_rebuild(url))
+def _rebuild_here(url: str, names: list[str] | None) -> Rebuilt:
+    return asyncio.run(_rebuild(url, names))
 
 
-def rebuild_rate(url: str) -> Rebuilt:
+def rebuild_rate(url: str, names: list[str] | None = None) -> Rebuilt:
     """A rebuild as `docket rebuild` runs it (in worker processes on a large log unless
     DOCKET_REBUILD_PROCESSES says otherwise), in a fresh interpreter of its own: its peak
     RSS is the rebuild's, not what this process held before (generating a log, other
-    benchmarks of `bench.all`)."""
+    benchmarks of `bench.all`). `names`: those projections only (None: every one)."""
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-        return pool.submit(_rebuild_here, url).result()
+        return pool.submit(_rebuild_here, url, names).result()
 
 
 async def stored_rows(

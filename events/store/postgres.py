@@ -203,9 +203,12 @@ class PostgresBackend(PostgresTables):
                 elif not conn.is_closed():
                     try:
                         await conn.execute(PAGE_READS_DONE)
-                    except BaseException:
-                        conn.terminate()  # never handed out again with PAGE_READS
-                        raise
+                    except BaseException as error:
+                        # never handed out again with PAGE_READS; an error of the
+                        # reads themselves (the server gone) stays the one raised
+                        conn.terminate()
+                        if not isinstance(error, Exception):
+                            raise
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -1,0 +1,89 @@
+"""Long reads on PostgreSQL (`raw_pages`, a rebuild's `partition_pages`): every event once,
+in position order, read with the generic plan and no parallel workers, and the pool's
+connection handed back with its settings as they were, whether the pages were read to
+the end or left early."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from events.model import NewEvent, StreamAppend
+from events.store import EventStore
+from events.store.contract import Partition
+from events.store.postgres import PostgresBackend
+from events.types import REQUEST_STREAM_PREFIX
+from tests.conftest import _fresh_database
+
+pytestmark = pytest.mark.postgres
+
+#: what a connection of the pool shows when nothing set it
+DEFAULTS = {"max_parallel_workers_per_gather": "2", "plan_cache_mode": "auto"}
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from _fresh_database(request, "postgres", tmp_path / "unused.db")
+
+
+@pytest.fixture
+async def store(postgres_url: str) -> AsyncIterator[EventStore]:
+    opened = await EventStore.open(postgres_url)
+    try:
+        streams = [f"{REQUEST_STREAM_PREFIX}HX-{n}" for n in range(7)] + ["committee"]
+        for round_ in range(5):
+            for stream in streams:
+                event = NewEvent(stream, "Noted", {"round": round_}, datetime.now(UTC))
+                await opened.append(StreamAppend(stream, "any", [event]))
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def _settings(store: EventStore) -> dict[str, str]:
+    """The settings of the read pool's connection that a long read used (the pool keeps
+    one idle connection)."""
+    backend = store.backend
+    assert isinstance(backend, PostgresBackend)
+    pool = await backend._read_pool()
+    async with pool.acquire() as conn:
+        return {name: str(await conn.fetchval(f"SHOW {name}")) for name in DEFAULTS}
+
+
+async def test_raw_pages_read_every_event_and_leave_the_connection_as_it_was(
+    store: EventStore,
+) -> None:
+    positions = [row[0] for page in [p async for p in store.raw_pages(0, 6)] for row in page]
+    assert positions == list(range(1, 41))
+    assert await _settings(store) == DEFAULTS
+
+
+async def test_partitions_are_the_request_streams_once_each(store: EventStore) -> None:
+    partitioned = store.partitioned_rebuilds
+    assert partitioned is not None
+    seen: dict[int, list[int]] = {}
+    for index in range(3):
+        partition = Partition(REQUEST_STREAM_PREFIX, index, 3)
+        pages = [page async for page in partitioned.partition_pages(partition, 0, 40, 4)]
+        assert all(0 < len(page) <= 4 for page in pages)
+        seen[index] = [row[0] for page in pages for row in page]
+        assert seen[index] == sorted(seen[index])
+        streams = {row[2] for page in pages for row in page}
+        assert all(stream.startswith(REQUEST_STREAM_PREFIX) for stream in streams)
+    every = sorted(p for positions in seen.values() for p in positions)
+    assert every == [p for p in range(1, 41) if p % 8 != 0]  # the committee's left out
+    assert await _settings(store) == DEFAULTS
+
+
+async def test_pages_left_early_give_the_connection_back_as_it_was(store: EventStore) -> None:
+    pages = store.raw_pages(0, 5)
+    first = await anext(pages)
+    assert [row[0] for row in first] == [1, 2, 3, 4, 5]
+    await pages.aclose()  # the next page was being read ahead: the connection is dropped
+    assert await _settings(store) == DEFAULTS
+    # and read to the end after it, on whichever connection the pool gives
+    assert sum([len(page) async for page in store.raw_pages(0, 7)]) == 40
+    assert await _settings(store) == DEFAULTS

@@ -14,7 +14,7 @@ Printed: µs of CPU per event for the shared request fold (`RequestFold`), each
 projection's `apply` beyond it, the flushes, and the whole. `--profile OUT` runs it
 under cProfile (stats dumped to OUT) and prints the top `--top` functions by own time
 and by cumulative time. `--cache N` keeps N request states (and interval heads) as a
-worker of a rebuild in processes does (5,000); the default is a rebuild's in one
+worker of a rebuild in processes does (2,000); the default is a rebuild's in one
 process. No other process is involved: run it twice, alternated with the tree compared
 to (`PYTHONPATH=...`), and compare the ratios.
 """

@@ -36,7 +36,7 @@ FAIL_PARTITION_ENV = "DOCKET_REBUILD_FAIL_PARTITION"
 
 #: The most request states a worker keeps (`requests.CACHED_REQUESTS`): requests are
 #: active within windows of the log, so at 1,000,000 events in 2 workers 2,000 each fold
-#: for the same CPU as 10,000 (no state read back from its stream) and leave the memory
+#: for no more CPU than 5,000 (no state read back from its stream) and leave the memory
 #: to the worker's pages of a whole batch: 469 MB in all at the peak, against 497 MB
 #: with 5,000.
 WORKER_CACHE = 2_000

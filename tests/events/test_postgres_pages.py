@@ -20,8 +20,8 @@ from tests.conftest import _fresh_database
 
 pytestmark = pytest.mark.postgres
 
-#: what a connection of the pool shows when nothing set it
-DEFAULTS = {"max_parallel_workers_per_gather": "2", "plan_cache_mode": "auto"}
+#: the settings a long read changes on its connection
+SETTINGS = ("max_parallel_workers_per_gather", "plan_cache_mode")
 
 
 @pytest.fixture
@@ -50,18 +50,28 @@ async def _settings(store: EventStore) -> dict[str, str]:
     assert isinstance(backend, PostgresBackend)
     pool = await backend._read_pool()
     async with pool.acquire() as conn:
-        return {name: str(await conn.fetchval(f"SHOW {name}")) for name in DEFAULTS}
+        return {name: str(await conn.fetchval(f"SHOW {name}")) for name in SETTINGS}
+
+
+@pytest.fixture
+async def before(store: EventStore) -> dict[str, str]:
+    """The settings of the pool's connection before any long read (the server's own)."""
+    found = await _settings(store)
+    assert found["plan_cache_mode"] != "force_generic_plan"
+    return found
 
 
 async def test_raw_pages_read_every_event_and_leave_the_connection_as_it_was(
-    store: EventStore,
+    store: EventStore, before: dict[str, str]
 ) -> None:
     positions = [row[0] for page in [p async for p in store.raw_pages(0, 6)] for row in page]
     assert positions == list(range(1, 41))
-    assert await _settings(store) == DEFAULTS
+    assert await _settings(store) == before
 
 
-async def test_partitions_are_the_request_streams_once_each(store: EventStore) -> None:
+async def test_partitions_are_the_request_streams_once_each(
+    store: EventStore, before: dict[str, str]
+) -> None:
     partitioned = store.partitioned_rebuilds
     assert partitioned is not None
     seen: dict[int, list[int]] = {}
@@ -75,15 +85,17 @@ async def test_partitions_are_the_request_streams_once_each(store: EventStore) -
         assert all(stream.startswith(REQUEST_STREAM_PREFIX) for stream in streams)
     every = sorted(p for positions in seen.values() for p in positions)
     assert every == [p for p in range(1, 41) if p % 8 != 0]  # the committee's left out
-    assert await _settings(store) == DEFAULTS
+    assert await _settings(store) == before
 
 
-async def test_pages_left_early_give_the_connection_back_as_it_was(store: EventStore) -> None:
+async def test_pages_left_early_give_the_connection_back_as_it_was(
+    store: EventStore, before: dict[str, str]
+) -> None:
     pages = store.raw_pages(0, 5)
     first = await anext(pages)
     assert [row[0] for row in first] == [1, 2, 3, 4, 5]
     await pages.aclose()  # the next page was being read ahead: the connection is dropped
-    assert await _settings(store) == DEFAULTS
+    assert await _settings(store) == before
     # and read to the end after it, on whichever connection the pool gives
     assert sum([len(page) async for page in store.raw_pages(0, 7)]) == 40
-    assert await _settings(store) == DEFAULTS
+    assert await _settings(store) == before

@@ -26,8 +26,11 @@ _new_facts = _new_row = tuple.__new__
 
 
 class StatusFacts(NamedTuple):
-    """What a status interval says of the request besides its status: the list filters
-    and flags, and the facts the statistics count. Equal facts continue a run.
+    """What a status interval says of the request besides its status: what the list
+    filters on and the facts the statistics count, no more (a list item's other fields
+    are folded from the log: `summary`). Equal facts continue a run, so a fact kept
+    here that no read asks for would only cut runs (questions asked and answered did,
+    until 0015).
 
     This and the interval rows are named tuples, not frozen dataclasses: a rebuild makes
     a few of them per event, and a frozen dataclass of 15 fields takes ~8 times as long
@@ -37,8 +40,6 @@ class StatusFacts(NamedTuple):
     applicant_name: str
     # members with an active hold, sorted
     held_by: tuple[str, ...]
-    information_pending: bool
-    open_procedure: str | None
     circulated_at: datetime | None
     # the initial procedure's decision: approved, refused or withdrawn
     decided_at: datetime | None
@@ -56,16 +57,12 @@ class StatusFacts(NamedTuple):
     def of(cls, state: RequestState, cut: datetime | None) -> StatusFacts:
         initial = state.procedures[0]
         active = state.active_holds
-        open_procedure = state.open_procedure
-        asked = state.open_questions
         return _new_facts(
             cls,
             (
                 state.submitted_at,
                 str(state.applicant.get("name", "")),
                 tuple(sorted([hold.member for hold in active])) if active else (),
-                bool(asked) and state.information_pending,
-                open_procedure,
                 initial.circulated_at,
                 initial.decided_at,
                 initial.outcome,

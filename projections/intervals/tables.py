@@ -1,6 +1,7 @@
 """The bitemporal projection's tables (SQLAlchemy Core): status intervals and hold
 intervals. Migrations: `0005_request_intervals`, `0008_interval_heads`,
-`0009_as_of_statistics`, `0010_status_index_dropped`, `0013_interval_runs`.
+`0009_as_of_statistics`, `0010_status_index_dropped`, `0013_interval_runs`,
+`0015_lean_status_runs`.
 
 A row is one run of equal content. Rows are only inserted, settled once (`settled_from`,
 `valid_to`, `live_to` set) by the event that ends their run, and closed once
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, Table, Text, text
+from sqlalchemy import Column, Date, Index, Integer, Table, Text, text
 
 from events.schema import Position, UtcTime, metadata
 from projections.intervals.steps import HoldInterval, StatusFacts, StatusInterval
@@ -47,8 +48,6 @@ request_status_intervals = Table(
     Column("applicant_name", Text, nullable=False),
     # members with an active hold, as ",CHN,USA," (NULL when none), as in `request_state`
     Column("held_by", Text, nullable=True),
-    Column("information_pending", Boolean, nullable=False),
-    Column("open_procedure", Text, nullable=True),
     Column("circulated_at", UtcTime, nullable=True),
     # the initial procedure's decision (approved, refused, withdrawn)
     Column("decided_at", UtcTime, nullable=True),
@@ -203,8 +202,6 @@ def status_record(row: StatusInterval, closed_at: int | None = None) -> tuple[An
         facts.submitted_at,
         facts.applicant_name,
         held_by_text(facts.held_by),
-        facts.information_pending,
-        facts.open_procedure,
         facts.circulated_at,
         facts.decided_at,
         facts.outcome,

@@ -65,8 +65,6 @@ def _check(log: list[RecordedEvent], tz: ZoneInfo) -> None:
                 cut = intervals.change_at(state, tz)
                 assert facts == intervals.StatusFacts.of(state, cut), (at, position)
                 assert facts.held_by == tuple(sorted(h.member for h in state.active_holds))
-                assert facts.information_pending == state.information_pending
-                assert facts.open_procedure == state.open_procedure
                 assert facts.decided_at == state.procedures[0].decided_at
                 assert facts.outcome == state.procedures[0].outcome
                 assert facts.exemption_until == state.valid_until

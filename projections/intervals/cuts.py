@@ -1,7 +1,8 @@
 """Where the status of one request state changes with business time alone, without an
 event (pure): `under_review` becomes `awaiting_decision` the microsecond after the
 deadline, and `active` becomes `expired` when the committee's calendar day passes
-`valid_until`. `projections.intervals.steps` cuts its rows there.
+`valid_until`. A row of `projections.intervals.steps` keeps the instant (`changes_at`)
+and shows the later status from there on: a run is one row, not cut in two.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from projections.request import RequestState, Status, derived_status
 from projections.request.state import status_inputs
 from projections.request.statuses import StatusInputs
 
-__all__ = ["change_at", "pieces", "timeline"]
+__all__ = ["TIME_CHANGES", "change_at", "opening", "status_then"]
 
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -62,26 +63,20 @@ def _change_at(facts: StatusInputs, tz: tzinfo) -> datetime | None:
     return deadline + _MICROSECOND
 
 
-Pieces = list[tuple[Status, datetime, datetime | None]]
+#: The only changes time alone makes (`change_at`): a row whose run goes on past its
+#: `changes_at` shows the second status from there on.
+TIME_CHANGES: dict[Status, Status] = {"under_review": "awaiting_decision", "active": "expired"}
 
 
-def pieces(state: RequestState, start: datetime, cut: datetime | None, tz: tzinfo) -> Pieces:
-    """`[start, ...)` cut where the status changes (`cut`, `change_at` of the state),
-    each piece with its status."""
-    return _pieces(status_inputs(state), start, cut, tz)
-
-
-def _pieces(facts: StatusInputs, start: datetime, cut: datetime | None, tz: tzinfo) -> Pieces:
-    if cut is None or cut <= start:
-        return [(derived_status(facts, start, tz), start, None)]
-    return [
-        (derived_status(facts, start, tz), start, cut),
-        (derived_status(facts, cut, tz), cut, None),
-    ]
-
-
-def timeline(state: RequestState, start: datetime, tz: tzinfo) -> tuple[datetime | None, Pieces]:
-    """`(change_at(state, tz), pieces(state, start, that, tz))`, the state read once."""
+def opening(state: RequestState, start: datetime, tz: tzinfo) -> tuple[datetime | None, Status]:
+    """`(change_at(state, tz), the status at start)`, the state read once."""
     facts = status_inputs(state)
-    cut = _change_at(facts, tz)
-    return cut, _pieces(facts, start, cut, tz)
+    return _change_at(facts, tz), derived_status(facts, start, tz)
+
+
+def status_then(status: Status, changes_at: datetime | None, at: datetime) -> Status:
+    """The status at `at` of a row that shows `status` from its start and changes with
+    time alone at `changes_at` (None: never, within the row)."""
+    if changes_at is not None and changes_at <= at:
+        return TIME_CHANGES[status]
+    return status

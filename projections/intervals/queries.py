@@ -25,6 +25,7 @@ from events.engines import plan_for_values
 from events.model import RecordedEvent, utc_text
 from events.types import request_stream
 from projections.holds import Hold
+from projections.intervals.cuts import TIME_CHANGES, status_then
 from projections.intervals.rows import summary
 from projections.intervals.stats import (
     hold_stats_at_head,
@@ -39,7 +40,7 @@ from projections.intervals.tables import (
     request_status_intervals,
 )
 from projections.public import public_statistics
-from projections.request import fold
+from projections.request import Status, fold
 
 __all__ = [
     "Moment",
@@ -144,6 +145,28 @@ def in_force_rows(
     return union_all(*branches).subquery()
 
 
+#: The status a row shows before its `changes_at`, of each status time alone reaches.
+_BEFORE = {later: earlier for earlier, later in TIME_CHANGES.items()}
+
+
+def _status_is(status: str, at: datetime) -> ColumnElement[bool]:
+    """Status rows that show `status` at business time `at` (`cuts.status_then` in SQL):
+    those opened in it and not changed by time by then, and those opened in the status
+    that time turns into it and changed by then."""
+    unchanged = or_(_S.changes_at.is_(None), _S.changes_at > at)
+    if status in TIME_CHANGES:
+        return and_(_S.status == status, unchanged)
+    if status in _BEFORE:
+        changed = and_(_S.status == _BEFORE[status], _S.changes_at <= at)
+        return or_(_S.status == status, changed)
+    return _S.status == status
+
+
+def _status(row: Any, moment: Moment) -> Status:
+    """The status a row (with `status` and `changes_at`) shows at the moment's time."""
+    return status_then(row.status, row.changes_at, moment.as_of)
+
+
 class StreamsReader(Protocol):
     """Reads several streams at once (`EventStore.read_streams`)."""
 
@@ -203,7 +226,7 @@ async def requests_as_of(
     await plan_for_values(conn)
     where: list[ColumnElement[bool]] = []
     if status is not None:
-        where.append(_S.status == status)
+        where.append(_status_is(status, moment.as_of))
     if held_by is not None:
         where.append(_S.held_by.contains(f",{held_by},", autoescape=True))
     if applicant is not None:
@@ -214,11 +237,12 @@ async def requests_as_of(
         where.append(_S.submitted_at < submitted_before)
     if after is not None:
         where.append(_S.request_id > after)
-    found = in_force_rows(request_status_intervals, moment, (_S.request_id, _S.status), *where)
-    query = select(found.c.request_id, found.c.status).order_by(found.c.request_id)
+    columns = (_S.request_id, _S.status, _S.changes_at)
+    found = in_force_rows(request_status_intervals, moment, columns, *where)
+    query = select(found).order_by(found.c.request_id)
     rows = (await conn.execute(query.limit(limit + 1))).all()
     shown = await _summaries(log, moment, [row.request_id for row in rows[:limit]])
-    items = [{**shown[row.request_id], "status": row.status} for row in rows[:limit]]
+    items = [{**shown[row.request_id], "status": _status(row, moment)} for row in rows[:limit]]
     next_after = rows[limit - 1].request_id if len(rows) > limit else None
     return RequestPage(items, next_after)
 
@@ -298,7 +322,7 @@ async def public_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str,
         # the fields of the state view that `public_statistics` reads, no more
         {
             "request_id": row.request_id,
-            "status": row.status,
+            "status": _status(row, moment),
             "submitted_at": _time(row.submitted_at),
             "approved_at": _time(row.approved_at),
             "refused_at": _time(row.refused_at),

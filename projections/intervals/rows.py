@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from projections import holds as hold_rows
+from projections.intervals.cuts import status_then
 from projections.request import RequestState, Status
 from projections.request.state import _time as request_time_text
 
@@ -50,7 +51,8 @@ class StatusFacts(NamedTuple):
     exemption_from: date | None
     exemption_until: date | None
     disclosure: str
-    # where time alone changes the status (`change_at`)
+    # where time alone changes the status (`cuts.change_at`): a row shows
+    # `cuts.TIME_CHANGES[status]` from there on
     cut: datetime | None
 
     @classmethod
@@ -80,7 +82,8 @@ class StatusFacts(NamedTuple):
 class StatusInterval(NamedTuple):
     """One row of `request_status_intervals`: request `request_id` was in `status`, with
     `facts`, for business times `[valid_from, valid_to)` as the log showed it at
-    positions `[recorded_from, recorded_to)`."""
+    positions `[recorded_from, recorded_to)` — in `status` from `valid_from`, and in
+    `TIME_CHANGES[status]` from `changes_at` on, where time alone changes it."""
 
     request_id: str
     status: Status
@@ -100,9 +103,15 @@ class StatusInterval(NamedTuple):
         return (self.request_id, self.recorded_from, self.valid_from)
 
     @property
-    def run(self) -> tuple[StatusFacts, str, datetime | None]:
-        """What a later state must show for this row to stay live."""
-        return (self.facts, self.status, self.valid_to)
+    def changes_at(self) -> datetime | None:
+        """Where time alone changes the row's status (`cuts.change_at` of its state),
+        if after the row's start (before it, `status` already says so)."""
+        cut = self.facts.cut
+        return cut if cut is not None and cut > self.valid_from else None
+
+    def status_as_of(self, at: datetime) -> Status:
+        """The status the row shows at business time `at` (within the row)."""
+        return status_then(self.status, self.changes_at, at)
 
     def covers(self, at: datetime, position: int) -> bool:
         return _covers(self, self.live_to, at, position)

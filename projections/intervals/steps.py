@@ -15,18 +15,17 @@ prefix `k` form an L: `P >= p_k, T >= t_k`, less `P >= p_k+1, T >= t_k+1`.
 Rows are kept per *run*: content (the status and the facts the lists and statistics
 filter on, `StatusFacts`; or a hold as `holds.fold` shows it) that stays the same over
 prefixes `[a, b)` covers the union of their L's, which is one row: recorded from `p_a`,
-valid from `t_a`, reaching without end in business time (or to where time alone
-changes the status, below) until the event `b` *settles* it at `p_b`: from there on it
-ends at `t_b` (`settled_from = p_b`, `valid_to = t_b`, the old end kept in `live_to`).
-An event that changes none of it writes nothing; one that ends it updates the row
-once. When nothing remains from `p_b` on (`t_b` at or before the row's start), the row
-is closed instead (`recorded_to = p_b`). A run that ended in business time before the
-next event (`valid_to <= t_b`) is final as it is: no later event reaches those times.
+valid from `t_a`, reaching without end in business time until the event `b` *settles*
+it at `p_b`: from there on it ends at `t_b` (`settled_from = p_b`, `valid_to = t_b`,
+the old end kept in `live_to`). An event that changes none of it writes nothing; one
+that ends it updates the row once. When nothing remains from `p_b` on (`t_b` at or
+before the row's start), the row is closed instead (`recorded_to = p_b`).
 
 Within a run the status can still change with business time alone, without an event:
 `under_review` becomes `awaiting_decision` the microsecond after the deadline, and
 `active` becomes `expired` when the committee's calendar day passes `valid_until`. The
-run is cut there into two rows, so a row's status holds on the whole of it.
+row keeps that instant (`changes_at`, from the facts' `cut`) and shows the later status
+from there on (`cuts.status_then`): the run stays one row.
 
 A retraction at position `p_r` changes what is known at every business time, also
 before its own `occurred_at`: from `p_r` on, the stream is its known events, as if the
@@ -55,7 +54,7 @@ from typing import NamedTuple, TypeVar
 
 from projections import holds as hold_rows
 from projections.history import EventRow, request_id_of
-from projections.intervals.cuts import change_at, timeline
+from projections.intervals.cuts import change_at, opening
 from projections.intervals.rows import (
     SUMMARY_FIELDS,
     HoldInterval,
@@ -130,20 +129,6 @@ class Step(NamedTuple):
     settle_holds: tuple[HoldInterval, ...] = ()
 
 
-def _continued(
-    wanted: list[tuple[Status, datetime, datetime | None]],
-    shown: Status,
-    valid_to: datetime | None,
-) -> bool:
-    """Whether a live row (of the new facts) showing `shown` up to `valid_to` is one of
-    the `wanted` pieces: then it is taken out of them, its run going on in the row."""
-    for index, (piece, _, piece_to) in enumerate(wanted):
-        if piece == shown and piece_to == valid_to:
-            del wanted[index]
-            return True
-    return False
-
-
 def _status_step(
     head: StreamHead | None,
     state: RequestState | None,
@@ -157,22 +142,22 @@ def _status_step(
     tuple[StatusInterval, ...],
 ]:
     """The status rows of a step: the new live rows, and the keys of rows to close, the
-    rows to insert and the rows settled."""
-    wanted: list[tuple[Status, datetime, datetime | None]] = []
+    rows to insert and the rows settled.
+
+    A live row whose facts the new state still has goes on: the status is a function of
+    the facts and of business time (`derived_status` reads nothing else, the deadline
+    only through `cut`), so the row shows what the state does at every time from here."""
     facts = None
+    opened: Status = "submitted"
     if state is not None:
-        cut, wanted = timeline(state, occurred_at, tz)
+        cut, opened = opening(state, occurred_at, tz)
         facts = StatusFacts.of(state, cut)
     live: list[StatusInterval] = []
     close: list[tuple[str, int, datetime]] = []
     settle: list[StatusInterval] = []
     if head is not None:
-        # at most two live rows and two pieces: plain loops beat sets of runs
-        for row in head.live_status:
-            valid_to = row.valid_to
-            if valid_to is not None and valid_to <= occurred_at:
-                continue  # no prefix from here on reaches its times: final as it is
-            if row.facts == facts and _continued(wanted, row.status, valid_to):
+        for row in head.live_status:  # at most one
+            if row.facts == facts:
                 live.append(row)
                 continue
             part = settled(row, position, occurred_at)
@@ -181,18 +166,10 @@ def _status_step(
             else:
                 settle.append(part)
     insert: tuple[StatusInterval, ...] = ()
-    if facts is not None and wanted:
+    if facts is not None and not live:
         assert state is not None
-        request_id = state.request_id
-        insert = tuple(
-            [
-                _new_status(
-                    StatusInterval,
-                    (request_id, piece, valid_from, valid_to, position, None, facts, None, None),
-                )
-                for piece, valid_from, valid_to in wanted
-            ]
-        )
+        values = (state.request_id, opened, occurred_at, None, position, None, facts, None, None)
+        insert = (_new_status(StatusInterval, values),)
         live.extend(insert)
     return tuple(live), tuple(close), insert, tuple(settle)
 

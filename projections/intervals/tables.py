@@ -71,6 +71,9 @@ request_status_intervals = Table(
     # business time `valid_to` from there on), and its end before (`live_to`)
     Column("settled_from", Position, nullable=True),
     Column("live_to", UtcTime, nullable=True),
+    # where time alone changes the row's status (0015): from there on it shows
+    # `cuts.TIME_CHANGES[status]`; NULL when it does not within the row
+    Column("changes_at", UtcTime, nullable=True),
     Index(None, "valid_from"),
     Index(
         "ix_request_status_intervals_head",
@@ -78,9 +81,10 @@ request_status_intervals = Table(
         "recorded_to",
         "span_class",
         "valid_from",
-        # what the list reads besides, so that it reads the index alone (0009)
+        # what the list reads besides, so that it reads the index alone (0009, 0015)
         "valid_to",
         "request_id",
+        "changes_at",
     ),
     # the head's decisions and years of submission, for the processing statistics (0009)
     Index(
@@ -216,6 +220,7 @@ def status_record(row: StatusInterval, closed_at: int | None = None) -> tuple[An
         span_class(row.valid_from, row.valid_to),
         row.settled_from,
         row.live_to,
+        row.changes_at,
     )
 
 

@@ -40,8 +40,8 @@ WHERE status = 'on_hold' AND recorded_to IS NULL AND valid_from <= $1
 ORDER BY request_id LIMIT 51
 """
 _HOLDS_SQL = """
-SELECT member, count(*), sum(coalesce(ended_us, $2) - placed_us) FROM hold_intervals
-WHERE recorded_to IS NULL AND valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)
+SELECT member, count(*), sum(CASE WHEN ended_us <= $2 THEN ended_us ELSE $2 END - placed_us)
+FROM hold_intervals WHERE recorded_to IS NULL AND placed_at <= $1
 GROUP BY member
 """
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Subquery, Table, and_, or_, select, union_all
+from sqlalchemy import Select, Subquery, and_, case, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -37,6 +37,7 @@ from projections.intervals.tables import (
     OPEN_SPAN,
     SPAN_CLASSES,
     hold_intervals,
+    micros,
     request_status_intervals,
 )
 from projections.public import public_statistics
@@ -55,8 +56,6 @@ __all__ = [
 
 _S = request_status_intervals.c
 _H = hold_intervals.c
-#: the holds not ended (`ix_hold_intervals_active`)
-_ACTIVE = _H.ended_us.is_(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,17 +71,17 @@ class Moment:
         return {"as_of": utc_text(self.as_of), "at_position": self.at_position}
 
 
-def _class_ranges(c: Any, at: datetime) -> list[ColumnElement[bool]]:
+def _class_ranges(span: Any, start: Any, at: datetime) -> list[ColumnElement[bool]]:
     """One condition per span class (`interval_tables.span_class`) that every row of that
-    class covering `at` meets: it began after `at` - 2^(k+1) s, or it has no end. Each is
-    one short range of the (…, span_class, valid_from) indexes."""
-    ranges = [c.span_class == OPEN_SPAN]
+    class covering `at` meets: it began (`start`) after `at` - 2^(k+1) s, or it has no
+    end. Each is one short range of an index on (…, span_class, start)."""
+    ranges = [span == OPEN_SPAN]
     for k in SPAN_CLASSES:
         try:
             since = at - timedelta(seconds=2 ** (k + 1))
         except OverflowError:
             since = datetime.min.replace(tzinfo=UTC)
-        ranges.append(and_(c.span_class == k, c.valid_from >= since))
+        ranges.append(and_(span == k, start >= since))
     return ranges
 
 
@@ -90,7 +89,7 @@ def _shown_at(c: Any, position: int) -> list[ColumnElement[bool]]:
     return [c.recorded_from <= position, or_(c.recorded_to.is_(None), c.recorded_to > position)]
 
 
-def _ends_after(end: Any, at: datetime) -> ColumnElement[bool]:
+def _ends_after(end: Any, at: datetime | int) -> ColumnElement[bool]:
     return or_(end.is_(None), end > at)
 
 
@@ -99,50 +98,70 @@ def _settled_by(c: Any, position: int) -> ColumnElement[bool]:
     return or_(c.settled_from.is_(None), c.settled_from <= position)
 
 
-def _live_to(c: Any) -> Any:
-    """A row's business end before it is settled (a hold row has none)."""
-    return c.live_to if "live_to" in c else None
-
-
-def _in_force(c: Any, moment: Moment) -> list[ColumnElement[bool]]:
-    """Rows whose business interval holds `as_of` and whose recorded interval holds
-    `at_position` (a row settled after `at_position` reaches to its `live_to` then)."""
-    at = moment.as_of
+def _in_force(moment: Moment) -> list[ColumnElement[bool]]:
+    """Status rows whose business interval holds `as_of` and whose recorded interval
+    holds `at_position` (a row settled after `at_position` reaches to its `live_to`
+    then)."""
+    c, at = _S, moment.as_of
     if moment.at_position is None:
         return [c.valid_from <= at, _ends_after(c.valid_to, at), c.recorded_to.is_(None)]
     position = moment.at_position
-    live_to = _live_to(c)
-    live: ColumnElement[bool] = c.settled_from > position
-    if live_to is not None:
-        live = and_(live, _ends_after(live_to, at))
+    live = and_(c.settled_from > position, _ends_after(c.live_to, at))
     reach = or_(and_(_settled_by(c, position), _ends_after(c.valid_to, at)), live)
     return [c.valid_from <= at, reach, *_shown_at(c, position)]
 
 
-def in_force_rows(
-    table: Table, moment: Moment, columns: Sequence[Any], *where: ColumnElement[bool]
-) -> Subquery:
-    """`columns` of the rows of `table` in force at `moment` (and meeting `where`): one
+def in_force_rows(moment: Moment, columns: Sequence[Any], *where: ColumnElement[bool]) -> Subquery:
+    """`columns` of the status rows in force at `moment` (and meeting `where`): one
     branch per span class, UNION ALL (a row has one class), so that each is an index
     range and no row that began before `as_of` and ended before it is read. At a past
     position, the rows not yet settled then (whose class says nothing of their reach
     then) are one more branch."""
-    c, at = table.c, moment.as_of
+    c, at = _S, moment.as_of
     if moment.at_position is None:
-        base = [*_in_force(c, moment), *where]
+        base = [*_in_force(moment), *where]
     else:
         position = moment.at_position
         base = [c.valid_from <= at, _ends_after(c.valid_to, at), _settled_by(c, position)]
         base += [*_shown_at(c, position), *where]
-    branches = [select(*columns).where(*base, by_class) for by_class in _class_ranges(c, at)]
+    ranges = _class_ranges(c.span_class, c.valid_from, at)
+    branches = [select(*columns).where(*base, by_class) for by_class in ranges]
     if moment.at_position is not None:
         position = moment.at_position
         live = [c.valid_from <= at, c.settled_from > position, *_shown_at(c, position)]
-        live_to = _live_to(c)
-        if live_to is not None:
-            live.append(_ends_after(live_to, at))
+        live.append(_ends_after(c.live_to, at))
         branches.append(select(*columns).where(*live, *where))
     return union_all(*branches).subquery()
+
+
+def _holds_shown(moment: Moment, *where: ColumnElement[bool]) -> Select[Any]:
+    """The hold rows shown at `moment` (placed by `as_of`, recorded at `at_position`),
+    each with its end as of then (`ended_at`, `end_kind`, `ended_us`: NULL when the
+    hold was still active then). At the head every recorded end counts; at a position,
+    those recorded by then."""
+    c, at = _H, moment.as_of
+    shown: list[ColumnElement[bool]]
+    ended: ColumnElement[bool]
+    if moment.at_position is None:
+        shown = [c.recorded_to.is_(None)]
+        ended = c.ended_us <= micros(at)
+    else:
+        shown = _shown_at(c, moment.at_position)
+        ended = and_(c.ended_from <= moment.at_position, c.ended_us <= micros(at))
+    columns = [
+        c.hold_position,
+        c.request_id,
+        c.procedure,
+        c.member,
+        c.placed_at,
+        c.placed_us,
+        *(case((ended, column), else_=None).label(column.name) for column in _ENDS),
+    ]
+    return select(*columns).where(*shown, c.placed_at <= at, *where)
+
+
+#: A hold row's columns of its end.
+_ENDS = (_H.ended_at, _H.end_kind, _H.ended_us)
 
 
 #: The status a row shows before its `changes_at`, of each status time alone reaches.
@@ -238,7 +257,7 @@ async def requests_as_of(
     if after is not None:
         where.append(_S.request_id > after)
     columns = (_S.request_id, _S.status, _S.changes_at)
-    found = in_force_rows(request_status_intervals, moment, columns, *where)
+    found = in_force_rows(moment, columns, *where)
     query = select(found).order_by(found.c.request_id)
     rows = (await conn.execute(query.limit(limit + 1))).all()
     shown = await _summaries(log, moment, [row.request_id for row in rows[:limit]])
@@ -250,9 +269,8 @@ async def requests_as_of(
 async def _holds(conn: AsyncConnection, moment: Moment, member: str | None) -> list[Hold]:
     await plan_for_values(conn)
     where = [] if member is None else [_H.member == member]
-    found = in_force_rows(hold_intervals, moment, tuple(_H), *where)
-    rows = (await conn.execute(select(found).order_by(found.c.hold_position))).all()
-    return [Hold.of_row(row, row.hold_position) for row in rows]
+    query = _holds_shown(moment, *where).order_by(_H.hold_position)
+    return [Hold.of_row(row, row.hold_position) for row in (await conn.execute(query)).all()]
 
 
 async def member_holds_as_of(conn: AsyncConnection, member: str, moment: Moment) -> list[Hold]:
@@ -284,12 +302,19 @@ async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, A
     """`GET /v1/stats/holds` as of `moment`: `{members: [...]}`, aggregated in the
     database (`projections.intervals.stats`; at the head from its partial indexes)."""
     await plan_for_values(conn)
+    at = moment.as_of
     if moment.at_position is None:
-        active = in_force_rows(hold_intervals, moment, (_H.member, _H.placed_us), _ACTIVE)
-        return {"members": await hold_stats_at_head(conn, active, moment.as_of)}
-    columns = (_H.member, _H.placed_us, _H.ended_us)
-    found = in_force_rows(hold_intervals, moment, columns)
-    return {"members": await hold_stats_in_db(conn, found, moment.as_of)}
+        return {"members": await hold_stats_at_head(conn, _active_at_head(at), at)}
+    return {"members": await hold_stats_in_db(conn, _holds_shown(moment).subquery(), at)}
+
+
+def _active_at_head(at: datetime) -> Subquery:
+    """(member, placed_us) of the head's holds active at `at`: placed by then, not ended
+    by then; one branch per span class of the hold's length (`ix_hold_intervals_active`)."""
+    c = _H
+    active = [c.recorded_to.is_(None), c.placed_at <= at, _ends_after(c.ended_us, micros(at))]
+    ranges = _class_ranges(c.span_class, c.placed_at, at)
+    return union_all(*(select(c.member, c.placed_us).where(*active, r) for r in ranges)).subquery()
 
 
 async def processing_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
@@ -301,7 +326,7 @@ async def processing_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[
     # most rows that began before `as_of` are in force then: a plain scan, not one
     # branch per span class (whose union the database would evaluate once per aggregate)
     columns = (_S.submitted_year, _S.decided_year, _S.outcome, _S.decision_us)
-    found = select(*columns).where(*_in_force(_S, moment)).subquery()
+    found = select(*columns).where(*_in_force(moment)).subquery()
     return {"years": await processing_stats_in_db(conn, found)}
 
 
@@ -316,7 +341,7 @@ def _day(value: date | None) -> str | None:
 async def public_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, Any]:
     """`GET /public/stats` as of `moment`: aggregates only, no member, no request."""
     await plan_for_values(conn)
-    found = in_force_rows(request_status_intervals, moment, tuple(_S))
+    found = in_force_rows(moment, tuple(_S))
     query = select(found)
     views = [
         # the fields of the state view that `public_statistics` reads, no more

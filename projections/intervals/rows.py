@@ -8,7 +8,7 @@ is one run of equal content: before the event that ends the run (at `settled_fro
 None while none has) it reaches to `live_to` in business time, from that event on to
 `valid_to` (the ending event's `occurred_at`, or the row's own end if earlier). While
 `settled_from` is None, `valid_to` is the row's end and `live_to` unused (None). A hold
-row has no end before the event that ends its run (its `live_to` is always None).
+row is one a hold (and recording): it keeps its end and the position that ended it.
 """
 
 from __future__ import annotations
@@ -118,9 +118,11 @@ class StatusInterval(NamedTuple):
 
 
 class HoldInterval(NamedTuple):
-    """One row of `hold_intervals`: the hold placed at `hold_position`, as it stood
-    (`ended_at`, `end_kind`) for business times `[valid_from, valid_to)` as the log showed
-    it at positions `[recorded_from, recorded_to)`."""
+    """One row of `hold_intervals`: the hold placed at `hold_position`, from `placed_at`
+    on in business time, as the log showed it at positions `[recorded_from,
+    recorded_to)`. A hold changes once, when it ends: the row keeps the end and the
+    position of the event that ended it (`ended_from`), and shows the hold ended at
+    `(T, P)` when `ended_from <= P` and `ended_at <= T`, active before: one row a hold."""
 
     request_id: str
     hold_position: int
@@ -129,23 +131,31 @@ class HoldInterval(NamedTuple):
     placed_at: datetime
     ended_at: datetime | None
     end_kind: hold_rows.EndKind | None
-    valid_from: datetime
-    valid_to: datetime | None
     recorded_from: int
     recorded_to: int | None
-    # as for `StatusInterval` (a hold row has no end before the event that ends its run)
-    settled_from: int | None = None
+    ended_from: int | None = None
 
     @property
-    def key(self) -> tuple[str, int, int, datetime]:
-        """The row's identity: (request_id, hold_position, recorded_from, valid_from)."""
-        return (self.request_id, self.hold_position, self.recorded_from, self.valid_from)
+    def key(self) -> tuple[str, int, int]:
+        """The row's identity: (request_id, hold_position, recorded_from)."""
+        return (self.request_id, self.hold_position, self.recorded_from)
 
-    def hold(self) -> hold_rows.Hold:
+    def hold(self, at: datetime, position: int) -> hold_rows.Hold:
+        """The hold as it stood at `(at, position)` (the row covering it)."""
+        ended_from = self.ended_from
+        ended_at = self.ended_at
+        if ended_from is None or ended_from > position or ended_at is None or ended_at > at:
+            return hold_rows.Hold(
+                self.hold_position, self.request_id, self.procedure, self.member, self.placed_at
+            )
         return hold_rows.Hold.of_row(self, self.hold_position)
 
     def covers(self, at: datetime, position: int) -> bool:
-        return _covers(self, None, at, position)
+        return (
+            self.placed_at <= at
+            and self.recorded_from <= position
+            and (self.recorded_to is None or position < self.recorded_to)
+        )
 
 
 def settled(row: StatusInterval, position: int, until: datetime) -> StatusInterval | None:
@@ -161,16 +171,12 @@ def settled(row: StatusInterval, position: int, until: datetime) -> StatusInterv
     return _new_row(StatusInterval, (*values, position, valid_to))
 
 
-def settled_hold(row: HoldInterval, position: int, until: datetime) -> HoldInterval | None:
-    """`settled` for a hold interval (a live hold row has no end)."""
-    if row.valid_from >= until:
-        return None
-    return _new_row(HoldInterval, (*row[:8], until, *row[9:11], position))
+def ended_hold(row: HoldInterval, hold: hold_rows.Hold, position: int) -> HoldInterval:
+    """Live `row` ended as `hold` says by the event at `position`."""
+    return row._replace(ended_at=hold.ended_at, end_kind=hold.end, ended_from=position)
 
 
-def _covers(
-    row: StatusInterval | HoldInterval, live_to: datetime | None, at: datetime, position: int
-) -> bool:
+def _covers(row: StatusInterval, live_to: datetime | None, at: datetime, position: int) -> bool:
     if not (
         row.valid_from <= at
         and row.recorded_from <= position
@@ -261,7 +267,8 @@ def status_at(rows: Iterable[StatusInterval], at: datetime, position: int) -> St
 
 def hold_at(rows: Iterable[HoldInterval], at: datetime, position: int) -> list[hold_rows.Hold]:
     """The holds shown at business time `at` and log position `position`, by position."""
-    return sorted((row.hold() for row in rows if row.covers(at, position)), key=_by_position)
+    shown = (row.hold(at, position) for row in rows if row.covers(at, position))
+    return sorted(shown, key=_by_position)
 
 
 def _by_position(hold: hold_rows.Hold) -> int:

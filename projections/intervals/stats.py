@@ -119,7 +119,7 @@ async def hold_stats_at_head(
     """`hold_stats_in_db` of the head's holds in force at `at`: the ended ones counted,
     summed and walked in `ix_hold_intervals_ended`; the `active` ones (member,
     placed_us: few, read from `ix_hold_intervals_active`) counted up to `at`."""
-    ended = [*head_in_force(_H, at), _H.ended_us.is_not(None)]
+    ended = [_H.recorded_to.is_(None), _H.ended_us.is_not(None), _H.ended_us <= micros(at)]
     by_member = select(_H.member, func.count(), func.sum(_H.held_us)).where(*ended)
     fixed = {
         str(member): (int(n), int(total or 0))

@@ -60,9 +60,9 @@ from projections.intervals.rows import (
     HoldInterval,
     StatusFacts,
     StatusInterval,
+    ended_hold,
     hold_at,
     settled,
-    settled_hold,
     status_at,
     summary,
 )
@@ -116,13 +116,13 @@ class StreamHead(NamedTuple):
 
 class Step(NamedTuple):
     """What one event changes: rows to insert (with `recorded_to` None), keys of rows to
-    close at `closed_at`, and rows settled by it (`settled_from` set: the same keys as
-    rows written before, to be updated)."""
+    close at `closed_at`, and rows settled by it (status rows with `settled_from` set,
+    hold rows with their end: the same keys as rows written before, to be updated)."""
 
     head: StreamHead | None
     closed_at: int
     close_status: tuple[tuple[str, int, datetime], ...] = ()
-    close_holds: tuple[tuple[str, int, int, datetime], ...] = ()
+    close_holds: tuple[tuple[str, int, int], ...] = ()
     insert_status: tuple[StatusInterval, ...] = ()
     insert_holds: tuple[HoldInterval, ...] = ()
     settle_status: tuple[StatusInterval, ...] = ()
@@ -185,9 +185,10 @@ def step(
     """The rows of the event at `position` (business time `occurred_at`) after which the
     stream's state is `state` and its holds (`holds.fold` of the stream so far) `holds`.
 
-    A live row whose content the new state still shows stays live; any other is settled
-    at `position` (`valid_to` cut at `occurred_at`), or closed there if nothing remains
-    of it; content the old rows did not show opens at `(occurred_at, position)`."""
+    A live status row whose content the new state still shows stays live; any other is
+    settled at `position` (`valid_to` cut at `occurred_at`), or closed there if nothing
+    remains of it; content the old rows did not show opens at `(occurred_at, position)`.
+    A hold's row takes its end, with `position`, when the hold ends."""
     if head is not None and occurred_at < head.state.last_occurred_at:
         raise ValueError(
             f"position {position} occurred before the stream's last event: "
@@ -203,37 +204,32 @@ def step(
         return _new_step(
             Step, (made, position, close_status, (), insert_status, (), settle_status, ())
         )
-    close_holds: list[tuple[str, int, int, datetime]] = []
+    close_holds: list[tuple[str, int, int]] = []
     insert_holds: list[HoldInterval] = []
     settle_holds: list[HoldInterval] = []
-    # `holds.evolve` hands unchanged holds on as the same objects: match by identity
-    # first, by value only for holds it rebuilt (or a re-fold made anew)
-    rows_of: dict[int, HoldInterval] = {}
-    before: dict[int, hold_rows.Hold] = {}
     opened_holds: list[HoldInterval] = []
     fresh: Sequence[hold_rows.Hold] = holds
+    rows_of: dict[int, HoldInterval] = {}  # the live rows by hold position
     if head is not None:
         old = head.holds
+        # `holds.evolve` hands unchanged holds on as the same objects
         if len(holds) >= len(old) and all(map(is_, holds, old)):
             opened_holds = list(head.live_holds)  # holds placed, none changed
             fresh = holds[len(old) :]
         else:
-            rows_of = {id(h): row for h, row in zip(old, head.live_holds, strict=True)}
-            before = {id(h): h for h in old}
-    # by value: equal holds were placed at the same position (a hold's identity)
-    by_position: dict[int, int] | None = None
+            rows_of = {row.hold_position: row for row in head.live_holds}
     for hold in fresh:
-        known = rows_of.pop(id(hold), None)
-        if known is None and rows_of:
-            if by_position is None:
-                by_position = {before[key].position: key for key in rows_of}
-            key = by_position.get(hold.position)
-            if key is not None and before[key] == hold:
-                del by_position[hold.position]
-                known = rows_of.pop(key)
+        known = rows_of.pop(hold.position, None)
         if known is not None:
-            opened_holds.append(known)
-            continue
+            if known.ended_at == hold.ended_at and known.end_kind == hold.end:
+                opened_holds.append(known)
+                continue
+            if known.ended_from is None:  # the hold ended here: its row is settled
+                ended = ended_hold(known, hold, position)
+                opened_holds.append(ended)
+                settle_holds.append(ended)
+                continue
+            close_holds.append(known.key)
         opened = HoldInterval(
             hold.request_id,
             hold.position,
@@ -242,19 +238,13 @@ def step(
             hold.placed_at,
             hold.ended_at,
             hold.end,
-            occurred_at,
-            None,
             position,
             None,
+            None if hold.end is None else position,
         )
         opened_holds.append(opened)
         insert_holds.append(opened)
-    for hold_row in rows_of.values():  # shown no more
-        hold_part = settled_hold(hold_row, position, occurred_at)
-        if hold_part is None:
-            close_holds.append(hold_row.key)
-        else:
-            settle_holds.append(hold_part)
+    close_holds.extend(row.key for row in rows_of.values())  # shown no more
     return Step(
         StreamHead(state, holds, live_status, tuple(opened_holds)),
         position,
@@ -318,13 +308,16 @@ def _status_content(row: StatusInterval) -> tuple[object, ...]:
 
 
 def _hold_content(row: HoldInterval) -> tuple[object, ...]:
-    # all but `recorded_from`, `recorded_to`, and whether it is settled
-    return (*row[:9], row.settled_from is None)
+    # all but `recorded_from` and `recorded_to`
+    return (*row[:7], row.ended_from)
 
 
 def _from(row: _Row, position: int) -> _Row:
     """A row the replay of a retraction at `position` shows, recorded from there on: as it
-    shows it at the head (settled from there on, if settled)."""
+    shows it at the head (a status row settled from there on, if settled; a hold row
+    ended where its end was recorded, which the log holds from there on)."""
+    if isinstance(row, HoldInterval):
+        return row._replace(recorded_from=position, recorded_to=None)
     settled_from = None if row.settled_from is None else position
     return row._replace(recorded_from=position, recorded_to=None, settled_from=settled_from)
 
@@ -405,7 +398,7 @@ class _Rows:
 
     def __init__(self) -> None:
         self.status: dict[tuple[str, int, datetime], StatusInterval] = {}
-        self.holds: dict[tuple[str, int, int, datetime], HoldInterval] = {}
+        self.holds: dict[tuple[str, int, int], HoldInterval] = {}
 
     def take(self, result: Step) -> None:
         status, holds = self.status, self.holds
@@ -413,7 +406,7 @@ class _Rows:
             assert status[settled_row.key].settled_from is None, settled_row
             status[settled_row.key] = settled_row
         for settled_hold_row in result.settle_holds:
-            assert holds[settled_hold_row.key].settled_from is None, settled_hold_row
+            assert holds[settled_hold_row.key].ended_from is None, settled_hold_row
             holds[settled_hold_row.key] = settled_hold_row
         for key in result.close_status:
             assert status[key].recorded_to is None, key

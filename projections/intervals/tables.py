@@ -1,7 +1,7 @@
 """The bitemporal projection's tables (SQLAlchemy Core): status intervals and hold
 intervals. Migrations: `0005_request_intervals`, `0008_interval_heads`,
 `0009_as_of_statistics`, `0010_status_index_dropped`, `0013_interval_runs`,
-`0015_lean_status_runs`.
+`0015_lean_runs`.
 
 A row is one run of equal content. Rows are only inserted, settled once (`settled_from`,
 `valid_to`, `live_to` set) by the event that ends their run, and closed once
@@ -107,46 +107,46 @@ request_status_intervals = Table(
 hold_intervals = Table(
     "hold_intervals",
     metadata,
+    # one row a hold (and a recording, 0015): shown from `placed_at` in business time at
+    # positions [recorded_from, recorded_to), ended at (T, P) when `ended_from <= P`
+    # and `ended_at <= T`
     Column("request_id", Text, primary_key=True),
     # the position of the HoldPlaced event
     Column("hold_position", Position, primary_key=True, autoincrement=False),
     Column("recorded_from", Position, primary_key=True, autoincrement=False),
-    Column("valid_from", UtcTime, primary_key=True),
     Column("recorded_to", Position, nullable=True),
-    Column("valid_to", UtcTime, nullable=True),
     Column("member", Text, nullable=False),
     Column("procedure", Text, nullable=False),
     Column("placed_at", UtcTime, nullable=False),
     Column("ended_at", UtcTime, nullable=True),
     Column("end_kind", Text, nullable=True),
-    # `placed_at` and `ended_at` in microseconds since the epoch (0008)
-    Column("placed_us", Micros, nullable=True),
+    # the position of the event that ended the hold
+    Column("ended_from", Position, nullable=True),
+    # `placed_at` and `ended_at` in microseconds since the epoch, and the length of an
+    # ended hold
+    Column("placed_us", Micros, nullable=False),
     Column("ended_us", Micros, nullable=True),
-    Column("span_class", Integer, nullable=True),
-    # an ended hold's length, `ended_us - placed_us` (0009)
     Column("held_us", Micros, nullable=True),
-    # as in `request_status_intervals` (0013); a hold row has no end before it is settled
-    Column("settled_from", Position, nullable=True),
-    Index(None, "member", "valid_from"),
-    Index(None, "valid_from"),
-    Index("ix_hold_intervals_head", "recorded_to", "span_class", "valid_from"),
-    # the head's ended and active holds, for the hold statistics as of a time (0009)
+    # `span_class(placed_at, ended_at)`: the holds active at T are searched by class
+    Column("span_class", Integer, nullable=False),
+    Index(None, "member", "placed_at"),
+    # the head's holds ended by T, in the order of their length, for the hold statistics
     Index(
         "ix_hold_intervals_ended",
         "member",
         "held_us",
-        "valid_from",
-        "valid_to",
+        "ended_us",
         **_head("ended_us IS NOT NULL"),
     ),
+    # the head's holds by span class and placement: those active at T
     Index(
         "ix_hold_intervals_active",
         "span_class",
-        "valid_from",
-        "valid_to",
+        "placed_at",
+        "ended_us",
         "member",
         "placed_us",
-        **_head("ended_us IS NULL"),
+        **_head(),
     ),
 )
 
@@ -233,17 +233,15 @@ def hold_record(row: HoldInterval, closed_at: int | None = None) -> tuple[Any, .
         row.request_id,
         row.hold_position,
         row.recorded_from,
-        row.valid_from,
         row.recorded_to if closed_at is None else closed_at,
-        row.valid_to,
         row.member,
         row.procedure,
         row.placed_at,
         row.ended_at,
         row.end_kind,
+        row.ended_from,
         placed,
         ended,
-        span_class(row.valid_from, row.valid_to),
         None if ended is None else ended - placed,
-        row.settled_from,
+        span_class(row.placed_at, row.ended_at),
     )

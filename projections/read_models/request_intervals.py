@@ -10,7 +10,8 @@ and live rows) is kept in an LRU across batches; a head not in memory is recompu
 replaying its stream up to the event before, and a retraction replays the stream's
 history (`Batch.stream`, shared with the other projections) to learn every row it
 shows, which it replaces at every business time (`intervals.retract`). Rows are only inserted
-(COPY on PostgreSQL), settled once (`settled_from`, `valid_to` set) and closed once
+(COPY on PostgreSQL), settled once (`settled_from`, `valid_to` set; a hold's row: its
+end) and closed once
 (`recorded_to` set). The committee's time zone
 (`Batch.time_zone`) cuts `active` from `expired`: a deployment that changes it must
 `docket rebuild request_intervals`.
@@ -43,7 +44,7 @@ from projections.read_models import requests
 from projections.read_models.requests import RETRACTION, RequestFold
 
 StatusKey = tuple[str, int, datetime]
-HoldKey = tuple[str, int, int, datetime]
+HoldKey = tuple[str, int, int]
 
 
 def _update_statement(table: Table, key: Sequence[str], columns: Sequence[str]) -> Any:
@@ -56,14 +57,15 @@ def _update_statement(table: Table, key: Sequence[str], columns: Sequence[str]) 
 
 
 _STATUS_KEY = ("request_id", "recorded_from", "valid_from")
-_HOLD_KEY = ("request_id", "hold_position", "recorded_from", "valid_from")
+_HOLD_KEY = ("request_id", "hold_position", "recorded_from")
 _CLOSE_STATUS = _update_statement(tables.request_status_intervals, _STATUS_KEY, ["recorded_to"])
 _CLOSE_HOLD = _update_statement(tables.hold_intervals, _HOLD_KEY, ["recorded_to"])
 _SETTLED = ("valid_to", "settled_from", "span_class")
 _SETTLE_STATUS = _update_statement(
     tables.request_status_intervals, _STATUS_KEY, [*_SETTLED, "live_to"]
 )
-_SETTLE_HOLD = _update_statement(tables.hold_intervals, _HOLD_KEY, _SETTLED)
+_ENDED = ("ended_at", "end_kind", "ended_from", "ended_us", "held_us", "span_class")
+_END_HOLD = _update_statement(tables.hold_intervals, _HOLD_KEY, _ENDED)
 
 
 def _keyed(names: Sequence[str], key: tuple[Any, ...], **values: Any) -> dict[str, Any]:
@@ -73,12 +75,18 @@ def _keyed(names: Sequence[str], key: tuple[Any, ...], **values: Any) -> dict[st
     }
 
 
-def _settled(row: StatusInterval | HoldInterval) -> dict[str, Any]:
+def _settled(row: StatusInterval) -> dict[str, Any]:
     return {
         "valid_to": row.valid_to,
         "settled_from": row.settled_from,
         "span_class": tables.span_class(row.valid_from, row.valid_to),
     }
+
+
+def _ended(row: HoldInterval) -> dict[str, Any]:
+    """The columns a hold's end sets (`tables.hold_record`'s)."""
+    record = tables.hold_record(row)
+    return dict(zip(_ENDED, (record[7], record[8], record[9], *record[11:]), strict=True))
 
 
 @dataclass(slots=True)
@@ -116,8 +124,8 @@ class IntervalWrites:
             )
         if self.settle_holds:
             await conn.execute(
-                _SETTLE_HOLD,
-                [_keyed(_HOLD_KEY, key, **_settled(row)) for key, row in self.settle_holds.items()],
+                _END_HOLD,
+                [_keyed(_HOLD_KEY, key, **_ended(row)) for key, row in self.settle_holds.items()],
             )
         if self.close_status:
             await conn.execute(

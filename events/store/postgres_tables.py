@@ -255,7 +255,8 @@ async def _copy_aside(conn: AsyncConnection, home: str, name: str) -> list[str]:
     await conn.execute(
         text(
             f'CREATE TABLE "{REBUILD_SCHEMA}"."{name}" (LIKE "{home}"."{name}"'
-            " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)"
+            " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED"
+            " INCLUDING COMPRESSION)"
         )
     )
     relation = f'"{home}"."{name}"'

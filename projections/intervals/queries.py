@@ -128,10 +128,14 @@ def in_force_rows(moment: Moment, columns: Sequence[Any], *where: ColumnElement[
     branches = [select(*columns).where(*base, by_class) for by_class in ranges]
     if moment.at_position is not None:
         position = moment.at_position
-        live = [c.valid_from <= at, c.settled_from > position, *_shown_at(c, position)]
-        live.append(_ends_after(c.live_to, at))
+        live = [c.valid_from <= at, c.settled_from > position, _ends_after(c.live_to, at)]
+        live += _shown_at(c, position)
         branches.append(select(*columns).where(*live, *where))
     return union_all(*branches).subquery()
+
+
+#: A hold row's columns of its end.
+_ENDS = (_H.ended_at, _H.end_kind, _H.ended_us)
 
 
 def _holds_shown(moment: Moment, *where: ColumnElement[bool]) -> Select[Any]:
@@ -158,10 +162,6 @@ def _holds_shown(moment: Moment, *where: ColumnElement[bool]) -> Select[Any]:
         *(case((ended, column), else_=None).label(column.name) for column in _ENDS),
     ]
     return select(*columns).where(*shown, c.placed_at <= at, *where)
-
-
-#: A hold row's columns of its end.
-_ENDS = (_H.ended_at, _H.end_kind, _H.ended_us)
 
 
 #: The status a row shows before its `changes_at`, of each status time alone reaches.

@@ -457,7 +457,7 @@ class TestRebuild:
         await scenario(store)
         before = await index_definitions(store)
         named = {name.split(".", 1)[1] for name in before}
-        assert {"ix_request_state_status_hint", "ix_hold_intervals_head"} <= named
+        assert {"ix_request_state_status_hint", "ix_hold_intervals_active"} <= named
         await runner.rebuild()
         assert await index_definitions(store) == before
         await runner.rebuild(["holds"])

@@ -5,7 +5,8 @@ Each run copies the generated log of N events (`bench.gen`) into a fresh databas
 runs B3's rebuild there (`bench.b3.rebuild_rate`: as `docket rebuild` does, in a fresh
 interpreter, in worker processes on a large log), of every projection or of those named.
 Printed per run: events/s, seconds, the CPU of the worker processes and of PostgreSQL
-(every process of the server), and the peak RSS of the rebuild and its workers. B3
+(every process of the server), the peak RSS of the rebuild and its workers, and the
+rows of each table the rebuild writes (`bench.references.OUTPUT_TABLES`). B3
 (`python -m bench.b3`) stays the measure of record: its references come from the same
 run. Alternate the trees compared (`PYTHONPATH=...`) run by run: the machine's speed
 moves by ±20 % within minutes.
@@ -13,15 +14,30 @@ moves by ±20 % within minutes.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+
+import asyncpg
 
 from bench import db, gen
 from bench.b3 import rebuild_rate
-from bench.cli import parser
+from bench.references import OUTPUT_TABLES
+
+
+async def _rows(database: str) -> dict[str, int]:
+    """The rows of each table a rebuild writes."""
+    conn = await asyncpg.connect(db.dsn(database))
+    try:
+        return {
+            table: await conn.fetchval(f"SELECT count(*) FROM {table}") for table in OUTPUT_TABLES
+        }
+    finally:
+        await conn.close()
 
 
 def main() -> None:
-    args = parser(__doc__ or "", events=200_000)
+    args = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    args.add_argument("--events", type=int, default=db.default_events(200_000))
     args.add_argument("--projections", default=None, help="comma-separated (default: all)")
     args.add_argument("--runs", type=int, default=1)
     options = args.parse_args()
@@ -34,6 +50,7 @@ def main() -> None:
             server = db.postgres_cpu_seconds()
             rebuilt = rebuild_rate(url, names)
             server = db.postgres_cpu_seconds() - server
+            rows = asyncio.run(_rows(database))
         finally:
             asyncio.run(db.drop(database))
         workers = sum(worker.cpu_seconds for worker in rebuilt.workers)
@@ -42,7 +59,7 @@ def main() -> None:
             f"run {run}: {rebuilt.reached / rebuilt.seconds:,.0f} events/s"
             f" ({rebuilt.seconds:.1f} s), worker CPU {workers:.1f} s,"
             f" PostgreSQL CPU {server:.1f} s, peak RSS {peak:.0f} MB"
-            f" [{options.projections or 'every projection'}]",
+            f" [{options.projections or 'every projection'}]; rows {rows}",
             flush=True,
         )
 

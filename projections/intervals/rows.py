@@ -8,7 +8,7 @@ is one run of equal content: before the event that ends the run (at `settled_fro
 None while none has) it reaches to `live_to` in business time, from that event on to
 `valid_to` (the ending event's `occurred_at`, or the row's own end if earlier). While
 `settled_from` is None, `valid_to` is the row's end and `live_to` unused (None). A hold
-row is one a hold (and recording): it keeps its end and the position that ended it.
+row is one per hold (and recording): it keeps its end and the position that ended it.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class HoldInterval(NamedTuple):
     on in business time, as the log showed it at positions `[recorded_from,
     recorded_to)`. A hold changes once, when it ends: the row keeps the end and the
     position of the event that ended it (`ended_from`), and shows the hold ended at
-    `(T, P)` when `ended_from <= P` and `ended_at <= T`, active before: one row a hold."""
+    `(T, P)` when `ended_from <= P` and `ended_at <= T`, active before."""
 
     request_id: str
     hold_position: int

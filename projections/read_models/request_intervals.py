@@ -84,9 +84,10 @@ def _settled(row: StatusInterval) -> dict[str, Any]:
 
 
 def _ended(row: HoldInterval) -> dict[str, Any]:
-    """The columns a hold's end sets (`tables.hold_record`'s)."""
-    record = tables.hold_record(row)
-    return dict(zip(_ENDED, (record[7], record[8], record[9], *record[11:]), strict=True))
+    """The columns a hold's end sets, as `tables.hold_record` writes them."""
+    columns = tables.hold_intervals.c.keys()
+    values = dict(zip(columns, tables.hold_record(row), strict=True))
+    return {name: values[name] for name in _ENDED}
 
 
 @dataclass(slots=True)

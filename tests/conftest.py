@@ -132,6 +132,13 @@ def _fresh_database(request: pytest.FixtureRequest, backend: str, path: Path) ->
         yield url
 
 
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh migrated PostgreSQL database (the `database_url` fixture's PostgreSQL side),
+    for tests of what only PostgreSQL has (mark them `postgres`)."""
+    yield from _fresh_database(request, "postgres", tmp_path / "unused.db")
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database migrated to head, on each backend in turn; yields its URL."""

@@ -4,9 +4,8 @@ migration 0003, on a fresh database of the test server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -16,16 +15,9 @@ from events.follower import Dropped, LogFollower, Subscription
 from events.model import NewEvent, RecordedEvent, StreamAppend
 from events.store import EventStore
 from events.store.postgres_notify import PostgresNotifyWaiter, dsn_connect
-from tests.conftest import _fresh_database
 
 pytestmark = pytest.mark.postgres
 GUARD_S = 60  # a wake-up that never comes fails the test instead of hanging it
-
-
-@pytest.fixture
-def postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh migrated PostgreSQL database (the `database_url` fixture's PostgreSQL side)."""
-    yield from _fresh_database(request, "postgres", tmp_path / "unused.db")
 
 
 def libpq(url: str) -> str:

@@ -5,9 +5,8 @@ the end or left early."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -16,17 +15,11 @@ from events.store import EventStore
 from events.store.contract import Partition
 from events.store.postgres import PostgresBackend
 from events.types import REQUEST_STREAM_PREFIX
-from tests.conftest import _fresh_database
 
 pytestmark = pytest.mark.postgres
 
 #: the settings a long read changes on its connection
 SETTINGS = ("max_parallel_workers_per_gather", "plan_cache_mode")
-
-
-@pytest.fixture
-def postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from _fresh_database(request, "postgres", tmp_path / "unused.db")
 
 
 @pytest.fixture

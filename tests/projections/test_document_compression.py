@@ -3,9 +3,7 @@ a rebuild swaps in too (its copy keeps the column's compression)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -13,15 +11,9 @@ from sqlalchemy import text
 from events.model import NewEvent, StreamAppend
 from events.store import EventStore
 from projections.runner import ProjectionRunner
-from tests.conftest import _fresh_database
 from tests.projections.histories import submission
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from _fresh_database(request, "postgres", tmp_path / "unused.db")
 
 
 async def test_documents_are_lz4_after_a_rebuild(postgres_url: str) -> None:

@@ -50,7 +50,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from operator import is_
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from projections import holds as hold_rows
 from projections.history import EventRow, request_id_of
@@ -89,7 +89,6 @@ __all__ = [
 
 RETRACTION = "EventRetracted"
 
-_Row = TypeVar("_Row", StatusInterval, HoldInterval)
 # a named tuple made from all its values, without its `__new__`'s argument parsing
 _new_status = _new_head = _new_step = tuple.__new__
 
@@ -312,14 +311,17 @@ def _hold_content(row: HoldInterval) -> tuple[object, ...]:
     return (*row[:7], row.ended_from)
 
 
-def _from(row: _Row, position: int) -> _Row:
-    """A row the replay of a retraction at `position` shows, recorded from there on: as it
-    shows it at the head (a status row settled from there on, if settled; a hold row
-    ended where its end was recorded, which the log holds from there on)."""
-    if isinstance(row, HoldInterval):
-        return row._replace(recorded_from=position, recorded_to=None)
+def _status_from(row: StatusInterval, position: int) -> StatusInterval:
+    """A status row the replay of a retraction at `position` shows, recorded from there
+    on as it shows it at the head (settled from there on, if settled)."""
     settled_from = None if row.settled_from is None else position
     return row._replace(recorded_from=position, recorded_to=None, settled_from=settled_from)
+
+
+def _hold_from(row: HoldInterval, position: int) -> HoldInterval:
+    """`_status_from` for a hold row: its end stays where it was recorded, which the log
+    holds from `position` on."""
+    return row._replace(recorded_from=position, recorded_to=None)
 
 
 def retract(
@@ -359,14 +361,14 @@ def retract(
         content = _status_content(row)
         kept = old_status.pop(content, None)
         if kept is None:
-            kept = _from(row, position)
+            kept = _status_from(row, position)
             insert_status.append(kept)
         status_of[content] = kept
     for hold_row in rows.shown_holds():
         content = _hold_content(hold_row)
         kept_hold = old_holds.pop(content, None)
         if kept_hold is None:
-            kept_hold = _from(hold_row, position)
+            kept_hold = _hold_from(hold_row, position)
             insert_holds.append(kept_hold)
         holds_of[content] = kept_hold
     new_head = None

@@ -3,6 +3,10 @@ event (pure): `under_review` becomes `awaiting_decision` the microsecond after t
 deadline, and `active` becomes `expired` when the committee's calendar day passes
 `valid_until`. A row of `projections.intervals.steps` keeps the instant (`changes_at`)
 and shows the later status from there on: a run is one row, not cut in two.
+
+The statuses here are those without the holds (`status_inputs(..., holds=False)`): a
+status row does not change when a hold is placed or ends; the hold rows say when a
+request was held, and `statuses.with_holds` makes the status of both.
 """
 
 from __future__ import annotations
@@ -42,13 +46,13 @@ def _expiry(valid_until: date, tz: tzinfo) -> datetime | None:
 
 
 def change_at(state: RequestState, tz: tzinfo = UTC) -> datetime | None:
-    """The instant from which `status(state, T)` differs from its value just before,
-    when the state can change status with time alone; None when it cannot.
+    """The instant from which the status of `state` without its holds differs from its
+    value just before, when it can change with time alone; None when it cannot.
 
     Mirrors `request.status`: a decided request changes only from `active` to `expired`;
-    a circulated request without holds from `under_review` to `awaiting_decision`
-    (`T > deadline`, i.e. from the next microsecond)."""
-    return _change_at(status_inputs(state), tz)
+    a circulated one from `under_review` to `awaiting_decision` (`T > deadline`, i.e.
+    from the next microsecond)."""
+    return _change_at(status_inputs(state, holds=False), tz)
 
 
 def _change_at(facts: StatusInputs, tz: tzinfo) -> datetime | None:
@@ -58,7 +62,7 @@ def _change_at(facts: StatusInputs, tz: tzinfo) -> datetime | None:
     if facts.approved_at is not None and valid_until is not None:
         return _expiry(valid_until, tz)
     deadline = facts.deadline
-    if facts.circulated_at is None or deadline is None or facts.active_holds:
+    if facts.circulated_at is None or deadline is None:
         return None
     return deadline + _MICROSECOND
 
@@ -69,8 +73,9 @@ TIME_CHANGES: dict[Status, Status] = {"under_review": "awaiting_decision", "acti
 
 
 def opening(state: RequestState, start: datetime, tz: tzinfo) -> tuple[datetime | None, Status]:
-    """`(change_at(state, tz), the status at start)`, the state read once."""
-    facts = status_inputs(state)
+    """`(change_at(state, tz), the status without the holds at start)`, the state read
+    once."""
+    facts = status_inputs(state, holds=False)
     return _change_at(facts, tz), derived_status(facts, start, tz)
 
 

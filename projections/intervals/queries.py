@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Select, Subquery, and_, case, or_, select, union_all
+from sqlalchemy import Select, Subquery, and_, case, exists, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -42,6 +42,7 @@ from projections.intervals.tables import (
 )
 from projections.public import public_statistics
 from projections.request import Status, fold
+from projections.request.statuses import HOLDABLE, with_holds
 
 __all__ = [
     "Moment",
@@ -181,9 +182,54 @@ def _status_is(status: str, at: datetime) -> ColumnElement[bool]:
     return _S.status == status
 
 
-def _status(row: Any, moment: Moment) -> Status:
-    """The status a row (with `status` and `changes_at`) shows at the moment's time."""
-    return status_then(row.status, row.changes_at, moment.as_of)
+def _status_filter(status: str, moment: Moment) -> list[ColumnElement[bool]]:
+    """Status rows of requests in `status` at `moment`: a row keeps the status without
+    the holds, and a hold active then makes `under_review` and `awaiting_decision`
+    `on_hold` (`statuses.with_holds`)."""
+    if status == "on_hold":
+        return [_S.status.in_(HOLDABLE), _held(moment)]
+    if status in HOLDABLE:
+        return [_status_is(status, moment.as_of), ~_held(moment)]
+    return [_status_is(status, moment.as_of)]
+
+
+def _active(moment: Moment) -> list[ColumnElement[bool]]:
+    """Hold rows of holds active at `moment`: shown then, placed by `as_of`, not ended
+    as of then (at a position, an end recorded after it does not count)."""
+    c, at = _H, moment.as_of
+    where = [c.placed_at <= at]
+    if moment.at_position is None:
+        return [*where, c.recorded_to.is_(None), _ends_after(c.ended_us, micros(at))]
+    position = moment.at_position
+    not_ended = or_(_ends_after(c.ended_from, position), c.ended_us > micros(at))
+    return [*where, *_shown_at(c, position), not_ended]
+
+
+def _held(moment: Moment, member: str | None = None) -> ColumnElement[bool]:
+    """The status row's request had a hold (of `member`) active at `moment`."""
+    where = [_H.request_id == _S.request_id, *_active(moment)]
+    if member is not None:
+        where.append(_H.member == member)
+    return exists(select(_H.hold_position).where(*where))
+
+
+async def _held_requests(
+    conn: AsyncConnection, moment: Moment, request_ids: Sequence[str] | None = None
+) -> set[str]:
+    """Those of `request_ids` (None: every request) with a hold active at `moment`."""
+    query = select(_H.request_id).where(*_active(moment)).distinct()
+    if request_ids is not None:
+        if not request_ids:
+            return set()
+        query = query.where(_H.request_id.in_(request_ids))
+    return set((await conn.scalars(query)).all())
+
+
+def _status(row: Any, moment: Moment, held: set[str]) -> Status:
+    """The status a row (with `request_id`, `status` and `changes_at`) shows at the
+    moment's time, its request held then when in `held`."""
+    unheld = status_then(row.status, row.changes_at, moment.as_of)
+    return with_holds(unheld, row.request_id in held)
 
 
 class StreamsReader(Protocol):
@@ -245,9 +291,9 @@ async def requests_as_of(
     await plan_for_values(conn)
     where: list[ColumnElement[bool]] = []
     if status is not None:
-        where.append(_status_is(status, moment.as_of))
+        where.extend(_status_filter(status, moment))
     if held_by is not None:
-        where.append(_S.held_by.contains(f",{held_by},", autoescape=True))
+        where.append(_held(moment, held_by))
     if applicant is not None:
         where.append(_S.applicant_name == applicant)
     if submitted_after is not None:
@@ -260,8 +306,12 @@ async def requests_as_of(
     found = in_force_rows(moment, columns, *where)
     query = select(found).order_by(found.c.request_id)
     rows = (await conn.execute(query.limit(limit + 1))).all()
-    shown = await _summaries(log, moment, [row.request_id for row in rows[:limit]])
-    items = [{**shown[row.request_id], "status": _status(row, moment)} for row in rows[:limit]]
+    page = [row.request_id for row in rows[:limit]]
+    held = await _held_requests(conn, moment, page)
+    shown = await _summaries(log, moment, page)
+    items = [
+        {**shown[row.request_id], "status": _status(row, moment, held)} for row in rows[:limit]
+    ]
     next_after = rows[limit - 1].request_id if len(rows) > limit else None
     return RequestPage(items, next_after)
 
@@ -311,8 +361,7 @@ async def hold_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str, A
 def _active_at_head(at: datetime) -> Subquery:
     """(member, placed_us) of the head's holds active at `at`: placed by then, not ended
     by then; one branch per span class of the hold's length (`ix_hold_intervals_active`)."""
-    c = _H
-    active = [c.recorded_to.is_(None), c.placed_at <= at, _ends_after(c.ended_us, micros(at))]
+    c, active = _H, _active(Moment(at))
     ranges = _class_ranges(c.span_class, c.placed_at, at)
     return union_all(*(select(c.member, c.placed_us).where(*active, r) for r in ranges)).subquery()
 
@@ -343,11 +392,12 @@ async def public_stats_as_of(conn: AsyncConnection, moment: Moment) -> dict[str,
     await plan_for_values(conn)
     found = in_force_rows(moment, tuple(_S))
     query = select(found)
+    held = await _held_requests(conn, moment)
     views = [
         # the fields of the state view that `public_statistics` reads, no more
         {
             "request_id": row.request_id,
-            "status": _status(row, moment),
+            "status": _status(row, moment, held),
             "submitted_at": _time(row.submitted_at),
             "approved_at": _time(row.approved_at),
             "refused_at": _time(row.refused_at),

@@ -21,6 +21,7 @@ from projections import holds as hold_rows
 from projections.intervals.cuts import status_then
 from projections.request import RequestState, Status
 from projections.request.state import _time as request_time_text
+from projections.request.statuses import with_holds
 
 # a named tuple made from all its values, without its `__new__`'s argument parsing
 _new_facts = _new_row = tuple.__new__
@@ -31,7 +32,8 @@ class StatusFacts(NamedTuple):
     filters on and the facts the statistics count, no more (a list item's other fields
     are folded from the log: `summary`). Equal facts continue a run, so a fact kept
     here that no read asks for would only cut runs (questions asked and answered did,
-    until 0015).
+    until 0015; holds placed and ended did, until 0017: the hold rows say who held a
+    request when).
 
     This and the interval rows are named tuples, not frozen dataclasses: a rebuild makes
     a few of them per event, and a frozen dataclass of 15 fields takes ~8 times as long
@@ -39,8 +41,6 @@ class StatusFacts(NamedTuple):
 
     submitted_at: datetime
     applicant_name: str
-    # members with an active hold, sorted
-    held_by: tuple[str, ...]
     circulated_at: datetime | None
     # the initial procedure's decision: approved, refused or withdrawn
     decided_at: datetime | None
@@ -58,13 +58,11 @@ class StatusFacts(NamedTuple):
     @classmethod
     def of(cls, state: RequestState, cut: datetime | None) -> StatusFacts:
         initial = state.procedures[0]
-        active = state.active_holds
         return _new_facts(
             cls,
             (
                 state.submitted_at,
                 str(state.applicant.get("name", "")),
-                tuple(sorted([hold.member for hold in active])) if active else (),
                 initial.circulated_at,
                 initial.decided_at,
                 initial.outcome,
@@ -83,7 +81,8 @@ class StatusInterval(NamedTuple):
     """One row of `request_status_intervals`: request `request_id` was in `status`, with
     `facts`, for business times `[valid_from, valid_to)` as the log showed it at
     positions `[recorded_from, recorded_to)` — in `status` from `valid_from`, and in
-    `TIME_CHANGES[status]` from `changes_at` on, where time alone changes it."""
+    `TIME_CHANGES[status]` from `changes_at` on, where time alone changes it. The status
+    is the one without the holds (`statuses.with_holds` counts them: `status_shown`)."""
 
     request_id: str
     status: Status
@@ -110,7 +109,8 @@ class StatusInterval(NamedTuple):
         return cut if cut is not None and cut > self.valid_from else None
 
     def status_as_of(self, at: datetime) -> Status:
-        """The status the row shows at business time `at` (within the row)."""
+        """The status without the holds the row shows at business time `at` (within the
+        row)."""
         return status_then(self.status, self.changes_at, at)
 
     def covers(self, at: datetime, position: int) -> bool:
@@ -263,6 +263,18 @@ def status_at(rows: Iterable[StatusInterval], at: datetime, position: int) -> St
     if len(found) > 1:
         raise AssertionError(f"overlapping intervals at ({at}, {position}): {found}")
     return found[0] if found else None
+
+
+def status_shown(
+    rows: Iterable[StatusInterval], holds: Iterable[HoldInterval], at: datetime, position: int
+) -> Status | None:
+    """The request's status at business time `at` and log position `position` (None:
+    no request then): its status row's, `on_hold` where one of its holds was active."""
+    row = status_at(rows, at, position)
+    if row is None:
+        return None
+    held = any(hold.active for hold in hold_at(holds, at, position))
+    return with_holds(row.status_as_of(at), held)
 
 
 def hold_at(rows: Iterable[HoldInterval], at: datetime, position: int) -> list[hold_rows.Hold]:

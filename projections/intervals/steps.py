@@ -64,11 +64,14 @@ from projections.intervals.rows import (
     hold_at,
     settled,
     status_at,
+    status_shown,
     summary,
 )
 from projections.request import RequestState, Status, evolve, evolve_known, known
 
 __all__ = [
+    "HOLDS_ONLY",
+    "INERT",
     "SUMMARY_FIELDS",
     "HoldInterval",
     "StatusFacts",
@@ -82,6 +85,7 @@ __all__ = [
     "hold_at",
     "retract",
     "status_at",
+    "status_shown",
     "step",
     "stream_intervals",
     "summary",
@@ -180,9 +184,12 @@ def step(
     position: int,
     occurred_at: datetime,
     tz: tzinfo = UTC,
+    *,
+    holds_only: bool = False,
 ) -> Step:
     """The rows of the event at `position` (business time `occurred_at`) after which the
-    stream's state is `state` and its holds (`holds.fold` of the stream so far) `holds`.
+    stream's state is `state` and its holds (`holds.fold` of the stream so far) `holds`
+    (`holds_only`: an event of `HOLDS_ONLY`, which leaves the status rows as they are).
 
     A live status row whose content the new state still shows stays live; any other is
     settled at `position` (`valid_to` cut at `occurred_at`), or closed there if nothing
@@ -193,9 +200,12 @@ def step(
             f"position {position} occurred before the stream's last event: "
             "business time must not go back within a stream (SPEC §3)"
         )
-    live_status, close_status, insert_status, settle_status = _status_step(
-        head, state, position, occurred_at, tz
+    status_rows = (
+        (head.live_status, (), (), ())
+        if holds_only and head is not None
+        else _status_step(head, state, position, occurred_at, tz)
     )
+    live_status, close_status, insert_status, settle_status = status_rows
     if state is None:
         return Step(None, position, close_status, (), insert_status, (), settle_status)
     if head is not None and holds is head.holds:  # the event left the holds alone
@@ -259,6 +269,9 @@ def step(
 #: Event types that change no status, no fact of `StatusFacts` and no hold: the head
 #: takes the new state and keeps its rows (tests/projections/test_intervals.py checks it).
 INERT = frozenset({"ReviewStepRecorded", "EntryAnnotated", "ShipmentRecorded"})
+#: Event types that change the holds and nothing a status row keeps (the status without
+#: the holds, `StatusFacts`): they write hold rows only (checked there too).
+HOLDS_ONLY = frozenset({"HoldPlaced", "HoldReleased", "HoldLapsed"})
 
 
 def advance(
@@ -288,7 +301,8 @@ def follow(head: StreamHead | None, event: EventRow, state: RequestState, tz: tz
     old = () if head is None else head.holds
     # `hold_rows.evolve` hands the holds back as they are but for `HOLD_EVENTS`
     holds = hold_rows.evolve(old, event) if event.event_type in hold_rows.HOLD_EVENTS else old
-    return step(head, state, holds, event.position, event.occurred_at, tz)
+    holds_only = event.event_type in HOLDS_ONLY
+    return step(head, state, holds, event.position, event.occurred_at, tz, holds_only=holds_only)
 
 
 def _inert(head: StreamHead, event: EventRow, state: RequestState) -> Step:

@@ -1,7 +1,7 @@
 """The bitemporal projection's tables (SQLAlchemy Core): status intervals and hold
 intervals. Migrations: `0005_request_intervals`, `0008_interval_heads`,
 `0009_as_of_statistics`, `0010_status_index_dropped`, `0013_interval_runs`,
-`0015_lean_runs`.
+`0015_lean_runs`, `0017_holds_apart`.
 
 A row is one run of equal content. Rows are only inserted, settled once (`settled_from`,
 `valid_to`, `live_to` set) by the event that ends their run, and closed once
@@ -46,8 +46,6 @@ request_status_intervals = Table(
     Column("status", Text, nullable=False),
     Column("submitted_at", UtcTime, nullable=False),
     Column("applicant_name", Text, nullable=False),
-    # members with an active hold, as ",CHN,USA," (NULL when none), as in `request_state`
-    Column("held_by", Text, nullable=True),
     Column("circulated_at", UtcTime, nullable=True),
     # the initial procedure's decision (approved, refused, withdrawn)
     Column("decided_at", UtcTime, nullable=True),
@@ -188,10 +186,6 @@ def _decision(facts: StatusFacts) -> tuple[int | None, int | None]:
     return facts.decided_at.year, taken
 
 
-def held_by_text(members: tuple[str, ...]) -> str | None:
-    return "".join(f",{m}" for m in members) + "," if members else None
-
-
 def status_record(row: StatusInterval, closed_at: int | None = None) -> tuple[Any, ...]:
     """A status interval in `request_status_intervals`' column order (`closed_at`: its
     `recorded_to`, when a later event of the same batch closed it)."""
@@ -205,7 +199,6 @@ def status_record(row: StatusInterval, closed_at: int | None = None) -> tuple[An
         row.status,
         facts.submitted_at,
         facts.applicant_name,
-        held_by_text(facts.held_by),
         facts.circulated_at,
         facts.decided_at,
         facts.outcome,

@@ -101,14 +101,22 @@ def _close(
 
 
 def _end_hold(
-    state: RequestState, member: str, at: datetime, how: Literal["released", "lapsed"]
+    state: RequestState, event: EventLike, how: Literal["released", "lapsed"]
 ) -> _Changes:
-    hold = state.active_hold_by(member)
-    if hold is None:
+    """The member's active holds on the event's procedure end (as `holds.evolve` ends
+    them: a member holds once at a time, `one-active-hold-per-member`, but a log from
+    elsewhere may hold twice, or name another procedure, and both folds agree then)."""
+    member, procedure = event.data["member"], _procedure(state, event.data)
+    ending = [h for h in state.active_holds if h.member == member and h.procedure == procedure]
+    if not ending:
         return {}
+    at = event.occurred_at
     return {
-        "active_holds": tuple(h for h in state.active_holds if h is not hold),
-        "ended_holds": (*state.ended_holds, _replace(hold, ended_at=at, ended_by=how)),
+        "active_holds": tuple(h for h in state.active_holds if h not in ending),
+        "ended_holds": (
+            *state.ended_holds,
+            *(_replace(h, ended_at=at, ended_by=how) for h in ending),
+        ),
     }
 
 
@@ -138,11 +146,11 @@ def _hold_placed(state: RequestState, event: EventLike) -> _Changes:
 
 
 def _hold_released(state: RequestState, event: EventLike) -> _Changes:
-    return _end_hold(state, event.data["member"], event.occurred_at, "released")
+    return _end_hold(state, event, "released")
 
 
 def _hold_lapsed(state: RequestState, event: EventLike) -> _Changes:
-    return _end_hold(state, event.data["member"], event.occurred_at, "lapsed")
+    return _end_hold(state, event, "lapsed")
 
 
 def _information_requested(state: RequestState, event: EventLike) -> _Changes:

@@ -355,8 +355,9 @@ def status(state: RequestState, at: datetime, tz: tzinfo = UTC) -> Status:
     return derived_status(status_inputs(state), at, tz)
 
 
-def status_inputs(state: RequestState) -> StatusInputs:
-    """What `status` reads of a state, read once (for several times of one state)."""
+def status_inputs(state: RequestState, *, holds: bool = True) -> StatusInputs:
+    """What `status` reads of a state, read once (for several times of one state); with
+    `holds=False`, as if no hold were active (the status a hold would turn `on_hold`)."""
     initial = state.procedures[0]
     return _Facts(
         state.withdrawn_at,
@@ -365,7 +366,7 @@ def status_inputs(state: RequestState) -> StatusInputs:
         state.valid_until,
         initial.circulated_at,
         initial.deadline,
-        len(state.active_holds),
+        len(state.active_holds) if holds else 0,
     )
 
 

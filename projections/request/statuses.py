@@ -68,3 +68,14 @@ def derived_status(facts: StatusInputs, at: datetime, tz: tzinfo = UTC) -> Statu
     if at > deadline:
         return "awaiting_decision"
     return "under_review"
+
+
+#: The statuses an active hold turns into `on_hold` (`derived_status`): a circulated
+#: request's with a deadline, before any decision.
+HOLDABLE: frozenset[Status] = frozenset({"under_review", "awaiting_decision"})
+
+
+def with_holds(unheld: Status, held: bool) -> Status:
+    """`derived_status` with the holds counted, from the status without them (`unheld`,
+    as if no hold were active) and whether some hold is active (`held`)."""
+    return "on_hold" if held and unheld in HOLDABLE else unheld

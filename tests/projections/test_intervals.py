@@ -15,6 +15,7 @@ from events.model import RecordedEvent
 from projections import holds as hold_rows
 from projections.intervals import steps as intervals
 from projections.request import RequestState, evolve_known, fold, status, view
+from projections.request.state import status_inputs
 from tests.projections import histories
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -56,15 +57,17 @@ def _check(log: list[RecordedEvent], tz: ZoneInfo) -> None:
             state, holds = _plain(events, at, position)
             assert fold(events, as_of=at, at_position=position) == state, (at, position)
             found = intervals.status_at(rows.status, at, position)
+            shown_status = intervals.status_shown(rows.status, rows.holds, at, position)
             if state is None:
-                assert found is None
+                assert found is None and shown_status is None
             else:
                 assert found is not None, (at, position)
-                assert found.status_as_of(at) == status(state, at, tz), (at, position)
+                assert shown_status == status(state, at, tz), (at, position)
                 facts = found.facts
                 cut = intervals.change_at(state, tz)
                 assert facts == intervals.StatusFacts.of(state, cut), (at, position)
-                assert facts.held_by == tuple(sorted(h.member for h in state.active_holds))
+                active = sorted(h.member for h in holds if h.active)
+                assert active == sorted(h.member for h in state.active_holds), (at, position)
                 assert facts.decided_at == state.procedures[0].decided_at
                 assert facts.outcome == state.procedures[0].outcome
                 assert facts.exemption_until == state.valid_until
@@ -89,6 +92,32 @@ def test_a_retraction_takes_its_target_back_at_every_time(
     """Histories that retract holds, releases, approvals and shipments at random
     positions, often long after they occurred: every moment as a plain fold says."""
     _check(histories.build(draws, start_days), NEW_YORK)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories.steps, histories.starts)
+def test_what_inert_and_hold_events_leave_alone(
+    draws: list[histories.Draw], start_days: list[int]
+) -> None:
+    """The shortcuts of `intervals.follow`: an `INERT` event changes no fact of a status
+    row and no hold; one of `HOLDS_ONLY` no fact (the status without the holds
+    included, at every time: `cut` is where it changes)."""
+    for events in _streams(histories.build(draws, start_days)).values():
+        state: RequestState | None = None
+        holds: hold_rows.Holds = ()
+        for event in events:
+            after = evolve_known(state, event)
+            held = hold_rows.evolve(holds, event)
+            if state is not None and event.event_type in intervals.INERT | intervals.HOLDS_ONLY:
+                before = intervals.StatusFacts.of(state, intervals.change_at(state, NEW_YORK))
+                assert intervals.StatusFacts.of(after, intervals.change_at(after, NEW_YORK)) == (
+                    before
+                ), event
+                unheld = status_inputs(after, holds=False)
+                assert unheld == status_inputs(state, holds=False), event
+            if event.event_type in intervals.INERT:
+                assert held == holds, event
+            state, holds = after, held
 
 
 def test_rows_are_only_inserted_settled_or_closed_once() -> None:
@@ -169,11 +198,11 @@ def test_time_alone_moves_a_status() -> None:
     exemption expires at midnight in the committee's zone after `valid_until`. Each run
     is one row, which keeps where time changes it."""
     log = _history()
-    rows = intervals.stream_intervals(log, NEW_YORK).status
+    made = intervals.stream_intervals(log, NEW_YORK)
+    rows = made.status
 
     def shown(at: datetime, position: int) -> str | None:
-        row = intervals.status_at(rows, at, position)
-        return None if row is None else row.status_as_of(at)
+        return intervals.status_shown(rows, made.holds, at, position)
 
     deadline = datetime(2025, 3, 8, 15, tzinfo=UTC)
     tick = timedelta(microseconds=1)

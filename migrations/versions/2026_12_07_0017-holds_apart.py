@@ -7,7 +7,8 @@ of the 1,000,000 events, and the larger part of the status rows. The hold rows
 (`hold_intervals`, one a hold) already say who held a request from when to when, at
 every position: a status row now keeps the status without the holds, and a read counts
 them (`statuses.with_holds`: `under_review` and `awaiting_decision` are `on_hold` where
-a hold of the request is active at the moment asked), the `held_by` filter with them.
+a hold of the request is active at the moment asked), the `held_by` filter with them:
+`ix_hold_intervals_request` answers that for each status row from the index alone.
 
 The projection's rows and checkpoint are dropped: it rebuilds from position 0 in the new
 shape (a projection starts at 0 and catches up alone).
@@ -30,6 +31,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+#: the head's holds of a request with their times: whether one was active at T, for each
+#: status row a list reads, from the index alone
+_BY_REQUEST = "ix_hold_intervals_request"
+
+
 def _restart() -> None:
     op.execute("DELETE FROM request_status_intervals")
     op.execute("DELETE FROM hold_intervals")
@@ -40,9 +46,17 @@ def upgrade() -> None:
     _restart()
     with op.batch_alter_table("request_status_intervals") as batch:
         batch.drop_column("held_by")
+    op.create_index(
+        op.f(_BY_REQUEST),
+        "hold_intervals",
+        ["request_id", "placed_at", "ended_us"],
+        postgresql_where=sa.text("recorded_to IS NULL"),
+        sqlite_where=sa.text("recorded_to IS NULL"),
+    )
 
 
 def downgrade() -> None:
     _restart()
+    op.drop_index(op.f(_BY_REQUEST), table_name="hold_intervals")
     with op.batch_alter_table("request_status_intervals") as batch:
         batch.add_column(sa.Column("held_by", sa.Text(), nullable=True))

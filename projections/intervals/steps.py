@@ -268,7 +268,18 @@ def step(
 
 #: Event types that change no status, no fact of `StatusFacts` and no hold: the head
 #: takes the new state and keeps its rows (tests/projections/test_intervals.py checks it).
-INERT = frozenset({"ReviewStepRecorded", "EntryAnnotated", "ShipmentRecorded"})
+INERT = frozenset(
+    {
+        "ReviewStepRecorded",
+        "EntryAnnotated",
+        "ShipmentRecorded",
+        # questions and requests for a change: no status row keeps them (0015)
+        "InformationRequested",
+        "InformationProvided",
+        "ExtensionRequested",
+        "AmendmentRequested",
+    }
+)
 #: Event types that change the holds and nothing a status row keeps (the status without
 #: the holds, `StatusFacts`): they write hold rows only (checked there too).
 HOLDS_ONLY = frozenset({"HoldPlaced", "HoldReleased", "HoldLapsed"})

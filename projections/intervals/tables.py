@@ -136,6 +136,9 @@ hold_intervals = Table(
         "ended_us",
         **_head("ended_us IS NOT NULL"),
     ),
+    # the head's holds of a request with their times: whether one was active at T, for
+    # the status rows of the lists (`queries._held`), from the index alone (0017)
+    Index("ix_hold_intervals_request", "request_id", "placed_at", "ended_us", **_head()),
     # the head's holds by span class and placement: those active at T
     Index(
         "ix_hold_intervals_active",

@@ -107,17 +107,14 @@ def _end_hold(
     them: a member holds once at a time, `one-active-hold-per-member`, but a log from
     elsewhere may hold twice, or name another procedure, and both folds agree then)."""
     member, procedure = event.data["member"], _procedure(state, event.data)
-    ending = [h for h in state.active_holds if h.member == member and h.procedure == procedure]
-    if not ending:
+    active = state.active_holds
+    kept = tuple(h for h in active if h.member != member or h.procedure != procedure)
+    if len(kept) == len(active):
         return {}
     at = event.occurred_at
-    return {
-        "active_holds": tuple(h for h in state.active_holds if h not in ending),
-        "ended_holds": (
-            *state.ended_holds,
-            *(_replace(h, ended_at=at, ended_by=how) for h in ending),
-        ),
-    }
+    ending = (h for h in active if h.member == member and h.procedure == procedure)
+    ended = (_replace(h, ended_at=at, ended_by=how) for h in ending)
+    return {"active_holds": kept, "ended_holds": (*state.ended_holds, *ended)}
 
 
 def _circulated(state: RequestState, event: EventLike) -> _Changes:

@@ -139,20 +139,24 @@ def in_force_rows(moment: Moment, columns: Sequence[Any], *where: ColumnElement[
 _ENDS = (_H.ended_at, _H.end_kind, _H.ended_us)
 
 
+def _hold_seen(moment: Moment) -> tuple[list[ColumnElement[bool]], ColumnElement[bool]]:
+    """What makes a hold row shown at `moment` (recorded at `at_position`), and what makes
+    its hold ended as of then: at the head every recorded end counts, at a position those
+    recorded by then (`ended_from` and `ended_us` are NULL together)."""
+    c, until = _H, micros(moment.as_of)
+    if moment.at_position is None:
+        return [c.recorded_to.is_(None)], c.ended_us <= until
+    position = moment.at_position
+    return _shown_at(c, position), and_(c.ended_from <= position, c.ended_us <= until)
+
+
 def _holds_shown(moment: Moment, *where: ColumnElement[bool]) -> Select[Any]:
     """The hold rows shown at `moment` (placed by `as_of`, recorded at `at_position`),
     each with its end as of then (`ended_at`, `end_kind`, `ended_us`: NULL when the
     hold was still active then). At the head every recorded end counts; at a position,
     those recorded by then."""
     c, at = _H, moment.as_of
-    shown: list[ColumnElement[bool]]
-    ended: ColumnElement[bool]
-    if moment.at_position is None:
-        shown = [c.recorded_to.is_(None)]
-        ended = c.ended_us <= micros(at)
-    else:
-        shown = _shown_at(c, moment.at_position)
-        ended = and_(c.ended_from <= moment.at_position, c.ended_us <= micros(at))
+    shown, ended = _hold_seen(moment)
     columns = [
         c.hold_position,
         c.request_id,
@@ -196,13 +200,8 @@ def _status_filter(status: str, moment: Moment) -> list[ColumnElement[bool]]:
 def _active(moment: Moment) -> list[ColumnElement[bool]]:
     """Hold rows of holds active at `moment`: shown then, placed by `as_of`, not ended
     as of then (at a position, an end recorded after it does not count)."""
-    c, at = _H, moment.as_of
-    where = [c.placed_at <= at]
-    if moment.at_position is None:
-        return [*where, c.recorded_to.is_(None), _ends_after(c.ended_us, micros(at))]
-    position = moment.at_position
-    not_ended = or_(_ends_after(c.ended_from, position), c.ended_us > micros(at))
-    return [*where, *_shown_at(c, position), not_ended]
+    shown, ended = _hold_seen(moment)
+    return [*shown, _H.placed_at <= moment.as_of, or_(_H.ended_us.is_(None), ~ended)]
 
 
 def _held(moment: Moment, member: str | None = None) -> ColumnElement[bool]:

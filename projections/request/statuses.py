@@ -63,19 +63,18 @@ def derived_status(facts: StatusInputs, at: datetime, tz: tzinfo = UTC) -> Statu
     deadline = facts.deadline
     if facts.circulated_at is None or deadline is None:
         return "submitted"
-    if facts.active_holds:
-        return "on_hold"
-    if at > deadline:
-        return "awaiting_decision"
-    return "under_review"
+    unheld: Status = "awaiting_decision" if at > deadline else "under_review"
+    return with_holds(unheld, facts.active_holds > 0)
 
 
-#: The statuses an active hold turns into `on_hold` (`derived_status`): a circulated
-#: request's with a deadline, before any decision.
+#: The statuses an active hold turns into `on_hold`: a circulated request's with a
+#: deadline, before any decision.
 HOLDABLE: frozenset[Status] = frozenset({"under_review", "awaiting_decision"})
 
 
 def with_holds(unheld: Status, held: bool) -> Status:
-    """`derived_status` with the holds counted, from the status without them (`unheld`,
-    as if no hold were active) and whether some hold is active (`held`)."""
+    """The status with the holds counted, from the status without them (`unheld`, as if
+    no hold were active) and whether some hold is active (`held`): the rule
+    `derived_status` applies, and the reads of the bitemporal projection, whose status
+    rows keep the status without the holds."""
     return "on_hold" if held and unheld in HOLDABLE else unheld

@@ -14,10 +14,11 @@ whole of it back (schema included), leaving the tables as they were.
 
 A rebuild in worker processes (`staging`, `projections.runner.partitioned`) cannot share
 one transaction: the schema and its copies are committed first, each worker fills them in
-a transaction of its own (`fill_staging`), and the swap is the same as above, in one
-transaction. Readers still see the old tables until the swap; a rebuild that fails drops
-the schema, and one whose process died leaves it to the next rebuild, which drops it
-(`DROP SCHEMA … CASCADE`) before making its own.
+a transaction of its own (`fill_staging`); the secondary indexes are then built on the
+filled copies, several at once on connections of their own, and the swap is the same
+as above, in one transaction. Readers still see the old tables until the swap; a
+rebuild that fails drops the schema, and one whose process died leaves it to the next
+rebuild, which drops it (`DROP SCHEMA … CASCADE`) before making its own.
 
 Rows go to asyncpg as tuples on the transaction's own connection (so they join its open
 transaction): SQLAlchemy's per-row parameter processing would cost more than the fold of
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -246,6 +248,10 @@ class AdvisoryLock:
             await conn.close()
 
 
+#: How many of a staged rebuild's indexes are built at once, each on its own connection
+#: (PostgreSQL builds one index by sort on one core): a core each, up to 4.
+INDEX_BUILDERS = max(1, min(os.cpu_count() or 1, 4))
+
 _DROP_LEFTOVER = f'DROP SCHEMA IF EXISTS "{REBUILD_SCHEMA}" CASCADE'
 
 
@@ -335,7 +341,18 @@ class Staged:
     swapped: bool = False
 
     async def swap(self, finish: Callable[[AsyncConnection], Awaitable[None]]) -> None:
+        # the copies are filled and committed: their indexes are built before the swap's
+        # transaction, several at once, each committed (dropped with the schema if the
+        # swap never comes)
+        statements = iter(self.indexes)
+
+        async def build() -> None:
+            async with self.engine.begin() as conn:
+                for statement in statements:
+                    await conn.exec_driver_sql(statement)
+
+        await asyncio.gather(*(build() for _ in range(min(len(self.indexes), INDEX_BUILDERS))))
         async with self.engine.begin() as conn:
             await conn.execute(text(f'SET LOCAL search_path TO "{REBUILD_SCHEMA}", "{self.home}"'))
-            await Rebuild(conn, self.home, self.names, self.indexes).swap(finish)
+            await Rebuild(conn, self.home, self.names, []).swap(finish)
         self.swapped = True

@@ -40,12 +40,17 @@ class UpcasterRegistry:
             version += 1
         return version
 
-    def upcast(self, event: RecordedEvent) -> RecordedEvent:
-        """`event` with its data at the latest version. Its hashes still name the stored form."""
-        version, data = event.schema_version, event.data
-        while (upcaster := self._upcasters.get((event.event_type, version))) is not None:
+    def upcast_data(self, event_type: str, version: int, data: JSON) -> tuple[JSON, int]:
+        """`event_type` data stored at `version`, brought to the latest version; and that
+        version."""
+        while (upcaster := self._upcasters.get((event_type, version))) is not None:
             data = upcaster(data)
             version += 1
+        return data, version
+
+    def upcast(self, event: RecordedEvent) -> RecordedEvent:
+        """`event` with its data at the latest version. Its hashes still name the stored form."""
+        data, version = self.upcast_data(event.event_type, event.schema_version, event.data)
         if version == event.schema_version:
             return event
         return dataclasses.replace(event, data=data, schema_version=version)

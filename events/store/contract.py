@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.model import RecordedEvent
 from events.store.locks import SessionLock
-from events.store.rows import ChainRow, RawRow
+from events.store.rows import ChainRow, FoldRow, RawRow
 
 #: What one call of a batch came to: its recorded events, or why it was refused.
 Outcome = list[RecordedEvent] | Exception
@@ -173,9 +173,9 @@ class PartitionedRebuilds(Protocol):
 
     def partition_pages(
         self, partition: Partition, after: int, until: int, batch: int
-    ) -> AsyncGenerator[list[RawRow], None]:
-        """Pages of up to `batch` raw rows of the partition's streams, after `after` and
-        up to `until`, in position order."""
+    ) -> AsyncGenerator[list[FoldRow], None]:
+        """Pages of up to `batch` rows of the partition's streams as a fold reads them
+        (`FoldRow`), after `after` and up to `until`, in position order."""
         ...
 
     def staging(self, tables: Sequence[Table]) -> AbstractAsyncContextManager[Staging]:

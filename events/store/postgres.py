@@ -35,7 +35,7 @@ from events.store.postgres_notify import PostgresNotifyWaiter, dsn_connect
 from events.store.postgres_sql import APPEND_LOCK_KEY, TREE_LOCK_KEY
 from events.store.postgres_tables import PostgresTables
 from events.store.postgres_writer import PostgresWriter, copy_chunks
-from events.store.rows import ChainRow, ImportRow, RawRow, event_id_text, row_event
+from events.store.rows import ChainRow, FoldRow, ImportRow, RawRow, event_id_text, row_event
 
 #: Connections of a PostgreSQL store's engine pool (projections, tokens, lists: the log
 #: itself is read through the raw pool below and written on the writer's own connection).
@@ -292,7 +292,7 @@ class PostgresBackend(PostgresTables):
 
     def partition_pages(
         self, partition: Partition, after: int, until: int, batch: int
-    ) -> AsyncGenerator[list[RawRow], None]:
+    ) -> AsyncGenerator[list[FoldRow], None]:
         part = (partition.prefix, partition.count, partition.index)
         return self._pages(sql.PARTITION_PAGE, after, batch, until, *part)
 

@@ -21,6 +21,11 @@ COLUMNS = (
     f" {MERGED_DATA}, s.metadata::text, e.occurred_at, e.recorded_at, e.prev_hash, e.hash,"
     " s.salt, e.sealed"
 )
+#: `FoldRow`'s columns: what a fold reads of an event (no id, hashes, salt or digest).
+FOLD_COLUMNS = (
+    "e.position, e.stream_id, e.stream_version, e.event_type, e.schema_version,"
+    f" {MERGED_DATA}, s.metadata::text, e.occurred_at, e.recorded_at"
+)
 #: The log as readers see it: every event with its sealed values (or their markers).
 JOINED = "events e JOIN sealed_values s ON s.position = e.position"
 LOCK = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY})"
@@ -67,7 +72,7 @@ PAGE = f"SELECT {COLUMNS} FROM {JOINED} WHERE e.position > $1 ORDER BY e.positio
 # one worker's share of a rebuild (`events.store.contract.Partition`); the mask makes
 # hashtext's int4 non-negative
 PARTITION_PAGE = (
-    f"SELECT {COLUMNS} FROM {JOINED} WHERE e.position > $1 AND e.position <= $3"
+    f"SELECT {FOLD_COLUMNS} FROM {JOINED} WHERE e.position > $1 AND e.position <= $3"
     " AND starts_with(e.stream_id, $4) AND (hashtext(e.stream_id) & 2147483647) % $5 = $6"
     " ORDER BY e.position LIMIT $2"
 )

@@ -19,6 +19,11 @@ from events.model import RecordedEvent, parse_utc
 #: a tuple: index it, do not compare it.
 RawRow = Any
 
+#: What a fold reads of a row of the log (a rebuild's partition pages): position,
+#: stream_id, stream_version, event_type, schema_version, data (JSON text, whole),
+#: metadata (JSON text), occurred_at, recorded_at (aware datetimes). A driver record.
+FoldRow = Any
+
 #: A row of a chain walk: `RawRow` (position at 0, prev_hash at 10, hash at 11, salt at
 #: 12, sealed at 13) and `erased_by` at 14 (None unless erased; a row whose sealed values
 #: are missing has metadata, salt and erased_by None), and on the database backends `data`

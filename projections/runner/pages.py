@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
@@ -21,19 +22,20 @@ import orjson
 
 from events.gcpause import gc_paused
 from events.model import RecordedEvent
-from events.store import EventStore, row_event
+from events.store import EventStore
 from events.store.contract import Partition
 from projections.projection import EventRow
 
 
 class RowEvent:
     """An event of a raw row as the projections read it (`EventRow`): no event id,
-    hashes or schema version parsed. Its data is at the latest version."""
+    hashes or schema version parsed, its metadata parsed only when read. Its data is at
+    the latest version."""
 
     __slots__ = (
+        "_metadata",
         "data",
         "event_type",
-        "metadata",
         "occurred_at",
         "position",
         "recorded_at",
@@ -48,7 +50,7 @@ class RowEvent:
         stream_version: int,
         event_type: str,
         data: dict[str, Any],
-        metadata: dict[str, Any],
+        metadata: str | dict[str, Any],
         occurred_at: datetime,
         recorded_at: datetime,
     ) -> None:
@@ -57,9 +59,22 @@ class RowEvent:
         self.stream_version = stream_version
         self.event_type = event_type
         self.data = data
-        self.metadata = metadata
+        self._metadata = metadata  # JSON text until read
         self.occurred_at = occurred_at
         self.recorded_at = recorded_at
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        metadata = self._metadata
+        if isinstance(metadata, str):
+            metadata = self._metadata = orjson.loads(metadata)
+        return metadata
+
+
+#: Where `PageReader._events` finds an event's fields in a row: position, stream_id,
+#: stream_version, event_type, schema_version, data, metadata, occurred_at, recorded_at.
+_RAW_ROW = operator.itemgetter(0, 2, 3, 4, 5, 6, 7, 8, 9)  # `events.store.RawRow`
+_FOLD_ROW = operator.itemgetter(0, 1, 2, 3, 4, 5, 6, 7, 8)  # `events.store.FoldRow`
 
 
 class PageReader:
@@ -79,6 +94,8 @@ class PageReader:
         self._prefetched: tuple[int, asyncio.Task[list[RecordedEvent]]] | None = None
         # the raw pages being read: (the position the next page starts after, pages)
         self._raw: tuple[int, AsyncGenerator[list[Any], None]] | None = None
+        # how the rows of the raw pages being read hold an event's fields
+        self._fields = _FOLD_ROW if partition is not None else _RAW_ROW
         # whether data of (event type, schema version) has upcasters
         self._upcastable: dict[tuple[str, int], bool] = {}
         self.full_page = False  # whether the last page read was a full one
@@ -168,28 +185,32 @@ class PageReader:
         return partitioned.partition_pages(partition, start, until, self.batch_size)
 
     def _events(self, rows: list[Any]) -> list[EventRow]:
-        """Events of raw PostgreSQL rows (`events.bulk.RawRow`), upcast: a `RowEvent`
-        (what the projections read, nothing else parsed) unless the data has upcasters."""
+        """Events of raw PostgreSQL rows (`events.store.RawRow`, or `FoldRow` for a
+        partition), their data upcast where it has upcasters."""
         upcasters = self._store.upcasters
+        upcast = upcasters.upcast_data
         upcastable = self._upcastable
+        fields = self._fields
         loads = orjson.loads
         found: list[EventRow] = []
         for row in rows:
-            key = (row[4], row[5])
+            position, stream_id, version, event_type, schema, data, metadata, occurred, recorded = (
+                fields(row)
+            )
+            key = (event_type, schema)
             needs = upcastable.get(key)
             if needs is None:
-                needs = upcastable[key] = upcasters.latest_version(*key) != key[1]
+                needs = upcastable[key] = upcasters.latest_version(*key) != schema
+            data = loads(data)
             if needs:
-                found.append(upcasters.upcast(row_event(row)))
-                continue
-            occurred, recorded = row[8], row[9]
+                data = upcast(event_type, schema, data)[0]
             if occurred.tzinfo is not UTC:
                 occurred = occurred.astimezone(UTC)
             if recorded.tzinfo is not UTC:
                 recorded = recorded.astimezone(UTC)
             found.append(
                 RowEvent(
-                    row[0], row[2], row[3], row[4], loads(row[6]), loads(row[7]), occurred, recorded
+                    position, stream_id, version, event_type, data, metadata, occurred, recorded
                 )
             )
         return found

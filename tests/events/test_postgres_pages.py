@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,8 @@ from events.store import EventStore
 from events.store.contract import Partition
 from events.store.postgres import PostgresBackend
 from events.types import REQUEST_STREAM_PREFIX
+from events.upcasting import UpcasterRegistry
+from projections.runner.pages import PageReader
 
 pytestmark = pytest.mark.postgres
 
@@ -74,7 +77,7 @@ async def test_partitions_are_the_request_streams_once_each(
         assert all(0 < len(page) <= 4 for page in pages)
         seen[index] = [row[0] for page in pages for row in page]
         assert seen[index] == sorted(seen[index])
-        streams = {row[2] for page in pages for row in page}
+        streams = {row[1] for page in pages for row in page}
         assert all(stream.startswith(REQUEST_STREAM_PREFIX) for stream in streams)
     every = sorted(p for positions in seen.values() for p in positions)
     assert every == [p for p in range(1, 41) if p % 8 != 0]  # the committee's left out
@@ -92,3 +95,39 @@ async def test_pages_left_early_give_the_connection_back_as_it_was(
     # and read to the end after it, on whichever connection the pool gives
     assert sum([len(page) async for page in store.raw_pages(0, 7)]) == 40
     assert await _settings(store) == before
+
+
+@pytest.mark.parametrize("partitioned", [False, True], ids=["raw pages", "partition pages"])
+async def test_page_reader_events_are_the_stores_upcast(
+    store: EventStore, partitioned: bool
+) -> None:
+    """The light events a long read makes (`RowEvent`: a raw page's row, or a partition
+    page's fold row) say what the store's own upcast events say: data brought to the
+    latest version, metadata as stored, times in UTC."""
+    upcasters = UpcasterRegistry()
+
+    @upcasters.register("Noted", 1)
+    def _v2(data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "v2": True}
+
+    folding = EventStore(store.backend, upcasters=upcasters, owns_backend=False)
+    partition = Partition(REQUEST_STREAM_PREFIX, 0, 1) if partitioned else None
+    reader = PageReader(folding, 4, partition)
+    events = []
+    try:
+        start = 0
+        while page := await reader.page(start, 40):
+            events += page
+            start = page[-1].position
+    finally:
+        await reader.close()
+    expected = [
+        e
+        for e in await folding.read_all(0, 100, upcast=True)
+        if not partitioned or e.stream_id.startswith(REQUEST_STREAM_PREFIX)
+    ]
+    fields = "position stream_id stream_version event_type data metadata occurred_at recorded_at"
+    assert [[getattr(e, f) for f in fields.split()] for e in events] == [
+        [getattr(e, f) for f in fields.split()] for e in expected
+    ]
+    assert all(e.data["v2"] for e in events)

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, tzinfo
 from operator import attrgetter
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
+import orjson
+
 from events.model import utc_text
 from projections.errors import ProjectionError
 from projections.request.statuses import Status, StatusInputs, derived_status
@@ -36,29 +38,20 @@ class RefoldRequired(ProjectionError):
         self.target_position = target_position
 
 
-#: `utc_text` of times already formatted: a view formats the same few times again and
-#: again (a rebuild writes a request's document once per batch). `utc_text` depends on
-#: the instant only, and equal aware datetimes are the same instant, so equal keys give
-#: equal texts. Cleared when full.
-_TEXTS: dict[datetime, str] = {}
-_TEXTS_MAX = 1 << 17
+_dumps = orjson.dumps
+_UTC_Z = orjson.OPT_UTC_Z
 
 
 def _time(moment: datetime | None) -> str | None:
+    """`utc_text(moment)`: a view formats every time of a request, and a rebuild every
+    request, so a UTC time is formatted by orjson's C formatter (a quarter of
+    `isoformat`'s cost), which leaves out a zero fraction the canonical form keeps."""
     if moment is None:
         return None
-    text = _TEXTS.get(moment)
-    if text is None:
-        if moment.tzinfo is UTC and moment.year >= 1000:
-            # `utc_text` without strftime (half its cost); strftime writes years before
-            # 1000 unpadded, so those take `utc_text` itself
-            text = moment.isoformat(timespec="microseconds")[:-6] + "Z"
-        else:
-            text = utc_text(moment)
-        if len(_TEXTS) >= _TEXTS_MAX:
-            _TEXTS.clear()
-        _TEXTS[moment] = text
-    return text
+    if moment.tzinfo is not UTC:
+        return utc_text(moment)
+    text = _dumps(moment, option=_UTC_Z)  # b'"2026-02-05T15:04:05.123456Z"'
+    return text[1:-1].decode() if len(text) == 29 else text[1:-2].decode() + ".000000Z"
 
 
 _T = TypeVar("_T")

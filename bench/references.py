@@ -117,16 +117,16 @@ async def bare_read_fold(database: str, page: int = 10_000) -> tuple[int, float]
 
 #: The read models a rebuild writes, in the order it flushes them.
 OUTPUT_TABLES = (
-    "holds",
     "request_state",
     "request_status_intervals",
     "hold_intervals",
 )
 
-#: Those of them SPEC §5 names, one row per hold and per request (its `request_history`
-#: is read from the log: nothing writes it); the two interval tables are this design's
-#: bitemporal projection.
-NAMED_TABLES = ("holds", "request_state")
+#: Those that hold what SPEC §5 names, one row per request and per hold: `request_state`,
+#: and `hold_intervals`, whose head rows are the `holds` view (`request_history` is read
+#: from the log: nothing writes it); the status intervals are this design's bitemporal
+#: projection alone.
+NAMED_TABLES = ("request_state", "hold_intervals")
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ HOLD_EVENTS = frozenset({"HoldPlaced", "HoldReleased", "HoldLapsed"}) | CLOSING_
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """One row of `holds`."""
+    """One hold: a row of `holds`."""
 
     position: int
     request_id: str
@@ -74,30 +74,6 @@ class Hold:
             placed_at=row.placed_at,
             ended_at=row.ended_at,
             end=row.end_kind,
-        )
-
-    def row(self) -> dict[str, Any]:
-        """The hold as a plain dict of column values."""
-        return {
-            "position": self.position,
-            "request_id": self.request_id,
-            "procedure": self.procedure,
-            "member": self.member,
-            "placed_at": self.placed_at,
-            "ended_at": self.ended_at,
-            "end_kind": self.end,
-        }
-
-    def record(self) -> tuple[Any, ...]:
-        """`row()` as a tuple in the column order of `holds`."""
-        return (
-            self.position,
-            self.request_id,
-            self.procedure,
-            self.member,
-            self.placed_at,
-            self.ended_at,
-            self.end,
         )
 
 

@@ -2,8 +2,8 @@
 
 These tables are not append-only: the runner rewrites them, and `docket rebuild` fills
 copies of them aside and swaps them in. Each projection's progress is its row in
-`projection_checkpoints`, written in the same transaction as its rows. Migration:
-`0002_projections`.
+`projection_checkpoints`, written in the same transaction as its rows. Migrations:
+`0002_projections`, `0018_holds_a_view`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     Index,
     Integer,
+    MetaData,
     Table,
     Text,
     and_,
@@ -79,9 +80,12 @@ request_state = Table(
     Index(None, "status_hint"),
 )
 
+#: `holds` (SPEC §5: one row per hold): a view of the head rows of `hold_intervals` (the
+#: holds the log knows now, with their ends), as far as `request_intervals` is (0018).
+#: Its own metadata: nothing creates it but the migration.
 holds = Table(
     "holds",
-    metadata,
+    MetaData(),
     # the position of the HoldPlaced event
     Column("position", Position, primary_key=True, autoincrement=False),
     Column("request_id", Text, nullable=False),
@@ -90,8 +94,6 @@ holds = Table(
     Column("placed_at", UtcTime, nullable=False),
     Column("ended_at", UtcTime, nullable=True),
     Column("end_kind", Text, nullable=True),
-    Index(None, "member", "placed_at"),
-    Index(None, "request_id"),
 )
 
 

@@ -121,17 +121,6 @@ class TableWriter(Protocol):
         exists), and insert the `new` records."""
         ...
 
-    async def update_rows(
-        self,
-        conn: AsyncConnection,
-        table: Table,
-        key: str,
-        columns: Sequence[str],
-        rows: Sequence[tuple[Any, ...]],
-    ) -> None:
-        """Set `columns` of the row with key `row[0]` to `row[1:]`, for each of `rows`."""
-        ...
-
     def rebuilding(self, tables: Sequence[Table]) -> AbstractAsyncContextManager[Rebuilding]:
         """`tables` rebuilt aside: filled on the `Rebuilding`'s connection, where they are
         empty copies with their primary keys only, and swapped in with their indexes in

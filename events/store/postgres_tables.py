@@ -1,5 +1,5 @@
 """What the PostgreSQL backend offers beyond the log: bulk writes of projection rows
-(COPY, DELETE + COPY, `UPDATE … FROM unnest`), tables rebuilt aside and swapped in,
+(COPY, DELETE + COPY), tables rebuilt aside and swapped in (with the views of them),
 session advisory locks, and which asyncpg errors mean "the database is unreachable".
 Mixed into `PostgresBackend`.
 
@@ -63,19 +63,6 @@ def _array_type(table: Table, column: str) -> str:
     return f"{table.c[column].type.compile(dialect=_DIALECT)}[]"
 
 
-def update_from_unnest(table: Table, key: str, columns: Sequence[str]) -> str:
-    """`UPDATE table SET c = u.c, … FROM unnest($1::…[], …) AS u(key, c, …) WHERE
-    table.key = u.key`: one statement for any number of rows, one array per column."""
-    names = [key, *columns]
-    arrays = ", ".join(f"${i}::{_array_type(table, name)}" for i, name in enumerate(names, 1))
-    sets = ", ".join(f'"{name}" = u."{name}"' for name in columns)
-    quoted = ", ".join(f'"{name}"' for name in names)
-    return (
-        f'UPDATE "{table.name}" SET {sets} FROM unnest({arrays}) AS u({quoted})'
-        f' WHERE "{table.name}"."{key}" = u."{key}"'
-    )
-
-
 class PostgresTables:
     """Projection-row writes, session locks and error classes of `PostgresBackend`."""
 
@@ -107,20 +94,6 @@ class PostgresTables:
                 [record[index] for record in changed],
             )
         await self.copy_rows(conn, table, [*new, *changed])
-
-    async def update_rows(
-        self,
-        conn: AsyncConnection,
-        table: Table,
-        key: str,
-        columns: Sequence[str],
-        rows: Sequence[tuple[Any, ...]],
-    ) -> None:
-        if not rows:
-            return
-        driver = await _driver(conn)
-        arrays = [list(values) for values in zip(*rows, strict=True)]
-        await driver.execute(update_from_unnest(table, key, columns), *arrays)
 
     @contextlib.asynccontextmanager
     async def rebuilding(self, tables: Sequence[Table]) -> AsyncIterator[Rebuild]:
@@ -311,23 +284,48 @@ class Rebuild:
         for statement in self.indexes:
             await conn.exec_driver_sql(statement)
         await finish(conn)
-        for name in self.names:
-            grants = await conn.execute(
+        # views of the old tables (`holds`, an operator's own) go with them, and are made
+        # again on the new ones as they were defined
+        views = (
+            await conn.execute(
                 text(
-                    "SELECT grantee, privilege_type FROM information_schema.table_privileges"
-                    " WHERE table_schema = :home AND table_name = :name"
-                    " AND grantee <> current_user"
+                    "SELECT DISTINCT v.relname, pg_get_viewdef(v.oid) FROM pg_depend d"
+                    " JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class"
+                    " JOIN pg_class t ON t.oid = d.refobjid"
+                    " WHERE t.relnamespace = CAST(:home AS regnamespace)"
+                    " AND t.relname = ANY(:names) AND v.relkind = 'v' AND v.oid <> t.oid"
                 ),
-                {"home": home, "name": name},
+                {"home": home, "names": self.names},
             )
-            kept = grants.all()
+        ).all()
+        kept = {name: await _grants(conn, home, name) for name, _ in views}
+        for name, _ in views:
+            await conn.execute(text(f'DROP VIEW "{home}"."{name}"'))
+        for name in self.names:
+            kept[name] = await _grants(conn, home, name)
             await conn.execute(text(f'DROP TABLE "{home}"."{name}"'))
             await conn.execute(text(f'ALTER TABLE "{REBUILD_SCHEMA}"."{name}" SET SCHEMA "{home}"'))
-            for grantee, privilege in kept:
+        await conn.execute(text(f'DROP SCHEMA "{REBUILD_SCHEMA}"'))
+        for name, definition in views:
+            query = definition.strip().removesuffix(";")
+            await conn.exec_driver_sql(f'CREATE VIEW "{home}"."{name}" AS {query}')
+        for name, grants in kept.items():
+            for grantee, privilege in grants:
                 who = "PUBLIC" if grantee == "PUBLIC" else f'"{grantee}"'
                 await conn.execute(text(f'GRANT {privilege} ON "{home}"."{name}" TO {who}'))
-        await conn.execute(text(f'DROP SCHEMA "{REBUILD_SCHEMA}"'))
         self.swapped = True
+
+
+async def _grants(conn: AsyncConnection, home: str, name: str) -> list[Any]:
+    """Who may do what on `home.name` (a table or a view), but its owner."""
+    grants = await conn.execute(
+        text(
+            "SELECT grantee, privilege_type FROM information_schema.table_privileges"
+            " WHERE table_schema = :home AND table_name = :name AND grantee <> current_user"
+        ),
+        {"home": home, "name": name},
+    )
+    return list(grants.all())
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Table, bindparam, text, update
+from sqlalchemy import Date, Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -102,24 +102,6 @@ class SqliteTables:
             ]
             await conn.exec_driver_sql(f'UPDATE "{table.name}" SET {sets} WHERE "{key}" = ?', rows)
         await self.copy_rows(conn, table, new)
-
-    async def update_rows(
-        self,
-        conn: AsyncConnection,
-        table: Table,
-        key: str,
-        columns: Sequence[str],
-        rows: Sequence[tuple[Any, ...]],
-    ) -> None:
-        if not rows:
-            return
-        statement = (
-            update(table)
-            .where(table.c[key] == bindparam(f"k_{key}"))
-            .values({name: bindparam(name) for name in columns})
-        )
-        names = [f"k_{key}", *columns]
-        await conn.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
 
     @contextlib.asynccontextmanager
     async def rebuilding(self, tables: Sequence[Table]) -> AsyncIterator[Rebuild]:

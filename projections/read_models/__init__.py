@@ -13,13 +13,11 @@ from collections.abc import Callable
 from sqlalchemy import Table
 
 from projections.projection import Projection
-from projections.read_models.holds import Holds
 from projections.read_models.request_intervals import RequestIntervals
 from projections.read_models.request_state import RequestStates
 
 #: The projections a runner keeps by default, in the order their writes are flushed.
 REGISTERED: list[Callable[[], Projection]] = [
-    Holds,
     RequestStates,
     RequestIntervals,
 ]

@@ -1,4 +1,4 @@
-"""What the holds projection says a member holds, for `release_all_holds`: read on the
+"""What the `holds` read model says a member holds, for `release_all_holds`: read on the
 primary (a command decides on what the primary holds, and must not wait on a replica),
 through a `ReadConnection` all the same: the command side reads, it never writes here."""
 
@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from events.read_engine import ReadConnection
+from projections.intervals.tables import NAME as INTERVALS_PROJECTION
 from projections.tables import holds, projection_checkpoints
 
-#: The holds projection's name in `projection_checkpoints`.
-HOLDS_PROJECTION = "holds"
+#: The projection whose rows `holds` shows (a view of them), in `projection_checkpoints`.
+HOLDS_PROJECTION = INTERVALS_PROJECTION
 
 
 @dataclass(frozen=True, slots=True)

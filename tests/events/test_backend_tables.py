@@ -1,66 +1,69 @@
 """What a backend offers the projections beyond the log (`TableWriter`, `session_lock`),
-on both backends: rows written by COPY / executemany read back the same, a replace and
-an update change exactly the rows named."""
+on both backends: rows written by COPY / executemany read back the same, a replace
+changes exactly the rows named."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import Column, MetaData, Table, Text, select
 
+from events.schema import Position, UtcTime
 from events.store import EventStore
-from events.store.postgres_tables import update_from_unnest
-from projections.tables import holds
+
+#: a table of the test's own, shaped as a read model's
+rows_table = Table(
+    "test_backend_rows",
+    MetaData(),
+    Column("position", Position, primary_key=True, autoincrement=False),
+    Column("member", Text, nullable=False),
+    Column("placed_at", UtcTime, nullable=False),
+    Column("ended_at", UtcTime, nullable=True),
+)
 
 
-def _hold(position: int, member: str, ended: datetime | None = None) -> tuple[object, ...]:
-    placed = datetime(2026, 3, 2, 9, 0, position, tzinfo=UTC)
-    return (
-        position,
-        f"HX-{position}",
-        "initial",
-        member,
-        placed,
-        ended,
-        "released" if ended else None,
-    )
+@pytest.fixture
+async def table(store: EventStore) -> AsyncIterator[Table]:
+    async with store.engine.begin() as conn:
+        await conn.run_sync(rows_table.create)
+    try:
+        yield rows_table
+    finally:
+        async with store.engine.begin() as conn:
+            await conn.run_sync(rows_table.drop)
 
 
-def test_the_unnest_update_is_the_statement_the_holds_projection_ran() -> None:
-    assert update_from_unnest(holds, "position", ("ended_at", "end_kind")) == (
-        'UPDATE "holds" SET "ended_at" = u."ended_at", "end_kind" = u."end_kind"'
-        " FROM unnest($1::BIGINT[], $2::TIMESTAMP WITH TIME ZONE[], $3::TEXT[])"
-        ' AS u("position", "ended_at", "end_kind") WHERE "holds"."position" = u."position"'
-    )
+def _row(position: int, member: str, ended: datetime | None = None) -> tuple[object, ...]:
+    return (position, member, datetime(2026, 3, 2, 9, 0, position, tzinfo=UTC), ended)
 
 
-async def test_copy_replace_and_update_rows(store: EventStore) -> None:
+async def test_copy_and_replace_rows(store: EventStore, table: Table) -> None:
     backend = store.backend
     ended = datetime(2026, 3, 9, 17, 30, tzinfo=UTC)
     async with store.engine.begin() as conn:
-        await backend.copy_rows(conn, holds, [_hold(1, "FR"), _hold(2, "DE"), _hold(3, "IT")])
-        await backend.update_rows(
-            conn, holds, "position", ("ended_at", "end_kind"), [(2, ended, "released")]
+        await backend.copy_rows(conn, table, [_row(1, "FR"), _row(2, "DE"), _row(3, "IT")])
+        await backend.replace_rows(
+            conn, table, "position", [_row(3, "ES"), _row(2, "DE", ended)], new=[_row(4, "PL")]
         )
-        await backend.replace_rows(conn, holds, "position", [_hold(3, "ES")], new=[_hold(4, "PL")])
     async with store.engine.connect() as conn:
-        rows = (await conn.execute(select(holds).order_by(holds.c.position))).all()
-    assert [(r.position, r.member, r.ended_at, r.end_kind) for r in rows] == [
-        (1, "FR", None, None),
-        (2, "DE", ended, "released"),
-        (3, "ES", None, None),
-        (4, "PL", None, None),
+        rows = (await conn.execute(select(table).order_by(table.c.position))).all()
+    assert [(r.position, r.member, r.ended_at) for r in rows] == [
+        (1, "FR", None),
+        (2, "DE", ended),
+        (3, "ES", None),
+        (4, "PL", None),
     ]
     assert rows[0].placed_at == datetime(2026, 3, 2, 9, 0, 1, tzinfo=UTC)
 
 
-async def test_nothing_to_write_is_no_statement(store: EventStore) -> None:
+async def test_nothing_to_write_is_no_statement(store: EventStore, table: Table) -> None:
     async with store.engine.begin() as conn:
-        await store.backend.copy_rows(conn, holds, [])
-        await store.backend.update_rows(conn, holds, "position", ("ended_at",), [])
-        await store.backend.replace_rows(conn, holds, "position", [])
+        await store.backend.copy_rows(conn, table, [])
+        await store.backend.replace_rows(conn, table, "position", [])
     async with store.engine.connect() as conn:
-        assert (await conn.execute(select(holds))).all() == []
+        assert (await conn.execute(select(table))).all() == []
 
 
 async def test_the_session_lock_has_one_holder_where_there_is_one(store: EventStore) -> None:

@@ -141,15 +141,3 @@ def test_evolve_returns_the_same_tuple_for_other_events() -> None:
 )
 def test_duration_days(row: Hold, now: datetime | None, days: float | None) -> None:
     assert row.duration_days(now) == days
-
-
-def test_row_uses_the_column_names() -> None:
-    assert hold(2, "USA", "lapsed", 4).row() == {
-        "position": 2,
-        "request_id": "HX-2025-0007",
-        "procedure": "initial",
-        "member": "USA",
-        "placed_at": day(2),
-        "ended_at": day(4),
-        "end_kind": "lapsed",
-    }

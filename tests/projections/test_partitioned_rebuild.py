@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from sqlalchemy import update
 
 from events.store import EventStore
+from projections.intervals.tables import hold_intervals
 from projections.read_models import PROJECTIONS
 from projections.runner import ProjectionRunner, RebuildWorkerFailed
 from projections.runner.rebuild_worker import FAIL_PARTITION_ENV
-from projections.tables import holds, request_state
+from projections.tables import request_state
 from tests.projections.test_runner import History, index_definitions, moves, scenario, snapshot
 
 
@@ -92,14 +93,15 @@ class TestPartitionedRebuild:
             await runner.catch_up()
             reference = await snapshot(store)
             async with store.engine.begin() as conn:
-                await conn.execute(holds.delete())
+                await conn.execute(hold_intervals.delete())
                 await conn.execute(update(request_state).values(applicant_name="tampered"))
-            await runner.rebuild(["holds"], processes=2)
+            await runner.rebuild(["request_intervals"], processes=2)
             assert len(runner.rebuild_workers) == 2
         finally:
             await runner.close()
         after = await snapshot(store)
-        assert after["holds"] == reference["holds"]
+        for table in ("hold_intervals", "request_status_intervals", "holds"):  # and its view
+            assert after[table] == reference[table]
         name = [column.name for column in request_state.columns].index("applicant_name")
         assert {row[name] for row in after["request_state"]} == {"tampered"}
         assert after["checkpoints"] == reference["checkpoints"]

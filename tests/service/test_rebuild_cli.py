@@ -54,7 +54,7 @@ async def test_rebuild_equals_catch_up(
         assert await snapshot(store) == caught_up
         assert await index_definitions(store) == indexes
 
-    one = await asyncio.to_thread(docket, database_url, tmp_path, "rebuild", "holds")
+    one = await asyncio.to_thread(docket, database_url, tmp_path, "rebuild", "request_state")
     assert one.returncode == 0, one.stderr
     assert await snapshot(store) == caught_up
 

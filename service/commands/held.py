@@ -12,14 +12,12 @@ from events.read_engine import ReadConnection
 from projections.intervals.tables import NAME as INTERVALS_PROJECTION
 from projections.tables import holds, projection_checkpoints
 
-#: The projection whose rows `holds` shows (a view of them), in `projection_checkpoints`.
-HOLDS_PROJECTION = INTERVALS_PROJECTION
-
 
 @dataclass(frozen=True, slots=True)
 class ProjectedHolds:
-    """The requests the holds projection has an active hold of a member in, and the log
-    position the projection had applied when read (what it cannot know is after it)."""
+    """The requests `holds` has an active hold of a member in, and the log position its
+    projection (`request_intervals`, whose rows it is a view of) had applied when read
+    (what it cannot know is after it)."""
 
     applied: int
     request_ids: frozenset[str]
@@ -30,7 +28,7 @@ async def projected_holds(conn: ReadConnection, member: str) -> ProjectedHolds:
     checkpoint read is either in the rows or in the log after the checkpoint."""
     applied = await conn.scalar(
         select(projection_checkpoints.c.position).where(
-            projection_checkpoints.c.name == HOLDS_PROJECTION
+            projection_checkpoints.c.name == INTERVALS_PROJECTION
         )
     )
     rows = await conn.execute(

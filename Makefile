@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
+# The project's own modules compiled, as an installed wheel has them (an editable install
+# has none, and a PYTHONDONTWRITEBYTECODE environment never writes them): a rebuild's
+# worker processes import them at every start. Python checks each against its source.
+COMPILE := $(BIN)/python -m compileall -q events projections service migrations
 
 .PHONY: install run test lint typecheck pytest browser go-interop faketime test-dates test-ci-date lock soak bench clean
 
@@ -13,6 +17,7 @@ $(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --require-hashes -r requirements-dev.lock
 	$(BIN)/python -m pip install -q --no-deps -e .
+	$(COMPILE)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,6 +27,7 @@ $(RUN_STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install -q --no-deps -e .
+	$(COMPILE)
 	touch $(RUN_STAMP)
 
 run: $(RUN_STAMP)
@@ -88,6 +94,7 @@ lock:
 	$(PIP_COMPILE) --extra dev -o requirements-dev.lock
 
 bench: $(STAMP)
+	$(COMPILE)
 	$(BIN)/python -m bench.all
 
 clean:

@@ -51,9 +51,17 @@ READ_POOL_SIZE = 10
 #: cores they took the CPU of a rebuild's folds). And the plan is the generic one: a
 #: partition's filter (`hashtext(stream_id) % n`) is estimated at 0.5 % of the rows, so
 #: a plan made for the first pages' wide ranges scanned the whole table and sorted it
-#: (0.8 s a page at 1,000,000 events; the generic plan walks the position index).
-PAGE_READS = "SET max_parallel_workers_per_gather = 0; SET plan_cache_mode = force_generic_plan"
-PAGE_READS_DONE = "RESET max_parallel_workers_per_gather; RESET plan_cache_mode"
+#: (0.8 s a page at 1,000,000 events; the generic plan walks the position index). The
+#: generic plan expects one row, for which it would probe `sealed_values`' index once per
+#: event: merging the two position indexes instead reads a partition at 1,000,000 events
+#: for 1.1 s of the server's CPU instead of 1.5.
+PAGE_READS = (
+    "SET max_parallel_workers_per_gather = 0; SET plan_cache_mode = force_generic_plan;"
+    " SET enable_nestloop = off"
+)
+PAGE_READS_DONE = (
+    "RESET max_parallel_workers_per_gather; RESET plan_cache_mode; RESET enable_nestloop"
+)
 
 
 async def _no_reset(_conn: asyncpg.Connection) -> None:

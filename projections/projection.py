@@ -59,6 +59,9 @@ class Batch:
     log: LogReader
     time_zone: tzinfo = UTC
     kept: dict[type[Any], Any] = field(default_factory=dict, repr=False)
+    #: folded by a rebuild into copies no one reads before its swap: a projection may
+    #: hold rows back across batches, and write them with `Projection.held` at its end
+    rebuilding: bool = False
     _streams: dict[str, list[RecordedEvent]] = field(default_factory=dict, repr=False)
 
     def shared(self, kind: type[T]) -> T:
@@ -118,4 +121,9 @@ class Projection(Protocol):
 
     async def apply(self, batch: Batch, events: Sequence[EventRow]) -> Writes:
         """Fold the batch's events (in position order) into the writes of the batch."""
+        ...
+
+    def held(self) -> Writes | None:
+        """The rows a rebuild's batches held back (`Batch.rebuilding`), written after its
+        last batch and before its swap; None if none."""
         ...

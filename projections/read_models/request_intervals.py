@@ -161,6 +161,10 @@ class RequestIntervals:
     async def start(self, conn: AsyncConnection) -> None:
         """Nothing to load: heads not in memory are replayed from their stream."""
 
+    def held(self) -> None:
+        """Nothing held back: each batch writes its rows."""
+        return None
+
     async def _replayed(
         self, batch: Batch, stream_id: str, before: int, tz: tzinfo
     ) -> StreamHead | None:

@@ -9,6 +9,7 @@ an event costs one `evolve`, not a re-read of its stream.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.store.contract import TableWriter
 from events.types import request_stream
 from projections.projection import Batch, EventRow
+from projections.read_models import requests
 from projections.read_models.requests import RequestFold
 from projections.request import RequestState, view
 from projections.tables import request_state
@@ -93,13 +95,28 @@ class StateWrites:
 
 
 class RequestStates:
-    """The `request_state` projection."""
+    """The `request_state` projection.
+
+    A rebuild writes each request's row once: its state is held back (an LRU of the
+    fold's size, `requests.CACHED_REQUESTS`) until the request has been left alone that
+    long, or to the rebuild's end (`held`). Requests are active in windows of the log, so
+    a request held back is rarely touched again once written; were it, its row would be
+    replaced. Each batch of an incremental catch-up writes the rows of the requests it
+    changed."""
 
     name = "request_state"
     tables = (request_state,)
 
+    def __init__(self) -> None:
+        # in a rebuild: the states not yet written, least recently changed first, and
+        # the requests with a row written
+        self._held: OrderedDict[str, RequestState] = OrderedDict()
+        self._written: set[str] = set()
+
     def reset(self) -> None:
-        """Nothing kept: the states are the runner's `RequestFold` (`Batch.shared`)."""
+        """The states are the runner's `RequestFold` (`Batch.shared`); nothing held."""
+        self._held.clear()
+        self._written.clear()
 
     async def start(self, conn: AsyncConnection) -> None:
         """Nothing to load: states not in the fold's cache are folded from their stream."""
@@ -107,10 +124,43 @@ class RequestStates:
     async def apply(self, batch: Batch, events: Sequence[EventRow]) -> StateWrites:
         folded = await batch.shared(RequestFold).fold(batch, events)
         writes = StateWrites(refolded=dict(folded.refolded))
+        if batch.rebuilding:
+            self._hold(writes, folded.last)
+            return writes
         new, changed, submitted = writes.new, writes.changed, folded.submitted
         for request_id, state in folded.last.items():
             if request_id in submitted:
                 new[request_id] = state
             else:
                 changed[request_id] = state
+        return writes
+
+    def _hold(self, writes: StateWrites, last: dict[str, RequestState]) -> None:
+        """The batch's states held back; those held longest written, and the refolded
+        ones (replaced whole)."""
+        held, written = self._held, self._written
+        for request_id in writes.refolded:
+            held.pop(request_id, None)
+            written.add(request_id)
+        for request_id, state in last.items():
+            held[request_id] = state
+            held.move_to_end(request_id)
+        while len(held) > requests.CACHED_REQUESTS:
+            self._write(writes, *held.popitem(last=False))
+
+    def _write(self, writes: StateWrites, request_id: str, state: RequestState) -> None:
+        if request_id in self._written:
+            writes.changed[request_id] = state
+        else:
+            writes.new[request_id] = state
+            self._written.add(request_id)
+
+    def held(self) -> StateWrites | None:
+        """The states still held back by a rebuild's batches."""
+        if not self._held:
+            return None
+        writes = StateWrites()
+        while self._held:
+            self._write(writes, *self._held.popitem(last=False))
+        self._written.clear()
         return writes

@@ -49,7 +49,7 @@ async def replay(
             if not page:
                 break
             folded += len(page)
-            batch = Batch(start, page[-1].position, store, time_zone, shared)
+            batch = Batch(start, page[-1].position, store, time_zone, shared, rebuilding=True)
             writes = [await projection.apply(batch, page) for projection in projections]
             if writing is not None:
                 await writing
@@ -62,6 +62,8 @@ async def replay(
         if writing is not None:
             task, writing = writing, None
             await task
+        held = [writes for writes in (p.held() for p in projections) if writes is not None]
+        await _write(conn, store, held)
     finally:
         if writing is not None:
             writing.cancel()

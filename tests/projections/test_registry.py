@@ -49,6 +49,9 @@ class Toy:
     async def apply(self, batch: Batch, events: Sequence[EventRow]) -> _ToyWrites:
         return _ToyWrites([{"position": e.position, "stream_id": e.stream_id} for e in events])
 
+    def held(self) -> None:
+        return None
+
 
 @pytest.fixture
 async def toy_registered(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:

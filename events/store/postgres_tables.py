@@ -229,16 +229,26 @@ _DROP_LEFTOVER = f'DROP SCHEMA IF EXISTS "{REBUILD_SCHEMA}" CASCADE'
 
 
 async def _copy_aside(conn: AsyncConnection, home: str, name: str) -> list[str]:
-    """An empty copy of `home.name` in the rebuild's schema with its columns and primary
-    key; the statements that will create its other indexes there."""
+    """An empty copy of `home.name` in the rebuild's schema with its columns, storage
+    parameters and primary key; the statements that will create its other indexes
+    there."""
+    relation = f'"{home}"."{name}"'
+    # `LIKE` copies no storage parameters (`WITH (…)`: `toast_tuple_target`, an
+    # operator's `fillfactor` or autovacuum settings): they are the catalogue's
+    options = await conn.scalar(
+        text(
+            "SELECT array_to_string(reloptions, ', ') FROM pg_class"
+            " WHERE oid = CAST(:relation AS regclass)"
+        ),
+        {"relation": relation},
+    )
     await conn.execute(
         text(
             f'CREATE TABLE "{REBUILD_SCHEMA}"."{name}" (LIKE "{home}"."{name}"'
             " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED"
-            " INCLUDING COMPRESSION)"
+            " INCLUDING COMPRESSION)" + (f" WITH ({options})" if options else "")
         )
     )
-    relation = f'"{home}"."{name}"'
     constraints = await conn.execute(
         text(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from events.store import EventStore
 from projections.intervals.tables import hold_intervals
@@ -84,6 +84,21 @@ class TestPartitionedRebuild:
             assert await rebuilt(store, processes) == head
             assert await snapshot(store) == caught_up
             assert await index_definitions(store) == indexes
+
+    async def test_a_rebuild_keeps_the_storage_parameters(self, store: EventStore) -> None:
+        # an operator's settings of a table (`ALTER TABLE … SET (…)`) survive its copy
+        postgres_only(store)
+        await many_requests(store)
+        said = ["fillfactor=90", "autovacuum_enabled=false"]
+        async with store.engine.begin() as conn:
+            await conn.exec_driver_sql(f"ALTER TABLE request_state SET ({', '.join(said)})")
+        for processes in (2, 1):
+            await rebuilt(store, processes)
+            async with store.engine.connect() as conn:
+                options = await conn.scalar(
+                    text("SELECT reloptions FROM pg_class WHERE oid = 'request_state'::regclass")
+                )
+            assert options == said
 
     async def test_one_projection_in_processes_leaves_the_others(self, store: EventStore) -> None:
         postgres_only(store)

@@ -3,7 +3,7 @@
 These tables are not append-only: the runner rewrites them, and `docket rebuild` fills
 copies of them aside and swaps them in. Each projection's progress is its row in
 `projection_checkpoints`, written in the same transaction as its rows. Migrations:
-`0002_projections`, `0018_holds_a_view`.
+`0002_projections`, `0018_holds_a_view`, `0019_hold_durations`.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ request_state = Table(
 )
 
 #: `holds` (SPEC §5: one row per hold): a view of the head rows of `hold_intervals` (the
-#: holds the log knows now, with their ends), as far as `request_intervals` is (0018).
-#: Its own metadata: nothing creates it but the migration.
+#: holds the log knows now, with their ends and durations), as far as `request_intervals`
+#: is (0018, 0019). Its own metadata: nothing creates it but the migrations.
 holds = Table(
     "holds",
     MetaData(),
@@ -94,6 +94,8 @@ holds = Table(
     Column("placed_at", UtcTime, nullable=False),
     Column("ended_at", UtcTime, nullable=True),
     Column("end_kind", Text, nullable=True),
+    # an ended hold's length in microseconds (`hold_intervals.held_us`); NULL while active
+    Column("duration", Position, nullable=True),
 )
 
 

@@ -294,6 +294,8 @@ class TestCatchUp:
             ("CHN", None),
         ]
         assert hold_list[0].ended_at - hold_list[0].placed_at == timedelta(hours=21)
+        # SPEC §5's duration: an ended hold's, in microseconds; none while active
+        assert [h.duration for h in hold_list] == [21 * 3600 * 1_000_000, None, None]
         # the audit trail is read from the log (nothing stores it)
         summaries = [entry.summary for entry in history_rows.entries(await store.read_all(0, 100))]
         assert summaries[4] == "Hold placed by USA on the initial procedure"

@@ -233,8 +233,8 @@ async def _copy_aside(conn: AsyncConnection, home: str, name: str) -> list[str]:
     parameters and primary key; the statements that will create its other indexes
     there."""
     relation = f'"{home}"."{name}"'
-    # `LIKE` copies no storage parameters (`WITH (…)`: `toast_tuple_target`, an
-    # operator's `fillfactor` or autovacuum settings): they are the catalogue's
+    # `LIKE` copies no storage parameters (`WITH (…)`: an operator's `fillfactor` or
+    # autovacuum settings): they are the catalogue's
     options = await conn.scalar(
         text(
             "SELECT array_to_string(reloptions, ', ') FROM pg_class"

@@ -1,8 +1,10 @@
 """The fold of a rebuild: the log read from position 0 up to a head, folded by empty
 projections and written on one connection (the rebuild's copies), batch n + 1 folded
-while batch n is written. A rebuild in this process (`ProjectionRunner.rebuild`) and each
-worker of one in processes (`projections.runner.partitioned`) run it; the latter's
-pages hold only its partition's streams.
+while batch n is written; what the projections held back across batches
+(`Batch.rebuilding`) is written after the last. A rebuild in this process
+(`ProjectionRunner.rebuild`) and each worker of one in processes
+(`projections.runner.partitioned`) run it; the latter's pages hold only its partition's
+streams.
 """
 
 from __future__ import annotations

@@ -156,11 +156,10 @@ class RequestStates:
             self._written.add(request_id)
 
     def held(self) -> StateWrites | None:
-        """The states still held back by a rebuild's batches."""
-        if not self._held:
-            return None
+        """The states still held back by a rebuild's batches; the rebuild forgotten."""
+        held, self._held = self._held, OrderedDict()
         writes = StateWrites()
-        while self._held:
-            self._write(writes, *self._held.popitem(last=False))
+        for request_id, state in held.items():
+            self._write(writes, request_id, state)
         self._written.clear()
-        return writes
+        return writes if held else None

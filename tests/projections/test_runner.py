@@ -437,8 +437,8 @@ class TestRebuild:
         record = request_state_module.state_record
 
         def fails_at_the_second_row(state: Any) -> Any:
-            # a rebuild writes each request's row once, at its end here: the first row
-            # is written, the second fails
+            # a rebuild writes each request's row once, here all at its end: the
+            # second row's record fails, after the batches are written
             nonlocal calls
             calls += 1
             if calls > 1:

@@ -174,15 +174,16 @@ class PartitionedRebuilds(Protocol):
         one left by a process that died is dropped when the next one is made."""
         ...
 
-    async def fill_staging(self, conn: AsyncConnection, home: str) -> None:
-        """Make the tables' plain names mean the staged copies in `conn`'s transaction
-        (a connection of any process: the copies are committed)."""
+    def filling(self, conn: AsyncConnection, home: str) -> AbstractAsyncContextManager[None]:
+        """Within it, the tables' plain names mean the staged copies in `conn`'s
+        transaction (a connection of any process: the copies are committed), and `conn`
+        writes rows as a rebuild does."""
         ...
 
 
 class Staging(Protocol):
     """Copies being filled by other connections (`PartitionedRebuilds.staging`,
-    `PartitionedRebuilds.fill_staging`)."""
+    `PartitionedRebuilds.filling`)."""
 
     @property
     def home(self) -> str:

@@ -14,7 +14,7 @@ whole of it back (schema included), leaving the tables as they were.
 
 A rebuild in worker processes (`staging`, `projections.runner.partitioned`) cannot share
 one transaction: the schema and its copies are committed first, each worker fills them in
-a transaction of its own (`fill_staging`); the secondary indexes are then built on the
+a transaction of its own (`filling`); the secondary indexes are then built on the
 filled copies, several at once on connections of their own, and the swap is the same
 as above, in one transaction. Readers still see the old tables until the swap; a
 rebuild that fails drops the schema, and one whose process died leaves it to the next
@@ -41,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.store.locks import SessionLock
+from events.store.pg_times import bulk_times
 
 #: SQLSTATE classes that mean "not now" rather than "wrong": connection exception,
 #: insufficient resources, operator intervention (shutdown, cannot connect now).
@@ -97,7 +98,7 @@ class PostgresTables:
 
     @contextlib.asynccontextmanager
     async def rebuilding(self, tables: Sequence[Table]) -> AsyncIterator[Rebuild]:
-        async with self._engine.connect() as conn:
+        async with self._engine.connect() as conn, bulk_times(await _driver(conn)):
             transaction = await conn.begin()
             try:
                 home = str(await conn.scalar(text("SELECT current_schema()")))
@@ -138,8 +139,11 @@ class PostgresTables:
         async with self._engine.begin() as conn:
             await conn.execute(text(_DROP_LEFTOVER))
 
-    async def fill_staging(self, conn: AsyncConnection, home: str) -> None:
+    @contextlib.asynccontextmanager
+    async def filling(self, conn: AsyncConnection, home: str) -> AsyncIterator[None]:
         await conn.execute(text(f'SET LOCAL search_path TO "{REBUILD_SCHEMA}", "{home}"'))
+        async with bulk_times(await _driver(conn)):
+            yield
 
     def session_lock(self, key: int) -> SessionLock:
         return AdvisoryLock(self._engine, key)

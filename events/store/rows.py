@@ -21,7 +21,9 @@ RawRow = Any
 
 #: What a fold reads of a row of the log (a rebuild's partition pages): position,
 #: stream_id, stream_version, event_type, schema_version, data (JSON text, whole),
-#: metadata (JSON text), occurred_at, recorded_at (aware datetimes). A driver record.
+#: metadata (JSON text), occurred_at (an aware datetime), recorded_at (PostgreSQL's
+#: binary form, `timestamptz_send`: a fold seldom reads it, and a datetime made for
+#: every row was a fifth of the page's decoding). A driver record.
 FoldRow = Any
 
 #: A row of a chain walk: `RawRow` (position at 0, prev_hash at 10, hash at 11, salt at

@@ -23,6 +23,7 @@ from projections.projection import Batch, EventRow
 from projections.read_models import requests
 from projections.read_models.requests import RequestFold
 from projections.request import RequestState, view
+from projections.request.state import native_time
 from projections.tables import request_state
 from projections.writes import delete_keys
 
@@ -30,9 +31,9 @@ from projections.writes import delete_keys
 def state_record(state: RequestState) -> tuple[Any, ...]:
     """The `request_state` row of a request state, as a tuple in the table's column order
     (what a bulk write sends): its document is `view` of the state as of the last event,
-    as JSON text; the list and statistics endpoints derive the status now from the
-    columns."""
-    document = view(state, state.last_occurred_at)
+    as JSON text (its times formatted by orjson, `native_time`); the list and statistics
+    endpoints derive the status now from the columns."""
+    document = view(state, state.last_occurred_at, time=native_time)
     active = state.active_holds
     initial = state.procedures[0]
     applicant = state.applicant
@@ -64,7 +65,7 @@ def state_record(state: RequestState) -> tuple[Any, ...]:
         state.withdrawn_at,
         state.valid_from,
         state.valid_until,
-        orjson.dumps(document).decode(),
+        orjson.dumps(document, option=orjson.OPT_UTC_Z).decode(),
     )
 
 

@@ -54,6 +54,19 @@ def _time(moment: datetime | None) -> str | None:
     return text[1:-1].decode() if len(text) == 29 else text[1:-2].decode() + ".000000Z"
 
 
+#: How a view writes a time: `_time` (as text), or `native_time`.
+TimeForm = Callable[[datetime | None], str | datetime | None]
+
+
+def native_time(moment: datetime | None) -> str | datetime | None:
+    """`moment` itself where orjson (`OPT_UTC_Z`) writes it as `_time` does (a UTC time
+    with a fraction), else `_time(moment)`: a view made with it and dumped so
+    (`request_state`'s documents) formats its times in one C call, not one per time."""
+    if moment is not None and moment.microsecond and moment.tzinfo is UTC:
+        return moment
+    return _time(moment)
+
+
 _T = TypeVar("_T")
 _SPECS: dict[type[Any], tuple[Callable[[Any], tuple[Any, ...]], dict[str, int]]] = {}
 
@@ -102,14 +115,14 @@ class Procedure:
     def is_open(self) -> bool:
         return self.outcome is None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, time: TimeForm = _time) -> dict[str, Any]:
         body: dict[str, Any] = {
             "name": self.name,
-            "opened_at": _time(self.opened_at),
-            "circulated_at": _time(self.circulated_at),
-            "deadline": _time(self.deadline),
+            "opened_at": time(self.opened_at),
+            "circulated_at": time(self.circulated_at),
+            "deadline": time(self.deadline),
             "expedited": self.expedited,
-            "decided_at": _time(self.decided_at),
+            "decided_at": time(self.decided_at),
             "outcome": self.outcome,
         }
         kind = self.kind
@@ -141,14 +154,14 @@ class Hold:
     def active(self) -> bool:
         return self.ended_at is None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, time: TimeForm = _time) -> dict[str, Any]:
         return {
             "member": self.member,
             "procedure": self.procedure,
-            "placed_at": _time(self.placed_at),
+            "placed_at": time(self.placed_at),
             "reason": self.reason,
             "note": self.note,
-            "ended_at": _time(self.ended_at),
+            "ended_at": time(self.ended_at),
             "ended_by": self.ended_by,
         }
 
@@ -165,13 +178,13 @@ class InformationRequest:
     answered_at: datetime | None = None
     response: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, time: TimeForm = _time) -> dict[str, Any]:
         return {
             "procedure": self.procedure,
             "requested_by": self.requested_by,
             "questions": self.questions,
-            "requested_at": _time(self.requested_at),
-            "answered_at": _time(self.answered_at),
+            "requested_at": time(self.requested_at),
+            "answered_at": time(self.answered_at),
             "response": self.response,
         }
 
@@ -187,14 +200,14 @@ class Review:
     member: str | None = None
     note: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, time: TimeForm = _time) -> dict[str, Any]:
         return {
             "procedure": self.procedure,
             "step": self.step,
             "outcome": self.outcome,
             "member": self.member,
             "note": self.note,
-            "recorded_at": _time(self.recorded_at),
+            "recorded_at": time(self.recorded_at),
         }
 
 
@@ -205,7 +218,7 @@ class Shipment:
     recorded_at: datetime
     note: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, time: TimeForm = _time) -> dict[str, Any]:
         return {
             "shipment_no": self.shipment_no,
             "shipped_on": self.shipped_on.isoformat(),
@@ -220,12 +233,12 @@ class Annotation:
     text: str
     annotated_at: datetime
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, time: TimeForm = _time) -> dict[str, Any]:
         return {
             "position": self.position,
             "target_position": self.target_position,
             "text": self.text,
-            "annotated_at": _time(self.annotated_at),
+            "annotated_at": time(self.annotated_at),
         }
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from projections.request.state import RequestState, _day, _time, status
+from projections.request.state import RequestState, TimeForm, _day, _time, status
 
 
-def view(state: RequestState, at: datetime, tz: tzinfo = UTC) -> dict[str, Any]:
-    """The JSON of `GET /v1/requests/{id}` (SPEC §6), status as of `at`. Unredacted."""
+def view(
+    state: RequestState, at: datetime, tz: tzinfo = UTC, time: TimeForm = _time
+) -> dict[str, Any]:
+    """The JSON of `GET /v1/requests/{id}` (SPEC §6), status as of `at`. Unredacted.
+    Its times as `time` gives them (`state.native_time`: dumped with `OPT_UTC_Z`)."""
     return {
         "request_id": state.request_id,
         "status": status(state, at, tz),
@@ -24,30 +27,30 @@ def view(state: RequestState, at: datetime, tz: tzinfo = UTC) -> dict[str, Any]:
         "requested_validity_months": state.requested_validity_months,
         "justification": state.justification,
         "disclosure": state.disclosure,
-        "submitted_at": _time(state.submitted_at),
+        "submitted_at": time(state.submitted_at),
         "open_procedure": state.open_procedure,
         "information_pending": state.information_pending,
-        "deadline": _time(state.deadline),
+        "deadline": time(state.deadline),
         "active_holds": [
-            {"member": hold.member, "placed_at": _time(hold.placed_at)}
+            {"member": hold.member, "placed_at": time(hold.placed_at)}
             for hold in state.active_holds
         ],
-        "holds": [hold.to_dict() for hold in state.holds],
-        "information_requests": [asked.to_dict() for asked in state.information_requests],
-        "reviews": [review.to_dict() for review in state.reviews],
-        "procedures": [procedure.to_dict() for procedure in state.procedures],
-        "approved_at": _time(state.approved_at),
+        "holds": [hold.to_dict(time) for hold in state.holds],
+        "information_requests": [asked.to_dict(time) for asked in state.information_requests],
+        "reviews": [review.to_dict(time) for review in state.reviews],
+        "procedures": [procedure.to_dict(time) for procedure in state.procedures],
+        "approved_at": time(state.approved_at),
         "valid_from": _day(state.valid_from),
         "valid_until": _day(state.valid_until),
         "letter_ref": state.letter_ref,
         "shipments_allowed": state.shipments_allowed,
-        "shipments": [shipment.to_dict() for shipment in state.shipments],
-        "extensions": [p.to_dict() for p in state.extensions],
-        "amendments": [p.to_dict() for p in state.amendments],
-        "decided_at": _time(state.decided_at),
-        "refused_at": _time(state.refused_at),
-        "withdrawn_at": _time(state.withdrawn_at),
-        "annotations": [note.to_dict() for note in state.annotations],
+        "shipments": [shipment.to_dict(time) for shipment in state.shipments],
+        "extensions": [p.to_dict(time) for p in state.extensions],
+        "amendments": [p.to_dict(time) for p in state.amendments],
+        "decided_at": time(state.decided_at),
+        "refused_at": time(state.refused_at),
+        "withdrawn_at": time(state.withdrawn_at),
+        "annotations": [note.to_dict(time) for note in state.annotations],
         "retracted_positions": list(state.retracted),
         "stream_version": state.stream_version,
         "position": state.position,

@@ -24,21 +24,23 @@ from events.gcpause import gc_paused
 from events.model import RecordedEvent
 from events.store import EventStore
 from events.store.contract import Partition
+from events.store.pg_times import from_send
 from projections.projection import EventRow
 
 
 class RowEvent:
     """An event of a raw row as the projections read it (`EventRow`): no event id,
-    hashes or schema version parsed, its metadata parsed only when read. Its data is at
-    the latest version."""
+    hashes or schema version parsed, its metadata parsed only when read, and its
+    `recorded_at` made only when read where the row holds it in PostgreSQL's binary
+    form (a partition's `FoldRow`). Its data is at the latest version."""
 
     __slots__ = (
         "_metadata",
+        "_recorded",
         "data",
         "event_type",
         "occurred_at",
         "position",
-        "recorded_at",
         "stream_id",
         "stream_version",
     )
@@ -52,7 +54,7 @@ class RowEvent:
         data: dict[str, Any],
         metadata: str | dict[str, Any],
         occurred_at: datetime,
-        recorded_at: datetime,
+        recorded_at: datetime | bytes,
     ) -> None:
         self.position = position
         self.stream_id = stream_id
@@ -61,7 +63,7 @@ class RowEvent:
         self.data = data
         self._metadata = metadata  # JSON text until read
         self.occurred_at = occurred_at
-        self.recorded_at = recorded_at
+        self._recorded = recorded_at  # `timestamptz_send`'s bytes until read
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -69,6 +71,13 @@ class RowEvent:
         if isinstance(metadata, str):
             metadata = self._metadata = orjson.loads(metadata)
         return metadata
+
+    @property
+    def recorded_at(self) -> datetime:
+        recorded = self._recorded
+        if isinstance(recorded, bytes):
+            recorded = self._recorded = from_send(recorded)
+        return recorded
 
 
 #: Where `PageReader._events` finds an event's fields in a row: position, stream_id,
@@ -206,7 +215,7 @@ class PageReader:
                 data = upcast(event_type, schema, data)[0]
             if occurred.tzinfo is not UTC:
                 occurred = occurred.astimezone(UTC)
-            if recorded.tzinfo is not UTC:
+            if type(recorded) is not bytes and recorded.tzinfo is not UTC:
                 recorded = recorded.astimezone(UTC)
             found.append(
                 RowEvent(

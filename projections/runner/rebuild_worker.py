@@ -99,8 +99,8 @@ async def fold_partition(job: Job, out: IO[str]) -> int:
         chosen = [p for p in default_projections() if p.name in job.names]
         pages = PageReader(store, job.batch_size, partition)
         with gc_paused():  # for the whole replay: see `events.gcpause`
-            async with store.engine.execution_options(**WRITER_OPTIONS).begin() as conn:
-                await partitioned.fill_staging(conn, job.home)
+            writer = store.engine.execution_options(**WRITER_OPTIONS)
+            async with writer.begin() as conn, partitioned.filling(conn, job.home):
                 return await replay(conn, chosen, pages, store, job.time_zone, job.head, report)
     finally:
         await store.close()

@@ -131,3 +131,4 @@ async def test_page_reader_events_are_the_stores_upcast(
         [getattr(e, f) for f in fields.split()] for e in expected
     ]
     assert all(e.data["v2"] for e in events)
+    assert all(e.occurred_at.tzinfo is UTC and e.recorded_at.tzinfo is UTC for e in events)

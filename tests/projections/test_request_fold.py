@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -528,3 +529,18 @@ def test_view_times_are_utc_text(moment: datetime) -> None:
     assert request_module._time(moment.astimezone(UTC)) == utc_text(moment)
     whole = moment.replace(microsecond=0)
     assert request_module._time(whole.astimezone(UTC)) == utc_text(whole)
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+    )
+)
+def test_a_native_time_is_dumped_as_its_text(moment: datetime) -> None:
+    """What `native_time` hands orjson (`OPT_UTC_Z`: `request_state`'s documents) is
+    written as `_time` writes it, with or without a fraction, whatever the zone."""
+    for at in (moment, moment.astimezone(UTC), moment.replace(microsecond=0).astimezone(UTC)):
+        native = orjson.dumps(request_module.native_time(at), option=orjson.OPT_UTC_Z)
+        assert native == orjson.dumps(request_module._time(at))

@@ -85,3 +85,18 @@ async def test_bulk_times_write_and_read_as_asyncpg_does(
     assert moment == SAMPLES[0] and type(moment) is datetime
     assert await conn.fetchval("SELECT $1::timestamptz", SAMPLES[0]) == SAMPLES[0]
     assert encoded == SAMPLES
+
+
+@pytest.mark.postgres
+async def test_an_error_in_the_block_is_the_one_raised(conn: asyncpg.Connection) -> None:
+    # the transaction failed: the codecs cannot be reset in it, and the error is the
+    # block's, not the reset's
+    transaction = conn.transaction()
+    await transaction.start()
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        async with bulk_times(conn):
+            await conn.execute("SELECT 1 / 0")
+    await transaction.rollback()
+    # the values read and written are the same with the codecs kept
+    await conn.execute("INSERT INTO times VALUES (0, $1)", SAMPLES[0])
+    assert await conn.fetchval("SELECT at FROM times") == SAMPLES[0]

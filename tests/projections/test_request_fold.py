@@ -515,13 +515,15 @@ def test_as_of_equals_the_fold_of_the_prefix(
     }
 
 
-@given(
-    moment=st.datetimes(
-        min_value=datetime(1, 1, 2),
-        max_value=datetime(9999, 12, 30),
-        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
-    )
+#: any aware time, in UTC or in another zone
+_moments = st.datetimes(
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
 )
+
+
+@given(moment=_moments)
 def test_view_times_are_utc_text(moment: datetime) -> None:
     """The view's time text (orjson's for UTC, a zero fraction included) is `utc_text`,
     whatever the zone."""
@@ -531,13 +533,7 @@ def test_view_times_are_utc_text(moment: datetime) -> None:
     assert request_module._time(whole.astimezone(UTC)) == utc_text(whole)
 
 
-@given(
-    moment=st.datetimes(
-        min_value=datetime(1, 1, 2),
-        max_value=datetime(9999, 12, 30),
-        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
-    )
-)
+@given(moment=_moments)
 def test_a_native_time_is_dumped_as_its_text(moment: datetime) -> None:
     """What `native_time` hands orjson (`OPT_UTC_Z`: `request_state`'s documents) is
     written as `_time` writes it, with or without a fraction, whatever the zone."""

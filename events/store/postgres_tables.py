@@ -9,7 +9,9 @@ table names mean the copies there), copies each table's columns and primary key 
 during the fill: updates and deletes find rows by it), and at the swap builds the
 secondary indexes by sort, drops the old tables and moves the copies into their schema,
 with their indexes' and constraints' names as the migrations made them (read from the
-catalogue). Readers are not blocked until the swap's DROP; a rebuild that dies rolls the
+catalogue). The views that read the tables, directly or through other views (`holds`, an
+operator's own, materialized or not, in any schema), are dropped with them and made again
+on the copies as they were: options, indexes, owner, comment and grants. Readers are not blocked until the swap's DROP; a rebuild that dies rolls the
 whole of it back (schema included), leaving the tables as they were.
 
 A rebuild in worker processes (`staging`, `projections.runner.partitioned`) cannot share
@@ -298,48 +300,122 @@ class Rebuild:
         for statement in self.indexes:
             await conn.exec_driver_sql(statement)
         await finish(conn)
-        # views of the old tables (`holds`, an operator's own) go with them, and are made
-        # again on the new ones as they were defined
-        views = (
-            await conn.execute(
-                text(
-                    "SELECT DISTINCT v.relname, pg_get_viewdef(v.oid) FROM pg_depend d"
-                    " JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class"
-                    " JOIN pg_class t ON t.oid = d.refobjid"
-                    " WHERE t.relnamespace = CAST(:home AS regnamespace)"
-                    " AND t.relname = ANY(:names) AND v.relkind = 'v' AND v.oid <> t.oid"
-                ),
-                {"home": home, "names": self.names},
-            )
-        ).all()
-        kept = {name: await _grants(conn, home, name) for name, _ in views}
-        for name, _ in views:
-            await conn.execute(text(f'DROP VIEW "{home}"."{name}"'))
+        # the views of the old tables (`holds`, an operator's own, views of those, in any
+        # schema, materialized or not) go with them, and are made again on the new ones
+        # as they were: definition, options, indexes, owner, comment and grants
+        dependents = await _dependents(conn, [f'"{home}"."{name}"' for name in self.names])
+        kept = {
+            f'"{home}"."{name}"': await _grants(conn, f'"{home}"."{name}"') for name in self.names
+        }
+        for view in reversed(dependents):  # those of views before the views they read
+            await conn.exec_driver_sql(f"DROP {view.kind} {view.name}")
         for name in self.names:
-            kept[name] = await _grants(conn, home, name)
             await conn.execute(text(f'DROP TABLE "{home}"."{name}"'))
             await conn.execute(text(f'ALTER TABLE "{REBUILD_SCHEMA}"."{name}" SET SCHEMA "{home}"'))
         await conn.execute(text(f'DROP SCHEMA "{REBUILD_SCHEMA}"'))
-        for name, definition in views:
-            query = definition.strip().removesuffix(";")
-            await conn.exec_driver_sql(f'CREATE VIEW "{home}"."{name}" AS {query}')
-        for name, grants in kept.items():
-            for grantee, privilege in grants:
-                who = "PUBLIC" if grantee == "PUBLIC" else f'"{grantee}"'
-                await conn.execute(text(f'GRANT {privilege} ON "{home}"."{name}" TO {who}'))
+        for view in dependents:
+            for statement in view.statements():
+                await conn.exec_driver_sql(statement)
+        for relation, grants in kept.items():
+            for statement in _grant_statements(relation, grants):
+                await conn.exec_driver_sql(statement)
         self.swapped = True
 
 
-async def _grants(conn: AsyncConnection, home: str, name: str) -> list[Any]:
-    """Who may do what on `home.name` (a table or a view), but its owner."""
+Grant = tuple[str, str, bool]  # grantee (quoted, or PUBLIC), privilege, with grant option
+
+
+async def _grants(conn: AsyncConnection, relation: str) -> list[Grant]:
+    """Who may do what on `relation` (a table, a view or a materialized view; quoted and
+    schema-qualified), but its owner."""
     grants = await conn.execute(
         text(
-            "SELECT grantee, privilege_type FROM information_schema.table_privileges"
-            " WHERE table_schema = :home AND table_name = :name AND grantee <> current_user"
+            "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC'"
+            " ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, a.is_grantable"
+            " FROM pg_class c, aclexplode(c.relacl) a"
+            " WHERE c.oid = CAST(:relation AS regclass) AND a.grantee <> c.relowner"
         ),
-        {"home": home, "name": name},
+        {"relation": relation},
     )
-    return list(grants.all())
+    return [(who, privilege, bool(grantable)) for who, privilege, grantable in grants.all()]
+
+
+def _grant_statements(relation: str, grants: Sequence[Grant]) -> list[str]:
+    return [
+        f"GRANT {privilege} ON {relation} TO {who}" + (" WITH GRANT OPTION" if grantable else "")
+        for who, privilege, grantable in grants
+    ]
+
+
+#: Every view and materialized view that reads the tables `:tables`, directly or through
+#: other views, each with its longest chain of views down to a table (`depth`: a view is
+#: made after every view it reads, which has a smaller depth)
+_DEPENDENTS = """
+WITH RECURSIVE dependent(oid, depth) AS (
+    SELECT r.ev_class, 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+    WHERE d.classid = 'pg_rewrite'::regclass AND r.ev_class <> d.refobjid
+      AND d.refobjid = ANY(CAST(:tables AS regclass[]))
+    UNION
+    SELECT r.ev_class, dependent.depth + 1
+    FROM dependent JOIN pg_depend d ON d.refobjid = dependent.oid
+    JOIN pg_rewrite r ON r.oid = d.objid
+    WHERE d.classid = 'pg_rewrite'::regclass AND r.ev_class <> d.refobjid
+)
+SELECT format('%I.%I', n.nspname, v.relname),
+    CASE v.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END,
+    pg_get_viewdef(v.oid), array_to_string(v.reloptions, ', '),
+    NULLIF(quote_ident(pg_get_userbyid(v.relowner)), quote_ident(current_user)),
+    quote_literal(obj_description(v.oid, 'pg_class')),
+    ARRAY(SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = v.oid)
+FROM (SELECT oid, max(depth) AS depth FROM dependent GROUP BY oid) AS found
+JOIN pg_class v ON v.oid = found.oid JOIN pg_namespace n ON n.oid = v.relnamespace
+WHERE v.relkind IN ('v', 'm')
+ORDER BY found.depth, 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Dependent:
+    """A view (or materialized view) of rebuilt tables, as it is to be made again."""
+
+    name: str  # quoted, schema-qualified
+    kind: str  # VIEW or MATERIALIZED VIEW
+    definition: str
+    options: str | None
+    owner: str | None  # quoted; None: the rebuild's own role
+    comment: str | None  # a quoted literal
+    indexes: list[str]
+    grants: list[Grant]
+
+    def statements(self) -> list[str]:
+        """The view made again: a materialized one with the new tables' rows."""
+        options = f" WITH ({self.options})" if self.options else ""
+        query = self.definition.strip().removesuffix(";")
+        made = [f"CREATE {self.kind} {self.name}{options} AS {query}", *self.indexes]
+        if self.comment is not None:
+            made.append(f"COMMENT ON {self.kind} {self.name} IS {self.comment}")
+        made += _grant_statements(self.name, self.grants)
+        if self.owner is not None:
+            made.append(f"ALTER {self.kind} {self.name} OWNER TO {self.owner}")
+        return made
+
+
+async def _dependents(conn: AsyncConnection, tables: list[str]) -> list[_Dependent]:
+    """The views of `tables` (quoted, schema-qualified), each after those it reads."""
+    found = await conn.execute(text(_DEPENDENTS), {"tables": tables})
+    return [
+        _Dependent(
+            name,
+            kind,
+            definition,
+            options or None,
+            owner,
+            comment,
+            list(indexes),
+            await _grants(conn, name),
+        )
+        for name, kind, definition, options, owner, comment, indexes in found.all()
+    ]
 
 
 @dataclass(slots=True)

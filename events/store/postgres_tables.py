@@ -11,8 +11,9 @@ secondary indexes by sort, drops the old tables and moves the copies into their 
 with their indexes' and constraints' names as the migrations made them (read from the
 catalogue). The views that read the tables, directly or through other views (`holds`, an
 operator's own, materialized or not, in any schema), are dropped with them and made again
-on the copies as they were: options, indexes, owner, comment and grants. Readers are not blocked until the swap's DROP; a rebuild that dies rolls the
-whole of it back (schema included), leaving the tables as they were.
+on the copies as they were: options, indexes, owner, comment and grants. Readers are not
+blocked until the swap's DROP; a rebuild that dies rolls the whole of it back (schema
+included), leaving the tables as they were.
 
 A rebuild in worker processes (`staging`, `projections.runner.partitioned`) cannot share
 one transaction: the schema and its copies are committed first, each worker fills them in
@@ -362,7 +363,7 @@ WITH RECURSIVE dependent(oid, depth) AS (
     WHERE d.classid = 'pg_rewrite'::regclass AND r.ev_class <> d.refobjid
 )
 SELECT format('%I.%I', n.nspname, v.relname),
-    CASE v.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END,
+    CASE v.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, v.relispopulated,
     pg_get_viewdef(v.oid), array_to_string(v.reloptions, ', '),
     NULLIF(quote_ident(pg_get_userbyid(v.relowner)), quote_ident(current_user)),
     quote_literal(obj_description(v.oid, 'pg_class')),
@@ -380,6 +381,7 @@ class _Dependent:
 
     name: str  # quoted, schema-qualified
     kind: str  # VIEW or MATERIALIZED VIEW
+    populated: bool  # a materialized view left WITH NO DATA stays so
     definition: str
     options: str | None
     owner: str | None  # quoted; None: the rebuild's own role
@@ -388,10 +390,12 @@ class _Dependent:
     grants: list[Grant]
 
     def statements(self) -> list[str]:
-        """The view made again: a materialized one with the new tables' rows."""
+        """The view made again: a materialized one with the new tables' rows (if it had
+        any)."""
         options = f" WITH ({self.options})" if self.options else ""
         query = self.definition.strip().removesuffix(";")
-        made = [f"CREATE {self.kind} {self.name}{options} AS {query}", *self.indexes]
+        data = "" if self.populated else " WITH NO DATA"
+        made = [f"CREATE {self.kind} {self.name}{options} AS {query}{data}", *self.indexes]
         if self.comment is not None:
             made.append(f"COMMENT ON {self.kind} {self.name} IS {self.comment}")
         made += _grant_statements(self.name, self.grants)
@@ -407,6 +411,7 @@ async def _dependents(conn: AsyncConnection, tables: list[str]) -> list[_Depende
         _Dependent(
             name,
             kind,
+            populated,
             definition,
             options or None,
             owner,
@@ -414,7 +419,7 @@ async def _dependents(conn: AsyncConnection, tables: list[str]) -> list[_Depende
             list(indexes),
             await _grants(conn, name),
         )
-        for name, kind, definition, options, owner, comment, indexes in found.all()
+        for name, kind, populated, definition, options, owner, comment, indexes in found.all()
     ]
 
 

@@ -109,6 +109,16 @@ class TestPartitionedRebuild:
         postgres_only(store)
         await many_requests(store)
         await caught_up_once(store)
+        role = f"docket_test_{uuid.uuid4().hex[:12]}"
+        try:
+            await self._views_made_again(store, role)
+        finally:
+            async with store.engine.begin() as conn:
+                await conn.exec_driver_sql(f"REASSIGN OWNED BY {role} TO CURRENT_USER")
+                await conn.exec_driver_sql(f"DROP OWNED BY {role}")
+                await conn.exec_driver_sql(f"DROP ROLE {role}")
+
+    async def _views_made_again(self, store: EventStore, role: str) -> None:
         made = [
             "CREATE SCHEMA ops",
             "CREATE VIEW ops.by_member AS SELECT member, count(*) AS held FROM holds"
@@ -122,6 +132,12 @@ class TestPartitionedRebuild:
             " FROM request_state WHERE NOT urgent",
             "COMMENT ON VIEW ops.busiest IS 'members who held twice, or more: it''s ours'",
             "GRANT SELECT ON ops.busiest, ops.ended, urgent TO PUBLIC",
+            # a role of the test's own (roles are the cluster's: dropped at the end)
+            f"CREATE ROLE {role} NOLOGIN",
+            f"GRANT SELECT ON ops.ended TO {role} WITH GRANT OPTION",
+            f"GRANT USAGE ON SCHEMA ops TO {role}",
+            f"GRANT SELECT ON holds TO {role}",  # what its view reads
+            f"ALTER VIEW ops.by_member OWNER TO {role}",
         ]
         async with store.engine.begin() as conn:
             for statement in made:
@@ -133,6 +149,7 @@ class TestPartitionedRebuild:
                     text(
                         "SELECT n.nspname, c.relname, c.relkind, c.relispopulated,"
                         " pg_get_viewdef(c.oid), c.reloptions, c.relacl::text[],"
+                        " pg_get_userbyid(c.relowner),"
                         " obj_description(c.oid, 'pg_class')"
                         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                         " WHERE c.relkind IN ('v', 'm') AND n.nspname IN ('ops', 'public')"

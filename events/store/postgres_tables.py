@@ -304,10 +304,9 @@ class Rebuild:
         # the views of the old tables (`holds`, an operator's own, views of those, in any
         # schema, materialized or not) go with them, and are made again on the new ones
         # as they were: definition, options, indexes, owner, comment and grants
-        dependents = await _dependents(conn, [f'"{home}"."{name}"' for name in self.names])
-        kept = {
-            f'"{home}"."{name}"': await _grants(conn, f'"{home}"."{name}"') for name in self.names
-        }
+        tables = [f'"{home}"."{name}"' for name in self.names]
+        dependents = await _dependents(conn, tables)
+        kept = {table: await _grants(conn, table) for table in tables}
         for view in reversed(dependents):  # those of views before the views they read
             await conn.exec_driver_sql(f"DROP {view.kind} {view.name}")
         for name in self.names:
@@ -328,13 +327,15 @@ Grant = tuple[str, str, bool]  # grantee (quoted, or PUBLIC), privilege, with gr
 
 async def _grants(conn: AsyncConnection, relation: str) -> list[Grant]:
     """Who may do what on `relation` (a table, a view or a materialized view; quoted and
-    schema-qualified), but its owner."""
+    schema-qualified), but the rebuild's own role, which owns what it makes again (a
+    view's other owner is given it back after its grants: `_Dependent.statements`)."""
     grants = await conn.execute(
         text(
             "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC'"
             " ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.privilege_type, a.is_grantable"
             " FROM pg_class c, aclexplode(c.relacl) a"
-            " WHERE c.oid = CAST(:relation AS regclass) AND a.grantee <> c.relowner"
+            " WHERE c.oid = CAST(:relation AS regclass)"
+            " AND a.grantee <> CAST(current_user AS regrole)"
         ),
         {"relation": relation},
     )

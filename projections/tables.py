@@ -73,8 +73,10 @@ request_state = Table(
     Column("withdrawn_at", UtcTime, nullable=True),
     Column("valid_from", Date, nullable=True),
     Column("valid_until", Date, nullable=True),
-    # `projections.request.view` of the state: reads need no re-fold
-    Column("document", JSON, nullable=False),
+    # `projections.request.public_view` of the state (the public feeds' records are made
+    # of it), NULL when the public may not see the request; a request's whole view is
+    # its stream folded
+    Column("public_document", JSON, nullable=True),
     Index(None, "submitted_at"),
     Index(None, "applicant_name"),
     Index(None, "status_hint"),

@@ -1,10 +1,13 @@
 """`request_state`: one row per request, its state folded to the last event.
 
-The row holds `view` of the state as of its last event (`document`) and the columns the
-list and statistics endpoints filter on; they derive the status now from the columns
-(`projections.tables.status_at` / `status_is`). The states are the runner's fold of
-request streams (`read_models.requests.RequestFold`, shared with `request_intervals`):
-an event costs one `evolve`, not a re-read of its stream.
+The row holds the columns the list and statistics endpoints filter on (they derive the
+status now from them: `projections.tables.status_at` / `status_is`) and, for a request
+the public may see, `public_view` of the state as of its last event (`public_document`:
+what the public feeds are made of). Nothing else of the request is copied from the log:
+a request's whole view is its stream folded when asked for (SPEC §5: a read model need
+not copy the log). The states are the runner's fold of request streams
+(`read_models.requests.RequestFold`, shared with `request_intervals`): an event costs
+one `evolve`, not a re-read of its stream.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from events.types import request_stream
 from projections.projection import Batch, EventRow
 from projections.read_models import requests
 from projections.read_models.requests import RequestFold
-from projections.request import RequestState, view
+from projections.request import RequestState, public_view, status
 from projections.request.state import native_time
 from projections.tables import request_state
 from projections.writes import delete_keys
@@ -30,10 +33,12 @@ from projections.writes import delete_keys
 
 def state_record(state: RequestState) -> tuple[Any, ...]:
     """The `request_state` row of a request state, as a tuple in the table's column order
-    (what a bulk write sends): its document is `view` of the state as of the last event,
-    as JSON text (its times formatted by orjson, `native_time`); the list and statistics
-    endpoints derive the status now from the columns."""
-    document = view(state, state.last_occurred_at, time=native_time)
+    (what a bulk write sends): its public document is `public_view` of the state as of
+    the last event, as JSON text (its times formatted by orjson, `native_time`), or None
+    when the public may not see the request; the list and statistics endpoints derive
+    the status now from the columns."""
+    last = state.last_occurred_at
+    public = public_view(state, last, time=native_time)
     active = state.active_holds
     initial = state.procedures[0]
     applicant = state.applicant
@@ -51,13 +56,13 @@ def state_record(state: RequestState) -> tuple[Any, ...]:
         state.title,
         bool(state.urgent),
         state.disclosure,
-        document["status"],
+        status(state, last) if public is None else public["status"],
         state.open_procedure,
         initial.circulated_at,
         state.deadline,
         len(active),
         "," + ",".join(sorted({h.member for h in active})) + "," if active else None,
-        document["information_pending"],
+        state.information_pending,
         initial.decided_at,
         initial.outcome,
         state.approved_at,
@@ -65,7 +70,7 @@ def state_record(state: RequestState) -> tuple[Any, ...]:
         state.withdrawn_at,
         state.valid_from,
         state.valid_until,
-        orjson.dumps(document, option=orjson.OPT_UTC_Z).decode(),
+        None if public is None else orjson.dumps(public, option=orjson.OPT_UTC_Z).decode(),
     )
 
 

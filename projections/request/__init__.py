@@ -22,7 +22,7 @@ from projections.request.state import (
     status,
 )
 from projections.request.statuses import PENDING_STATUSES, STATUSES, Status, derived_status
-from projections.request.views import view
+from projections.request.views import public_view, view
 
 __all__ = [
     "PENDING_STATUSES",
@@ -42,6 +42,7 @@ __all__ = [
     "evolve_known",
     "fold",
     "known",
+    "public_view",
     "status",
     "view",
 ]

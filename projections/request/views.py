@@ -55,3 +55,35 @@ def view(
         "stream_version": state.stream_version,
         "position": state.position,
     }
+
+
+def public_view(
+    state: RequestState, at: datetime, tz: tzinfo = UTC, time: TimeForm = _time
+) -> dict[str, Any] | None:
+    """The part of `view` that a public record is made of (`projections.public` reads no
+    other key), or None when the public may not see the request (`is_public`: approved,
+    or submitted with `disclosure: public`). Each value is `view`'s own. What
+    `request_state` keeps for the public feeds: the rest of a view is the log's, folded
+    from the request's stream when asked for."""
+    approved = state.approved_at is not None or state.procedures[0].outcome == "approved"
+    if not approved and state.disclosure != "public":
+        return None
+    return {
+        "request_id": state.request_id,
+        "status": status(state, at, tz),
+        "applicant": dict(state.applicant),
+        "title": state.title,
+        "items": list(state.items),
+        "disclosure": state.disclosure,
+        "submitted_at": time(state.submitted_at),
+        "procedures": [procedure.to_dict(time) for procedure in state.procedures],
+        "approved_at": time(state.approved_at),
+        "valid_from": _day(state.valid_from),
+        "valid_until": _day(state.valid_until),
+        "letter_ref": state.letter_ref,
+        "shipments": [shipment.to_dict(time) for shipment in state.shipments],
+        "extensions": [p.to_dict(time) for p in state.extensions],
+        "amendments": [p.to_dict(time) for p in state.amendments],
+        "refused_at": time(state.refused_at),
+        "withdrawn_at": time(state.withdrawn_at),
+    }

@@ -159,9 +159,17 @@ async def list_requests(
     where = RequestFilter(status, held_by, applicant, start, end, after)
     async with runtime.read_engine.connect() as conn:
         rows = await request_page(conn, where, limit, now, tz)
+    page = rows[:limit]
+    # each item is its request's view (as `GET /v1/requests/{id}` gives it), as the
+    # page's row found it: the stream folded up to the row's position, the page's
+    # streams read in one statement
+    streams = await runtime.store.read_streams({request_stream(r.request_id): 1 for r in page})
     items = []
-    for row in rows[:limit]:
-        document = dict(row.document)
+    for row in page:
+        state = request.fold(streams[request_stream(row.request_id)], at_position=row.position)
+        if state is None:  # a row is written from its stream: never so
+            continue
+        document = request.view(state, state.last_occurred_at)
         document["status"] = status_at(row, now, tz)
         items.append(_shown_to(caller, document))
     last = rows[limit - 1].request_id if len(rows) > limit else None

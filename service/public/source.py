@@ -1,4 +1,5 @@
-"""Where public outputs read their data: the `request_state` projection, by interface."""
+"""Where public outputs read their data: the `request_state` projection (and a request's
+stream, for its whole view), by interface."""
 
 from __future__ import annotations
 
@@ -11,16 +12,23 @@ import sqlalchemy as sa
 
 from events.read_engine import ReadEngine
 from events.store import EventStore
+from events.types import request_stream
 from projections import tables
+from projections.request import fold, view
 
 
 class PublicSource(Protocol):
     """The reads public outputs need. Views are unredacted state documents: callers pass
     them through `projections.public` before anything leaves the process."""
 
-    async def list_states(self) -> Sequence[Mapping[str, Any]]: ...
+    async def list_states(self) -> Sequence[Mapping[str, Any]]:
+        """The public part (`projections.request.public_view`) of the view of every
+        request the public may see, each as of its last event."""
+        ...
 
-    async def get_state(self, request_id: str) -> Mapping[str, Any] | None: ...
+    async def get_state(self, request_id: str) -> Mapping[str, Any] | None:
+        """The whole view of the request as of its last event, or None."""
+        ...
 
     async def last_position(self) -> int:
         """The log position the views reflect (the projection's checkpoint)."""
@@ -54,20 +62,25 @@ class SqlPublicSource:
         self.projection = projection
 
     async def list_states(self) -> list[Mapping[str, Any]]:
+        public = _request_state.c.public_document
         async with self.engine.connect() as conn:
-            rows = await conn.execute(sa.select(_request_state.c.document))
+            rows = await conn.execute(sa.select(public).where(public.is_not(None)))
             return [d for d in (_document(row[0]) for row in rows) if d is not None]
 
     async def get_state(self, request_id: str) -> Mapping[str, Any] | None:
+        """The request's stream folded up to the position its `request_state` row
+        reflects: the view the public feeds' record of it was made from."""
         async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(_request_state.c.document).where(
-                        _request_state.c.request_id == request_id
-                    )
+            position = await conn.scalar(
+                sa.select(_request_state.c.position).where(
+                    _request_state.c.request_id == request_id
                 )
-            ).first()
-            return None if row is None else _document(row[0])
+            )
+        if position is None:
+            return None
+        stream = await self.log.read_stream(request_stream(request_id), to_position=position)
+        state = fold(stream)
+        return None if state is None else view(state, state.last_occurred_at)
 
     async def last_position(self) -> int:
         async with self.engine.connect() as conn:

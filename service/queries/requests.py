@@ -15,6 +15,8 @@ from projections.stats import RequestFacts
 from projections.tables import held_by_is, request_state, status_at, status_is
 
 _DECIDED = ("approved", "refused")
+#: the columns a list or a statistic reads: all but the public feeds' documents
+_FACTS = [column for column in request_state.c if column.name != "public_document"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,7 @@ async def request_page(
         clauses.append(c.submitted_at < where.submitted_before)
     if where.after is not None:
         clauses.append(c.request_id > where.after)
-    query = select(request_state).where(and_(True, *clauses)).order_by(c.request_id)
+    query = select(*_FACTS).where(and_(True, *clauses)).order_by(c.request_id)
     return (await conn.execute(query.limit(limit + 1))).all()
 
 
@@ -61,7 +63,7 @@ async def applicant_of(conn: ReadConnection, request_id: str) -> str | None:
 
 async def request_facts(conn: ReadConnection, now: datetime, tz: tzinfo) -> list[RequestFacts]:
     """What the processing statistics count of every request, statuses as of `now`."""
-    rows = (await conn.execute(select(request_state))).all()
+    rows = (await conn.execute(select(*_FACTS))).all()
     return [
         RequestFacts(
             request_id=row.request_id,

@@ -1,5 +1,5 @@
-"""On PostgreSQL a request's document is compressed with LZ4 (migration 0016), in the table
-a rebuild swaps in too (its copy keeps the column's compression)."""
+"""On PostgreSQL a request's public document is compressed with LZ4 (migration 0020), in
+the table a rebuild swaps in too (its copy keeps the column's compression)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ async def test_documents_are_lz4_after_a_rebuild(postgres_url: str) -> None:
     store = await EventStore.open(postgres_url)
     runner = ProjectionRunner(store.engine, store)
     try:
-        data = submission("HX-2026-0001", "Relief 1")
+        data = submission("HX-2026-0001", "Relief 1", disclosure="public")
         # a document well over the 2 kB from which PostgreSQL compresses a value
-        data["purpose"] = "clean water for the villages of the valley; " * 200
+        data["title"] = "clean water for the villages of the valley; " * 200
         stream = "request-HX-2026-0001"
         at = datetime.now(UTC) - timedelta(days=1)
         event = NewEvent(stream, "RequestSubmitted", data, at)
@@ -32,11 +32,11 @@ async def test_documents_are_lz4_after_a_rebuild(postgres_url: str) -> None:
             column = await conn.scalar(
                 text(
                     "SELECT attcompression::text FROM pg_attribute"
-                    " WHERE attrelid = 'request_state'::regclass AND attname = 'document'"
+                    " WHERE attrelid = 'request_state'::regclass AND attname = 'public_document'"
                 )
             )
             method = await conn.scalar(
-                text("SELECT pg_column_compression(document) FROM request_state")
+                text("SELECT pg_column_compression(public_document) FROM request_state")
             )
     finally:
         await runner.close()

@@ -15,12 +15,14 @@ import projections.request.state as request_module
 from events.model import utc_text
 from events.types import COMMITTEE_STREAM, Change, request_stream
 from projections import committee
+from projections.public import is_public, public_request
 from projections.request import (
     RefoldRequired,
     RequestState,
     evolve,
     evolve_known,
     fold,
+    public_view,
     status,
     view,
 )
@@ -435,10 +437,11 @@ steps = st.lists(
 )
 
 
-def _history(plan: list[tuple[str, str, int, int]]) -> Log:
+def _history(plan: list[tuple[str, str, int, int]], disclosure: str = "confidential") -> Log:
     log = Log()
     now = utc("2026-01-05T15:00:00Z")
-    log.run(rules.submit, SubmitRequest.model_validate(SUBMISSION), now, request_id=RID)
+    submitted = SubmitRequest.model_validate({**SUBMISSION, "disclosure": disclosure})
+    log.run(rules.submit, submitted, now, request_id=RID)
     log.run(rules.circulate, Circulate(), now)
     for kind, member, number, seconds in plan:
         now += timedelta(seconds=seconds)
@@ -540,3 +543,51 @@ def test_a_native_time_is_dumped_as_its_text(moment: datetime) -> None:
     for at in (moment, moment.astimezone(UTC), moment.replace(microsecond=0).astimezone(UTC)):
         native = orjson.dumps(request_module.native_time(at), option=orjson.OPT_UTC_Z)
         assert native == orjson.dumps(request_module._time(at))
+
+
+class _Reads(dict[str, Any]):
+    """A view that notes each key read of it."""
+
+    def __init__(self, view: dict[str, Any]) -> None:
+        super().__init__(view)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=steps, disclosure=st.sampled_from(["public", "confidential"]))
+def test_a_public_record_is_made_of_the_public_view_alone(
+    plan: list[tuple[str, str, int, int]], disclosure: str
+) -> None:
+    """`public_view` (what `request_state` keeps for the public feeds) is `view`'s own
+    values, of a request the public may see only, and a public record made of it is
+    the one made of the whole view: the record reads no key it leaves out. At every
+    state of random histories, the record as of times around its dates."""
+    events = _history(plan, disclosure).request
+    for index in range(len(events)):
+        state = fold(events[: index + 1])
+        assert state is not None
+        last = state.last_occurred_at
+        whole = view(state, last)
+        part = public_view(state, last)
+        assert (part is not None) == is_public(whole)
+        if part is None:
+            continue
+        assert part == {key: whole[key] for key in part}
+        stored = orjson.loads(
+            orjson.dumps(
+                public_view(state, last, time=request_module.native_time), option=orjson.OPT_UTC_Z
+            )
+        )
+        assert stored == part
+        for now in (last, last + timedelta(days=200), last + timedelta(days=900)):
+            reads = _Reads(whole)
+            assert public_request(part, now) == public_request(reads, now)
+            assert reads.read <= part.keys()

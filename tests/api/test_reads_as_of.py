@@ -136,6 +136,19 @@ async def test_collections_as_of_equal_a_fold_of_the_log(api: Api) -> None:
         await _check(api, log, at, position)
 
 
+async def test_an_item_of_the_list_now_is_its_request_as_read_alone(api: Api) -> None:
+    """`request_state` keeps no whole view: a list's items are their streams folded (a
+    retraction's target left out), each what `GET /v1/requests/{id}` gives that role."""
+    await _history(api)
+    for role in ("secretariat", "applicant"):  # the applicant's: all four are its own
+        items = (await api.get("/v1/requests", role)).json()["items"]
+        assert len(items) == 4
+        for item in items:
+            assert item == await api.state(item["request_id"], role)
+    held = (await api.get("/v1/requests", params={"status": "on_hold"})).json()["items"]
+    assert sorted(h["member"] for item in held for h in item["active_holds"]) == ["CHN", "FRA"]
+
+
 async def test_a_retraction_counts_before_its_position_not_from_it(api: Api) -> None:
     marks = await _history(api)
     at = ago(0)  # after the retraction in business time too (it occurred now)

@@ -5,9 +5,7 @@ asyncpg encodes each time by comparing it with two infinities and converting its
 before it subtracts the epoch; for the rows of a rebuild's COPYs (about 3.5 million
 times at 1,000,000 events) that was half the client's CPU of the COPY. `time_tuple`
 makes the count in two C operations: `bulk_times` sets it as the codec of a connection
-that writes a rebuild's rows, for as long as it does. A rebuild's page reads take the
-time it seldom reads (`recorded_at`) as `timestamptz_send`'s eight bytes, made a
-datetime only if read (`from_send`).
+that writes a rebuild's rows, for as long as it does.
 
 Values are as asyncpg's codec gives and takes them: aware datetimes (a naive one, or a
 date, is local time), and the infinities as `datetime.max` and `datetime.min`."""
@@ -47,11 +45,6 @@ def from_micros(micros: tuple[int]) -> datetime:
     if count == _NEGATIVE_INFINITY:
         return datetime.min
     return PG_EPOCH + timedelta(microseconds=count)
-
-
-def from_send(raw: bytes) -> datetime:
-    """The datetime of `timestamptz_send`'s bytes."""
-    return from_micros((int.from_bytes(raw, "big", signed=True),))
 
 
 @contextlib.asynccontextmanager

@@ -21,10 +21,11 @@ COLUMNS = (
     f" {MERGED_DATA}, s.metadata::text, e.occurred_at, e.recorded_at, e.prev_hash, e.hash,"
     " s.salt, e.sealed"
 )
-#: `FoldRow`'s columns: what a fold reads of an event (no id, hashes, salt or digest).
+#: `FoldRow`'s columns: what a fold reads of an event (no id, hashes, salt or digest; no
+#: metadata or `recorded_at`, sent as NULL so that the row keeps `RawRow`'s order).
 FOLD_COLUMNS = (
     "e.position, e.stream_id, e.stream_version, e.event_type, e.schema_version,"
-    f" {MERGED_DATA}, s.metadata::text, e.occurred_at, timestamptz_send(e.recorded_at)"
+    f" {MERGED_DATA}, NULL, e.occurred_at, NULL"
 )
 #: The log as readers see it: every event with its sealed values (or their markers).
 JOINED = "events e JOIN sealed_values s ON s.position = e.position"

@@ -24,15 +24,14 @@ from events.gcpause import gc_paused
 from events.model import RecordedEvent
 from events.store import EventStore
 from events.store.contract import Partition
-from events.store.pg_times import from_send
 from projections.projection import EventRow
 
 
 class RowEvent:
     """An event of a raw row as the projections read it (`EventRow`): no event id,
-    hashes or schema version parsed, its metadata parsed only when read, and its
-    `recorded_at` made only when read where the row holds it in PostgreSQL's binary
-    form (a partition's `FoldRow`). Its data is at the latest version."""
+    hashes or schema version parsed, and its metadata parsed only when read. A
+    partition's row (`FoldRow`) holds neither metadata nor `recorded_at`, which no fold
+    reads: asking for them is an error (`NotRead`). Its data is at the latest version."""
 
     __slots__ = (
         "_metadata",
@@ -52,32 +51,43 @@ class RowEvent:
         stream_version: int,
         event_type: str,
         data: dict[str, Any],
-        metadata: str | dict[str, Any],
+        metadata: str | dict[str, Any] | None,
         occurred_at: datetime,
-        recorded_at: datetime | bytes,
+        recorded_at: datetime | None,
     ) -> None:
         self.position = position
         self.stream_id = stream_id
         self.stream_version = stream_version
         self.event_type = event_type
         self.data = data
-        self._metadata = metadata  # JSON text until read
+        self._metadata = metadata  # JSON text until read; None: not read from the log
         self.occurred_at = occurred_at
-        self._recorded = recorded_at  # `timestamptz_send`'s bytes until read
+        self._recorded = recorded_at
 
     @property
     def metadata(self) -> dict[str, Any]:
         metadata = self._metadata
+        if metadata is None:
+            raise NotRead(self.position, "metadata")
         if isinstance(metadata, str):
             metadata = self._metadata = orjson.loads(metadata)
         return metadata
 
     @property
     def recorded_at(self) -> datetime:
-        recorded = self._recorded
-        if isinstance(recorded, bytes):
-            recorded = self._recorded = from_send(recorded)
-        return recorded
+        if self._recorded is None:
+            raise NotRead(self.position, "recorded_at")
+        return self._recorded
+
+
+class NotRead(AttributeError):
+    """A field a rebuild's partition pages do not read (`FoldRow`) was asked for."""
+
+    def __init__(self, position: int, field: str) -> None:
+        super().__init__(
+            f"event {position} was read for a rebuild's fold, which reads no {field}"
+            " (events.store.rows.FoldRow): read the event from the store"
+        )
 
 
 #: Where `PageReader._events` finds an event's fields in a row: position, stream_id,
@@ -215,7 +225,7 @@ class PageReader:
                 data = upcast(event_type, schema, data)[0]
             if occurred.tzinfo is not UTC:
                 occurred = occurred.astimezone(UTC)
-            if type(recorded) is not bytes and recorded.tzinfo is not UTC:
+            if recorded is not None and recorded.tzinfo is not UTC:
                 recorded = recorded.astimezone(UTC)
             found.append(
                 RowEvent(

@@ -17,7 +17,7 @@ from events.store.contract import Partition
 from events.store.postgres import PostgresBackend
 from events.types import REQUEST_STREAM_PREFIX
 from events.upcasting import UpcasterRegistry
-from projections.runner.pages import PageReader
+from projections.runner.pages import NotRead, PageReader
 
 pytestmark = pytest.mark.postgres
 
@@ -103,7 +103,8 @@ async def test_page_reader_events_are_the_stores_upcast(
 ) -> None:
     """The light events a long read makes (`RowEvent`: a raw page's row, or a partition
     page's fold row) say what the store's own upcast events say: data brought to the
-    latest version, metadata as stored, times in UTC."""
+    latest version, metadata as stored, times in UTC. A fold row reads no metadata and
+    no `recorded_at`: asking for them says so."""
     upcasters = UpcasterRegistry()
 
     @upcasters.register("Noted", 1)
@@ -126,9 +127,17 @@ async def test_page_reader_events_are_the_stores_upcast(
         for e in await folding.read_all(0, 100, upcast=True)
         if not partitioned or e.stream_id.startswith(REQUEST_STREAM_PREFIX)
     ]
-    fields = "position stream_id stream_version event_type data metadata occurred_at recorded_at"
+    fields = "position stream_id stream_version event_type data occurred_at"
+    if not partitioned:
+        fields += " metadata recorded_at"
     assert [[getattr(e, f) for f in fields.split()] for e in events] == [
         [getattr(e, f) for f in fields.split()] for e in expected
     ]
     assert all(e.data["v2"] for e in events)
-    assert all(e.occurred_at.tzinfo is UTC and e.recorded_at.tzinfo is UTC for e in events)
+    assert all(e.occurred_at.tzinfo is UTC for e in events)
+    if partitioned:
+        for field in ("metadata", "recorded_at"):
+            with pytest.raises(NotRead, match=f"reads no {field}"):
+                getattr(events[0], field)
+    else:
+        assert all(e.recorded_at.tzinfo is UTC for e in events)

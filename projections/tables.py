@@ -74,8 +74,9 @@ request_state = Table(
     Column("valid_from", Date, nullable=True),
     Column("valid_until", Date, nullable=True),
     # `projections.request.public_view` of the state (the public feeds' records are made
-    # of it), NULL when the public may not see the request; a request's whole view is
-    # its stream folded
+    # of it) less the keys that are columns here (`read_models.request_state.public_of`
+    # puts them back), NULL when the public may not see the request; a request's whole
+    # view is its stream folded
     Column("public_document", JSON, nullable=True),
     Index(None, "submitted_at"),
     Index(None, "applicant_name"),

@@ -2,8 +2,10 @@
 
 The row holds the columns the list and statistics endpoints filter on (they derive the
 status now from them: `projections.tables.status_at` / `status_is`) and, for a request
-the public may see, `public_view` of the state as of its last event (`public_document`:
-what the public feeds are made of). Nothing else of the request is copied from the log:
+the public may see, what the public feeds are made of: `public_view` of the state as of
+its last event, its keys that are columns of the row in them (`PUBLIC_COLUMNS`) and the
+others in `public_document` (`public_of` puts them together). Nothing else of the
+request is copied from the log:
 a request's whole view is its stream folded when asked for (SPEC §5: a read model need
 not copy the log). The states are the runner's fold of request streams
 (`read_models.requests.RequestFold`, shared with `request_intervals`): an event costs
@@ -13,7 +15,7 @@ one `evolve`, not a re-read of its stream.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,13 +32,50 @@ from projections.request.state import native_time
 from projections.tables import request_state
 from projections.writes import delete_keys
 
+#: The keys of `public_view` that `request_state` holds as columns (key: its column):
+#: the row's `public_document` holds the others.
+PUBLIC_COLUMNS = {
+    "request_id": "request_id",
+    "status": "status_hint",
+    "title": "title",
+    "disclosure": "disclosure",
+    "submitted_at": "submitted_at",
+    "approved_at": "approved_at",
+    "valid_from": "valid_from",
+    "valid_until": "valid_until",
+    "refused_at": "refused_at",
+    "withdrawn_at": "withdrawn_at",
+}
+
+
+def public_document(public: dict[str, Any] | None) -> str | None:
+    """What `public_document` holds of a public view (`public_view` of a state as of its
+    last event, its times as `native_time` gives them): the view less its
+    `PUBLIC_COLUMNS`, as JSON text; None for None (the public may not see the request)."""
+    if public is None:
+        return None
+    kept = {key: value for key, value in public.items() if key not in PUBLIC_COLUMNS}
+    return orjson.dumps(kept, option=orjson.OPT_UTC_Z).decode()
+
+
+def public_of(row: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """The public view a `request_state` row holds (its columns by name, its document
+    as stored or parsed), or None when the public may not see the request: its
+    document with its `PUBLIC_COLUMNS`, whose times and days stay the columns' datetimes
+    and dates (`projections.public` reads either form)."""
+    document = row["public_document"]
+    if document is None:
+        return None
+    public = orjson.loads(document) if isinstance(document, str | bytes) else dict(document)
+    for key, column in PUBLIC_COLUMNS.items():
+        public[key] = row[column]
+    return public
+
 
 def state_record(state: RequestState) -> tuple[Any, ...]:
     """The `request_state` row of a request state, as a tuple in the table's column order
-    (what a bulk write sends): its public document is `public_view` of the state as of
-    the last event, as JSON text (its times formatted by orjson, `native_time`), or None
-    when the public may not see the request; the list and statistics endpoints derive
-    the status now from the columns."""
+    (what a bulk write sends), with its `public_document`; the list and statistics
+    endpoints derive the status now from the columns."""
     last = state.last_occurred_at
     public = public_view(state, last, time=native_time)
     active = state.active_holds
@@ -70,7 +109,7 @@ def state_record(state: RequestState) -> tuple[Any, ...]:
         state.withdrawn_at,
         state.valid_from,
         state.valid_until,
-        None if public is None else orjson.dumps(public, option=orjson.OPT_UTC_Z).decode(),
+        public_document(public),
     )
 
 

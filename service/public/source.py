@@ -7,13 +7,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import orjson
 import sqlalchemy as sa
 
 from events.read_engine import ReadEngine
 from events.store import EventStore
 from events.types import request_stream
 from projections import tables
+from projections.read_models.request_state import PUBLIC_COLUMNS, public_of
 from projections.request import fold, view
 
 
@@ -23,7 +23,8 @@ class PublicSource(Protocol):
 
     async def list_states(self) -> Sequence[Mapping[str, Any]]:
         """The public part (`projections.request.public_view`) of the view of every
-        request the public may see, each as of its last event."""
+        request the public may see, each as of its last event (its times may be
+        datetimes and its days dates)."""
         ...
 
     async def get_state(self, request_id: str) -> Mapping[str, Any] | None:
@@ -43,12 +44,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _request_state = tables.request_state
 _checkpoints = tables.projection_checkpoints
-
-
-def _document(value: Any) -> Mapping[str, Any] | None:
-    if isinstance(value, str | bytes):
-        value = orjson.loads(value)
-    return value if isinstance(value, Mapping) else None
+_PUBLIC_COLUMNS = [_request_state.c[name] for name in PUBLIC_COLUMNS.values()]
 
 
 class SqlPublicSource:
@@ -62,10 +58,12 @@ class SqlPublicSource:
         self.projection = projection
 
     async def list_states(self) -> list[Mapping[str, Any]]:
-        public = _request_state.c.public_document
+        document = _request_state.c.public_document
         async with self.engine.connect() as conn:
-            rows = await conn.execute(sa.select(public).where(public.is_not(None)))
-            return [d for d in (_document(row[0]) for row in rows) if d is not None]
+            rows = await conn.execute(
+                sa.select(*_PUBLIC_COLUMNS, document).where(document.is_not(None))
+            )
+            return [public for row in rows if (public := public_of(row._mapping)) is not None]
 
     async def get_state(self, request_id: str) -> Mapping[str, Any] | None:
         """The request's stream folded up to the position its `request_state` row

@@ -22,7 +22,7 @@ async def test_documents_are_lz4_after_a_rebuild(postgres_url: str) -> None:
     try:
         data = submission("HX-2026-0001", "Relief 1", disclosure="public")
         # a document well over the 2 kB from which PostgreSQL compresses a value
-        data["title"] = "clean water for the villages of the valley; " * 200
+        data["items"][0]["description"] = "clean water for the villages of the valley; " * 200
         stream = "request-HX-2026-0001"
         at = datetime.now(UTC) - timedelta(days=1)
         event = NewEvent(stream, "RequestSubmitted", data, at)

@@ -16,6 +16,7 @@ from events.model import utc_text
 from events.types import COMMITTEE_STREAM, Change, request_stream
 from projections import committee
 from projections.public import is_public, public_request
+from projections.read_models.request_state import PUBLIC_COLUMNS, public_of, state_record
 from projections.request import (
     RefoldRequired,
     RequestState,
@@ -26,6 +27,7 @@ from projections.request import (
     status,
     view,
 )
+from projections.tables import request_state
 from service import rules
 from service.data.roster_2025_2026 import ROSTER_2025_2026
 from service.rules import Context, RuleBroken
@@ -568,8 +570,10 @@ def test_a_public_record_is_made_of_the_public_view_alone(
 ) -> None:
     """`public_view` (what `request_state` keeps for the public feeds) is `view`'s own
     values, of a request the public may see only, and a public record made of it is
-    the one made of the whole view: the record reads no key it leaves out. At every
-    state of random histories, the record as of times around its dates."""
+    the one made of the whole view: the record reads no key it leaves out. The row
+    keeps it as columns and a document (`public_of` puts them together): the record
+    made of that is the same. At every state of random histories, the record as of
+    times around its dates."""
     events = _history(plan, disclosure).request
     for index in range(len(events)):
         state = fold(events[: index + 1])
@@ -587,7 +591,12 @@ def test_a_public_record_is_made_of_the_public_view_alone(
             )
         )
         assert stored == part
+        row = dict(zip(request_state.c.keys(), state_record(state), strict=True))
+        held = public_of(row)
+        assert held is not None and held.keys() == part.keys()
+        assert not PUBLIC_COLUMNS.keys() & orjson.loads(row["public_document"]).keys()
         for now in (last, last + timedelta(days=200), last + timedelta(days=900)):
             reads = _Reads(whole)
             assert public_request(part, now) == public_request(reads, now)
             assert reads.read <= part.keys()
+            assert public_request(held, now) == public_request(part, now)

@@ -24,6 +24,7 @@ from events.gcpause import gc_paused
 from events.model import RecordedEvent
 from events.store import EventStore
 from events.store.contract import Partition
+from projections.errors import ProjectionError
 from projections.projection import EventRow
 
 
@@ -80,7 +81,7 @@ class RowEvent:
         return self._recorded
 
 
-class NotRead(AttributeError):
+class NotRead(ProjectionError, AttributeError):
     """A field a rebuild's partition pages do not read (`FoldRow`) was asked for."""
 
     def __init__(self, position: int, field: str) -> None:
